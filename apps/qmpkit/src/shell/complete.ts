@@ -1,0 +1,125 @@
+/**
+ * Tab completion for the shell, pure: (source, line, state) -> readline's `[candidates, word]`.
+ *
+ * - first word: command names (plus `transaction(`), or inside a transaction the action names;
+ * - later words without `=`: the argument names of that command or action, as `name=`, leaving
+ *   out the ones already typed;
+ * - values, quoted text and raw JSON lines: nothing.
+ */
+
+import { argumentMembers, argumentTag, type SchemaIndex } from "../schema.ts";
+import type { ShellState } from "./parse.ts";
+import { tokenize, type WordToken } from "./tokenize.ts";
+
+/** What completion knows about the server. */
+export interface CompletionSource {
+  /** Command names, sorted. */
+  readonly commands: readonly string[];
+  /** Argument names of a command; `given` holds the top-level key=value pairs typed so far. */
+  argumentsOf(command: string, given: ReadonlyMap<string, string>): readonly string[];
+  /** Transaction action names, sorted. */
+  readonly actions: readonly string[];
+  /** The `data` member names of one transaction action. */
+  actionArgumentsOf(action: string): readonly string[];
+}
+
+/** Readline's completer result: candidates, and the text they replace (the word under the cursor). */
+export type CompletionResult = [candidates: string[], word: string];
+
+const OPEN = "transaction(";
+
+/** Completion from `query-qmp-schema`: commands, arguments (with union variants), actions. */
+export function completionSourceFromSchema(index: SchemaIndex): CompletionSource {
+  const commands = index.commands.map((c) => c.name);
+  const actionUnion = findActionUnion(index);
+  return {
+    commands,
+    argumentsOf(command, given) {
+      const tag = argumentTag(index, command);
+      return argumentMembers(index, command, tag === undefined ? undefined : given.get(tag)).map(
+        (m) => m.name,
+      );
+    },
+    actions: actionUnion ? (actionUnion.variants ?? []).map((v) => v.case).sort() : [],
+    actionArgumentsOf(action) {
+      const variant = actionUnion?.variants?.find((v) => v.case === action);
+      const wrapper = variant ? index.entries.get(variant.type) : undefined;
+      if (wrapper?.["meta-type"] !== "object") return [];
+      const data = wrapper.members.find((m) => m.name === "data");
+      const dataType = data ? index.entries.get(data.type) : undefined;
+      return dataType?.["meta-type"] === "object" ? dataType.members.map((m) => m.name) : [];
+    },
+  };
+}
+
+/** Completion from a plain command list (`query-commands`), when no schema is available. */
+export function completionSourceFromCommands(names: readonly string[]): CompletionSource {
+  return {
+    commands: [...names].sort(),
+    argumentsOf: () => [],
+    actions: [],
+    actionArgumentsOf: () => [],
+  };
+}
+
+/**
+ * Completes the word that ends at the end of `line` (readline passes the text up to the cursor).
+ * @example complete(source, "query-st") // [["query-status"], "query-st"]
+ */
+export function complete(source: CompletionSource, line: string, state?: ShellState): CompletionResult {
+  if (line.trimStart().startsWith("{")) return [[], ""];
+  const tokenized = tokenize(line, true);
+  if (!tokenized.ok) return [[], ""];
+  const tokens = tokenized.tokens;
+  const last = tokens.at(-1);
+  const current = last?.kind === "word" && last.end === line.length ? last : undefined;
+  if (current && (current.open || current.eq >= 0)) return [[], ""];
+  const word = current ? line.slice(current.column - 1) : "";
+  if (/["'\\]/.test(word)) return [[], word];
+
+  // The words of the current command or action, up to (not including) the current word.
+  const before = current ? tokens.slice(0, -1) : tokens;
+  let inTransaction = state?.transaction != null;
+  let segment: WordToken[] = [];
+  for (const token of before) {
+    if (token.kind === "comma") {
+      segment = [];
+    } else if (token.text === OPEN && segment.length === 0 && !inTransaction) {
+      inTransaction = true;
+    } else if (token.text === ")" && inTransaction) {
+      return [[], word]; // transaction properties: nothing to offer
+    } else {
+      segment.push(token);
+    }
+  }
+
+  let candidates: readonly string[];
+  const name = segment[0];
+  if (!name) {
+    candidates = inTransaction
+      ? [...source.actions, ")"]
+      : source.commands.includes("transaction")
+        ? [...source.commands, OPEN]
+        : source.commands;
+  } else {
+    const given = new Map<string, string>();
+    for (const w of segment.slice(1)) {
+      if (w.eq > 0) given.set(w.text.slice(0, w.eq).split(".")[0] as string, w.text.slice(w.eq + 1));
+    }
+    const names = inTransaction ? source.actionArgumentsOf(name.text) : source.argumentsOf(name.text, given);
+    candidates = names.filter((n) => !given.has(n)).map((n) => `${n}=`);
+  }
+  return [candidates.filter((c) => c.startsWith(word)), word];
+}
+
+function findActionUnion(index: SchemaIndex) {
+  const transaction = index.entries.get("transaction");
+  if (transaction?.["meta-type"] !== "command") return undefined;
+  const args = index.entries.get(transaction["arg-type"]);
+  if (args?.["meta-type"] !== "object") return undefined;
+  const actions = args.members.find((m) => m.name === "actions");
+  const list = actions ? index.entries.get(actions.type) : undefined;
+  if (list?.["meta-type"] !== "array") return undefined;
+  const element = index.entries.get(list["element-type"]);
+  return element?.["meta-type"] === "object" && element.tag ? element : undefined;
+}
