@@ -20,16 +20,19 @@ interface EntryBase {
   readonly features?: readonly string[];
 }
 
+/** A builtin type (`str`, `int`, `any`, ...); only its JSON type matters. */
 export interface BuiltinEntry extends EntryBase {
   readonly "meta-type": "builtin";
   readonly "json-type": JsonType;
 }
 
+/** One value of an enum. */
 export interface EnumMember {
   readonly name: string;
   readonly features?: readonly string[];
 }
 
+/** An enum: a string restricted to a list of values. */
 export interface EnumEntry extends EntryBase {
   readonly "meta-type": "enum";
   /** Since QEMU 6.0; read values through {@link enumValues}, which also handles the legacy `values` list. */
@@ -38,6 +41,7 @@ export interface EnumEntry extends EntryBase {
   readonly values?: readonly string[];
 }
 
+/** One member of an object type. */
 export interface ObjectMember {
   readonly name: string;
   readonly type: string;
@@ -46,6 +50,7 @@ export interface ObjectMember {
   readonly features?: readonly string[];
 }
 
+/** One branch of a flat union: the members added when the tag has value `case`. */
 export interface Variant {
   /** A value of the tag member's enum. */
   readonly case: string;
@@ -53,6 +58,7 @@ export interface Variant {
   readonly type: string;
 }
 
+/** A struct, or with `tag` and `variants` a flat (discriminated) union. */
 export interface ObjectEntry extends EntryBase {
   readonly "meta-type": "object";
   readonly members: readonly ObjectMember[];
@@ -61,17 +67,20 @@ export interface ObjectEntry extends EntryBase {
   readonly variants?: readonly Variant[];
 }
 
+/** An array type, named `[elem]`. */
 export interface ArrayEntry extends EntryBase {
   readonly "meta-type": "array";
   readonly "element-type": string;
 }
 
+/** An alternate: a value of any one of its branch types, told apart by JSON type. */
 export interface AlternateEntry extends EntryBase {
   readonly "meta-type": "alternate";
   /** The branches; QAPI guarantees that each has a different JSON type. */
   readonly members: readonly { readonly type: string }[];
 }
 
+/** A command; `arg-type` and `ret-type` name object (or, for returns, any) types. */
 export interface CommandEntry extends EntryBase {
   readonly "meta-type": "command";
   readonly "arg-type": string;
@@ -79,6 +88,7 @@ export interface CommandEntry extends EntryBase {
   readonly "allow-oob"?: boolean;
 }
 
+/** An event; `arg-type` names the object type of its `data`. */
 export interface EventEntry extends EntryBase {
   readonly "meta-type": "event";
   readonly "arg-type": string;
