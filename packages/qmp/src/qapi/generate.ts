@@ -129,12 +129,14 @@ class Emitter {
       "// str -> string, bool -> boolean, null -> null, any -> unknown, [T] -> T[], enum -> union of string",
       "// literals, alternate -> union of its branches, flat union -> union discriminated by its tag, optional",
       "// member -> `?:`, no arguments or no return -> EmptyObject (so passing any argument is an error).",
+      "// An event without data also maps to EmptyObject: QEMU then omits `data`, which a client reads as {}.",
       "// Features `deprecated` and `unstable` become JSDoc tags.",
       "//",
       "// Names: QEMU masks most type names, so a type is named after where it is first used: <Command>Args,",
       "// <Command>Return, <Event>Data, then <Parent><Member> for members, <Parent><Case> for flat-union",
       "// variants and <Parent>Object/Enum/List for alternate branches. Structurally identical types share one",
-      "// declaration. Types that no command or event uses are left out.",
+      "// declaration, and every command and event still gets its own <Command>Args/Return, <Event>Data name",
+      "// (an interface extending the shared one, or a type alias). Types no command or event uses are left out.",
       "",
     ];
   }
