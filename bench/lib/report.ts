@@ -1,0 +1,113 @@
+/**
+ * Rows, medians, ratios and the printed table. Every row stores a cost per
+ * operation (lower is better) for each repetition; a unit turns the median
+ * cost into the figure shown (µs/cmd, M events/s, MB/s, ...). Ratios are
+ * always cost ratios: 2.00× means twice the baseline's cost (half its rate).
+ */
+
+export interface Unit {
+  readonly label: string;
+  /** "cost": shown as cost / factor. "rate": shown as (1e9 / cost) / factor, i.e. per second. */
+  readonly kind: "cost" | "rate";
+  readonly factor: number;
+}
+
+export const perOpMicros = (what: string): Unit => ({ label: `µs/${what}`, kind: "cost", factor: 1e3 });
+export const perOpMillis = (what: string): Unit => ({ label: `ms/${what}`, kind: "cost", factor: 1e6 });
+export const millis: Unit = { label: "ms", kind: "cost", factor: 1e6 };
+export const megabytes: Unit = { label: "MB", kind: "cost", factor: 1e6 };
+/** ops are bytes: shown as MB/s (1 MB = 10^6 bytes). */
+export const megabytesPerSec: Unit = { label: "MB/s", kind: "rate", factor: 1e6 };
+export const ratePerSec = (label: string, factor: number): Unit => ({ label, kind: "rate", factor });
+
+/** Which baseline a row is, for the ratio columns. */
+export type Ref = "c" | "bun";
+
+export interface Row {
+  /** The group: ratios compare rows of the same workload label. */
+  readonly workload: string;
+  readonly impl: string;
+  readonly unit: Unit;
+  readonly ref?: Ref;
+  /** Cost per operation of each repetition (ns per op, or bytes for sizes). */
+  readonly costs: number[];
+}
+
+export interface RssRow {
+  readonly workload: string;
+  readonly impl: string;
+  /** bytes, sampled after a full GC, before the first and after the last repetition */
+  readonly before: number;
+  readonly after: number;
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+export function show(unit: Unit, cost: number): number {
+  return unit.kind === "cost" ? cost / unit.factor : 1e9 / cost / unit.factor;
+}
+
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return "—";
+  const a = Math.abs(v);
+  const digits = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
+  return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ratio(row: Row, rows: readonly Row[], ref: Ref): string {
+  const base = rows.find((r) => r.workload === row.workload && r.ref === ref);
+  if (base === undefined) return "—";
+  return `${(median(row.costs) / median(base.costs)).toFixed(2)}×`;
+}
+
+function markdown(header: readonly string[], body: readonly string[][], right: readonly boolean[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => (right[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join(" | ")} |`;
+  const rule = `| ${widths.map((w, i) => (right[i] ? `${"-".repeat(w - 1)}:` : "-".repeat(w))).join(" | ")} |`;
+  return [line(header), rule, ...body.map(line)].join("\n");
+}
+
+export function resultsTable(rows: readonly Row[]): string {
+  const body = rows.map((r) => [
+    r.workload,
+    r.impl,
+    fmt(show(r.unit, median(r.costs))),
+    r.unit.label,
+    ratio(r, rows, "c"),
+    ratio(r, rows, "bun"),
+  ]);
+  return markdown(
+    ["workload", "implementation", "median", "unit", "ratio vs raw C", "ratio vs raw Bun"],
+    body,
+    [false, false, true, false, true, true],
+  );
+}
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
+export function rssTable(rows: readonly RssRow[]): string {
+  const body = rows.map((r) => [
+    r.workload,
+    r.impl,
+    mib(r.before),
+    mib(r.after),
+    `${r.after >= r.before ? "+" : ""}${mib(r.after - r.before)}`,
+  ]);
+  return markdown(
+    ["workload", "implementation", "RSS before (MiB)", "RSS after (MiB)", "growth (MiB)"],
+    body,
+    [false, false, true, true, true],
+  );
+}
+
+/** Current RSS after a full collection, so growth means retained memory. */
+export function sampleRss(): number {
+  Bun.gc(true);
+  return process.memoryUsage().rss;
+}

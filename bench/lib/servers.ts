@@ -1,0 +1,110 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Baselines } from "./build.ts";
+import type { RunningServer, ServerContender, ServerContext } from "./contender.ts";
+import { onCleanup, sleep } from "./env.ts";
+
+type Child = ReturnType<typeof Bun.spawn>;
+
+/** Stop a child: SIGTERM, then SIGKILL if it lingers. */
+async function stopChild(proc: Child): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill("SIGTERM");
+  const exited = await Promise.race([proc.exited.then(() => true), sleep(3000).then(() => false)]);
+  if (!exited) {
+    proc.kill("SIGKILL");
+    await proc.exited;
+  }
+}
+
+/** The C reference server (bench/baseline/server.c). */
+export function cServer(bins: Baselines): ServerContender {
+  return {
+    name: "C server",
+    asTarget: true,
+    asServer: true,
+    events: true,
+    async start(ctx: ServerContext): Promise<RunningServer> {
+      const address = join(ctx.dir, "c-server.sock");
+      const proc = Bun.spawn([bins.server, address, ctx.schemaPath], { stdout: "pipe", stderr: "inherit" });
+      const unregister = onCleanup(() => stopChild(proc));
+      const reader = proc.stdout.getReader();
+      const first = await Promise.race([reader.read(), proc.exited.then(() => null)]);
+      reader.releaseLock();
+      const text = first?.value ? new TextDecoder().decode(first.value) : "";
+      if (!text.startsWith("READY")) {
+        await stopChild(proc);
+        unregister();
+        throw new Error(`qmp-server did not start (exit ${proc.exitCode})`);
+      }
+      return {
+        address,
+        async stop() {
+          unregister();
+          await stopChild(proc);
+        },
+      };
+    },
+  };
+}
+
+const QEMU = "qemu-system-x86_64";
+
+/** `QEMU 7.2.x` from `qemu-system-x86_64 --version`, or null when QEMU is not installed. */
+export async function qemuVersion(): Promise<string | null> {
+  const bin = Bun.which(QEMU);
+  if (bin === null) return null;
+  const proc = Bun.spawn([bin, "--version"], { stdout: "pipe", stderr: "ignore" });
+  const [out] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+  return /version\s+(\S+)/.exec(out)?.[1] ?? "unknown";
+}
+
+/** A running `qemu-system-x86_64 -machine none` with a QMP unix socket in `dir`. */
+export async function spawnQemu(dir: string): Promise<RunningServer> {
+  const address = join(dir, "qmp.sock");
+  const proc = Bun.spawn(
+    [
+      QEMU,
+      "-machine",
+      "none",
+      "-nodefaults",
+      "-display",
+      "none",
+      "-qmp",
+      `unix:${address},server=on,wait=off`,
+    ],
+    { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
+  );
+  const unregister = onCleanup(() => stopChild(proc));
+  const deadline = performance.now() + 10_000;
+  while (!existsSync(address)) {
+    if (proc.exitCode !== null || performance.now() > deadline) {
+      await stopChild(proc);
+      unregister();
+      const stderr = await new Response(proc.stderr).text();
+      throw new Error(`${QEMU} did not open its QMP socket: ${stderr.trim() || `exit ${proc.exitCode}`}`);
+    }
+    await sleep(5);
+  }
+  return {
+    address,
+    async stop() {
+      unregister();
+      await stopChild(proc);
+    },
+  };
+}
+
+/** Real QEMU as a target. It runs one in-band command at a time (~150 µs), so 100,000 pipelined would take 15 s a run: pipe is 20,000. */
+export function qemuServer(version: string, quick: boolean): ServerContender {
+  return {
+    name: `QEMU ${version}`,
+    asTarget: true,
+    asServer: false,
+    events: false,
+    sizes: quick
+      ? { connect: 50, seq: 1000, pipe: 1000, schema: 5 }
+      : { connect: 1000, seq: 20_000, pipe: 20_000, schema: 50 },
+    start: (ctx) => spawnQemu(ctx.dir),
+  };
+}
