@@ -402,7 +402,11 @@ async function main() {
     ...plugged.servers.map((contender) => ({ contender })),
   ];
 
-  for (const { contender } of servers.filter((s) => s.contender.asTarget)) {
+  const targets = servers.filter((s) => s.contender.asTarget);
+  if (targets.length === 0 && [1, 2, 3, 4, 5].some((w) => only.has(w))) {
+    notice("no target server (C server, QEMU or a plugged one): workloads 1–5 are skipped");
+  }
+  for (const { contender } of targets) {
     await clientWorkloads(contender, clients, plan, only, schemaPath);
   }
   if (only.has(6)) await decoderWorkload(plan);
