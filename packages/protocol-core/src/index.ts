@@ -1,1 +1,20 @@
-export {};
+export type { ResolvedAddress, SocketAddress, TlsSetting } from "./address.ts";
+export { formatAddress, resolveAddress } from "./address.ts";
+export type { QMPErrorOptions } from "./errors.ts";
+export {
+  ConnectError,
+  ConnectionClosedError,
+  FrameTooLargeError,
+  ProtocolError,
+  QMPError,
+  StateError,
+  summarizeError,
+  TimeoutError,
+} from "./errors.ts";
+export type { LineDecoderOptions } from "./framing.ts";
+export { DEFAULT_MAX_MESSAGE_BYTES, LineDecoder } from "./framing.ts";
+export type { Logger } from "./logger.ts";
+export { createLogger, silentLogger } from "./logger.ts";
+export type { ConnectOptions, ProtocolOptions } from "./protocol.ts";
+export { AsyncProtocol } from "./protocol.ts";
+export { RUNSTATE_TRANSITIONS, Runstate } from "./runstate.ts";

@@ -1,0 +1,129 @@
+import type { Runstate } from "./runstate.ts";
+
+// Brands every qmpkit error so `instanceof QMPError` still holds when an application ends up with two copies of
+// the package (two workspace versions, or a bundled and an installed one).
+const kQmpkitError = Symbol.for("qmpkit.error");
+
+/** Options accepted by every qmpkit error constructor. */
+export interface QMPErrorOptions {
+  /** The error that led to this one. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error qmpkit throws. Branch on {@link QMPError.code}, never on the message text.
+ *
+ * @example
+ * try { await client.execute("stop"); } catch (err) { if (err instanceof QMPError) console.error(err.code); }
+ */
+export class QMPError extends Error {
+  override name = "QMPError";
+  /** A stable, machine-readable identifier of the failure. @default "QMP_ERR" */
+  code = "QMP_ERR";
+
+  constructor(message: string, options?: QMPErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    Error.captureStackTrace?.(this, new.target);
+  }
+
+  get [kQmpkitError](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof.
+    if (this === QMPError) {
+      return (
+        typeof value === "object" &&
+        value !== null &&
+        (value as Record<symbol, unknown>)[kQmpkitError] === true
+      );
+    }
+    // biome-ignore lint/complexity/noThisInStatic: subclasses keep the ordinary prototype-chain check.
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+}
+
+/**
+ * A one-line description of any thrown value: `ECONNREFUSED: Failed to connect` for a system error,
+ * `GreetingError: <message>` for a qmpkit error, the message alone otherwise.
+ */
+export function summarizeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  const message = error.message || error.name;
+  if (typeof code === "string" && /^E[A-Z0-9]+$/.test(code) && !message.startsWith(code))
+    return `${code}: ${message}`;
+  if (error instanceof QMPError) return `${error.name}: ${message}`;
+  return message;
+}
+
+/**
+ * Connecting, or establishing the session after connecting, failed. The root cause is `cause`; `code` is copied
+ * from it when it has one (`ENOENT`, `ECONNREFUSED`, …) and is `QMP_ERR_CONNECT` otherwise.
+ */
+export class ConnectError extends QMPError {
+  override name = "ConnectError";
+  /** The bare description, without the cause appended. */
+  readonly errorMessage: string;
+
+  constructor(errorMessage: string, cause: unknown) {
+    super(`${errorMessage}: ${summarizeError(cause)}`, { cause });
+    this.errorMessage = errorMessage;
+    const causeCode = (cause as { code?: unknown } | null)?.code;
+    this.code = typeof causeCode === "string" ? causeCode : "QMP_ERR_CONNECT";
+  }
+}
+
+/** A method was called in a runstate that does not allow it. */
+export class StateError extends QMPError {
+  override name = "StateError";
+  override code = "QMP_ERR_STATE";
+  readonly state: Runstate;
+  readonly required: Runstate;
+
+  constructor(message: string, state: Runstate, required: Runstate) {
+    super(message);
+    this.state = state;
+    this.required = required;
+  }
+}
+
+/** The peer broke the protocol: undecodable data, an oversized message, a reply that makes no sense. */
+export class ProtocolError extends QMPError {
+  override name = "ProtocolError";
+  override code = "QMP_ERR_PROTOCOL";
+}
+
+/** One inbound message grew past the configured byte limit before its terminator arrived. */
+export class FrameTooLargeError extends ProtocolError {
+  override name = "FrameTooLargeError";
+  override code = "QMP_ERR_FRAME_TOO_LARGE";
+  readonly limit: number;
+
+  constructor(limit: number) {
+    super(`Inbound message exceeds the limit of ${limit} bytes (maxMessageBytes)`);
+    this.limit = limit;
+  }
+}
+
+/** The peer closed or reset the connection while the session was running. */
+export class ConnectionClosedError extends QMPError {
+  override name = "ConnectionClosedError";
+  override code = "QMP_ERR_CLOSED";
+
+  constructor(message = "Connection closed by peer", options?: QMPErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** An operation did not finish within its `timeoutMs`. */
+export class TimeoutError extends QMPError {
+  override name = "TimeoutError";
+  override code = "QMP_ERR_TIMEOUT";
+
+  constructor(message: string, code = "QMP_ERR_TIMEOUT") {
+    super(message);
+    this.code = code;
+  }
+}
