@@ -25,16 +25,17 @@ import { type SyntaxProblem, type Token, tokenize, type WordToken } from "./toke
 export type { SyntaxProblem } from "./tokenize.ts";
 
 /** A QMP command message as the shell builds it. `arguments` is always present. */
-export interface CommandMessage {
+// Type aliases, not interfaces, so a message is assignable to Record<string, unknown>.
+export type CommandMessage = {
   execute: string;
   arguments: Record<string, unknown>;
-}
+};
 
 /** One action of a `transaction` command. */
-export interface TransactionAction {
+export type TransactionAction = {
   type: string;
   data: Record<string, unknown>;
-}
+};
 
 /** What the parser carries from one line to the next: an open `transaction(` block, if any. */
 export interface ShellState {

@@ -1,0 +1,91 @@
+import { CONNECTION_FLAGS, defineCommand, parseSeconds } from "../cli.ts";
+import { UsageError } from "../errors.ts";
+import { detectStyle, formatJson } from "../format.ts";
+import { connectionOptions, open, takeTarget } from "../session.ts";
+import { readJson } from "../shell/json-value.ts";
+import { type CommandMessage, parseArgumentWords, toHmp } from "../shell/parse.ts";
+
+/** Builds the message `exec` sends from its words: `CMD k=v…`, a JSON object, or HMP text. */
+export function buildExecMessage(
+  words: readonly string[],
+  hmp: boolean,
+): CommandMessage | Record<string, unknown> {
+  const [first, ...rest] = words;
+  if (first === undefined) throw new UsageError("missing COMMAND (see 'qmpkit exec --help')");
+  if (hmp) return toHmp(words.join(" "));
+  if (first.trimStart().startsWith("{")) {
+    if (rest.length > 0) throw new UsageError("a JSON message must be one argument; quote it");
+    const parsed = readJson(first);
+    if (!parsed.ok)
+      throw new UsageError(`invalid JSON message at column ${parsed.offset + 1}: ${parsed.message}`);
+    return parsed.value as Record<string, unknown>;
+  }
+  const args = parseArgumentWords(rest);
+  if (!args.ok) throw new UsageError(args.error.message);
+  return { execute: first, arguments: args.arguments };
+}
+
+export const execCommand = defineCommand({
+  name: "exec",
+  summary: "run one command and print its return value as JSON",
+  usage: "[options] (ADDRESS | --fake) COMMAND [KEY=VALUE ...]",
+  description: [
+    "Runs one QMP command and prints its return value: pretty JSON on a terminal, one compact",
+    "line otherwise. Arguments use the shell's KEY=VALUE syntax (values that parse as JSON are",
+    "JSON, dotted keys nest); COMMAND may also be a whole JSON message. A server error prints",
+    "'ErrorClass: description' on stderr and exits 1; connection problems exit 2.",
+  ].join("\n"),
+  flags: {
+    ...CONNECTION_FLAGS,
+    pretty: { type: "boolean", short: "p", description: "indent the JSON even when not on a terminal" },
+    compact: { type: "boolean", description: "one-line JSON even on a terminal" },
+    hmp: {
+      type: "boolean",
+      short: "H",
+      description: "send the words as one HMP command line (human-monitor-command)",
+    },
+    timeout: { type: "string", value: "SECONDS", description: "fail if the reply takes longer than SECONDS" },
+    "dry-run": {
+      type: "boolean",
+      short: "n",
+      description: "print the message instead of sending it; connects to nothing",
+    },
+  },
+  examples: [
+    "qmpkit exec unix:/tmp/qmp.sock query-status",
+    "qmpkit exec --fake blockdev-add driver=null-co node-name=n0 size=1048576",
+    "qmpkit exec localhost:4444 -H -- info block -v",
+    `qmpkit exec -n --fake '{"execute": "qom-list", "arguments": {"path": "/"}}'`,
+  ],
+  async run({ values, positionals, rest: afterDashes }, io) {
+    // Words after `--` are COMMAND words too: `-H -- info block -v` keeps `-v` from the parser.
+    const { target, rest } = takeTarget([...positionals, ...afterDashes], values, 1);
+    const message = buildExecMessage(rest, values.hmp === true);
+    const pretty = values.pretty ? true : values.compact ? false : undefined;
+    const style = detectStyle(io.stdout, io.env, pretty);
+    if (values["dry-run"]) {
+      io.stdout.write(`${formatJson(message, style)}\n`);
+      return 0;
+    }
+    const timeout = parseSeconds("timeout", values.timeout);
+    const session = await open(io, target, connectionOptions(values));
+    try {
+      const signal = timeout === undefined ? undefined : AbortSignal.timeout(timeout * 1000);
+      const isCommand =
+        typeof message.execute === "string" &&
+        Object.keys(message).every((k) => k === "execute" || k === "arguments");
+      const result = isCommand
+        ? await session.execute(
+            message.execute as string,
+            message.arguments as Record<string, unknown> | undefined,
+            signal ? { signal } : {},
+          )
+        : await session.sendRaw(message);
+      // HMP answers are text meant for a terminal, not JSON.
+      io.stdout.write(values.hmp && typeof result === "string" ? result : `${formatJson(result, style)}\n`);
+      return 0;
+    } finally {
+      await session.close();
+    }
+  },
+});

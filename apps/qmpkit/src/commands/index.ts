@@ -1,0 +1,23 @@
+import type { CommandSpec } from "../cli.ts";
+import { eventsCommand } from "./events.ts";
+import { execCommand } from "./exec.ts";
+import { fakeCommand } from "./fake.ts";
+import { gaCommand } from "./ga.ts";
+import { progressCommand } from "./progress.ts";
+import { qemuCommand } from "./qemu.ts";
+import { qomCommand } from "./qom.ts";
+import { schemaCommand } from "./schema.ts";
+import { shellCommand } from "./shell.ts";
+
+/** Every subcommand, in the order `qmpkit --help` lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  shellCommand,
+  execCommand,
+  eventsCommand,
+  schemaCommand,
+  qomCommand,
+  progressCommand,
+  fakeCommand,
+  qemuCommand,
+  gaCommand,
+] as readonly CommandSpec[];

@@ -1,0 +1,113 @@
+import { CONNECTION_FLAGS, defineCommand } from "../cli.ts";
+import { UsageError } from "../errors.ts";
+import { detectStyle, formatJson } from "../format.ts";
+import { connectionOptions, open, type Session, takeTarget } from "../session.ts";
+import { parseValue } from "../shell/parse.ts";
+
+/** An element of `qom-list`. */
+interface QomProperty {
+  readonly name: string;
+  readonly type: string;
+}
+
+const ACTIONS = {
+  ls: { args: ["PATH"], optional: 0 },
+  get: { args: ["PATH", "PROP"], optional: 0 },
+  set: { args: ["PATH", "PROP", "VALUE"], optional: 0 },
+  tree: { args: ["PATH"], optional: 1 },
+} as const;
+
+type Action = keyof typeof ACTIONS;
+
+/** Checks `ls|get|set|tree PATH [PROP [VALUE]]` before anything connects. */
+export function parseQomWords(words: readonly string[]): { action: Action; args: string[] } {
+  const [action, ...args] = words;
+  if (action === undefined)
+    throw new UsageError("missing action: ls, get, set or tree (see 'qmpkit qom --help')");
+  if (!Object.hasOwn(ACTIONS, action))
+    throw new UsageError(`unknown qom action '${action}'; expected ls, get, set or tree`);
+  const spec = ACTIONS[action as Action];
+  const min = spec.args.length - spec.optional;
+  if (args.length < min || args.length > spec.args.length) {
+    throw new UsageError(
+      `usage: qmpkit qom ADDRESS ${action} ${spec.args.map((a, i) => (i >= min ? `[${a}]` : a)).join(" ")}`,
+    );
+  }
+  return { action: action as Action, args };
+}
+
+const isChild = (p: QomProperty) => p.type.startsWith("child<");
+
+/** `qom-list` output as one name per line, children marked with a trailing '/'. */
+export function renderQomList(properties: readonly QomProperty[], long: boolean): string {
+  const width = Math.max(0, ...properties.map((p) => p.name.length + (isChild(p) ? 1 : 0)));
+  return properties
+    .map((p) => {
+      const name = isChild(p) ? `${p.name}/` : p.name;
+      return long ? `${name.padEnd(width)}  ${p.type}` : name;
+    })
+    .join("\n");
+}
+
+async function tree(session: Session, path: string, write: (line: string) => void, depth = 0): Promise<void> {
+  const properties = (await session.execute("qom-list", { path })) as QomProperty[];
+  write(`${"  ".repeat(depth)}${depth === 0 ? path : path.slice(path.lastIndexOf("/") + 1)}`);
+  for (const child of properties.filter(isChild)) {
+    await tree(session, `${path === "/" ? "" : path}/${child.name}`, write, depth + 1);
+  }
+}
+
+export const qomCommand = defineCommand({
+  name: "qom",
+  summary: "browse and change the QEMU object model (qom-list/get/set, a tree)",
+  usage: "[options] (ADDRESS | --fake) ls|get|set|tree PATH [PROP [VALUE]]",
+  description: [
+    "ls PATH lists an object's properties (children end with '/'); get PATH PROP prints a",
+    "property as JSON; set PATH PROP VALUE sets one (VALUE as in the shell: JSON if it parses,",
+    "else a string); tree [PATH] prints the composition tree below PATH (default /).",
+  ].join("\n"),
+  flags: {
+    ...CONNECTION_FLAGS,
+    long: { type: "boolean", short: "l", description: "ls: show each property's type" },
+    pretty: { type: "boolean", short: "p", description: "get: indent the JSON even when not on a terminal" },
+  },
+  examples: [
+    "qmpkit qom unix:/tmp/qmp.sock ls /machine",
+    "qmpkit qom --fake get /machine type",
+    "qmpkit qom localhost:4444 set /machine/peripheral/nic0 link-up false",
+    "qmpkit qom --fake tree /machine/unattached",
+  ],
+  async run({ values, positionals }, io) {
+    const { target, rest } = takeTarget(positionals, values, 1);
+    const { action, args } = parseQomWords(rest);
+    const session = await open(io, target, connectionOptions(values));
+    const write = (line: string) => io.stdout.write(`${line}\n`);
+    try {
+      const [path = "/", property, value] = args;
+      switch (action) {
+        case "ls": {
+          const properties = (await session.execute("qom-list", { path })) as QomProperty[];
+          if (properties.length > 0) write(renderQomList(properties, values.long === true));
+          break;
+        }
+        case "get":
+          write(
+            formatJson(
+              await session.execute("qom-get", { path, property }),
+              detectStyle(io.stdout, io.env, values.pretty),
+            ),
+          );
+          break;
+        case "set":
+          await session.execute("qom-set", { path, property, value: parseValue(value ?? "", false) });
+          break;
+        case "tree":
+          await tree(session, path, write);
+          break;
+      }
+      return 0;
+    } finally {
+      await session.close();
+    }
+  },
+});

@@ -1,0 +1,91 @@
+import { CONNECTION_FLAGS, defineCommand, parseCount } from "../cli.ts";
+import { UsageError } from "../errors.ts";
+import { indexSchema, type SchemaIndex, suggestNames } from "../schema.ts";
+import { renderSchemaEntry, renderSchemaList } from "../schema-view.ts";
+import { connectionOptions, open, takeTarget } from "../session.ts";
+
+async function loadSchemaFile(path: string): Promise<SchemaIndex> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) throw new UsageError(`schema file '${path}' does not exist`);
+  let raw: unknown;
+  try {
+    raw = await file.json();
+  } catch (error) {
+    throw new UsageError(`schema file '${path}' is not JSON: ${(error as Error).message}`);
+  }
+  // Accept a saved reply ({"return": [...]}) as well as the bare array.
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && "return" in raw) raw = raw.return;
+  try {
+    return indexSchema(raw);
+  } catch (error) {
+    throw new UsageError(`schema file '${path}': ${(error as Error).message}`);
+  }
+}
+
+export const schemaCommand = defineCommand({
+  name: "schema",
+  summary: "list commands and events, or show one command's arguments and return type",
+  usage: "[options] (ADDRESS | --fake | --file FILE) [NAME]",
+  description: [
+    "Without NAME, lists every command and event the server knows (from query-qmp-schema).",
+    "With NAME, shows that command's arguments and return type, or that event's data, in a",
+    "TypeScript-like notation: 'name?: type' is optional, masked type names are expanded inline.",
+    "--file reads a saved query-qmp-schema result instead of connecting.",
+  ].join("\n"),
+  flags: {
+    ...CONNECTION_FLAGS,
+    file: {
+      type: "string",
+      value: "FILE",
+      description: "read the schema from FILE (a query-qmp-schema result)",
+    },
+    commands: { type: "boolean", description: "list only commands" },
+    events: { type: "boolean", description: "list only events" },
+    grep: { type: "string", value: "TEXT", description: "list only names containing TEXT" },
+    depth: { type: "string", value: "N", description: "expand nested types N levels deep (default 4)" },
+  },
+  examples: [
+    "qmpkit schema unix:/tmp/qmp.sock",
+    "qmpkit schema --fake query-status",
+    "qmpkit schema --file qemu-7.2-schema.json --grep block",
+    "qmpkit schema localhost:4444 blockdev-add --depth 2",
+  ],
+  async run({ values, positionals }, io) {
+    const depth = parseCount("depth", values.depth);
+    let index: SchemaIndex;
+    let rest: string[];
+    if (values.file !== undefined) {
+      index = await loadSchemaFile(values.file);
+      rest = [...positionals];
+    } else {
+      const taken = takeTarget(positionals, values);
+      rest = taken.rest;
+      const session = await open(io, taken.target, connectionOptions(values));
+      try {
+        index = indexSchema(await session.execute("query-qmp-schema"));
+      } finally {
+        await session.close();
+      }
+    }
+    if (rest.length > 1)
+      throw new UsageError(`expected at most one NAME, got ${rest.length}: ${rest.join(" ")}`);
+    const [name] = rest;
+    if (name === undefined) {
+      const kind =
+        values.commands && !values.events ? "command" : values.events && !values.commands ? "event" : "all";
+      io.stdout.write(
+        `${renderSchemaList(index, { kind, ...(values.grep === undefined ? {} : { filter: values.grep }) })}\n`,
+      );
+      return 0;
+    }
+    const text = renderSchemaEntry(index, name, depth === undefined ? {} : { maxDepth: depth });
+    if (text === undefined) {
+      const near = suggestNames(index, name);
+      throw new UsageError(
+        `no command or event named '${name}'${near.length ? `; did you mean ${near.join(", ")}?` : ""}`,
+      );
+    }
+    io.stdout.write(`${text}\n`);
+    return 0;
+  },
+});

@@ -1,0 +1,68 @@
+import { CONNECTION_FLAGS, defineCommand } from "../cli.ts";
+import { UsageError } from "../errors.ts";
+import { detectStyle } from "../format.ts";
+import { connectionOptions, open, takeTarget } from "../session.ts";
+import { defaultHistoryFile, runShell } from "../shell/repl.ts";
+
+export const shellCommand = defineCommand({
+  name: "shell",
+  summary: "interactive QMP shell, compatible with qmp-shell's syntax",
+  usage: "[options] (ADDRESS | --fake)",
+  description: [
+    "Type 'command key=value ...': values that parse as JSON are JSON (numbers, true/false,",
+    "null, [..], {..}), quoted values are strings, dotted keys nest (a.b=1), and a line starting",
+    "with '{' is sent as-is. 'transaction(' starts a block of actions that ')' sends; the one-line",
+    "form is 'transaction( a x=1, b y=2 )'. Events print as they arrive. Tab completes command",
+    "and argument names. With stdin not a terminal, it reads one command per line, prints each",
+    "reply as a JSON line, and exits 1 if a command failed (2 if a line did not parse).",
+  ].join("\n"),
+  flags: {
+    ...CONNECTION_FLAGS,
+    pretty: { type: "boolean", short: "p", description: "indent replies" },
+    verbose: { type: "boolean", short: "v", description: "echo each message before sending it" },
+    hmp: { type: "boolean", short: "H", description: "HMP mode: send every line as human-monitor-command" },
+    "skip-negotiation": {
+      type: "boolean",
+      short: "N",
+      description: "do not send qmp_capabilities (to negotiate by hand)",
+    },
+    log: {
+      type: "string",
+      short: "l",
+      value: "FILE",
+      description: "append messages and replies to FILE (JSON lines)",
+    },
+    history: { type: "string", value: "FILE", description: "history file (default ~/.qmpkit_history)" },
+    "no-history": { type: "boolean", description: "keep no history file" },
+    "dry-run": { type: "boolean", short: "n", description: "print the messages instead of sending them" },
+  },
+  examples: [
+    "qmpkit shell --fake",
+    "qmpkit shell unix:/tmp/qmp.sock",
+    "qmpkit shell -H localhost:4444",
+    "printf 'stop\\nquery-status\\n' | qmpkit shell unix:/tmp/qmp.sock",
+    "echo 'blockdev-add driver=null-co node-name=n0' | qmpkit shell -n --fake",
+  ],
+  async run({ values, positionals }, io) {
+    const { target, rest } = takeTarget(positionals, values);
+    if (rest.length > 0)
+      throw new UsageError(`unexpected argument '${rest[0]}' (the shell reads commands from stdin)`);
+    const options = {
+      style: detectStyle(io.stdout, io.env, values.pretty ? true : undefined),
+      verbose: values.verbose === true,
+      hmp: values.hmp === true,
+      ...(values.log === undefined ? {} : { logFile: values.log }),
+      historyFile: values["no-history"] ? null : (values.history ?? defaultHistoryFile(io.env)),
+    };
+    if (values["dry-run"]) return runShell(undefined, options, io);
+    const session = await open(io, target, {
+      ...connectionOptions(values),
+      ...(values["skip-negotiation"] ? { skipNegotiation: true } : {}),
+    });
+    try {
+      return await runShell(session, options, io);
+    } finally {
+      await session.close();
+    }
+  },
+});

@@ -1,0 +1,132 @@
+#!/usr/bin/env bun
+/**
+ * qmpkit's entry point: global flags, subcommand dispatch, and the one place errors become
+ * output and exit statuses (0 ok, 1 a QMP command failed, 2 usage or connection error).
+ */
+
+// A static JSON import is bundled by `bun build --compile`, so --version works in the binary.
+import pkg from "../package.json" with { type: "json" };
+import { type CliIO, parseCommandArgs, renderCommandHelp } from "./cli.ts";
+import { COMMANDS } from "./commands/index.ts";
+import { ExitCode, exitCodeFor, isExecuteError, UsageError } from "./errors.ts";
+import { colorEnabled, formatCliError, formatQmpError } from "./format.ts";
+
+export const VERSION: string = pkg.version;
+
+/** `qmpkit --help`. */
+export function renderMainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    `qmpkit ${VERSION}: a toolkit for QEMU's machine protocol (QMP)`,
+    "",
+    "Usage: qmpkit [--debug] COMMAND [options] [ADDRESS] [ARGS...]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    "",
+    "Addresses:",
+    "  unix:PATH, or a PATH       a unix socket (QEMU: -qmp unix:PATH,server=on,wait=off)",
+    "  tcp:HOST:PORT, HOST:PORT   TCP; [::1]:4444 for IPv6; add --tls for TLS",
+    "  --fake                     an embedded fake QEMU: try everything with nothing installed",
+    "",
+    "Options:",
+    "  -h, --help      show this help (or 'qmpkit COMMAND --help' for a command's)",
+    "  -V, --version   print the version",
+    "      --debug     print stack traces on errors (also: QMPKIT_DEBUG=1)",
+    "",
+    "Exit status: 0 success, 1 a QMP command failed, 2 usage or connection error.",
+    "NO_COLOR set to anything disables colour.",
+    "",
+    "Start here: qmpkit shell --fake",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Runs qmpkit with `argv` (without the runtime and script) and resolves with the exit status.
+ * Never throws: every error is printed here.
+ */
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  const debug = argv.includes("--debug") || (io.env.QMPKIT_DEBUG ?? "") !== "";
+  const color = colorEnabled(io.stderr, io.env);
+  try {
+    return await dispatch(argv, io);
+  } catch (error) {
+    if (isExecuteError(error)) {
+      io.stderr.write(`${formatQmpError(error, color)}\n`);
+    } else {
+      const message = error instanceof Error ? error.message : String(error);
+      io.stderr.write(`${formatCliError(message, color)}\n`);
+    }
+    if (debug) io.stderr.write(`${describeForDebug(error)}\n`);
+    return exitCodeFor(error);
+  }
+}
+
+async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
+  let i = 0;
+  for (; i < argv.length && argv[i]?.startsWith("-"); i++) {
+    const flag = argv[i];
+    if (flag === "-h" || flag === "--help") {
+      io.stdout.write(renderMainHelp());
+      return ExitCode.ok;
+    }
+    if (flag === "-V" || flag === "--version") {
+      io.stdout.write(`qmpkit ${VERSION}\n`);
+      return ExitCode.ok;
+    }
+    if (flag !== "--debug") throw new UsageError(`unknown option '${flag}' (see 'qmpkit --help')`);
+  }
+  let name = argv[i];
+  let rest = argv.slice(i + 1);
+  if (name === undefined) {
+    io.stderr.write(renderMainHelp());
+    return ExitCode.usage;
+  }
+  // `qmpkit help exec` is `qmpkit exec --help`.
+  if (name === "help") {
+    if (rest[0] === undefined) {
+      io.stdout.write(renderMainHelp());
+      return ExitCode.ok;
+    }
+    [name, rest] = [rest[0], ["--help"]];
+  }
+  const spec = COMMANDS.find((c) => c.name === name);
+  if (!spec) {
+    const near = COMMANDS.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
+    const hint = near.length > 0 ? `; did you mean ${near.join(" or ")}?` : "";
+    throw new UsageError(`unknown command '${name}'${hint} (see 'qmpkit --help')`);
+  }
+  const input = parseCommandArgs(spec, rest);
+  if (input.values.help) {
+    io.stdout.write(renderCommandHelp(spec));
+    return ExitCode.ok;
+  }
+  return await spec.run(input, io);
+}
+
+/** Stack and `cause` chain, for --debug. */
+function describeForDebug(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && depth < 8; depth++) {
+    parts.push(
+      depth === 0
+        ? String((current as Error)?.stack ?? current)
+        : `caused by: ${String((current as Error)?.stack ?? current)}`,
+    );
+    current = (current as { cause?: unknown })?.cause;
+  }
+  return parts.join("\n");
+}
+
+if (import.meta.main) {
+  const io: CliIO = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+  };
+  // exitCode, not exit(): let stdout drain when it is a pipe.
+  process.exitCode = await main(Bun.argv.slice(2), io);
+}

@@ -1,0 +1,295 @@
+/**
+ * The shell's loop: lines in, messages out, replies and events printed. Two modes:
+ *
+ * - interactive (stdin is a terminal): readline with a `(QEMU) ` / `TRANS> ` prompt, tab
+ *   completion from the server's schema, persistent history, events printed above the prompt
+ *   without eating what the user is typing;
+ * - piped: one line at a time, each reply as one JSON line (`{"return": …}` or
+ *   `{"error": {"class": …, "desc": …}}`, as QEMU sent it), parse errors on stderr with their
+ *   line number, and an exit status that says whether everything worked.
+ *
+ * Without a session (`--dry-run`) each message is printed instead of sent.
+ */
+
+import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { createInterface, type Interface } from "node:readline";
+import type { CliIO } from "../cli.ts";
+import { isExecuteError } from "../errors.ts";
+import { formatCliError, formatJson, type OutputStyle } from "../format.ts";
+import { indexSchema } from "../schema.ts";
+import type { Session } from "../session.ts";
+import {
+  type CompletionSource,
+  complete,
+  completionSourceFromCommands,
+  completionSourceFromSchema,
+} from "./complete.ts";
+import {
+  type CommandMessage,
+  initialShellState,
+  parseShellLine,
+  type ShellLineResult,
+  type ShellState,
+  toHmp,
+} from "./parse.ts";
+
+export interface ShellOptions {
+  readonly style: OutputStyle;
+  /** Print each message before sending it. */
+  readonly verbose: boolean;
+  /** Send every line as `human-monitor-command`. */
+  readonly hmp: boolean;
+  /** Append sent messages and replies, one JSON per line. */
+  readonly logFile?: string;
+  /** Where history persists in interactive mode; `null` for none. */
+  readonly historyFile?: string | null;
+}
+
+/** `~/.qmpkit_history`, like qmp-shell's `~/.qmp-shell_history`. */
+export function defaultHistoryFile(env: Readonly<Record<string, string | undefined>>): string {
+  return join(env.HOME ?? homedir(), ".qmpkit_history");
+}
+
+const HISTORY_SIZE = 1000;
+
+/** Exit statuses of a piped run: 2 if any line failed to parse, else 1 if any command failed. */
+interface Tally {
+  parseErrors: number;
+  failedCommands: number;
+}
+
+/**
+ * Runs the shell until stdin ends. Resolves with the exit status.
+ * @param session the connection, or `undefined` to print messages instead of sending them.
+ */
+export async function runShell(
+  session: Session | undefined,
+  options: ShellOptions,
+  io: CliIO,
+): Promise<number> {
+  const log = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : undefined;
+  const interactive = io.stdin.isTTY === true;
+  const tally: Tally = { parseErrors: 0, failedCommands: 0 };
+  const stopEvents = new AbortController();
+  // Shared with the interactive loop, so events know whether a prompt is on screen.
+  const ui: { rl?: Interface; busy: boolean } = { busy: false };
+
+  const print = (text: string) => io.stdout.write(`${text}\n`);
+  // An event arriving while the user types: clear the prompt line, print, redraw prompt and input.
+  const printEvent = (text: string) => {
+    if (ui.rl && !ui.busy) {
+      io.stdout.write("\r\x1b[K");
+      print(text);
+      ui.rl.prompt(true);
+    } else {
+      print(text);
+    }
+  };
+
+  const eventsDone = session
+    ? pumpEvents(session, stopEvents.signal, (e) => printEvent(formatJson(e, options.style)))
+    : undefined;
+
+  const send = async (message: CommandMessage | Record<string, unknown>) => {
+    if (options.verbose || !session) print(formatJson(message, options.style));
+    log?.write(`${JSON.stringify({ sent: message })}\n`);
+    if (!session) return;
+    ui.busy = true;
+    try {
+      const reply = await exchange(session, message);
+      log?.write(`${JSON.stringify({ received: reply })}\n`);
+      if ("error" in reply) tally.failedCommands++;
+      const value = "return" in reply ? reply.return : undefined;
+      print(
+        options.hmp && typeof value === "string"
+          ? value.replace(/\n$/, "")
+          : formatJson(reply, options.style),
+      );
+    } finally {
+      ui.busy = false;
+    }
+  };
+
+  try {
+    if (interactive) {
+      const source = session ? await completionSource(session) : completionSourceFromCommands([]);
+      await interactiveLoop(session, source, options, io, send, ui);
+      return 0;
+    }
+    return await pipedLoop(options, io, send, tally);
+  } finally {
+    stopEvents.abort();
+    await eventsDone;
+    ui.rl?.close();
+    if (log) await new Promise<void>((resolve) => (log as WriteStream).end(resolve));
+  }
+}
+
+/** Sends one message and returns the reply as QEMU shaped it. */
+async function exchange(
+  session: Session,
+  message: CommandMessage | Record<string, unknown>,
+): Promise<{ return: unknown } | { error: { class: string; desc: string } }> {
+  const keys = Object.keys(message);
+  const plain =
+    typeof message.execute === "string" && keys.every((k) => k === "execute" || k === "arguments");
+  if (!plain) return (await session.sendRaw(message)) as { return: unknown };
+  try {
+    const args = message.arguments as Record<string, unknown> | undefined;
+    return { return: await session.execute(message.execute as string, args) };
+  } catch (error) {
+    if (isExecuteError(error)) return { error: { class: error.errorClass, desc: error.desc } };
+    throw error;
+  }
+}
+
+async function pumpEvents(
+  session: Session,
+  signal: AbortSignal,
+  print: (event: unknown) => void,
+): Promise<void> {
+  try {
+    for await (const event of session.events({ signal })) print(event);
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  }
+}
+
+/** Completion from the schema, falling back to `query-commands`, then to nothing. */
+async function completionSource(session: Session): Promise<CompletionSource> {
+  try {
+    return completionSourceFromSchema(indexSchema(await session.execute("query-qmp-schema")));
+  } catch {
+    try {
+      const list = (await session.execute("query-commands")) as { name: string }[];
+      return completionSourceFromCommands(list.map((c) => c.name));
+    } catch {
+      return completionSourceFromCommands([]);
+    }
+  }
+}
+
+function step(line: string, state: ShellState, hmp: boolean): ShellLineResult {
+  if (!hmp) return parseShellLine(line, state);
+  return line.trim() === "" ? { kind: "empty", state } : { kind: "command", message: toHmp(line), state };
+}
+
+async function pipedLoop(
+  options: ShellOptions,
+  io: CliIO,
+  send: (message: CommandMessage | Record<string, unknown>) => Promise<void>,
+  tally: Tally,
+): Promise<number> {
+  const rl = createInterface({ input: io.stdin, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
+  let state = initialShellState;
+  let lineNumber = 0;
+  for await (const line of rl) {
+    lineNumber++;
+    const result = step(line, state, options.hmp);
+    state = result.state;
+    if (result.kind === "error") {
+      tally.parseErrors++;
+      io.stderr.write(
+        `${formatCliError(`line ${lineNumber}, column ${result.error.column}: ${result.error.message}`, false)}\n`,
+      );
+    } else if (result.kind === "command" || result.kind === "raw") {
+      await send(result.message);
+    }
+  }
+  if (state.transaction) {
+    tally.parseErrors++;
+    const n = state.transaction.actions.length;
+    io.stderr.write(
+      `${formatCliError(`input ended inside 'transaction(' with ${n} action(s); nothing was sent`, false)}\n`,
+    );
+  }
+  return tally.parseErrors > 0 ? 2 : tally.failedCommands > 0 ? 1 : 0;
+}
+
+async function interactiveLoop(
+  session: Session | undefined,
+  source: CompletionSource,
+  options: ShellOptions,
+  io: CliIO,
+  send: (message: CommandMessage | Record<string, unknown>) => Promise<void>,
+  ui: { rl?: Interface },
+): Promise<void> {
+  let state = initialShellState;
+  const history = options.historyFile ? await loadHistory(options.historyFile) : [];
+  const rl = createInterface({
+    input: io.stdin,
+    output: io.stdout as NodeJS.WritableStream,
+    terminal: true,
+    history,
+    historySize: HISTORY_SIZE,
+    removeHistoryDuplicates: true,
+    completer: (line: string) => complete(source, line, state),
+  });
+  ui.rl = rl;
+  const prompt = () => rl.setPrompt(state.transaction ? "TRANS> " : "(QEMU) ");
+  rl.on("SIGINT", () => {
+    // Ctrl-C drops the current line and any open transaction, like a shell; Ctrl-D quits.
+    if (state.transaction) io.stdout.write("\n(transaction discarded)");
+    state = initialShellState;
+    prompt();
+    io.stdout.write("\n");
+    // Ctrl-U empties readline's buffer and redraws the (new) prompt.
+    rl.write(null, { ctrl: true, name: "u" });
+  });
+  io.stdout.write(`${welcome(session)}\n`);
+  prompt();
+  rl.prompt();
+  try {
+    for await (const line of rl) {
+      const result = step(line, state, options.hmp);
+      state = result.state;
+      if (result.kind === "error") {
+        io.stdout.write(`${" ".repeat(rl.getPrompt().length + result.error.column - 1)}^\n`);
+        io.stderr.write(`${formatCliError(`${result.error.message}`, options.style.color)}\n`);
+      } else if (result.kind === "command" || result.kind === "raw") {
+        try {
+          await send(result.message);
+        } catch (error) {
+          io.stderr.write(`${formatCliError((error as Error).message, options.style.color)}\n`);
+          throw error;
+        }
+      }
+      prompt();
+      rl.prompt();
+    }
+    io.stdout.write("\n");
+  } finally {
+    if (options.historyFile)
+      await saveHistory(options.historyFile, (rl as unknown as { history: string[] }).history);
+  }
+}
+
+function welcome(session: Session | undefined): string {
+  if (!session) return "qmpkit shell (dry run: messages are printed, not sent). Ctrl-D quits.";
+  const qemu = (
+    session.greeting as { QMP?: { version?: { qemu?: Record<string, number>; package?: string } } }
+  )?.QMP?.version;
+  const v = qemu?.qemu;
+  const version = v ? ` ${v.major}.${v.minor}.${v.micro}` : "";
+  return `Connected to QEMU${version}. Tab completes, Ctrl-C clears the line, Ctrl-D quits.`;
+}
+
+async function loadHistory(path: string): Promise<string[]> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) return [];
+  const lines = (await file.text()).split("\n").filter((l) => l !== "");
+  // The file is oldest first; readline wants newest first.
+  return lines.slice(-HISTORY_SIZE).reverse();
+}
+
+async function saveHistory(path: string, newestFirst: readonly string[]): Promise<void> {
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await Bun.write(path, `${[...newestFirst].slice(0, HISTORY_SIZE).reverse().join("\n")}\n`);
+  } catch {
+    // A read-only home must not turn a clean exit into an error.
+  }
+}

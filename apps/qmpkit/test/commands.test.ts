@@ -1,0 +1,407 @@
+import { describe, expect, test } from "bun:test";
+import { renderCommandHelp } from "../src/cli.ts";
+import { COMMANDS } from "../src/commands/index.ts";
+import { UsageError } from "../src/errors.ts";
+import { main } from "../src/main.ts";
+import { captureIO, FakeExecuteError, stubSession } from "./harness.ts";
+import { SCHEMA_FIXTURE } from "./schema-fixture.ts";
+
+const STATUS = { running: true, singlestep: false, status: "running" };
+
+async function run(argv: string[], setup: Parameters<typeof captureIO>[0] = {}) {
+  const captured = captureIO(setup);
+  const exitCode = await main(argv, captured.io);
+  return {
+    exitCode,
+    stdout: captured.stdout(),
+    stderr: captured.stderr(),
+    targets: captured.targets,
+    options: captured.options,
+  };
+}
+
+describe("help", () => {
+  test.each(COMMANDS.map((c) => [c.name, c] as const))(
+    "%s --help lists every flag and examples",
+    async (name, spec) => {
+      const { exitCode, stdout } = await run([name, "--help"]);
+      expect(exitCode).toBe(0);
+      expect(stdout).toBe(renderCommandHelp(spec));
+      for (const flag of Object.keys(spec.flags)) expect(stdout).toContain(`--${flag}`);
+      expect(stdout).toMatch(/\nExamples:\n {2}qmpkit /);
+    },
+  );
+
+  test("qmpkit help NAME is NAME --help", async () => {
+    expect((await run(["help", "qom"])).stdout).toBe((await run(["qom", "--help"])).stdout);
+  });
+});
+
+describe("exec", () => {
+  test("prints the return value as compact JSON off a terminal, pretty with -p", async () => {
+    const session = stubSession({ "query-status": STATUS });
+    expect(await run(["exec", "unix:/tmp/q.sock", "query-status"], { session })).toMatchObject({
+      exitCode: 0,
+      stdout: `${JSON.stringify(STATUS)}\n`,
+      stderr: "",
+    });
+    expect((await run(["exec", "-p", "--fake", "query-status"], { session })).stdout).toBe(
+      `${JSON.stringify(STATUS, null, 2)}\n`,
+    );
+    expect(session.closed).toBe(2);
+  });
+
+  test("pretty and coloured on a terminal unless NO_COLOR", async () => {
+    const session = stubSession({ "query-status": STATUS });
+    const tty = await run(["exec", "--fake", "query-status"], { session, tty: true });
+    expect(tty.stdout).toContain('\x1b[36m"running"\x1b[0m: \x1b[35mtrue\x1b[0m');
+    const noColor = await run(["exec", "--fake", "query-status"], {
+      session,
+      tty: true,
+      env: { NO_COLOR: "1" },
+    });
+    expect(noColor.stdout).toBe(`${JSON.stringify(STATUS, null, 2)}\n`);
+  });
+
+  test("passes the target, arguments and connection flags", async () => {
+    const session = stubSession({ "blockdev-add": {} });
+    const result = await run(
+      [
+        "exec",
+        "--tls-ca",
+        "ca.pem",
+        "--connect-timeout",
+        "2.5",
+        "tcp:[::1]:4444",
+        "blockdev-add",
+        "driver=null-co",
+        "o.size=1",
+      ],
+      { session },
+    );
+    expect(result.exitCode).toBe(0);
+    expect(result.targets).toEqual([{ kind: "address", address: { kind: "tcp", host: "::1", port: 4444 } }]);
+    expect(result.options).toEqual([{ tls: { caFile: "ca.pem" }, connectTimeoutMs: 2500 }]);
+    expect(session.calls).toEqual([{ command: "blockdev-add", args: { driver: "null-co", o: { size: 1 } } }]);
+  });
+
+  test("a server error prints 'ErrorClass: desc' on stderr and exits 1", async () => {
+    const session = stubSession({
+      device_del: () => {
+        throw new FakeExecuteError("DeviceNotFound", "Device 'nic9' not found");
+      },
+    });
+    expect(await run(["exec", "--fake", "device_del", "id=nic9"], { session })).toMatchObject({
+      exitCode: 1,
+      stdout: "",
+      stderr: "DeviceNotFound: Device 'nic9' not found\n",
+    });
+    expect(session.closed).toBe(1);
+  });
+
+  test("a connection failure exits 2 with the cause", async () => {
+    const connectError = Object.assign(new Error("cannot connect to unix:/nope: no such file (ENOENT)"), {
+      code: "ENOENT",
+    });
+    expect(await run(["exec", "/nope", "query-status"], { connectError })).toMatchObject({
+      exitCode: 2,
+      stderr: "qmpkit: cannot connect to unix:/nope: no such file (ENOENT)\n",
+    });
+  });
+
+  test("HMP prints the text; JSON messages are sent raw", async () => {
+    const session = stubSession({ "human-monitor-command": (a: unknown) => `ran ${JSON.stringify(a)}\n` });
+    expect((await run(["exec", "--fake", "-H", "--", "info", "block", "-v"], { session })).stdout).toBe(
+      'ran {"command-line":"info block -v"}\n',
+    );
+    const raw = await run(["exec", "--fake", '{"execute": "stop", "id": 7}'], { session });
+    expect(raw.stdout).toBe('{"return":{"echoed":{"execute":"stop","id":7}},"id":7}\n');
+  });
+
+  test("--dry-run prints the message and connects to nothing", async () => {
+    const result = await run(["exec", "--fake", "-n", "x", "size=18446744073709551615", "s='1'"]);
+    expect(result).toMatchObject({
+      exitCode: 0,
+      stdout: `{"execute":"x","arguments":{"size":18446744073709551615,"s":"1"}}\n`,
+    });
+  });
+
+  test.each([
+    [["exec", "--fake"], "qmpkit: missing COMMAND (see 'qmpkit exec --help')\n"],
+    [["exec", "--fake", "x", "a=1", "b"], "qmpkit: argument 2: expected key=value, got 'b'\n"],
+    [
+      ["exec", "--fake", "{bad"],
+      "qmpkit: invalid JSON message at column 2: expected a string key, found 'b'\n",
+    ],
+    [
+      ["exec", "vsock:1:2", "x"],
+      "qmpkit: 'vsock:1:2' is not HOST:PORT; use unix:PATH, tcp:HOST:PORT, HOST:PORT or a socket path\n",
+    ],
+    [
+      ["exec", "--fake", "--timeout", "0", "x"],
+      "qmpkit: --timeout needs a positive number of seconds, got '0'\n",
+    ],
+    [
+      ["exec", "--fake", "--pretty=1", "x"],
+      "qmpkit: option '--pretty' takes no value (see 'qmpkit exec --help')\n",
+    ],
+    [
+      ["exec", "--fake", "--timeout"],
+      "qmpkit: option '--timeout' needs a value (see 'qmpkit exec --help')\n",
+    ],
+  ])("usage error %j", async (argv, stderr) => {
+    expect(await run(argv, { session: stubSession({}) })).toMatchObject({ exitCode: 2, stdout: "", stderr });
+  });
+
+  test("without the client wired in, connecting says so and exits 2", async () => {
+    expect(await run(["exec", "--fake", "query-status"])).toMatchObject({
+      exitCode: 2,
+      stderr:
+        "qmpkit: the embedded fake QEMU (--fake) is not implemented yet: the QMP client is still being written\n",
+    });
+  });
+});
+
+describe("shell, piped", () => {
+  test("one reply per line as QEMU shaped it; a failed command makes the exit status 1", async () => {
+    const session = stubSession({
+      "query-status": STATUS,
+      stop: {},
+      transaction: (a: unknown) => ({ got: a }),
+    });
+    const stdin = ["query-status", "", "# comment", "nosuch", "transaction( abort, abort )", "stop"].join(
+      "\n",
+    );
+    const result = await run(["shell", "--fake"], { session, stdin });
+    expect(result.stdout.split("\n")).toEqual([
+      JSON.stringify({ return: STATUS }),
+      '{"error":{"class":"CommandNotFound","desc":"The command nosuch has not been found"}}',
+      '{"return":{"got":{"actions":[{"type":"abort","data":{}},{"type":"abort","data":{}}]}}}',
+      '{"return":{}}',
+      "",
+    ]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe("");
+  });
+
+  test("parse errors go to stderr with their line and make the status 2; -v echoes messages", async () => {
+    const session = stubSession({ stop: {} });
+    const result = await run(["shell", "-v", "--fake"], {
+      session,
+      stdin: "stop a=1 a=2\nstop\ntransaction(\nabort\n",
+    });
+    expect(result.stderr).toBe(
+      "qmpkit: line 1, column 10: duplicate key 'a'\nqmpkit: input ended inside 'transaction(' with 1 action(s); nothing was sent\n",
+    );
+    expect(result.stdout).toBe('{"execute":"stop","arguments":{}}\n{"return":{}}\n');
+    expect(result.exitCode).toBe(2);
+  });
+
+  test("events are printed as JSON lines", async () => {
+    const event = { event: "STOP", timestamp: { seconds: 1, microseconds: 2 } };
+    const session = stubSession({ stop: {} }, [event]);
+    const result = await run(["shell", "--fake"], { session, stdin: "stop\n" });
+    expect(result.stdout.split("\n").sort()).toEqual(["", JSON.stringify(event), '{"return":{}}'].sort());
+  });
+
+  test("HMP mode sends lines untouched and prints the text", async () => {
+    const session = stubSession({ "human-monitor-command": (a: unknown) => `${JSON.stringify(a)}\n` });
+    const result = await run(["shell", "-H", "--fake"], { session, stdin: "info  status\n" });
+    expect(result.stdout).toBe('{"command-line":"info  status"}\n');
+  });
+
+  test("--dry-run prints what would be sent", async () => {
+    const result = await run(["shell", "-n", "--fake"], { stdin: "stop\nx a.b=1\n" });
+    expect(result).toMatchObject({
+      exitCode: 0,
+      stdout: '{"execute":"stop","arguments":{}}\n{"execute":"x","arguments":{"a":{"b":1}}}\n',
+    });
+  });
+
+  test("-l logs messages and replies", async () => {
+    const log = `${require("node:os").tmpdir()}/qmpkit-log-${crypto.randomUUID()}.jsonl`;
+    try {
+      await run(["shell", "--fake", "-l", log], { session: stubSession({ stop: {} }), stdin: "stop\n" });
+      expect(await Bun.file(log).text()).toBe(
+        '{"sent":{"execute":"stop","arguments":{}}}\n{"received":{"return":{}}}\n',
+      );
+    } finally {
+      await Bun.file(log).delete();
+    }
+  });
+});
+
+describe("events", () => {
+  const events = [
+    { event: "STOP", timestamp: { seconds: 1, microseconds: 0 } },
+    { event: "RESUME", timestamp: { seconds: 2, microseconds: 0 } },
+    { event: "STOP", timestamp: { seconds: 3, microseconds: 0 } },
+  ];
+
+  test("--count stops after N, JSON Lines", async () => {
+    const session = stubSession({}, events);
+    const result = await run(["events", "--fake", "--count", "2"], { session });
+    expect(result.stdout).toBe(`${JSON.stringify(events[0])}\n${JSON.stringify(events[1])}\n`);
+    expect(result.exitCode).toBe(0);
+    expect(session.closed).toBe(1);
+  });
+
+  test("--name filters", async () => {
+    const session = stubSession({}, events);
+    const result = await run(["events", "--fake", "--name", "STOP", "--name", "X", "--count", "2"], {
+      session,
+    });
+    expect(session.eventFilters).toEqual([["STOP", "X"]]);
+    expect(result.stdout.trim().split("\n")).toHaveLength(2);
+  });
+
+  test("--timeout before --count is a failure; --timeout alone is not", async () => {
+    const short = await run(["events", "--fake", "--count", "5", "--timeout", "0.05"], {
+      session: stubSession({}, events),
+    });
+    expect(short).toMatchObject({
+      exitCode: 1,
+      stderr: "qmpkit: timed out after 0.05s with 3 of 5 events\n",
+    });
+    const plain = await run(["events", "--fake", "--timeout", "0.05"], { session: stubSession({}, events) });
+    expect(plain.exitCode).toBe(0);
+  });
+});
+
+describe("schema", () => {
+  test("--file lists and shows entries without connecting", async () => {
+    const list = await run(["schema", "--file", SCHEMA_FIXTURE, "--events", "--grep", "shutdown"]);
+    expect(list).toMatchObject({ exitCode: 0, stdout: "events (1):\n  SHUTDOWN\n" });
+    const one = await run(["schema", "--file", SCHEMA_FIXTURE, "qom-list"]);
+    expect(one.stdout).toStartWith("command qom-list\narguments: {\n  path: string;\n}\nreturns: {\n");
+  });
+
+  test("from a session, with a suggestion for an unknown name", async () => {
+    const schema = await Bun.file(SCHEMA_FIXTURE).json();
+    const session = stubSession({ "query-qmp-schema": schema });
+    const result = await run(["schema", "--fake", "query-stauts"], { session });
+    expect(result).toMatchObject({
+      exitCode: 2,
+      stderr:
+        "qmpkit: no command or event named 'query-stauts'; did you mean query-stats, query-status, query-fdsets?\n",
+    });
+  });
+
+  test("a missing or broken file", async () => {
+    expect((await run(["schema", "--file", "/nonexistent.json"])).stderr).toBe(
+      "qmpkit: schema file '/nonexistent.json' does not exist\n",
+    );
+  });
+});
+
+describe("qom", () => {
+  const session = () =>
+    stubSession({
+      "qom-list": (a: unknown) =>
+        (a as { path: string }).path === "/"
+          ? [
+              { name: "type", type: "string" },
+              { name: "machine", type: "child<container>" },
+            ]
+          : [{ name: "type", type: "string" }],
+      "qom-get": "none-machine",
+      "qom-set": {},
+    });
+
+  test("ls marks children; -l adds types", async () => {
+    expect((await run(["qom", "--fake", "ls", "/"], { session: session() })).stdout).toBe("type\nmachine/\n");
+    expect((await run(["qom", "--fake", "ls", "-l", "/"], { session: session() })).stdout).toBe(
+      "type      string\nmachine/  child<container>\n",
+    );
+  });
+
+  test("get prints JSON; set parses the value like the shell", async () => {
+    expect((await run(["qom", "--fake", "get", "/machine", "type"], { session: session() })).stdout).toBe(
+      '"none-machine"\n',
+    );
+    const s = session();
+    expect(
+      (await run(["qom", "--fake", "set", "/m/nic0", "link-up", "false"], { session: s })).exitCode,
+    ).toBe(0);
+    expect(s.calls).toEqual([
+      { command: "qom-set", args: { path: "/m/nic0", property: "link-up", value: false } },
+    ]);
+  });
+
+  test("tree walks children", async () => {
+    expect((await run(["qom", "--fake", "tree"], { session: session() })).stdout).toBe("/\n  machine\n");
+  });
+
+  test.each([
+    [["qom", "--fake"], "qmpkit: missing action: ls, get, set or tree (see 'qmpkit qom --help')\n"],
+    [["qom", "--fake", "rm", "/"], "qmpkit: unknown qom action 'rm'; expected ls, get, set or tree\n"],
+    [["qom", "--fake", "get", "/"], "qmpkit: usage: qmpkit qom ADDRESS get PATH PROP\n"],
+    [["qom", "--fake", "tree", "/", "x"], "qmpkit: usage: qmpkit qom ADDRESS tree [PATH]\n"],
+    [
+      ["qom", "ls"],
+      "qmpkit: no QMP address given; pass one as unix:PATH or tcp:HOST:PORT (a plain path works too), or use --fake for an embedded fake QEMU\n",
+    ],
+  ])("%j", async (argv, stderr) => {
+    expect(await run(argv, { session: session() })).toMatchObject({ exitCode: 2, stderr });
+  });
+});
+
+describe("progress", () => {
+  test("nothing running", async () => {
+    const session = stubSession({ "query-jobs": [], "query-block-jobs": [], "query-migrate": {} });
+    expect(await run(["progress", "--fake"], { session })).toMatchObject({
+      exitCode: 0,
+      stdout: "no block jobs or migration running\n",
+    });
+  });
+
+  test("polls until done, logfmt off a terminal; missing commands are skipped", async () => {
+    let offset = 0;
+    const session = stubSession({
+      "query-block-jobs": () => {
+        offset += 50;
+        return [
+          { device: "d0", type: "mirror", len: 100, offset, status: offset >= 100 ? "concluded" : "running" },
+        ];
+      },
+    });
+    const result = await run(["progress", "--fake", "--interval", "0.01"], { session });
+    expect(result.exitCode).toBe(0);
+    const lines = result.stdout.trim().split("\n");
+    expect(lines[0]).toBe("job=d0 type=mirror status=running done=50 total=100 percent=50.0");
+    expect(lines[1]).toBe("job=d0 type=mirror status=concluded done=100 total=100 percent=100.0");
+  });
+});
+
+describe("fake, qemu, ga", () => {
+  test.each([
+    [
+      ["fake", "--socket", "/tmp/x", "--tcp", "h:1"],
+      "qmpkit: --socket and --tcp exclude each other; pick one\n",
+    ],
+    [["fake", "--tcp", "h"], "qmpkit: 'h' needs a port, as in h:4444\n"],
+    [["fake", "--script", "/nonexistent"], "qmpkit: script file '/nonexistent' does not exist\n"],
+    [
+      ["fake"],
+      "qmpkit: 'qmpkit fake' is not implemented yet: the testkit's fake QEMU is still being written\n",
+    ],
+    [["qemu", "-machine"], "qmpkit: unknown option '-m' (in '-machine') (see 'qmpkit qemu --help')\n"],
+    [["qemu", "none"], "qmpkit: QEMU's arguments go after '--', as in: qmpkit qemu -- none\n"],
+    [
+      ["ga", "guest-ping"],
+      "qmpkit: no guest agent address given; pass one as unix:PATH or tcp:HOST:PORT (a plain path works too)\n",
+    ],
+  ])("%j", async (argv, stderr) => {
+    expect(await run(argv)).toMatchObject({ exitCode: 2, stderr });
+  });
+
+  test("ga --dry-run", async () => {
+    expect((await run(["ga", "-n", "/run/qga.sock", "guest-exec", "path=/bin/true"])).stdout).toBe(
+      '{"execute":"guest-exec","arguments":{"path":"/bin/true"}}\n',
+    );
+  });
+});
+
+test("UsageError is exit status 2", () => {
+  expect(new UsageError("x").exitCode).toBe(2);
+});
