@@ -116,6 +116,11 @@ describe("exec", () => {
     );
     const raw = await run(["exec", "--fake", '{"execute": "stop", "id": 7}'], { session });
     expect(raw.stdout).toBe('{"return":{"echoed":{"execute":"stop","id":7}},"id":7}\n');
+    const failed = await run(["exec", "--fake", '{"execute": "fail", "id": 8}'], { session });
+    expect(failed).toMatchObject({
+      exitCode: 1,
+      stdout: '{"error":{"class":"GenericError","desc":"failed"}}\n',
+    });
   });
 
   test("--dry-run prints the message and connects to nothing", async () => {

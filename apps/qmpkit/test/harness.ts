@@ -44,6 +44,7 @@ export function stubSession(handlers: Record<string, unknown>, events: QmpEventL
     },
     async sendRaw(message) {
       session.raw.push(message);
+      if (message.execute === "fail") return { error: { class: "GenericError", desc: "failed" } };
       return { return: { echoed: message }, ...(message.id === undefined ? {} : { id: message.id }) };
     },
     async *events(options = {}) {

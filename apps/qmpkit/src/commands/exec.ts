@@ -83,7 +83,9 @@ export const execCommand = defineCommand({
         : await session.sendRaw(message);
       // HMP answers are text meant for a terminal, not JSON.
       io.stdout.write(values.hmp && typeof result === "string" ? result : `${formatJson(result, style)}\n`);
-      return 0;
+      // A raw message prints the whole reply; an error reply is still a failed command.
+      const failed = !isCommand && typeof result === "object" && result !== null && "error" in result;
+      return failed ? 1 : 0;
     } finally {
       await session.close();
     }
