@@ -83,6 +83,8 @@ export abstract class AsyncProtocol<T> {
   #listeningAddress: ResolvedAddress | undefined;
   #peerArrived: Deferred<Socket<unknown>> | undefined;
   #tls: TlsSetting | undefined;
+  /** True when this side listened and accepted its peer, false when it connected. */
+  #acceptsPeers = false;
   #handshake: Deferred<void> | undefined;
 
   #decoder: LineDecoder;
@@ -272,8 +274,21 @@ export abstract class AsyncProtocol<T> {
     return this.#disconnecting;
   }
 
+  /**
+   * `await using` support: {@link disconnect}, except that a clean close by the peer is not an error here. When two
+   * ends leave their scopes, whichever closes second sees the other's EOF, and a scope exit should not throw for
+   * that. Resets and protocol errors still throw.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.disconnect();
+    try {
+      await this.disconnect();
+    } catch (error) {
+      if (error instanceof ConnectionClosedError && error.cause === undefined) {
+        if (this.logger.enabled) this.logger.debug("Peer had closed the connection before disposal");
+        return;
+      }
+      throw error;
+    }
   }
 
   toString(): string {
@@ -307,6 +322,11 @@ export abstract class AsyncProtocol<T> {
     const writer = this.#writer;
     if (writer === undefined) throw this.#stateError(Runstate.RUNNING);
     writer.write(bytes);
+  }
+
+  /** Bytes sent but not yet taken by the kernel: what a peer that does not read makes us hold. */
+  protected get bufferedWriteBytes(): number {
+    return this.#writer?.bufferedBytes ?? 0;
   }
 
   /** Resolves when every queued byte was handed to the kernel. */
@@ -453,7 +473,11 @@ export abstract class AsyncProtocol<T> {
       },
       handshake: (socket, success, authorizationError) => {
         if (socket !== this.#socket && this.#socket !== undefined) return;
-        const verify = !(typeof this.#tls === "object" && this.#tls.rejectUnauthorized === false);
+        // Clients verify the server by default; a server verifies clients only when it asked for certificates.
+        const tls = typeof this.#tls === "object" ? this.#tls : {};
+        const verify = this.#acceptsPeers
+          ? tls.requestCert === true && tls.rejectUnauthorized !== false
+          : tls.rejectUnauthorized !== false;
         if (!success || (verify && authorizationError)) {
           const error = authorizationError ?? new ProtocolError("TLS handshake failed");
           this.#handshake?.reject(error);
@@ -481,6 +505,7 @@ export abstract class AsyncProtocol<T> {
     signal: AbortSignal,
   ): Promise<Socket<unknown>> {
     this.#tls = address.kind === "tcp" ? options.tls : undefined;
+    this.#acceptsPeers = false;
     const tls = this.#tls;
     this.#handshake = tls ? Promise.withResolvers<void>() : undefined;
     this.#handshake?.promise.catch(() => {});
@@ -514,6 +539,7 @@ export abstract class AsyncProtocol<T> {
 
   #listen(address: ResolvedAddress, tls: TlsSetting | undefined): void {
     this.#tls = tls;
+    this.#acceptsPeers = true;
     this.#peerArrived = Promise.withResolvers<Socket<unknown>>();
     this.#peerArrived.promise.catch(() => {});
     this.#handshake = tls ? Promise.withResolvers<void>() : undefined;

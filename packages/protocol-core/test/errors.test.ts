@@ -12,7 +12,13 @@ import {
 
 const rootCause = Object.assign(new Error("Failed to connect"), { code: "ENOENT" });
 
-const rows: { error: QMPError; name: string; code: string; message: string; parent: Function }[] = [
+const rows: {
+  error: QMPError;
+  name: string;
+  code: string;
+  message: string;
+  parent: abstract new (...args: never[]) => Error;
+}[] = [
   { error: new QMPError("base"), name: "QMPError", code: "QMP_ERR", message: "base", parent: Error },
   {
     error: new ConnectError("Failed to establish connection", rootCause),

@@ -43,6 +43,10 @@ export class LineProtocol extends AsyncProtocol<string> {
     return this.send(line);
   }
 
+  get queuedBytes(): number {
+    return this.bufferedWriteBytes;
+  }
+
   flushed(): Promise<void> {
     return this.writesFlushed();
   }
@@ -66,6 +70,8 @@ export interface Peer {
   readonly connected: Promise<Socket<undefined>>;
   readonly closed: Promise<void>;
   receivedText(): string;
+  /** Resolves with the `n`-th connection (1-based) once it is open. */
+  waitForConnection(n: number): Promise<Socket<undefined>>;
   /** Resolves once the peer has received at least `bytes` bytes. */
   waitForBytes(bytes: number): Promise<void>;
   stop(): void;
@@ -86,12 +92,18 @@ export function listenPeer(
   const connected = Promise.withResolvers<Socket<undefined>>();
   const closed = Promise.withResolvers<void>();
   let byteWaiters: { bytes: number; resolve: () => void }[] = [];
+  let connectionWaiters: { n: number; resolve: (socket: Socket<undefined>) => void }[] = [];
   const handlers = {
     open(socket: Socket<undefined>) {
       sockets.push(socket);
       if (hooks.pauseReading) socket.pause();
       hooks.onOpen?.(socket);
       connected.resolve(socket);
+      connectionWaiters = connectionWaiters.filter((w) => {
+        if (sockets.length < w.n) return true;
+        w.resolve(sockets[w.n - 1] as Socket<undefined>);
+        return false;
+      });
     },
     data(socket: Socket<undefined>, chunk: Buffer) {
       received.push(Buffer.from(chunk));
@@ -124,6 +136,11 @@ export function listenPeer(
     closed: closed.promise,
     port: "port" in server ? server.port : 0,
     receivedText: () => Buffer.concat(received).toString(),
+    waitForConnection(n) {
+      const socket = sockets[n - 1];
+      if (socket) return Promise.resolve(socket);
+      return new Promise((resolve) => connectionWaiters.push({ n, resolve }));
+    },
     waitForBytes(bytes) {
       if (receivedBytes >= bytes) return Promise.resolve();
       return new Promise((resolve) => byteWaiters.push({ bytes, resolve }));
@@ -135,7 +152,10 @@ export function listenPeer(
 }
 
 /** Collects every runstate change of `protocol` from now on. */
-export function recordStates(protocol: AsyncProtocol<unknown>): { states: Runstate[]; stop: () => void } {
+export function recordStates(protocol: Pick<AsyncProtocol<never>, "runstateChanges">): {
+  states: Runstate[];
+  stop: () => void;
+} {
   const states: Runstate[] = [];
   const changes = protocol.runstateChanges();
   let active = true;

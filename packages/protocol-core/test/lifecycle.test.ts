@@ -384,6 +384,25 @@ describe("resources", () => {
     await within(peer.closed, 5000, "peer close");
   });
 
+  test("await using tolerates a clean close by the peer, but not a reset", async () => {
+    // TCP, because a unix socket has no reset: its abortive close looks like EOF.
+    const peer = listenPeer({ port: 0 });
+    cleanups.push(() => peer.stop());
+    const protocol = newProtocol();
+    await protocol.connect({ host: "127.0.0.1", port: peer.port });
+    (await peer.connected).end();
+    while (protocol.runstate === Runstate.RUNNING) await protocol.runstateChanged();
+    await protocol[Symbol.asyncDispose]();
+    expect(protocol.runstate).toBe(Runstate.IDLE);
+
+    await protocol.connect({ host: "127.0.0.1", port: peer.port });
+    (await within(peer.waitForConnection(2))).terminate();
+    while ((protocol.runstate as Runstate) === Runstate.RUNNING) await protocol.runstateChanged();
+    const error = await protocol[Symbol.asyncDispose]().catch((e) => e);
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.cause.code).toBe("ECONNRESET");
+  });
+
   test("a process that connects and disconnects exits on its own (no socket, server or timer left)", async () => {
     const path = tempPath();
     const peer = listenPeer({ unix: path });
