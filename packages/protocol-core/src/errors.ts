@@ -127,3 +127,18 @@ export class TimeoutError extends QMPError {
     this.code = code;
   }
 }
+
+/**
+ * A message was refused because the peer is not reading and the outgoing queue already holds
+ * `maxBufferedWriteBytes`. Nothing was queued; the session goes on, and the call may be retried once the peer reads.
+ */
+export class BackpressureError extends QMPError {
+  override name = "BackpressureError";
+  override code = "QMP_ERR_BACKPRESSURE";
+  readonly limit: number;
+
+  constructor(limit: number) {
+    super(`The peer is not reading: ${limit} bytes are already queued for it (maxBufferedWriteBytes)`);
+    this.limit = limit;
+  }
+}

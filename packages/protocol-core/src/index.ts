@@ -2,6 +2,7 @@ export type { ResolvedAddress, SocketAddress, TlsSetting } from "./address.ts";
 export { formatAddress, resolveAddress } from "./address.ts";
 export type { QMPErrorOptions } from "./errors.ts";
 export {
+  BackpressureError,
   ConnectError,
   ConnectionClosedError,
   FrameTooLargeError,
@@ -16,5 +17,5 @@ export { DEFAULT_MAX_MESSAGE_BYTES, LineDecoder } from "./framing.ts";
 export type { Logger } from "./logger.ts";
 export { createLogger, silentLogger } from "./logger.ts";
 export type { ConnectOptions, ProtocolOptions } from "./protocol.ts";
-export { AsyncProtocol } from "./protocol.ts";
+export { AsyncProtocol, DEFAULT_MAX_BUFFERED_WRITE_BYTES } from "./protocol.ts";
 export { RUNSTATE_TRANSITIONS, Runstate } from "./runstate.ts";

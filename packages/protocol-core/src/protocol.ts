@@ -1,7 +1,14 @@
 import { rmSync } from "node:fs";
 import type { Socket, SocketHandler, SocketListener, TLSOptions } from "bun";
 import { type ResolvedAddress, resolveAddress, type SocketAddress, type TlsSetting } from "./address.ts";
-import { ConnectError, ConnectionClosedError, ProtocolError, StateError, TimeoutError } from "./errors.ts";
+import {
+  BackpressureError,
+  ConnectError,
+  ConnectionClosedError,
+  ProtocolError,
+  StateError,
+  TimeoutError,
+} from "./errors.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, LineDecoder } from "./framing.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { RUNSTATE_TRANSITIONS, Runstate } from "./runstate.ts";
@@ -15,6 +22,11 @@ export interface ProtocolOptions<T> {
   logger?: Logger;
   /** The largest inbound message, in bytes. @default 10 MiB */
   maxMessageBytes?: number;
+  /**
+   * The most bytes held for a peer that is not reading; a `send` beyond it throws {@link BackpressureError}
+   * instead of queueing without bound. @default 64 MiB
+   */
+  maxBufferedWriteBytes?: number;
   /** Observes every inbound message, in wire order, before the protocol handles it. */
   onInbound?: (message: T) => void;
   /** Observes every outbound message, in send order, before it is written. */
@@ -46,6 +58,9 @@ interface Attempt {
 }
 
 const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+
+/** @see ProtocolOptions.maxBufferedWriteBytes */
+export const DEFAULT_MAX_BUFFERED_WRITE_BYTES = 64 * 1024 * 1024;
 
 /** How long a clean disconnect waits for queued writes and for the peer before it resets the socket. */
 const CLOSE_GRACE_MS = 5_000;
@@ -304,13 +319,16 @@ export abstract class AsyncProtocol<T> {
 
   /**
    * Sends one message. Allowed while RUNNING, and while CONNECTING once the transport is up (negotiation).
-   * Returns the bytes still queued for the kernel, so bulk senders can throttle.
+   * Returns the bytes still queued for the kernel, so bulk senders can throttle. Throws
+   * {@link BackpressureError}, queueing nothing, when the peer has left `maxBufferedWriteBytes` unread.
    */
   protected send(message: T): number {
     const writer = this.#writer;
     if (writer === undefined || (this.#state !== Runstate.RUNNING && this.#state !== Runstate.CONNECTING)) {
       throw this.#stateError(Runstate.RUNNING);
     }
+    const limit = this.#options.maxBufferedWriteBytes ?? DEFAULT_MAX_BUFFERED_WRITE_BYTES;
+    if (writer.bufferedBytes >= limit) throw new BackpressureError(limit);
     if (this.logger.enabled) this.logger.debug("--> %o", message);
     this.#options.onOutbound?.(message);
     writer.write(this.encodeMessage(message));

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConnectError, ConnectionClosedError, Runstate } from "../src/index.ts";
+import { BackpressureError, ConnectError, ConnectionClosedError, Runstate } from "../src/index.ts";
 import { LineProtocol, listenPeer, tempSocketPath, within } from "./helpers.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -64,6 +64,42 @@ describe("writing", () => {
     const error = await within(protocol.disconnect().catch((e) => e));
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect(protocol.runstate).toBe(Runstate.IDLE);
+  });
+});
+
+describe("a peer that never reads", () => {
+  test("send() refuses with BackpressureError at maxBufferedWriteBytes, queueing nothing, and recovers", async () => {
+    const temp = tempSocketPath();
+    cleanups.push(temp.cleanup);
+    const peer = listenPeer({ unix: temp.path }, { pauseReading: true });
+    cleanups.push(() => peer.stop());
+    const limit = 8 * 1024 * 1024;
+    const protocol = new LineProtocol({ maxBufferedWriteBytes: limit });
+    cleanups.push(() => protocol.disconnect().catch(() => {}));
+    await protocol.connect(temp.path);
+    const socket = await peer.connected;
+    const line = "y".repeat(1024 * 1024 - 1);
+    let sent = 0;
+    let refusal: unknown;
+    for (let i = 0; i < 200 && refusal === undefined; i++) {
+      try {
+        protocol.sendLine(line);
+        sent++;
+      } catch (error) {
+        refusal = error;
+      }
+      // Let the coalesced write reach the kernel so the queue reflects what the peer left unread.
+      await Bun.sleep(0);
+    }
+    expect(refusal).toBeInstanceOf(BackpressureError);
+    expect((refusal as BackpressureError).limit).toBe(limit);
+    expect(protocol.queuedBytes).toBeLessThanOrEqual(limit + line.length + 1);
+    expect(protocol.runstate).toBe(Runstate.RUNNING);
+    socket.resume();
+    await within(peer.waitForBytes(sent * (line.length + 1)), 20000, "peer catching up");
+    await within(protocol.flushed(), 20000, "flush");
+    expect(peer.receivedText().length).toBe(sent * (line.length + 1));
+    expect(() => protocol.sendLine("after")).not.toThrow();
   });
 });
 
