@@ -1,1 +1,89 @@
-export {};
+/**
+ * @qmpkit/qmp — a QMP client for QEMU: connect, negotiate, execute typed commands, receive events.
+ *
+ * @example
+ * import { connect } from "@qmpkit/qmp";
+ * await using client = await connect("/tmp/qmp.sock");
+ * const { status } = await client.execute("query-status");
+ *
+ * @module
+ */
+
+export type { Logger, SocketAddress } from "@qmpkit/protocol-core";
+export {
+  ConnectError,
+  ConnectionClosedError,
+  FrameTooLargeError,
+  ProtocolError,
+  QMPError,
+  Runstate,
+  StateError,
+  TimeoutError,
+} from "@qmpkit/protocol-core";
+export type {
+  ConnectFunctionOptions,
+  ExecuteOptions,
+  QMPAcceptOptions,
+  QMPClientOptions,
+  QMPConnectOptions,
+  RetryOptions,
+  SessionOptions,
+  WaitForEventOptions,
+} from "./client.ts";
+// Client
+export {
+  connect,
+  DEFAULT_GREETING_TIMEOUT_MS,
+  DEFAULT_NEGOTIATION_TIMEOUT_MS,
+  QMPClient,
+  RESERVED_ID_PREFIX,
+} from "./client.ts";
+export type { ErrorBody, SentCommand } from "./errors.ts";
+
+// Errors (protocol-core's are re-exported so one import is enough)
+export {
+  BadReplyError,
+  EventOverflowError,
+  ExecInterruptedError,
+  ExecuteError,
+  GreetingError,
+  ListenerClosedError,
+  NegotiationError,
+  QMPValidationError,
+  ServerParseError,
+  UsageError,
+} from "./errors.ts";
+export type { GetOptions, ListenOptions, OverflowPolicy } from "./events.ts";
+// Events
+export { DEFAULT_HIGH_WATER_MARK, EventListener } from "./events.ts";
+export { FdPassingError } from "./fd-passing.ts";
+// Messages
+export type {
+  CommandMessage,
+  ErrorResponse,
+  EventLike,
+  Greeting,
+  QemuVersion,
+  QmpEvent,
+  QmpMessage,
+  QmpTimestamp,
+  Reply,
+  SuccessResponse,
+} from "./messages.ts";
+export type { GenerateOptions } from "./qapi/generate.ts";
+// Typed API (QAPI)
+export { generateTypes } from "./qapi/generate.ts";
+export type { Commands as Qemu72Commands, Events as Qemu72Events } from "./qapi/qemu-7.2.ts";
+export type { SchemaEntry, SchemaIndex } from "./qapi/schema.ts";
+export { indexSchema, lookupType, parseSchema, QAPISchemaError } from "./qapi/schema.ts";
+export type {
+  ArgsOf,
+  CommandMapOf,
+  CommandSpec,
+  EventTimestamp,
+  ExecuteParams,
+  ReturnOf,
+  TypedEvent,
+} from "./qapi/typed.ts";
+export type { ValidationProblem, ValidationProblemKind } from "./qapi/validate.ts";
+export { formatValidationProblems, validateArguments, validateValue } from "./qapi/validate.ts";

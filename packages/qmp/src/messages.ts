@@ -1,0 +1,152 @@
+/**
+ * The QMP wire dialect: message types, and the guards that turn decoded JSON into them.
+ *
+ * Inbound objects come from `JSON.parse`, which makes every key, `__proto__` included, an ordinary own property.
+ * Nothing here copies a wire object with `Object.assign` or into an existing prototype-bearing object, so a
+ * hostile `{"__proto__": …}` can never reach a prototype.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "@qmpkit/protocol-core";
+import { type ErrorBody, GreetingError } from "./errors.ts";
+
+/** Any QMP message: one JSON object per line, in either direction. */
+export type QmpMessage = Record<string, unknown>;
+
+/** QEMU's version triple, as announced in the greeting. */
+export interface QemuVersion {
+  readonly major: number;
+  readonly minor: number;
+  readonly micro: number;
+}
+
+/**
+ * The first message of a QMP session.
+ *
+ * @example
+ * { "QMP": { "version": { "qemu": { "major": 7, "minor": 2, "micro": 0 }, "package": "Debian 1:7.2+dfsg-7" },
+ *            "capabilities": ["oob"] } }
+ */
+export interface Greeting {
+  readonly QMP: {
+    readonly version: { readonly qemu: QemuVersion; readonly package: string };
+    /** What the server offers for negotiation (QEMU 7.2: `["oob"]`). */
+    readonly capabilities: readonly string[];
+  };
+}
+
+/** When QEMU emitted an event (wall clock, split as in `struct timeval`). */
+export interface QmpTimestamp {
+  readonly seconds: number;
+  readonly microseconds: number;
+}
+
+/**
+ * An asynchronous event. `data` is `{}` when QEMU sent none (QEMU omits it for events without data).
+ * Event names are open strings: an event a newer QEMU adds still arrives here.
+ */
+export interface QmpEvent {
+  event: string;
+  data: Record<string, unknown>;
+  timestamp: QmpTimestamp;
+}
+
+/** The common shape of every event a listener can hold, typed or not. */
+export interface EventLike {
+  readonly event: string;
+  readonly data: unknown;
+  readonly timestamp: QmpTimestamp;
+}
+
+/** A successful reply. */
+export interface SuccessResponse<R = unknown> {
+  readonly return: R;
+  readonly id?: unknown;
+}
+
+/** An error reply: QEMU's class and description of what failed. */
+export interface ErrorResponse {
+  readonly error: ErrorBody;
+  readonly id?: unknown;
+}
+
+/** A reply to a command, as returned by `executeRaw`. */
+export type Reply = SuccessResponse | ErrorResponse;
+
+/** A prebuilt command for `executeMsg` / `executeRaw`: exactly one of `execute` or `exec-oob`. */
+export type CommandMessage =
+  | { readonly execute: string; readonly arguments?: Record<string, unknown>; readonly id?: string }
+  | { readonly "exec-oob": string; readonly arguments?: Record<string, unknown>; readonly id?: string };
+
+const decoder = new TextDecoder();
+
+/** Decodes one line into a JSON object; anything else is a {@link ProtocolError} that ends the session. */
+export function decodeQmpMessage(frame: Uint8Array): QmpMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(frame));
+  } catch (error) {
+    throw new ProtocolError(`Received a line that is not JSON: ${preview(frame)}`, { cause: error });
+  }
+  if (!isObject(value)) throw new ProtocolError(`Received JSON that is not an object: ${preview(frame)}`);
+  return value;
+}
+
+function preview(frame: Uint8Array): string {
+  const text = decoder.decode(frame.subarray(0, 120));
+  return frame.length > 120 ? `${text}…` : text;
+}
+
+/** True for a plain JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Checks a greeting's structure; throws {@link GreetingError} naming what is wrong. */
+export function parseGreeting(message: QmpMessage): Greeting {
+  const fail = (what: string): never => {
+    throw new GreetingError(`Invalid QMP greeting (${what}): ${JSON.stringify(message).slice(0, 200)}`);
+  };
+  const qmp = message.QMP;
+  if (!isObject(qmp)) return fail('no "QMP" object');
+  const version = qmp.version;
+  if (!isObject(version)) return fail('no "version" object');
+  const qemu = version.qemu;
+  if (!isObject(qemu) || !["major", "minor", "micro"].every((k) => typeof qemu[k] === "number"))
+    return fail('"version.qemu" is not {major, minor, micro}');
+  if (version.package !== undefined && typeof version.package !== "string")
+    return fail('"version.package" is not a string');
+  const capabilities = qmp.capabilities;
+  if (!Array.isArray(capabilities) || !capabilities.every((c) => typeof c === "string"))
+    return fail('"capabilities" is not a list of strings');
+  return {
+    QMP: {
+      version: {
+        qemu: { major: qemu.major as number, minor: qemu.minor as number, micro: qemu.micro as number },
+        package: (version.package as string | undefined) ?? "",
+      },
+      capabilities: [...(capabilities as string[])],
+    },
+  };
+}
+
+const NO_TIMESTAMP: QmpTimestamp = Object.freeze({ seconds: 0, microseconds: 0 });
+
+/** The event in `message`, normalised (`data` defaults to `{}`), or undefined when it is not an event. */
+export function toEvent(message: QmpMessage): QmpEvent | undefined {
+  const name = message.event;
+  if (typeof name !== "string") return undefined;
+  const data = message.data;
+  const timestamp = message.timestamp;
+  return {
+    event: name,
+    data: isObject(data) ? data : {},
+    timestamp: isObject(timestamp) ? (timestamp as unknown as QmpTimestamp) : NO_TIMESTAMP,
+  };
+}
+
+/** True when `value` is a well-formed `error` member: `{class: string, desc: string}`. */
+export function isErrorBody(value: unknown): value is ErrorBody {
+  return isObject(value) && typeof value.class === "string" && typeof value.desc === "string";
+}
