@@ -82,12 +82,12 @@ export class QGAExecTimeoutError extends QGATimeoutError {
  */
 export class QGASyncError extends TimeoutError {
   override name = "QGASyncError";
-  /** The sync id that was never echoed. */
-  readonly id: number;
+  /** The sync id that was never echoed; undefined when the sync was still queued behind other commands. */
+  readonly id: number | undefined;
 
-  constructor(id: number, timeoutMs: number) {
+  constructor(id: number | undefined, timeoutMs: number) {
     super(
-      `The guest agent did not answer guest-sync-delimited (id ${id}) within ${timeoutMs} ms; ` +
+      `The guest agent did not answer guest-sync-delimited${id === undefined ? "" : ` (id ${id})`} within ${timeoutMs} ms; ` +
         "is qemu-ga running in the guest, and is no other client connected to it?",
       "QMP_ERR_QGA_SYNC",
     );
