@@ -6,7 +6,7 @@ export interface SentCommand {
   readonly execute?: string;
   readonly "exec-oob"?: string;
   readonly id?: unknown;
-  /** Non-enumerable on {@link ExecuteError.command}, so passwords in arguments stay out of logs and JSON. */
+  /** On {@link ExecuteError.command}, a prototype getter: passwords in arguments stay out of logs and JSON. */
   readonly arguments?: Record<string, unknown>;
 }
 
@@ -16,23 +16,36 @@ export interface ErrorBody {
   readonly desc: string;
 }
 
-/** Copies `sent` with `arguments` non-enumerable; the copy is what errors expose. */
+/**
+ * The form of a sent command that errors expose: its members as own properties, except `arguments`, which is a
+ * getter on the prototype. So `JSON.stringify`, spreading, `Object.keys` and `console.log` (which shows
+ * `[Getter]`) leave arguments such as passwords out, while `error.command.arguments` still reads them.
+ */
+class SentCommandView {
+  readonly #arguments: Record<string, unknown> | undefined;
+
+  constructor(sent: SentCommand) {
+    this.#arguments = sent.arguments;
+    for (const key of Object.keys(sent)) {
+      if (key === "arguments") continue;
+      // Object.defineProperty, not assignment: a wire key named __proto__ must stay an ordinary own property.
+      Object.defineProperty(this, key, {
+        value: (sent as Record<string, unknown>)[key],
+        enumerable: true,
+        writable: false,
+        configurable: true,
+      });
+    }
+  }
+
+  get arguments(): Record<string, unknown> | undefined {
+    return this.#arguments;
+  }
+}
+
+/** Copies `sent` with `arguments` kept off every enumeration (see {@link SentCommandView}). */
 export function hideArguments(sent: SentCommand): SentCommand {
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(sent)) {
-    if (key === "arguments") continue;
-    // Object.defineProperty, not assignment: a wire key named __proto__ must stay an ordinary own property.
-    Object.defineProperty(copy, key, {
-      value: (sent as Record<string, unknown>)[key],
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  if (sent.arguments !== undefined) {
-    Object.defineProperty(copy, "arguments", { value: sent.arguments, enumerable: false });
-  }
-  return copy as SentCommand;
+  return new SentCommandView(sent) as SentCommand;
 }
 
 /** The command name of a sent message: its `execute` or `exec-oob` member. */
@@ -59,7 +72,7 @@ export class ExecuteError extends QMPError {
   readonly errorClass: string;
   /** QEMU's human-readable description (also the `message`). */
   readonly desc: string;
-  /** The message that was sent; its `arguments` member is non-enumerable. */
+  /** The message that was sent; its `arguments` member is non-enumerable (a getter), kept out of logs and JSON. */
   readonly command: SentCommand;
   /** The complete error reply, as received. */
   readonly reply: Readonly<Record<string, unknown>>;

@@ -164,6 +164,7 @@ describe("reply faults", () => {
     expect(error.command.execute).toBe("change-vnc-password");
     expect(error.command.arguments).toEqual({ password: "hunter2" });
     expect(Object.keys(error.command)).not.toContain("arguments");
+    expect(Bun.inspect(error)).not.toContain("hunter2");
     expect(JSON.stringify(error.command)).not.toContain("hunter2");
   });
 

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { QMPError } from "@qmpkit/protocol-core";
+
 /** JSON types a builtin can stand for; `int` is the integer subset of `number`, `value` is any JSON value. */
 export type JsonType = "string" | "number" | "int" | "boolean" | "null" | "object" | "value";
 
@@ -101,9 +103,9 @@ export type TypeEntry = BuiltinEntry | EnumEntry | ObjectEntry | ArrayEntry | Al
 export type SchemaEntry = TypeEntry | CommandEntry | EventEntry;
 
 /** Thrown when a schema is malformed or refers to a type it does not define. */
-export class QAPISchemaError extends Error {
-  override readonly name = "QAPISchemaError";
-  readonly code = "QMP_ERR_SCHEMA";
+export class QAPISchemaError extends QMPError {
+  override name = "QAPISchemaError";
+  override code = "QMP_ERR_SCHEMA";
 }
 
 /** The schema indexed by name. Commands, events and types share one namespace in QAPI. */
