@@ -1,0 +1,159 @@
+/**
+ * QEMU's way of writing JSON, reproduced so the fake's bytes match a real monitor's: `": "` and `", "`
+ * separators, every non-ASCII character and DEL escaped as `\uXXXX` (upper-case hex, surrogate pairs above the
+ * BMP), floating-point numbers printed with C's `%.17g`, and dictionaries that QEMU builds itself (the echoed
+ * `id`) written in the iteration order of its `QDict` hash table.
+ */
+
+// QDict keeps 512 buckets; iteration walks the buckets in index order and each bucket's list from its head, and a
+// new key is inserted at the head, so of two keys sharing a bucket the one inserted later comes first.
+const QDICT_BUCKETS = 512;
+const hashCache = new Map<string, number>();
+
+/** The bucket QEMU's `QDict` puts `key` in (its `tdb_hash` over the UTF-8 bytes, modulo 512). */
+export function qdictBucket(key: string): number {
+  const cached = hashCache.get(key);
+  if (cached !== undefined) return cached;
+  const bytes = Buffer.from(key, "utf8");
+  let value = Math.imul(0x238f13af, bytes.length) >>> 0;
+  for (let i = 0; i < bytes.length; i++) {
+    value = (value + (((bytes[i] as number) << ((i * 5) % 24)) >>> 0)) >>> 0;
+  }
+  const bucket = ((Math.imul(1103515243, value) + 12345) >>> 0) % QDICT_BUCKETS;
+  if (hashCache.size < 10_000) hashCache.set(key, bucket);
+  return bucket;
+}
+
+/** `keys` (in insertion order) reordered the way QEMU iterates a `QDict` built by inserting them in that order. */
+export function qdictOrder(keys: readonly string[]): string[] {
+  if (keys.length < 2) return [...keys];
+  const decorated = keys.map((key, index) => ({ key, index, bucket: qdictBucket(key) }));
+  // Same bucket: later insertion first (head insertion).
+  decorated.sort((a, b) => a.bucket - b.bucket || b.index - a.index);
+  return decorated.map((d) => d.key);
+}
+
+/** C's `printf("%.17g", value)`, which QEMU uses for every floating-point number it writes. */
+export function formatG17(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
+  if (value === 0) return Object.is(value, -0) ? "-0" : "0";
+  const [mantissa = "0", exponentText = "0"] = value.toExponential(16).split("e");
+  const exponent = Number(exponentText);
+  if (exponent < -4 || exponent >= 17) {
+    const trimmed = mantissa.includes(".") ? mantissa.replace(/0+$/, "").replace(/\.$/, "") : mantissa;
+    const sign = exponent < 0 ? "-" : "+";
+    return `${trimmed}e${sign}${String(Math.abs(exponent)).padStart(2, "0")}`;
+  }
+  const fixed = value.toFixed(16 - exponent);
+  return fixed.includes(".") ? fixed.replace(/0+$/, "").replace(/\.$/, "") : fixed;
+}
+
+function formatNumber(value: number): string {
+  // QEMU keeps integers as int64/uint64 and prints them in full; everything else went through strtod.
+  return Number.isSafeInteger(value) ? String(value) : formatG17(value);
+}
+
+// Characters QEMU escapes: quote, backslash, C0 controls, DEL and everything beyond ASCII.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+const SHORT_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  "\\": "\\\\",
+  "\b": "\\b",
+  "\f": "\\f",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
+
+/** A JSON string literal the way QEMU writes it. */
+export function quoteString(text: string): string {
+  if (!NEEDS_ESCAPE.test(text)) return `"${text}"`;
+  let out = '"';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] as string;
+    const code = text.charCodeAt(i);
+    const short = SHORT_ESCAPES[ch];
+    if (short !== undefined) out += short;
+    else if (code < 0x20 || code >= 0x7f) {
+      // UTF-16 units are what QEMU prints for astral characters too (as a surrogate pair); a lone surrogate in a
+      // JS string cannot come from valid UTF-8, and QEMU would print U+FFFD for it.
+      const isLone =
+        (code >= 0xd800 && code <= 0xdbff && !isLow(text.charCodeAt(i + 1))) ||
+        (code >= 0xdc00 && code <= 0xdfff && !isHigh(text.charCodeAt(i - 1)));
+      out += `\\u${(isLone ? 0xfffd : code).toString(16).toUpperCase().padStart(4, "0")}`;
+    } else out += ch;
+  }
+  return `${out}"`;
+}
+
+function isHigh(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+function isLow(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
+
+/**
+ * Already-serialised JSON that the fake writes verbatim (a recorded reply, a huge generated value), so a large
+ * constant is encoded once instead of per reply.
+ *
+ * @example
+ * fake.handle("query-big", () => new RawJson(cachedText));
+ */
+export class RawJson {
+  /** The JSON text, written as is. */
+  readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+/**
+ * Serialises `value` the way QEMU's JSON writer does. Object keys keep their JavaScript order unless
+ * `qdict` is true, in which case they are written in QEMU's hash-table order (as for an echoed `id`).
+ * `undefined` members are skipped; functions, symbols and bigints outside the int64 range are not JSON and throw.
+ */
+export function encodeQemuJson(value: unknown, qdict = false): string {
+  switch (typeof value) {
+    case "string":
+      return quoteString(value);
+    case "number":
+      return formatNumber(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "bigint":
+      return value.toString();
+    case "object": {
+      if (value === null) return "null";
+      if (value instanceof RawJson) return value.text;
+      if (Array.isArray(value)) {
+        if (value.length === 0) return "[]";
+        let out = "[";
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ", ";
+          const item: unknown = value[i];
+          out += item === undefined ? "null" : encodeQemuJson(item, qdict);
+        }
+        return `${out}]`;
+      }
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === "function") return encodeQemuJson(toJSON.call(value), qdict);
+      const record = value as Record<string, unknown>;
+      let keys = Object.keys(record).filter((k) => record[k] !== undefined);
+      if (qdict) keys = qdictOrder(keys);
+      if (keys.length === 0) return "{}";
+      let out = "{";
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        if (i > 0) out += ", ";
+        out += `${quoteString(key)}: ${encodeQemuJson(record[key], qdict)}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw new TypeError(`Cannot serialise a ${typeof value} as QMP JSON`);
+  }
+}
