@@ -1,0 +1,263 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Socket, UnixSocketListener } from "bun";
+import {
+  builtinHandlers,
+  type FakeQgaContext,
+  FakeQgaError,
+  type FakeQgaHandler,
+  type FakeQgaState,
+  NO_REPLY,
+} from "./fake-qga-commands.ts";
+import { AgentInputDecoder } from "./input.ts";
+import { Outbox } from "./outbox.ts";
+import { toQemuJson } from "./qemu-json.ts";
+
+/** Misbehaviour a {@link FakeQga} can show, per the dirty channels real guest agents sit behind. */
+export interface FakeQgaFaults {
+  /** Bytes written before the 0xFF sentinel of every `guest-sync-delimited` reply (leftovers, non-UTF-8, half lines). */
+  garbageBeforeSentinel?: string | Uint8Array;
+  /** Before the right `guest-sync-delimited` reply, send a sentinel-prefixed reply carrying another id. */
+  staleSyncReply?: boolean;
+  /** Commands that are read and recorded but never answered (later commands still are). */
+  neverAnswer?: readonly string[];
+  /** Write every reply one byte at a time, each byte in its own write. */
+  splitReplies?: boolean;
+}
+
+/** Options of {@link createFakeQga}. */
+export interface FakeQgaOptions {
+  /** The unix socket to listen on. @default `qga.sock` in a fresh 0700 temp dir, removed by `close()` */
+  path?: string;
+  /** Faults from the start; `fake.faults` can be changed at any time. @default none */
+  faults?: FakeQgaFaults;
+  /** The version `guest-info` reports. @default "7.2.22" */
+  version?: string;
+  /** The longest command line accepted before the connection is dropped. @default 64 MiB */
+  maxLineBytes?: number;
+}
+
+/** One command the fake received. */
+export interface FakeQgaCall {
+  /** Which connection sent it (1, 2, … in accept order). */
+  connection: number;
+  execute: string;
+  arguments: Record<string, unknown> | undefined;
+}
+
+/**
+ * A scriptable fake QEMU guest agent on a unix socket. By default it answers like qemu-ga 7.2 (byte-exact JSON):
+ * the 0xFF byte gets the agent's GenericError, `guest-sync-delimited` is answered behind a 0xFF sentinel, and
+ * `guest-sync`, `guest-ping`, `guest-info`, `guest-get-osinfo`, `guest-get-time`, `guest-shutdown` and the
+ * fsfreeze commands work. Each connection is served on its own, commands strictly in order.
+ */
+export interface FakeQga extends AsyncDisposable {
+  /** The socket path, for `QGAClient.connect()`. */
+  readonly address: string;
+  /** Faults in effect; assign to change them mid-test. */
+  faults: FakeQgaFaults;
+  /** Every command received, from every connection, in arrival order. */
+  readonly received: readonly FakeQgaCall[];
+  /** How many 0xFF bytes clients sent (each one a resynchronisation). */
+  readonly sentinelsReceived: number;
+  /**
+   * Adds or replaces a command. The handler returns the `return` value (or a promise of it), throws
+   * {@link FakeQgaError} for an error reply, or returns `ctx.noReply` to stay silent.
+   */
+  handle(command: string, handler: FakeQgaHandler): void;
+  /** Resolves with the `count`-th call of `command` (1-based, counting calls already received). */
+  waitFor(command: string, count?: number): Promise<FakeQgaCall>;
+  /** Stops listening, closes every connection, removes the temp dir. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface Connection {
+  readonly id: number;
+  readonly socket: Socket<unknown>;
+  readonly outbox: Outbox;
+  readonly input: AgentInputDecoder;
+  /** Inputs are handled one after another, as the agent's single thread does. */
+  chain: Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Starts a fake guest agent.
+ *
+ * @example
+ * await using fake = await createFakeQga({ faults: { staleSyncReply: true } });
+ * fake.handle("guest-get-host-name", () => ({ "host-name": "vm1" }));
+ * await using qga = new QGAClient();
+ * await qga.connect(fake.address);
+ */
+export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQga> {
+  const tempDir = options.path === undefined ? mkdtempSync(join(tmpdir(), "qmpkit-fake-qga-")) : undefined;
+  const path = options.path ?? join(tempDir as string, "qga.sock");
+  const maxLineBytes = options.maxLineBytes ?? 64 * 1024 * 1024;
+  const received: FakeQgaCall[] = [];
+  const waiters: { command: string; count: number; resolve: (call: FakeQgaCall) => void }[] = [];
+  const connections = new Map<Socket<unknown>, Connection>();
+  const state: FakeQgaState = { version: options.version ?? "7.2.22", frozen: false, handlers: new Map() };
+  for (const [name, handler] of builtinHandlers(() => fake.faults, state)) state.handlers.set(name, handler);
+  let nextConnection = 1;
+  let sentinels = 0;
+  let closing: Promise<void> | undefined;
+
+  const fake: FakeQga = {
+    address: path,
+    faults: { ...options.faults },
+    received,
+    get sentinelsReceived() {
+      return sentinels;
+    },
+    handle(command, handler) {
+      state.handlers.set(command, handler);
+    },
+    waitFor(command, count = 1) {
+      const seen = received.filter((call) => call.execute === command);
+      const hit = seen[count - 1];
+      if (hit !== undefined) return Promise.resolve(hit);
+      return new Promise((resolve) => waiters.push({ command, count, resolve }));
+    },
+    close() {
+      closing ??= (async () => {
+        server.stop(true);
+        for (const socket of connections.keys()) socket.terminate();
+        connections.clear();
+        if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
+        else rmSync(path, { force: true });
+      })();
+      return closing;
+    },
+    [Symbol.asyncDispose]() {
+      return fake.close();
+    },
+  };
+
+  const record = (call: FakeQgaCall): void => {
+    received.push(call);
+    const count = received.filter((c) => c.execute === call.execute).length;
+    for (const waiter of waiters.splice(0)) {
+      if (waiter.command === call.execute && waiter.count === count) waiter.resolve(call);
+      else waiters.push(waiter);
+    }
+  };
+
+  const send = (conn: Connection, bytes: Uint8Array): Promise<void> =>
+    conn.outbox.write(bytes, fake.faults.splitReplies === true);
+  const reply = (conn: Connection, body: Record<string, unknown>): Promise<void> =>
+    send(conn, encoder.encode(`${toQemuJson(body)}\n`));
+  const error = (errorClass: string, desc: string, id?: unknown): Record<string, unknown> => ({
+    error: { class: errorClass, desc },
+    id,
+  });
+
+  const handleLine = async (conn: Connection, text: string): Promise<void> => {
+    if (text.trim() === "") return;
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      const token = text.trim().split(/[\s{}[\]:,]/)[0] ?? "";
+      return reply(conn, error("GenericError", `JSON parse error, invalid keyword '${token}'`));
+    }
+    const problem = requestProblem(message);
+    if (problem !== undefined) return reply(conn, error("GenericError", problem));
+    const request = message as { execute: string; arguments?: Record<string, unknown>; id?: unknown };
+    const call: FakeQgaCall = { connection: conn.id, execute: request.execute, arguments: request.arguments };
+    record(call);
+    if (fake.faults.neverAnswer?.includes(request.execute)) return;
+    const handler = state.handlers.get(request.execute);
+    if (handler === undefined) {
+      return reply(
+        conn,
+        error("CommandNotFound", `The command ${request.execute} has not been found`, request.id),
+      );
+    }
+    const context: FakeQgaContext = {
+      connection: conn.id,
+      command: request.execute,
+      noReply: NO_REPLY,
+      write: (data: string | Uint8Array) =>
+        send(conn, typeof data === "string" ? encoder.encode(data) : data),
+      disconnect: () => conn.socket.end(),
+    };
+    try {
+      const value = await handler(request.arguments ?? {}, context);
+      if (value === NO_REPLY) return;
+      return reply(conn, { return: value ?? {}, id: request.id });
+    } catch (thrown) {
+      if (thrown instanceof FakeQgaError)
+        return reply(conn, error(thrown.errorClass, thrown.desc, request.id));
+      return reply(
+        conn,
+        error("GenericError", thrown instanceof Error ? thrown.message : String(thrown), request.id),
+      );
+    }
+  };
+
+  const server: UnixSocketListener<unknown> = Bun.listen({
+    unix: path,
+    socket: {
+      open(socket) {
+        connections.set(socket, {
+          id: nextConnection++,
+          socket,
+          outbox: new Outbox(socket),
+          input: new AgentInputDecoder(maxLineBytes),
+          chain: Promise.resolve(),
+        });
+      },
+      data(socket, chunk) {
+        const conn = connections.get(socket);
+        if (conn === undefined) return;
+        let inputs: ReturnType<AgentInputDecoder["push"]>;
+        try {
+          inputs = conn.input.push(chunk);
+        } catch {
+          socket.terminate();
+          return;
+        }
+        for (const input of inputs) {
+          if (input.kind === "sentinel") sentinels++;
+          conn.chain = conn.chain.then(() =>
+            input.kind === "line"
+              ? handleLine(conn, input.text)
+              : // qemu-ga's lexer rejects 0xFF as a stray byte, dropping what it had half-parsed.
+                reply(conn, error("GenericError", "JSON parse error, stray '\uFFFD'")),
+          );
+        }
+      },
+      drain(socket) {
+        connections.get(socket)?.outbox.onDrain();
+      },
+      close(socket) {
+        connections.get(socket)?.outbox.onClose();
+        connections.delete(socket);
+      },
+      error() {},
+    },
+  });
+  return fake;
+}
+
+/** qemu-ga's checks on the request object itself, with its messages (recorded from qemu-ga 7.2). */
+function requestProblem(message: unknown): string | undefined {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) {
+    return "QMP input must be a JSON object";
+  }
+  const request = message as Record<string, unknown>;
+  for (const key of Object.keys(request)) {
+    if (key !== "execute" && key !== "arguments" && key !== "id")
+      return `QMP input member '${key}' is unexpected`;
+  }
+  if (!("execute" in request)) return "QMP input lacks member 'execute'";
+  if (typeof request.execute !== "string") return "QMP input member 'execute' must be a string";
+  const args = request.arguments;
+  if (args !== undefined && (typeof args !== "object" || args === null || Array.isArray(args))) {
+    return "QMP input member 'arguments' must be an object";
+  }
+  return undefined;
+}
