@@ -153,7 +153,7 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
   readonly #listeners = new Set<EventListener<never>>();
   /** waitForEvent() listeners: they fail when the session ends rather than wait forever. */
   readonly #oneShots = new Set<EventListener<never>>();
-  readonly #pending = new PendingTable();
+  readonly #pending = new PendingTable(RESERVED_ID_PREFIX);
   #lastId = 0;
   #greeting: Greeting | undefined;
   #capabilities: readonly string[] = [];
@@ -537,11 +537,17 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
     args: Record<string, unknown> | undefined,
     options: ExecuteOptions | undefined,
   ): Promise<unknown> {
-    const keyword = options?.oob === true ? "exec-oob" : "execute";
-    const id = RESERVED_ID_PREFIX + ++this.#lastId;
-    const message: QmpMessage =
-      args === undefined ? { [keyword]: command, id } : { [keyword]: command, arguments: args, id };
-    return this.#send(message, id, options, "value");
+    const seq = ++this.#lastId;
+    const id = RESERVED_ID_PREFIX + seq;
+    let message: QmpMessage;
+    if (options?.oob === true) {
+      message =
+        args === undefined ? { "exec-oob": command, id } : { "exec-oob": command, arguments: args, id };
+    } else {
+      // Literal keys, not a computed one: this is the per-command hot path.
+      message = args === undefined ? { execute: command, id } : { execute: command, arguments: args, id };
+    }
+    return this.#send(message, id, seq, options, "value");
   }
 
   #executePrebuilt(
@@ -584,19 +590,27 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
       delete copy.execute;
     }
     let id = callerId;
+    let seq = -1;
     if (id === undefined && mode === "value") {
-      id = RESERVED_ID_PREFIX + ++this.#lastId;
+      seq = ++this.#lastId;
+      id = RESERVED_ID_PREFIX + seq;
       copy.id = id;
     }
     const name = (copy.execute ?? copy["exec-oob"]) as string;
-    const send = (): Promise<unknown> => this.#send(copy, id, options, mode);
+    const send = (): Promise<unknown> => this.#send(copy, id, seq, options, mode);
     if (mode === "value" && (this.#validate || this.#fixedSchema !== undefined)) {
       return this.#validated(name, copy.arguments as Record<string, unknown> | undefined, send);
     }
     return send();
   }
 
-  #send(message: QmpMessage, id: string | undefined, options: ExecuteOptions | undefined, mode: ReplyMode) {
+  #send(
+    message: QmpMessage,
+    id: string | undefined,
+    seq: number,
+    options: ExecuteOptions | undefined,
+    mode: ReplyMode,
+  ): Promise<unknown> {
     if (this.runstate !== Runstate.RUNNING) return Promise.reject(this.#notRunning());
     if (message["exec-oob"] !== undefined && !this.#capabilities.includes("oob")) {
       return Promise.reject(
@@ -608,7 +622,7 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
     }
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const pending = new Pending(this.#pending, id, message as SentCommand, mode);
+    const pending = new Pending(this.#pending, id, seq, message as SentCommand, mode);
     try {
       this.send(message);
     } catch (error) {
@@ -660,9 +674,10 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
 
   #schema(): Promise<SchemaIndex> {
     if (this.#sessionSchema === undefined) {
-      const id = this.#newId();
-      const loading = this.#send({ execute: "query-qmp-schema", id }, id, undefined, "value").then((value) =>
-        indexSchema(parseSchema(value)),
+      const seq = ++this.#lastId;
+      const id = RESERVED_ID_PREFIX + seq;
+      const loading = this.#send({ execute: "query-qmp-schema", id }, id, seq, undefined, "value").then(
+        (value) => indexSchema(parseSchema(value)),
       );
       this.#sessionSchema = loading;
       // A failed load is retried by the next command rather than cached.

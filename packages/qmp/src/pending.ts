@@ -23,6 +23,8 @@ export type ReplyMode = "value" | "raw";
 export class Pending {
   /** The id sent with the command, or undefined for the one id-less raw command. */
   readonly id: string | undefined;
+  /** The sequence number of a generated id (`__qmpkit:<seq>`), or -1 for a caller's id or none. */
+  readonly seq: number;
   /** The message as sent (used for errors; never mutated). */
   readonly message: SentCommand;
   readonly mode: ReplyMode;
@@ -34,13 +36,19 @@ export class Pending {
   #signal: AbortSignal | undefined;
   #settled = false;
 
-  constructor(table: PendingTable, id: string | undefined, message: SentCommand, mode: ReplyMode) {
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    this.promise = promise;
-    this.#resolve = resolve;
-    this.#reject = reject;
+  constructor(
+    table: PendingTable,
+    id: string | undefined,
+    seq: number,
+    message: SentCommand,
+    mode: ReplyMode,
+  ) {
+    this.promise = new Promise(capture);
+    this.#resolve = captured.resolve;
+    this.#reject = captured.reject;
     this.#table = table;
     this.id = id;
+    this.seq = seq;
     this.message = message;
     this.mode = mode;
   }
@@ -92,24 +100,46 @@ export class Pending {
   }
 }
 
+// One shared executor instead of a closure (or a withResolvers record) per command: the Promise constructor
+// calls it synchronously, so the resolvers are read back right after, before anything else can run.
+const captured: { resolve: (value: unknown) => void; reject: (reason: unknown) => void } = {
+  resolve: () => {},
+  reject: () => {},
+};
+function capture(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
 function expire(pending: Pending, timeoutMs: number): void {
   pending.timedOut(timeoutMs);
 }
 
-/** The pending commands of one client, by id. */
+/**
+ * The pending commands of one client, by id. Generated ids (`<prefix><seq>`) are keyed by their number: a Map
+ * with small-integer keys costs a fraction of one with fresh string keys, which must be hashed on every set and
+ * every lookup, and this is the hot path of pipelined commands.
+ */
 export class PendingTable {
-  readonly #byId = new Map<string, Pending>();
+  readonly #prefix: string;
+  readonly #bySeq = new Map<number, Pending>();
+  readonly #byCallerId = new Map<string, Pending>();
   #idless: Pending | undefined;
   /** Ids given up on (timeout, abort) whose replies may still come; dropped quietly. Cleared per session. */
   readonly #abandoned = new Set<string>();
 
-  /** Commands in flight. */
-  get size(): number {
-    return this.#byId.size + (this.#idless === undefined ? 0 : 1);
+  constructor(prefix: string) {
+    this.#prefix = prefix;
   }
 
+  /** Commands in flight. */
+  get size(): number {
+    return this.#bySeq.size + this.#byCallerId.size + (this.#idless === undefined ? 0 : 1);
+  }
+
+  /** True when a caller-chosen id is in flight. */
   has(id: string): boolean {
-    return this.#byId.has(id);
+    return this.#byCallerId.has(id);
   }
 
   get hasIdless(): boolean {
@@ -117,8 +147,9 @@ export class PendingTable {
   }
 
   add(pending: Pending): void {
-    if (pending.id === undefined) this.#idless = pending;
-    else this.#byId.set(pending.id, pending);
+    if (pending.seq >= 0) this.#bySeq.set(pending.seq, pending);
+    else if (pending.id === undefined) this.#idless = pending;
+    else this.#byCallerId.set(pending.id, pending);
   }
 
   /** Removes and returns the command waiting for `id` (undefined: the id-less one). */
@@ -128,8 +159,16 @@ export class PendingTable {
       this.#idless = undefined;
       return idless;
     }
-    const pending = this.#byId.get(id);
-    if (pending !== undefined) this.#byId.delete(id);
+    const seq = this.#seqOf(id);
+    if (seq >= 0) {
+      const pending = this.#bySeq.get(seq);
+      // "<prefix>007" parses like "<prefix>7": only the exact id we sent matches.
+      if (pending === undefined || pending.id !== id) return undefined;
+      this.#bySeq.delete(seq);
+      return pending;
+    }
+    const pending = this.#byCallerId.get(id);
+    if (pending !== undefined) this.#byCallerId.delete(id);
     return pending;
   }
 
@@ -139,8 +178,11 @@ export class PendingTable {
       if (this.#idless === pending) this.#idless = undefined;
       return;
     }
-    if (this.#byId.get(pending.id) === pending) {
-      this.#byId.delete(pending.id);
+    const map: Map<number | string, Pending> =
+      pending.seq >= 0 ? (this.#bySeq as Map<number | string, Pending>) : this.#byCallerId;
+    const key = pending.seq >= 0 ? pending.seq : pending.id;
+    if (map.get(key) === pending) {
+      map.delete(key);
       this.#abandoned.add(pending.id);
     }
   }
@@ -150,13 +192,27 @@ export class PendingTable {
     return this.#abandoned.delete(id);
   }
 
-  /** Removes and returns every pending command, oldest first; forgets abandoned ids. */
+  /** Removes and returns every pending command; forgets abandoned ids. */
   drain(): Pending[] {
-    const all = [...this.#byId.values()];
+    const all = [...this.#bySeq.values(), ...this.#byCallerId.values()];
     if (this.#idless !== undefined) all.push(this.#idless);
-    this.#byId.clear();
+    this.#bySeq.clear();
+    this.#byCallerId.clear();
     this.#idless = undefined;
     this.#abandoned.clear();
     return all;
+  }
+
+  /** The number after the prefix, or -1 when `id` is not a generated id. Parsed by hand: no substring. */
+  #seqOf(id: string): number {
+    const prefix = this.#prefix;
+    if (id.length <= prefix.length || !id.startsWith(prefix)) return -1;
+    let seq = 0;
+    for (let i = prefix.length; i < id.length; i++) {
+      const digit = id.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return -1;
+      seq = seq * 10 + digit;
+    }
+    return seq;
   }
 }

@@ -96,6 +96,17 @@ describe("ids", () => {
     expect(await within(pending)).toEqual({ mine: true });
     expect(client.runstate).toBe(Runstate.RUNNING);
   });
+
+  test("a reply whose id only resembles a generated one (leading zero, suffix) matches nothing", async () => {
+    const { client, server, peer } = await setup(silent);
+    const pending = client.executeUntyped("query-status");
+    const [sent] = await server.commands(1);
+    const seq = String(sent?.id).slice(RESERVED_ID_PREFIX.length);
+    peer.send({ return: { wrong: 1 }, id: `${RESERVED_ID_PREFIX}0${seq}` });
+    peer.send({ return: { wrong: 2 }, id: `${RESERVED_ID_PREFIX}${seq}x` });
+    peer.send({ return: { right: true }, id: sent?.id });
+    expect(await within(pending)).toEqual({ right: true });
+  });
 });
 
 describe("reply faults", () => {
