@@ -40,6 +40,15 @@ export async function acceptedWithShippedTypes(client: QMPClient): Promise<void>
   void guest;
   void reason;
 
+  using guestOnly = client.listen({
+    names: ["SHUTDOWN"],
+    // Compiles only because the filter sees typed data: on an untyped event, data.guest would be `unknown`.
+    filter: (e) => e.data.guest,
+    highWaterMark: 16,
+    overflow: "drop-newest",
+  });
+  void guestOnly.dropped;
+
   using mixed = client.listen({ names: ["SHUTDOWN", "BLOCK_JOB_COMPLETED"] });
   for await (const e of mixed) {
     if (e.event === "BLOCK_JOB_COMPLETED") void e.data.len.toFixed();
@@ -83,6 +92,9 @@ export async function rejectedWithShippedTypes(client: QMPClient): Promise<void>
   const ev = await shutdowns.get();
   // @ts-expect-error SHUTDOWN data has guest and reason, no len
   void ev.data.len;
+  // @ts-expect-error overflow is one of three policies
+  using badPolicy = client.listen({ names: ["SHUTDOWN"], overflow: "block" });
+  void badPolicy;
   // @ts-expect-error the event name is the literal "SHUTDOWN"
   const other: "STOP" = ev.event;
   void other;
