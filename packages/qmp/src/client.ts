@@ -5,6 +5,7 @@ import {
   type ConnectOptions,
   type ProtocolOptions,
   Runstate,
+  resolveAddress,
   type SocketAddress,
   StateError,
   TimeoutError,
@@ -29,7 +30,7 @@ import {
   type ListenerOwner,
   type ListenOptions,
 } from "./events.ts";
-import { sendFdOverSocket } from "./fd-passing.ts";
+import { FdPassingError, sendFdOverSocket } from "./fd-passing.ts";
 import {
   type CommandMessage,
   decodeQmpMessage,
@@ -157,6 +158,8 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
   #lastId = 0;
   #greeting: Greeting | undefined;
   #capabilities: readonly string[] = [];
+  /** Whether the current transport is a unix socket (the only kind that can carry descriptors). */
+  #unixTransport = false;
   /** A `quit` was sent and has not failed: the peer's close is then expected. */
   #quitSent = false;
 
@@ -203,12 +206,22 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
    */
   override async connect(address: SocketAddress, options: QMPConnectOptions = {}): Promise<void> {
     const { retry, ...rest } = options;
+    this.#unixTransport = isUnixAddress(address);
     const core = this.#beginAttempt(rest);
     if (retry === undefined) {
       await super.connect(address, core);
       return;
     }
     await this.#connectWithRetry(address, core, retry);
+  }
+
+  /** Starts listening on `address` for QEMU to connect (QEMU run with `-qmp unix:PATH`); follow with `accept()`. */
+  override async startServer(
+    address: SocketAddress,
+    options: Pick<ConnectOptions, "tls" | "maxMessageBytes"> = {},
+  ): Promise<void> {
+    this.#unixTransport = isUnixAddress(address);
+    await super.startServer(address, options);
   }
 
   /** Waits for QEMU to connect to the server of `startServer()` (QEMU run with `-qmp unix:PATH`), then negotiates. */
@@ -770,6 +783,9 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
    */
   async sendFd(fd: number): Promise<void> {
     if (this.runstate !== Runstate.RUNNING) throw this.#notRunning();
+    if (!this.#unixTransport) {
+      throw new FdPassingError("sendFd() needs a unix socket: file descriptors cannot travel over TCP");
+    }
     // The descriptor travels with a byte of the stream: everything queued before must reach the kernel first.
     await this.writesFlushed();
     const socketFd = this.socketFd;
@@ -820,6 +836,14 @@ function resolveSession(defaults: SessionOptions, overrides: SessionOptions): Re
     negotiationTimeoutMs:
       overrides.negotiationTimeoutMs ?? defaults.negotiationTimeoutMs ?? DEFAULT_NEGOTIATION_TIMEOUT_MS,
   };
+}
+
+function isUnixAddress(address: SocketAddress): boolean {
+  try {
+    return resolveAddress(address).kind === "unix";
+  } catch {
+    return false;
+  }
 }
 
 function isQuit(message: SentCommand | QmpMessage): boolean {

@@ -5,6 +5,7 @@ import {
   BadReplyError,
   ExecInterruptedError,
   ExecuteError,
+  FdPassingError,
   FrameTooLargeError,
   ProtocolError,
   QMPClient,
@@ -12,10 +13,17 @@ import {
   RESERVED_ID_PREFIX,
   Runstate,
   ServerParseError,
+  StateError,
   TimeoutError,
   UsageError,
 } from "../src/index.ts";
-import { type Json, type ScriptOptions, type ScriptPeer, scriptServer } from "./helpers/script-server.ts";
+import {
+  GREETING,
+  type Json,
+  type ScriptOptions,
+  type ScriptPeer,
+  scriptServer,
+} from "./helpers/script-server.ts";
 import { rejection, within } from "./helpers/within.ts";
 
 const cleanups: (() => unknown)[] = [];
@@ -421,3 +429,33 @@ describe("large replies", () => {
 function ts(): { seconds: number; microseconds: number } {
   return { seconds: 1, microseconds: 0 };
 }
+
+describe("sendFd", () => {
+  test("over TCP is a clear FdPassingError (descriptors need a unix socket)", async () => {
+    const greeting = `${JSON.stringify(GREETING)}\r\n`;
+    const server = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: (socket) => void socket.write(greeting),
+        data: (socket, chunk) => {
+          for (const line of chunk.toString().split("\n")) {
+            if (line.trim() !== "")
+              socket.write(`${JSON.stringify({ return: {}, id: JSON.parse(line).id })}\r\n`);
+          }
+        },
+      },
+    });
+    cleanups.push(() => server.stop(true));
+    const client = new QMPClient();
+    cleanups.push(() => client.disconnect());
+    await within(client.connect({ host: "127.0.0.1", port: server.port }));
+    const error = await rejection(client.sendFd(0));
+    expect(error).toBeInstanceOf(FdPassingError);
+    expect((error as FdPassingError).code).toBe("QMP_ERR_SEND_FD");
+  });
+
+  test("before connecting is a StateError", async () => {
+    expect(await rejection(new QMPClient().sendFd(0))).toBeInstanceOf(StateError);
+  });
+});
