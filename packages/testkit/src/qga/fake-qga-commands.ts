@@ -1,34 +1,22 @@
+import { QmpCommandError } from "../errors.ts";
+import { encodeQemuJson } from "../qjson.ts";
 import type { FakeQgaFaults } from "./fake-qga.ts";
-import { toQemuJson } from "./qemu-json.ts";
 
 /** Returned by a handler (as `ctx.noReply`) to send no reply at all. */
 export const NO_REPLY: unique symbol = Symbol("qmpkit.fakeQga.noReply");
 
-/** Throw from a {@link FakeQgaHandler} to answer with `{"error": {"class": errorClass, "desc": desc}}`. */
-export class FakeQgaError extends Error {
-  override name = "FakeQgaError";
-  /** The agent error class, e.g. `GenericError`. */
-  readonly errorClass: string;
-  /** The agent's description. */
-  readonly desc: string;
-
-  constructor(errorClass: string, desc: string) {
-    super(`${errorClass}: ${desc}`);
-    this.errorClass = errorClass;
-    this.desc = desc;
-  }
-}
-
 /** What a {@link FakeQgaHandler} gets beside the command's arguments. */
 export interface FakeQgaContext {
-  /** Which connection sent the command (1, 2, … in accept order). */
-  readonly connection: number;
+  /** Which client sent the command (1, 2, … in accept order). */
+  readonly client: number;
   /** The command's name. */
   readonly command: string;
+  /** The `id` the client sent with the command, if any (qemu-ga echoes it). */
+  readonly id: unknown;
   /** Return this to send no reply. */
   readonly noReply: typeof NO_REPLY;
   /** Writes raw bytes to this client now, ahead of the reply; resolves once written. */
-  write(data: string | Uint8Array): Promise<void>;
+  sendRaw(data: string | Uint8Array): Promise<void>;
   /** Closes this client's connection (after what was already written). */
   disconnect(): void;
 }
@@ -53,11 +41,11 @@ function checkArgs(
   required: readonly string[],
 ): void {
   for (const name of required) {
-    if (!(name in args)) throw new FakeQgaError("GenericError", `Parameter '${name}' is missing`);
+    if (!(name in args)) throw new QmpCommandError("GenericError", `Parameter '${name}' is missing`);
   }
   for (const [name, value] of Object.entries(args)) {
     const type = spec[name];
-    if (type === undefined) throw new FakeQgaError("GenericError", `Parameter '${name}' is unexpected`);
+    if (type === undefined) throw new QmpCommandError("GenericError", `Parameter '${name}' is unexpected`);
     const ok =
       type === "int"
         ? Number.isSafeInteger(value)
@@ -65,7 +53,7 @@ function checkArgs(
           ? typeof value === "string"
           : Array.isArray(value);
     if (!ok)
-      throw new FakeQgaError(
+      throw new QmpCommandError(
         "GenericError",
         `Invalid parameter type for '${name}', expected: ${TYPE_NAMES[type]}`,
       );
@@ -93,10 +81,11 @@ export function builtinHandlers(
         checkArgs(args, { id: "int" }, ["id"]);
         const id = args.id as number;
         const active = faults();
-        if (active.garbageBeforeSentinel !== undefined) await ctx.write(active.garbageBeforeSentinel);
+        if (active.garbageBeforeSentinel !== undefined) await ctx.sendRaw(active.garbageBeforeSentinel);
         // A stale reply is what a client sees when an earlier client's sync was answered after it left.
-        if (active.staleSyncReply) await ctx.write(delimited(toQemuJson({ return: id === 1 ? 2 : id - 1 })));
-        await ctx.write(delimited(toQemuJson({ return: id })));
+        if (active.staleSyncReply)
+          await ctx.sendRaw(delimited(encodeQemuJson({ return: id === 1 ? 2 : id - 1 }, true)));
+        await ctx.sendRaw(delimited(encodeQemuJson({ return: id }, true)));
         return ctx.noReply;
       },
     ],
@@ -159,7 +148,10 @@ export function builtinHandlers(
         const mode = args.mode ?? "powerdown";
         if (mode !== "halt" && mode !== "powerdown" && mode !== "reboot") {
           // Error text verbatim from qemu-ga 7.2, unbalanced parenthesis included.
-          throw new FakeQgaError("GenericError", "mode is invalid (valid values are: halt|powerdown|reboot");
+          throw new QmpCommandError(
+            "GenericError",
+            "mode is invalid (valid values are: halt|powerdown|reboot",
+          );
         }
         ctx.disconnect();
         return ctx.noReply;
@@ -179,7 +171,7 @@ export function builtinHandlers(
         // While frozen, qemu-ga disables every command but a few (text from QEMU's qmp_dispatch; not recorded,
         // because freezing this host's filesystems to record it is not an option).
         if (state.frozen) {
-          throw new FakeQgaError(
+          throw new QmpCommandError(
             "CommandNotFound",
             "Command guest-fsfreeze-freeze has been disabled: the agent is in frozen state",
           );

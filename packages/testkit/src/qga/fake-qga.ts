@@ -2,17 +2,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket, UnixSocketListener } from "bun";
+import { QmpCommandError } from "../errors.ts";
+import { encodeQemuJson } from "../qjson.ts";
 import {
   builtinHandlers,
   type FakeQgaContext,
-  FakeQgaError,
   type FakeQgaHandler,
   type FakeQgaState,
   NO_REPLY,
 } from "./fake-qga-commands.ts";
 import { AgentInputDecoder } from "./input.ts";
 import { Outbox } from "./outbox.ts";
-import { toQemuJson } from "./qemu-json.ts";
 
 /** Misbehaviour a {@link FakeQga} can show, per the dirty channels real guest agents sit behind. */
 export interface FakeQgaFaults {
@@ -40,17 +40,20 @@ export interface FakeQgaOptions {
 
 /** One command the fake received. */
 export interface FakeQgaCall {
-  /** Which connection sent it (1, 2, … in accept order). */
-  connection: number;
+  /** Which client sent it (1, 2, … in accept order). */
+  client: number;
   execute: string;
   arguments: Record<string, unknown> | undefined;
+  /** `Date.now()` when it was parsed. */
+  at: number;
 }
 
 /**
  * A scriptable fake QEMU guest agent on a unix socket. By default it answers like qemu-ga 7.2 (byte-exact JSON):
  * the 0xFF byte gets the agent's GenericError, `guest-sync-delimited` is answered behind a 0xFF sentinel, and
  * `guest-sync`, `guest-ping`, `guest-info`, `guest-get-osinfo`, `guest-get-time`, `guest-shutdown` and the
- * fsfreeze commands work. Each connection is served on its own, commands strictly in order.
+ * fsfreeze commands work, with qemu-ga's JSON bytes (QDict key order included). Every client is served at once
+ * and on its own (qemu-ga serves one at a time), each one's commands strictly in order.
  */
 export interface FakeQga extends AsyncDisposable {
   /** The socket path, for `QGAClient.connect()`. */
@@ -63,13 +66,19 @@ export interface FakeQga extends AsyncDisposable {
   readonly sentinelsReceived: number;
   /**
    * Adds or replaces a command. The handler returns the `return` value (or a promise of it), throws
-   * {@link FakeQgaError} for an error reply, or returns `ctx.noReply` to stay silent.
+   * `QmpCommandError` for an error reply, or returns `ctx.noReply` to stay silent.
    */
   handle(command: string, handler: FakeQgaHandler): void;
   /** Resolves with the `count`-th call of `command` (1-based, counting calls already received). */
   waitFor(command: string, count?: number): Promise<FakeQgaCall>;
   /** Stops listening, closes every connection, removes the temp dir. Idempotent. */
   close(): Promise<void>;
+}
+
+interface Request {
+  execute: string;
+  arguments?: Record<string, unknown>;
+  id?: unknown;
 }
 
 interface Connection {
@@ -148,26 +157,31 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
   const send = (conn: Connection, bytes: Uint8Array): Promise<void> =>
     conn.outbox.write(bytes, fake.faults.splitReplies === true);
   const reply = (conn: Connection, body: Record<string, unknown>): Promise<void> =>
-    send(conn, encoder.encode(`${toQemuJson(body)}\n`));
+    send(conn, encoder.encode(`${encodeQemuJson(body, true)}\n`));
   const error = (errorClass: string, desc: string, id?: unknown): Record<string, unknown> => ({
     error: { class: errorClass, desc },
     id,
   });
 
-  const handleLine = async (conn: Connection, text: string): Promise<void> => {
-    if (text.trim() === "") return;
+  // Commands are recorded as they arrive, so a test can see what a client sent while an earlier command is still
+  // being handled; handling itself is serial per client, as in qemu-ga's single thread.
+  const acceptLine = (conn: Connection, text: string): (() => Promise<void>) | undefined => {
+    if (text.trim() === "") return undefined;
     let message: unknown;
     try {
       message = JSON.parse(text);
     } catch {
       const token = text.trim().split(/[\s{}[\]:,]/)[0] ?? "";
-      return reply(conn, error("GenericError", `JSON parse error, invalid keyword '${token}'`));
+      return () => reply(conn, error("GenericError", `JSON parse error, invalid keyword '${token}'`));
     }
     const problem = requestProblem(message);
-    if (problem !== undefined) return reply(conn, error("GenericError", problem));
-    const request = message as { execute: string; arguments?: Record<string, unknown>; id?: unknown };
-    const call: FakeQgaCall = { connection: conn.id, execute: request.execute, arguments: request.arguments };
-    record(call);
+    if (problem !== undefined) return () => reply(conn, error("GenericError", problem));
+    const request = message as Request;
+    record({ client: conn.id, execute: request.execute, arguments: request.arguments, at: Date.now() });
+    return () => runCommand(conn, request);
+  };
+
+  const runCommand = async (conn: Connection, request: Request): Promise<void> => {
     if (fake.faults.neverAnswer?.includes(request.execute)) return;
     const handler = state.handlers.get(request.execute);
     if (handler === undefined) {
@@ -177,19 +191,20 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
       );
     }
     const context: FakeQgaContext = {
-      connection: conn.id,
+      client: conn.id,
       command: request.execute,
+      id: request.id,
       noReply: NO_REPLY,
-      write: (data: string | Uint8Array) =>
+      sendRaw: (data: string | Uint8Array) =>
         send(conn, typeof data === "string" ? encoder.encode(data) : data),
-      disconnect: () => conn.socket.end(),
+      disconnect: () => conn.outbox.end(),
     };
     try {
       const value = await handler(request.arguments ?? {}, context);
       if (value === NO_REPLY) return;
       return reply(conn, { return: value ?? {}, id: request.id });
     } catch (thrown) {
-      if (thrown instanceof FakeQgaError)
+      if (thrown instanceof QmpCommandError)
         return reply(conn, error(thrown.errorClass, thrown.desc, request.id));
       return reply(
         conn,
@@ -221,13 +236,16 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
           return;
         }
         for (const input of inputs) {
-          if (input.kind === "sentinel") sentinels++;
-          conn.chain = conn.chain.then(() =>
-            input.kind === "line"
-              ? handleLine(conn, input.text)
-              : // qemu-ga's lexer rejects 0xFF as a stray byte, dropping what it had half-parsed.
-                reply(conn, error("GenericError", "JSON parse error, stray '\uFFFD'")),
-          );
+          let work: (() => Promise<void>) | undefined;
+          if (input.kind === "line") {
+            work = acceptLine(conn, input.text);
+          } else {
+            sentinels++;
+            // qemu-ga's lexer rejects 0xFF as a stray byte, dropping what it had half-parsed.
+            work = () => reply(conn, error("GenericError", "JSON parse error, stray '\uFFFD'"));
+          }
+          // Handlers catch their own errors; a failed write (client gone) must not stall later input.
+          if (work !== undefined) conn.chain = conn.chain.then(work).catch(() => {});
         }
       },
       drain(socket) {

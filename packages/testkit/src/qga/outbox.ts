@@ -34,6 +34,13 @@ export class Outbox {
     return this.#chain;
   }
 
+  /** Ends the connection after everything queued so far was written (Bun's `end()` alone would drop it). */
+  end(): void {
+    this.#chain = this.#chain.then(() => {
+      this.#socket.end();
+    });
+  }
+
   async #writeAll(bytes: Uint8Array): Promise<void> {
     let rest = bytes;
     while (rest.length > 0 && !this.#closed) {
