@@ -1,6 +1,7 @@
 // Commands against scripted servers: id matching, reply faults, timeouts, aborts, raw and prebuilt messages.
 
 import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import {
   BadReplyError,
   ExecInterruptedError,
@@ -10,6 +11,7 @@ import {
   ProtocolError,
   QMPClient,
   type QMPClientOptions,
+  QMPValidationError,
   RESERVED_ID_PREFIX,
   Runstate,
   ServerParseError,
@@ -95,14 +97,23 @@ describe("ids", () => {
     ]);
   });
 
-  test("a reply with an unknown id is dropped and the session goes on", async () => {
-    const { client, server, peer } = await setup(silent);
+  test("a reply with an unknown id is logged, dropped, and the session goes on", async () => {
+    const warnings: string[] = [];
+    const logger = {
+      enabled: true,
+      debug() {},
+      info() {},
+      warn: (m: string) => warnings.push(m),
+      error() {},
+    };
+    const { client, server, peer } = await setup(silent, { logger });
     const pending = client.executeUntyped("query-status");
     const [sent] = await server.commands(1);
     peer.send({ return: { stray: true }, id: "nobody-sent-this" });
     peer.send({ return: { mine: true }, id: sent?.id });
     expect(await within(pending)).toEqual({ mine: true });
     expect(client.runstate).toBe(Runstate.RUNNING);
+    expect(warnings).toEqual(['Dropped a reply with unknown id "nobody-sent-this"']);
   });
 
   test("a reply whose id only resembles a generated one (leading zero, suffix) matches nothing", async () => {
@@ -457,5 +468,26 @@ describe("sendFd", () => {
 
   test("before connecting is a StateError", async () => {
     expect(await rejection(new QMPClient().sendFd(0))).toBeInstanceOf(StateError);
+  });
+});
+
+describe("validateWith", () => {
+  test("validates against a given schema: a bad call is rejected unsent, a good one goes out", async () => {
+    const schema = await Bun.file(
+      join(import.meta.dir, "../../testkit/fixtures/qemu-7.2-schema.json"),
+    ).json();
+    const { client, peer } = await setup();
+    client.validateWith(schema);
+    const error = (await rejection(
+      client.executeUntyped("blockdev-del", { "node-name": 1 }),
+    )) as QMPValidationError;
+    expect(error).toBeInstanceOf(QMPValidationError);
+    expect(error.command).toBe("blockdev-del");
+    expect(error.problems.map((p) => p.path)).toEqual(["node-name"]);
+    expect(
+      ((await rejection(client.executeUntyped("query-stauts"))) as QMPValidationError).message,
+    ).toContain("query-status");
+    await client.execute("blockdev-del", { "node-name": "d" });
+    expect(peer.received.map((m) => m.execute)).toEqual(["qmp_capabilities", "blockdev-del"]);
   });
 });
