@@ -313,7 +313,7 @@ export class Connection {
       text = idText === undefined ? `{"error": ${error}}\r\n` : `{"id": ${idText}, "error": ${error}}\r\n`;
     }
     let writes: (string | Uint8Array)[] = [text];
-    let then: FaultReplyAction["then"];
+    let end: FaultReplyAction["end"];
     for (const fault of this.#faults) {
       if (!fault.reply) continue;
       const message: JsonObject = hasId ? { ...body, id } : { ...body };
@@ -321,11 +321,11 @@ export class Connection {
       if (this.ended) return;
       if (action === undefined) continue;
       if (action.write !== undefined) writes = action.write;
-      if (action.then !== undefined) then = action.then;
+      if (action.end !== undefined) end = action.end;
     }
     for (const chunk of writes) this.#writer.write(chunk);
-    if (then === "close") void this.close();
-    else if (then === "reset") {
+    if (end === "close") void this.close();
+    else if (end === "reset") {
       await this.#writer.flushed();
       if (!this.ended) this.#terminate();
     }

@@ -424,14 +424,18 @@ class TokenParser {
     const body = text.slice(1, -1);
     // Fast path: plain ASCII without escapes is its own value.
     if (!/[\\\u0080-\u00ff]/.test(body)) return body;
-    return decodeQmpString(body, (message) => this.#fail(message));
+    return decodeQmpString(text.slice(1), (message) => this.#fail(message));
   }
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Decodes a string token's body (Latin-1 view of its bytes, quotes removed) with QEMU's escape rules. */
-function decodeQmpString(body: string, fail: (message: string) => undefined): string | undefined {
+/**
+ * Decodes a string token (Latin-1 view of its bytes, opening quote removed, closing quote kept) with QEMU's
+ * escape rules. The closing quote stays so that an error quoting a short `\\u` escape shows what QEMU shows.
+ */
+function decodeQmpString(tail: string, fail: (message: string) => undefined): string | undefined {
+  const body = tail.slice(0, -1);
   let out = "";
   let run: number[] = [];
   const flush = (): boolean => {
@@ -488,11 +492,14 @@ function decodeQmpString(body: string, fail: (message: string) => undefined): st
         i += 4;
         if (cp >= 0xd800 && cp <= 0xdbff && body[i + 1] === "\\" && body[i + 2] === "u") {
           const low = hex4(body, i + 3);
-          cp = low >= 0xdc00 && low <= 0xdfff ? 0x10000 + ((cp & 0x3ff) << 10) + (low & 0x3ff) : -1;
-          i += 6;
+          if (low >= 0xdc00 && low <= 0xdfff) {
+            cp = 0x10000 + ((cp & 0x3ff) << 10) + (low & 0x3ff);
+            i += 6;
+          } else cp = -1;
         }
         if (cp < 0 || (cp >= 0xd800 && cp <= 0xdfff)) {
-          return fail(`${body.slice(begin, i + 1)} is not a valid Unicode character`);
+          // QEMU quotes the escape as far as it read it: six characters, even past the closing quote.
+          return fail(`${tail.slice(begin, i + 1)} is not a valid Unicode character`);
         }
         out += String.fromCodePoint(cp);
         break;

@@ -50,8 +50,41 @@ export function formatG17(value: number): string {
 }
 
 function formatNumber(value: number): string {
-  // QEMU keeps integers as int64/uint64 and prints them in full; everything else went through strtod.
-  return Number.isSafeInteger(value) ? String(value) : formatG17(value);
+  // QEMU keeps integers as int64/uint64 and prints them in full; everything else went through strtod. The input
+  // parser turns an integer -0 into 0, so a -0 here was a float, which %.17g prints as "-0".
+  return Number.isSafeInteger(value) && !Object.is(value, -0) ? String(value) : formatG17(value);
+}
+
+/**
+ * The iteration order of a GLib `GHashTable` of strings after inserting `keys` in order: QEMU's input visitor
+ * keeps the members it has not visited yet in one, and reports the first leftover as unexpected. Exact for
+ * tables of up to 7 keys (no resize); larger ones are approximated by inserting into a table of the final size.
+ */
+export function ghashOrder(keys: readonly string[]): string[] {
+  if (keys.length < 2) return [...keys];
+  // GLib's table sizes (powers of two) and the prime it reduces hashes with for each.
+  const primes = [1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191];
+  let shift = 3;
+  while (1 << shift <= keys.length + Math.floor(keys.length / 16)) shift++;
+  const size = 1 << shift;
+  const mod = primes[shift] ?? 8191;
+  const slots: (string | undefined)[] = new Array(size);
+  for (const key of keys) {
+    let hash = 5381;
+    // g_str_hash reads the bytes as signed char.
+    for (const byte of Buffer.from(key, "utf8"))
+      hash = (Math.imul(hash, 33) + (byte > 127 ? byte - 256 : byte)) >>> 0;
+    if (hash < 2) hash = 2;
+    let index = Math.imul(hash, 11) >>> 0;
+    index %= mod;
+    let step = 0;
+    while (slots[index] !== undefined) {
+      step++;
+      index = (index + step) & (size - 1);
+    }
+    slots[index] = key;
+  }
+  return slots.filter((k): k is string => k !== undefined);
 }
 
 // Characters QEMU escapes: quote, backslash, C0 controls, DEL and everything beyond ASCII.

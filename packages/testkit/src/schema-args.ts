@@ -3,9 +3,9 @@
  * (`query-qmp-schema`), so the fake rejects bad arguments with the same error text as QEMU for every command the
  * schema knows: members are visited in schema order (`Parameter 'x' is missing`, `Invalid parameter type for
  * 'x', expected: string`, `Parameter 'x' does not accept value 'y'`), then leftover members are reported in
- * QEMU's hash-table order (`Parameter 'x' is unexpected`).
+ * the order of QEMU's hash tables (`Parameter 'x' is unexpected`).
  */
-import { qdictOrder } from "./qjson.ts";
+import { ghashOrder, qdictOrder } from "./qjson.ts";
 
 /** One entry of QEMU's introspection schema (the `return` of `query-qmp-schema`). */
 export interface SchemaEntry {
@@ -113,7 +113,8 @@ export class QapiSchema {
   #visitObject(typeName: string, value: Record<string, unknown>, path: string | undefined): void {
     const visited = new Set<string>();
     this.#visitMembers(typeName, value, path, visited);
-    const leftover = qdictOrder(Object.keys(value)).find((key) => !visited.has(key));
+    // The visitor copies the members into a GHashTable in QDict order and reports the first one left over.
+    const leftover = ghashOrder(qdictOrder(Object.keys(value))).find((key) => !visited.has(key));
     if (leftover !== undefined) {
       throw new VisitError(`Parameter '${join(path, leftover)}' is unexpected`);
     }

@@ -175,7 +175,7 @@ export interface FaultReply {
 /** What a fault does to a reply: write these instead (empty: drop it), then optionally end the connection. */
 export interface FaultReplyAction {
   write?: (string | Uint8Array)[];
-  then?: "close" | "reset";
+  end?: "close" | "reset";
 }
 
 /**

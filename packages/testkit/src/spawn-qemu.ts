@@ -1,0 +1,204 @@
+/**
+ * `spawnQemu()`: a real `qemu-system-*` with its QMP monitor on a unix socket in a private temp dir, for tests
+ * that must talk to the real thing. The process and the dir are always cleaned up: by `kill()`/dispose, and by
+ * a process-exit hook for whatever a crashed test left behind.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { SpawnQemuError } from "./errors.ts";
+
+/** Options of {@link spawnQemu}. */
+export interface SpawnQemuOptions {
+  /** The QEMU binary. @default "qemu-system-x86_64" */
+  binary?: string;
+  /** Arguments before `-qmp`. @default ["-machine", "none", "-nodefaults", "-display", "none"] */
+  args?: string[];
+  /** Arguments appended after the defaults (or after `args`). @default [] */
+  extraArgs?: string[];
+  /** How long QEMU may take until its QMP socket accepts a connection. @default 10000 */
+  timeoutMs?: number;
+}
+
+/** A running QEMU started by {@link spawnQemu}. */
+export interface QemuProcess extends AsyncDisposable {
+  /** `unix:<dir>/qmp.sock`, ready for `connect()`. */
+  readonly address: string;
+  /** The QMP socket path. */
+  readonly path: string;
+  /** QEMU's process id. */
+  readonly pid: number;
+  /** Resolves with QEMU's exit code (or the signal's number + 128) once it has exited. */
+  readonly exited: Promise<number>;
+  /** Sends `signal` (default SIGKILL) and resolves once QEMU has exited. */
+  kill(signal?: NodeJS.Signals | number): Promise<number>;
+  /** What QEMU wrote to stderr so far (at most 64 KiB). */
+  stderr(): string;
+}
+
+/** The default machine: no devices, no display, nothing to boot. */
+export const DEFAULT_QEMU_ARGS: readonly string[] = ["-machine", "none", "-nodefaults", "-display", "none"];
+const DEFAULT_BINARY = "qemu-system-x86_64";
+const STDERR_LIMIT = 64 * 1024;
+
+const live = new Set<{ proc: Subprocess; dir: string }>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort for a test run that ends without disposing: no orphaned QEMU, no stray temp dir.
+  process.once("exit", () => {
+    for (const { proc, dir } of live) {
+      try {
+        proc.kill("SIGKILL");
+      } catch {}
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+/** Whether `binary` (default `qemu-system-x86_64`) is on the PATH. */
+export function hasQemu(binary: string = DEFAULT_BINARY): boolean {
+  return Bun.which(binary) !== null;
+}
+
+/**
+ * Whether real-QEMU tests should be skipped: only when QEMU is missing and `CI` is not `"true"`. In CI a
+ * missing QEMU must fail, so those tests run and {@link requireQemu} fails them.
+ *
+ * @example
+ * test.skipIf(skipWithoutQemu())("talks to real QEMU", async () => { requireQemu(); … });
+ */
+export function skipWithoutQemu(binary: string = DEFAULT_BINARY): boolean {
+  return !hasQemu(binary) && process.env.CI !== "true";
+}
+
+/** Throws a clear {@link SpawnQemuError} when QEMU is not installed (use at the top of a real-QEMU test). */
+export function requireQemu(binary: string = DEFAULT_BINARY): void {
+  if (hasQemu(binary)) return;
+  throw new SpawnQemuError(
+    `${binary} is not installed${process.env.CI === "true" ? " (CI=true requires it: install qemu-system-x86)" : ""}`,
+  );
+}
+
+async function canConnect(path: string): Promise<boolean> {
+  try {
+    const socket = await Bun.connect({ unix: path, socket: { data() {} } });
+    socket.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts QEMU with `-qmp unix:<tmp>/qmp.sock,server=on,wait=off` and resolves once the socket accepts. If QEMU
+ * exits first, or does not get there within `timeoutMs`, it is killed, the dir removed, and the promise rejects
+ * with a {@link SpawnQemuError} carrying QEMU's stderr.
+ *
+ * @example
+ * await using qemu = await spawnQemu();
+ * const client = await connect(qemu.address);
+ */
+export async function spawnQemu(options: SpawnQemuOptions = {}): Promise<QemuProcess> {
+  const binary = options.binary ?? DEFAULT_BINARY;
+  if (!hasQemu(binary) && !binary.includes("/")) requireQemu(binary);
+  const dir = mkdtempSync(join(tmpdir(), "qmpkit-qemu-"));
+  const path = join(dir, "qmp.sock");
+  const argv = [
+    binary,
+    ...(options.args ?? DEFAULT_QEMU_ARGS),
+    ...(options.extraArgs ?? []),
+    "-qmp",
+    `unix:${path},server=on,wait=off`,
+  ];
+  let proc: Subprocess<"ignore", "ignore", "pipe">;
+  try {
+    proc = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new SpawnQemuError(`Cannot start ${binary}`, { cause: error });
+  }
+  const entry = { proc, dir };
+  live.add(entry);
+  installExitHook();
+
+  let stderrText = "";
+  const stderrDone = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stderr) {
+      if (stderrText.length < STDERR_LIMIT) stderrText += decoder.decode(chunk, { stream: true });
+    }
+  })().catch(() => {});
+  let exitCode: number | undefined;
+  const exited = proc.exited.then((code) => {
+    exitCode = code;
+    return code;
+  });
+
+  const cleanup = async (): Promise<number> => {
+    if (exitCode === undefined) {
+      try {
+        proc.kill("SIGKILL");
+      } catch {}
+    }
+    const code = await exited;
+    await stderrDone;
+    live.delete(entry);
+    rmSync(dir, { recursive: true, force: true });
+    return code;
+  };
+
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (exitCode !== undefined) {
+      await cleanup();
+      throw new SpawnQemuError(`${binary} exited with code ${exitCode} before its QMP socket accepted`, {
+        stderr: stderrText,
+        exitCode,
+      });
+    }
+    if (existsSync(path) && (await canConnect(path))) break;
+    if (performance.now() > deadline) {
+      await cleanup();
+      throw new SpawnQemuError(`${binary}'s QMP socket did not accept within ${timeoutMs} ms`, {
+        stderr: stderrText,
+      });
+    }
+    await Promise.race([Bun.sleep(10), exited]);
+  }
+
+  let disposed: Promise<number> | undefined;
+  const kill = async (signal: NodeJS.Signals | number = "SIGKILL"): Promise<number> => {
+    if (exitCode === undefined) {
+      try {
+        proc.kill(signal);
+      } catch {}
+    }
+    return exited;
+  };
+  return {
+    address: `unix:${path}`,
+    path,
+    pid: proc.pid,
+    exited,
+    kill,
+    stderr: () => stderrText,
+    [Symbol.asyncDispose]: async () => {
+      disposed ??= (async () => {
+        // A polite SIGTERM first (QEMU then removes its socket and exits), SIGKILL if it lingers.
+        if (exitCode === undefined) {
+          try {
+            proc.kill("SIGTERM");
+          } catch {}
+          await Promise.race([exited, Bun.sleep(2000)]);
+        }
+        return cleanup();
+      })();
+      await disposed;
+    },
+  };
+}
