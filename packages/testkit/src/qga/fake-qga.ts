@@ -241,8 +241,10 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
             work = acceptLine(conn, input.text);
           } else {
             sentinels++;
-            // qemu-ga's lexer rejects 0xFF as a stray byte, dropping what it had half-parsed.
-            work = () => reply(conn, error("GenericError", "JSON parse error, stray '\uFFFD'"));
+            // qemu-ga's lexer rejects 0xFF as a stray byte, dropping what it had half-parsed; the error quotes the
+            // token it was in the middle of.
+            const stray = `${partialToken(input.discarded)}\uFFFD`;
+            work = () => reply(conn, error("GenericError", `JSON parse error, stray '${stray}'`));
           }
           // Handlers catch their own errors; a failed write (client gone) must not stall later input.
           if (work !== undefined) conn.chain = conn.chain.then(work).catch(() => {});
@@ -259,6 +261,24 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
     },
   });
   return fake;
+}
+
+/**
+ * The open string a lexer would be in the middle of at the end of `text`, quote included. qemu-ga's error quotes
+ * only that kind of partial token; a half keyword or number is not quoted (checked against qemu-ga 7.2).
+ */
+function partialToken(text: string): string {
+  let stringStart = -1;
+  let escaped = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (stringStart === -1) {
+      if (char === '"') stringStart = i;
+    } else if (escaped) escaped = false;
+    else if (char === "\\") escaped = true;
+    else if (char === '"') stringStart = -1;
+  }
+  return stringStart === -1 ? "" : text.slice(stringStart);
 }
 
 /** qemu-ga's checks on the request object itself, with its messages (recorded from qemu-ga 7.2). */
