@@ -34,6 +34,7 @@ interface Waiter {
   command: string;
   count: number;
   resolve: (entry: ReceivedMessage) => void;
+  reject: (reason: unknown) => void;
 }
 
 /**
@@ -194,7 +195,7 @@ export class FakeQemu implements AsyncDisposable {
     if (this.#stopped) return Promise.reject(new FakeQemuError("The fake QEMU is closed"));
     const timeoutMs = options.timeoutMs ?? 5000;
     return new Promise<ReceivedMessage>((resolve, reject) => {
-      const waiter: Waiter = { command, count: count - seen.length, resolve: done };
+      const waiter: Waiter = { command, count: count - seen.length, resolve: done, reject: fail };
       const timer = setTimeout(
         () => fail(new TimeoutError(`Fake QEMU received no ${command} within ${timeoutMs} ms`)),
         timeoutMs,
@@ -228,6 +229,16 @@ export class FakeQemu implements AsyncDisposable {
     await this.close();
   }
 
+  /**
+   * Behaves like a QEMU killed with SIGKILL: every connection is cut at once (unwritten replies are lost), the
+   * socket stops accepting, and nothing more is answered.
+   */
+  async kill(): Promise<void> {
+    this.#stopListening();
+    for (const conn of [...this.#connections]) conn.resetNow();
+    await this.close();
+  }
+
   async #shutdown(): Promise<void> {
     this.#stopListening();
     await Promise.all(this.#connections.map((c) => c.close(500)));
@@ -241,9 +252,10 @@ export class FakeQemu implements AsyncDisposable {
     this.#stopped = true;
     this.#server.stop(true);
     if (this.path !== undefined) removeStaleSocket(this.path);
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    void waiters;
+    // Nothing more can arrive: waiting callers learn it now instead of at their timeout.
+    for (const waiter of [...this.#waiters]) {
+      waiter.reject(new FakeQemuError(`The fake QEMU closed before it received ${waiter.command}`));
+    }
   }
 
   #onOpen(socket: Socket<Connection | undefined>, core: ServerCore): void {

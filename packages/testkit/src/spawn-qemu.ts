@@ -33,6 +33,8 @@ export interface QemuProcess extends AsyncDisposable {
   readonly exited: Promise<number>;
   /** Sends `signal` (default SIGKILL) and resolves once QEMU has exited. */
   kill(signal?: NodeJS.Signals | number): Promise<number>;
+  /** Sends `signal` without waiting for anything (`SIGSTOP` freezes QEMU: it then answers nothing). */
+  signal(signal: NodeJS.Signals | number): void;
   /** What QEMU wrote to stderr so far (at most 64 KiB). */
   stderr(): string;
 }
@@ -186,6 +188,9 @@ export async function spawnQemu(options: SpawnQemuOptions = {}): Promise<QemuPro
     pid: proc.pid,
     exited,
     kill,
+    signal: (signal) => {
+      if (exitCode === undefined) proc.kill(signal);
+    },
     stderr: () => stderrText,
     [Symbol.asyncDispose]: async () => {
       disposed ??= (async () => {
