@@ -1,14 +1,14 @@
 import { ProtocolError } from "@qmpkit/protocol-core";
 import { QGAChannel } from "./channel.ts";
-import { type ExecOptions, runExec } from "./exec.ts";
-import { type FileReadOptions, type FileWriteOptions, readGuestFile, writeGuestFile } from "./file.ts";
+import { type QGAExecOptions, runExec } from "./exec.ts";
+import { type QGAFileReadOptions, type QGAFileWriteOptions, readGuestFile, writeGuestFile } from "./file.ts";
 import type { QGACommandOptions } from "./queue.ts";
 import type {
-  ExecResult,
   GuestAgentInfo,
   GuestFsfreezeStatus,
   GuestNetworkInterface,
   GuestOSInfo,
+  QGAExecResult,
 } from "./types.ts";
 import { parseExactReturn } from "./wire.ts";
 
@@ -119,18 +119,18 @@ export class QGAClient extends QGAChannel {
   exec(
     path: string,
     args?: readonly string[],
-    options?: ExecOptions & { encoding?: "utf8" },
-  ): Promise<ExecResult<string>>;
+    options?: QGAExecOptions & { encoding?: "utf8" },
+  ): Promise<QGAExecResult<string>>;
   exec(
     path: string,
     args: readonly string[],
-    options: ExecOptions & { encoding: "bytes" },
-  ): Promise<ExecResult<Uint8Array>>;
+    options: QGAExecOptions & { encoding: "bytes" },
+  ): Promise<QGAExecResult<Uint8Array>>;
   exec(
     path: string,
     args: readonly string[] = [],
-    options: ExecOptions = {},
-  ): Promise<ExecResult<string | Uint8Array>> {
+    options: QGAExecOptions = {},
+  ): Promise<QGAExecResult<string | Uint8Array>> {
     return runExec(this, path, args, options);
   }
 
@@ -138,7 +138,7 @@ export class QGAClient extends QGAChannel {
    * Reads a whole file from the guest (`guest-file-open`/`-read`/`-close`, base64, in chunks). The handle is
    * closed whatever happens.
    */
-  fileRead(path: string, options: FileReadOptions = {}): Promise<Uint8Array> {
+  fileRead(path: string, options: QGAFileReadOptions = {}): Promise<Uint8Array> {
     return readGuestFile(this, path, options);
   }
 
@@ -146,7 +146,7 @@ export class QGAClient extends QGAChannel {
    * Writes a file in the guest (`guest-file-open`/`-write`/`-close`, base64, in chunks; strings as UTF-8),
    * replacing it unless `mode: "a"`. Returns the bytes written. The handle is closed whatever happens.
    */
-  fileWrite(path: string, data: string | Uint8Array, options: FileWriteOptions = {}): Promise<number> {
+  fileWrite(path: string, data: string | Uint8Array, options: QGAFileWriteOptions = {}): Promise<number> {
     return writeGuestFile(this, path, data, options);
   }
 }

@@ -1,7 +1,7 @@
 import { ProtocolError } from "@qmpkit/protocol-core";
 import { QGAExecTimeoutError, QGATimeoutError } from "./errors.ts";
 import type { QGACommandOptions } from "./queue.ts";
-import type { ExecResult, GuestExecStatus } from "./types.ts";
+import type { GuestExecStatus, QGAExecResult } from "./types.ts";
 import { fromBase64, isObject, toBase64 } from "./wire.ts";
 
 /** What the helpers need from the client: one command at a time, with per-call options. */
@@ -14,7 +14,7 @@ export interface QGACommandRunner {
 }
 
 /** Options of `exec()`. */
-export interface ExecOptions {
+export interface QGAExecOptions {
   /** Environment of the guest process, as a map or as `NAME=value` strings. @default the agent's environment */
   env?: Readonly<Record<string, string>> | readonly string[];
   /** Written to the process's stdin, which is then closed. @default nothing (stdin is /dev/null) */
@@ -45,8 +45,8 @@ export async function runExec(
   runner: QGACommandRunner,
   path: string,
   args: readonly string[],
-  options: ExecOptions,
-): Promise<ExecResult<string | Uint8Array>> {
+  options: QGAExecOptions,
+): Promise<QGAExecResult<string | Uint8Array>> {
   const captureOutput = options.captureOutput ?? true;
   const maxPoll = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   let pid: number | undefined;
@@ -94,12 +94,12 @@ function toResult(
   pid: number,
   status: GuestExecStatus,
   encoding: "utf8" | "bytes",
-): ExecResult<string | Uint8Array> {
+): QGAExecResult<string | Uint8Array> {
   const stdout = fromBase64(status["out-data"]);
   const stderr = fromBase64(status["err-data"]);
   const decode = (bytes: Uint8Array): string | Uint8Array =>
     encoding === "bytes" ? bytes : new TextDecoder().decode(bytes);
-  const result: ExecResult<string | Uint8Array> = {
+  const result: QGAExecResult<string | Uint8Array> = {
     pid,
     exitcode: status.exitcode,
     stdout: decode(stdout),

@@ -4,7 +4,7 @@ import type { QGACommandOptions } from "./queue.ts";
 import { fromBase64, isObject, toBase64 } from "./wire.ts";
 
 /** Options of `fileRead()`. */
-export interface FileReadOptions extends QGACommandOptions {
+export interface QGAFileReadOptions extends QGACommandOptions {
   /**
    * Bytes asked for per `guest-file-read`. Each reply carries them base64-encoded (4/3 larger), so keep it well
    * under the client's `maxMessageBytes`; qemu-ga refuses more than 48 MB. @default 1048576 (1 MiB)
@@ -13,7 +13,7 @@ export interface FileReadOptions extends QGACommandOptions {
 }
 
 /** Options of `fileWrite()`. */
-export interface FileWriteOptions extends QGACommandOptions {
+export interface QGAFileWriteOptions extends QGACommandOptions {
   /** Bytes sent per `guest-file-write`. @default 1048576 (1 MiB) */
   chunkBytes?: number;
   /** The fopen(3) mode the guest opens the file with: `w` truncates, `a` appends. @default "w" */
@@ -45,7 +45,7 @@ function chunkSize(value: number | undefined, max: number): number {
 export async function readGuestFile(
   runner: QGACommandRunner,
   path: string,
-  options: FileReadOptions,
+  options: QGAFileReadOptions,
 ): Promise<Uint8Array> {
   const count = chunkSize(options.chunkBytes, MAX_READ_CHUNK_BYTES);
   const per = perCommand(options);
@@ -79,7 +79,7 @@ export async function writeGuestFile(
   runner: QGACommandRunner,
   path: string,
   data: string | Uint8Array,
-  options: FileWriteOptions,
+  options: QGAFileWriteOptions,
 ): Promise<number> {
   const size = chunkSize(options.chunkBytes, Number.MAX_SAFE_INTEGER);
   const bytes = bytesOf(data);

@@ -65,7 +65,7 @@ export interface GuestNetworkInterface {
   statistics?: GuestNetworkInterfaceStat;
 }
 
-/** What `guest-exec-status` returns (the raw form that {@link ExecResult} is built from). */
+/** What `guest-exec-status` returns (the raw form that {@link QGAExecResult} is built from). */
 export interface GuestExecStatus {
   exited: boolean;
   /** Present when the process exited normally. */
@@ -83,7 +83,7 @@ export interface GuestExecStatus {
  * The outcome of `exec()`: how the guest process ended and what it wrote. `O` is `string` (UTF-8, the default) or
  * `Uint8Array` (with `encoding: "bytes"`).
  */
-export interface ExecResult<O extends string | Uint8Array = string> {
+export interface QGAExecResult<O extends string | Uint8Array = string> {
   /** The guest process id. */
   pid: number;
   /** The exit status; undefined when a signal killed the process. */
