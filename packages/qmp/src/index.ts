@@ -87,3 +87,30 @@ export type {
 } from "./qapi/typed.ts";
 export type { ValidationProblem, ValidationProblemKind } from "./qapi/validate.ts";
 export { formatValidationProblems, validateArguments, validateValue } from "./qapi/validate.ts";
+// QGA: the QEMU guest agent client (see QGA.md)
+export type { QGAClientOptions } from "./qga/channel.ts";
+export { QGA_NO_REPLY_COMMANDS } from "./qga/channel.ts";
+export { QGAClient } from "./qga/client.ts";
+export {
+  QGAError,
+  QGAExecTimeoutError,
+  QGAInterruptedError,
+  QGASyncError,
+  QGATimeoutError,
+  QGAVsockUnsupportedError,
+} from "./qga/errors.ts";
+export type { QGAExecOptions } from "./qga/exec.ts";
+export type { QGAFileReadOptions, QGAFileWriteOptions } from "./qga/file.ts";
+export type { QGACommandOptions } from "./qga/queue.ts";
+export type {
+  GuestAgentCommandInfo,
+  GuestAgentInfo,
+  GuestExecStatus,
+  GuestFsfreezeStatus,
+  GuestIpAddress,
+  GuestNetworkInterface,
+  GuestNetworkInterfaceStat,
+  GuestOSInfo,
+  QGAExecResult,
+} from "./qga/types.ts";
+export type { QGAMessage } from "./qga/wire.ts";
