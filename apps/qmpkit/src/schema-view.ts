@@ -18,7 +18,7 @@
  * at `maxDepth` nested objects (`{ … }`) and at a type already being expanded (marked recursive).
  */
 
-import type { SchemaEntry, SchemaIndex, SchemaMember } from "./schema.ts";
+import { enumValues, type SchemaEntry, type SchemaIndex, type SchemaMember, sortedNames } from "./schema.ts";
 
 export interface SchemaViewOptions {
   /**
@@ -50,7 +50,9 @@ export function renderSchemaList(index: SchemaIndex, options: SchemaListOptions 
     ["events", kind === "command" ? undefined : index.events],
   ] as const) {
     if (!entries) continue;
-    const shown = entries.filter((e) => e.name.toLowerCase().includes(needle));
+    const shown = sortedNames(entries)
+      .map((name) => entries.get(name) as SchemaEntry)
+      .filter((e) => e.name.toLowerCase().includes(needle));
     const lines = shown.map((e) => `  ${e.name}${featureNote(e.features)}`);
     sections.push([`${label} (${shown.length}):`, ...lines].join("\n"));
   }
@@ -135,7 +137,7 @@ class TypeView {
         return BUILTIN[entry["json-type"]] ?? entry.name;
       case "enum":
         return this.union(
-          entry.values.map((v) => JSON.stringify(v)),
+          enumValues(entry).map((v) => JSON.stringify(v)),
           indent,
         );
       case "array": {

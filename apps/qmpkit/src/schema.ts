@@ -1,100 +1,39 @@
 /**
- * The QAPI introspection schema as returned by `query-qmp-schema`: a flat array of entries
- * that refer to each other by name. Type names are masked (`"1"`, `"[24]"`) unless QEMU runs
- * with unmasked introspection, so nothing here assumes a name means anything.
+ * The CLI's view of the QAPI introspection schema (`query-qmp-schema`). Parsing and indexing are
+ * `@qmpkit/qmp`'s (`parseSchema`, `indexSchema`); what lives here is only what the CLI adds on
+ * top: sorted name lists for people, argument members for completion, and "did you mean" hints.
  */
 
-export interface SchemaMember {
-  readonly name: string;
-  readonly type: string;
-  /** Present (always `null`) when the member is optional. */
-  readonly default?: null;
-  readonly features?: readonly string[];
-}
+import { indexSchema, parseSchema, type SchemaEntry, type SchemaIndex } from "@qmpkit/qmp";
 
-interface EntryBase {
-  readonly name: string;
-  readonly features?: readonly string[];
-}
+export type { SchemaEntry, SchemaIndex };
 
-export interface CommandEntry extends EntryBase {
-  readonly "meta-type": "command";
-  readonly "arg-type": string;
-  readonly "ret-type": string;
-  readonly "allow-oob"?: boolean;
-}
-export interface EventEntry extends EntryBase {
-  readonly "meta-type": "event";
-  readonly "arg-type": string;
-}
-export interface ObjectEntry extends EntryBase {
-  readonly "meta-type": "object";
-  readonly members: readonly SchemaMember[];
-  readonly tag?: string;
-  readonly variants?: readonly { readonly case: string; readonly type: string }[];
-}
-export interface EnumEntry extends EntryBase {
-  readonly "meta-type": "enum";
-  readonly values: readonly string[];
-}
-export interface ArrayEntry extends EntryBase {
-  readonly "meta-type": "array";
-  readonly "element-type": string;
-}
-export interface AlternateEntry extends EntryBase {
-  readonly "meta-type": "alternate";
-  readonly members: readonly { readonly type: string }[];
-}
-export interface BuiltinEntry extends EntryBase {
-  readonly "meta-type": "builtin";
-  readonly "json-type": string;
-}
-
-export type SchemaEntry =
-  | CommandEntry
-  | EventEntry
-  | ObjectEntry
-  | EnumEntry
-  | ArrayEntry
-  | AlternateEntry
-  | BuiltinEntry;
-
-/** A schema with lookups by name; build once with {@link indexSchema}. */
-export interface SchemaIndex {
-  readonly entries: ReadonlyMap<string, SchemaEntry>;
-  /** Sorted by name. */
-  readonly commands: readonly CommandEntry[];
-  /** Sorted by name. */
-  readonly events: readonly EventEntry[];
-}
+/** One entry kind of the schema, by its `meta-type`. */
+export type EntryOf<M extends SchemaEntry["meta-type"]> = Extract<SchemaEntry, { "meta-type": M }>;
+export type CommandEntry = EntryOf<"command">;
+export type EventEntry = EntryOf<"event">;
+export type ObjectEntry = EntryOf<"object">;
+export type EnumEntry = EntryOf<"enum">;
+/** A member of an object type; `default` is present (always `null`) when it is optional. */
+export type SchemaMember = ObjectEntry["members"][number];
 
 /**
- * Checks the outline of a `query-qmp-schema` result and indexes it.
- * @throws {TypeError} when `raw` is not an array of `{name, meta-type}` objects.
+ * Checks a `query-qmp-schema` result (or a saved copy of one) and indexes it.
+ * @throws {QAPISchemaError} from `@qmpkit/qmp`, naming the first malformed entry.
+ * @example loadSchema(await session.execute("query-qmp-schema")).commands.get("query-status")
  */
-export function indexSchema(raw: unknown): SchemaIndex {
-  if (!Array.isArray(raw))
-    throw new TypeError("a QMP schema must be a JSON array (the query-qmp-schema return value)");
-  const entries = new Map<string, SchemaEntry>();
-  for (const [i, entry] of raw.entries()) {
-    if (
-      typeof entry !== "object" ||
-      entry === null ||
-      typeof entry.name !== "string" ||
-      typeof entry["meta-type"] !== "string"
-    ) {
-      throw new TypeError(`schema entry ${i} has no string "name" and "meta-type"`);
-    }
-    entries.set(entry.name, entry as SchemaEntry);
-  }
-  const byName = (a: { name: string }, b: { name: string }) =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-  const all = [...entries.values()];
-  return {
-    entries,
-    commands: all.filter((e): e is CommandEntry => e["meta-type"] === "command").sort(byName),
-    events: all.filter((e): e is EventEntry => e["meta-type"] === "event").sort(byName),
-  };
+export function loadSchema(raw: unknown): SchemaIndex {
+  return indexSchema(parseSchema(raw));
+}
+
+/** Names of a map's entries, sorted: `qmpkit schema` and completion list them alphabetically. */
+export function sortedNames(entries: ReadonlyMap<string, unknown>): string[] {
+  return [...entries.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The values of an enum: `members` since QEMU 6.0, the legacy `values` list before. */
+export function enumValues(entry: EnumEntry): string[] {
+  return entry.members !== undefined ? entry.members.map((m) => m.name) : [...(entry.values ?? [])];
 }
 
 /**
@@ -128,7 +67,7 @@ export function argumentTag(index: SchemaIndex, name: string): string | undefine
  * then small edit distance. For "did you mean" hints.
  */
 export function suggestNames(index: SchemaIndex, name: string, limit = 3): string[] {
-  const names = [...index.commands, ...index.events].map((e) => e.name);
+  const names = [...index.commands.keys(), ...index.events.keys()];
   const lower = name.toLowerCase();
   const scored = names
     .map((candidate) => {
@@ -137,7 +76,10 @@ export function suggestNames(index: SchemaIndex, name: string, limit = 3): strin
       return { candidate, score: near };
     })
     .filter(({ score }) => score <= Math.max(2, Math.floor(name.length / 3)))
-    .sort((a, b) => a.score - b.score || a.candidate.length - b.candidate.length);
+    .sort(
+      (a, b) =>
+        a.score - b.score || a.candidate.length - b.candidate.length || (a.candidate < b.candidate ? -1 : 1),
+    );
   return scored.slice(0, limit).map(({ candidate }) => candidate);
 }
 

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { indexSchema, type SchemaIndex } from "../src/schema.ts";
+import { loadSchema, type SchemaIndex } from "../src/schema.ts";
 
 /** The recorded QEMU 7.2 schema committed by the testkit. */
 export const SCHEMA_FIXTURE = join(
@@ -10,7 +10,7 @@ export const SCHEMA_FIXTURE = join(
 let cached: SchemaIndex | undefined;
 
 export async function qemuSchema(): Promise<SchemaIndex> {
-  cached ??= indexSchema(await Bun.file(SCHEMA_FIXTURE).json());
+  cached ??= loadSchema(await Bun.file(SCHEMA_FIXTURE).json());
   return cached;
 }
 
@@ -18,7 +18,7 @@ export async function qemuSchema(): Promise<SchemaIndex> {
  * A hand-made schema small enough to read: a command with a flat union argument whose variant
  * refers back to the union (recursion), an alternate, arrays, enums and optional members.
  */
-export const tinySchema = indexSchema([
+export const tinySchema = loadSchema([
   { name: "node-add", "meta-type": "command", "arg-type": "10", "ret-type": "0", features: ["unstable"] },
   { name: "ping", "meta-type": "command", "arg-type": "0", "ret-type": "0", "allow-oob": true },
   { name: "list-things", "meta-type": "command", "arg-type": "0", "ret-type": "[13]" },

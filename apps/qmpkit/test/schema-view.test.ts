@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { indexSchema, suggestNames } from "../src/schema.ts";
+import { loadSchema, suggestNames } from "../src/schema.ts";
 import { renderSchemaEntry, renderSchemaList, renderType } from "../src/schema-view.ts";
 import { qemuSchema, tinySchema } from "./schema-fixture.ts";
 
@@ -128,12 +128,12 @@ describe("renderSchemaEntry", () => {
   });
 });
 
-describe("indexSchema", () => {
+describe("loadSchema (the client's parseSchema + indexSchema)", () => {
   test.each([
-    [{}, "a QMP schema must be a JSON array (the query-qmp-schema return value)"],
-    [[{ name: "x" }], 'schema entry 0 has no string "name" and "meta-type"'],
-    [[null], 'schema entry 0 has no string "name" and "meta-type"'],
+    [{}, "a QAPI schema must be a JSON array of entries"],
+    [[{ name: "x" }], 'schema entry 0 ("x") has no string "meta-type"'],
+    [[null], "schema entry 0 is not an object"],
   ])("rejects %j", (raw, message) => {
-    expect(() => indexSchema(raw)).toThrow(message);
+    expect(() => loadSchema(raw)).toThrow(message);
   });
 });

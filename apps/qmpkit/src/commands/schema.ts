@@ -1,6 +1,6 @@
 import { CONNECTION_FLAGS, defineCommand, parseCount } from "../cli.ts";
 import { UsageError } from "../errors.ts";
-import { indexSchema, type SchemaIndex, suggestNames } from "../schema.ts";
+import { loadSchema, type SchemaIndex, suggestNames } from "../schema.ts";
 import { renderSchemaEntry, renderSchemaList } from "../schema-view.ts";
 import { connectionOptions, open, takeTarget } from "../session.ts";
 
@@ -16,7 +16,7 @@ async function loadSchemaFile(path: string): Promise<SchemaIndex> {
   // Accept a saved reply ({"return": [...]}) as well as the bare array.
   if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && "return" in raw) raw = raw.return;
   try {
-    return indexSchema(raw);
+    return loadSchema(raw);
   } catch (error) {
     throw new UsageError(`schema file '${path}': ${(error as Error).message}`);
   }
@@ -62,7 +62,7 @@ export const schemaCommand = defineCommand({
       rest = taken.rest;
       const session = await open(io, taken.target, connectionOptions(values));
       try {
-        index = indexSchema(await session.execute("query-qmp-schema"));
+        index = loadSchema(await session.execute("query-qmp-schema"));
       } finally {
         await session.close();
       }

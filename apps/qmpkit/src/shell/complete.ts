@@ -7,7 +7,7 @@
  * - values, quoted text and raw JSON lines: nothing.
  */
 
-import { argumentMembers, argumentTag, type SchemaIndex } from "../schema.ts";
+import { argumentMembers, argumentTag, type SchemaIndex, sortedNames } from "../schema.ts";
 import type { ShellState } from "./parse.ts";
 import { tokenize, type WordToken } from "./tokenize.ts";
 
@@ -30,7 +30,7 @@ const OPEN = "transaction(";
 
 /** Completion from `query-qmp-schema`: commands, arguments (with union variants), actions. */
 export function completionSourceFromSchema(index: SchemaIndex): CompletionSource {
-  const commands = index.commands.map((c) => c.name);
+  const commands = sortedNames(index.commands);
   const actionUnion = findActionUnion(index);
   return {
     commands,
