@@ -179,15 +179,31 @@ export interface EventFloodOptions {
   ratePerSec?: number;
   /** The event's `data`; `n` (the event's index) is added. @default {} */
   data?: JsonObject;
+  /**
+   * Start once this command has been answered (so a test can register its listeners first), instead of right
+   * after negotiation. @default start right after negotiation
+   */
+  trigger?: string;
 }
 
-/** After negotiation, pushes `count` events, at `ratePerSec` or as fast as possible, in batched writes. */
+/**
+ * Pushes `count` events, at `ratePerSec` or as fast as the socket takes them, in batched writes: right after
+ * negotiation, or after the reply to `trigger`.
+ */
 function eventFlood(options: EventFloodOptions): Fault {
   const event = options.event ?? "FLOOD";
-  return {
-    name: `eventFlood(${event} x${options.count})`,
-    afterNegotiation: (conn) => void flood(conn, event, options),
-  };
+  const fault: Fault = { name: `eventFlood(${event} x${options.count})` };
+  const trigger = options.trigger;
+  if (trigger === undefined) fault.afterNegotiation = (conn) => void flood(conn, event, options);
+  else {
+    fault.reply = (reply, conn) => {
+      if (reply.command !== trigger) return undefined;
+      // Written after the reply: queueMicrotask runs once the reply is in the write queue.
+      queueMicrotask(() => void flood(conn, event, options));
+      return undefined;
+    };
+  }
+  return fault;
 }
 
 async function flood(conn: FaultConnection, event: string, options: EventFloodOptions): Promise<void> {
