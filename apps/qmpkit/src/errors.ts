@@ -6,6 +6,8 @@
  * 2 usage or connection problems (nothing useful happened).
  */
 
+import { ExecuteError } from "@qmpkit/qmp";
+
 export const ExitCode = { ok: 0, commandFailed: 1, usage: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -22,25 +24,52 @@ export class UsageError extends CliError {
   override readonly code: string = "QMPKIT_ERR_USAGE";
 }
 
-/** A subcommand part that waits for the QMP client or the fake server. */
+/** A subcommand part that waits for something a library does not export yet. */
 export class NotImplementedError extends CliError {
   override name = "NotImplementedError";
   override readonly code = "QMPKIT_ERR_NOT_IMPLEMENTED";
 }
 
-/** The shape of `@qmpkit/qmp`'s ExecuteError that the CLI relies on (a server error reply). */
+/** Connecting or negotiating failed; `cause` is the client's error (`ConnectError`, a timeout, …). */
+export class ConnectionFailedError extends CliError {
+  override name = "ConnectionFailedError";
+  override readonly code = "QMPKIT_ERR_CONNECT";
+}
+
+/** The connection ended before a command could be sent or answered; `cause` says why, when known. */
+export class ConnectionLostError extends CliError {
+  override name = "ConnectionLostError";
+  override readonly code = "QMPKIT_ERR_CLOSED";
+}
+
+/**
+ * The client refused to send a message as typed, e.g. a raw JSON line with a numeric `id` (replies are matched
+ * by string ids) or without `execute`. Nothing was sent; the shell reports it and goes on.
+ */
+export class MessageRefusedError extends CliError {
+  override name = "MessageRefusedError";
+  override readonly code = "QMPKIT_ERR_REFUSED";
+}
+
+/** What the CLI reads from a server's error reply: `@qmpkit/qmp`'s `ExecuteError`, or its guest-agent twin. */
 export interface ExecuteErrorLike extends Error {
   readonly errorClass: string;
   readonly desc: string;
 }
 
 /**
- * Recognises a server error reply without importing the client, so a second copy of the
- * package, or the fake's errors, are handled the same way.
+ * The codes of errors that mean "the server answered with an error": `ExecuteError` (QMP) and `QGAError`
+ * (guest agent). Matching the stable `code` as well as the class keeps a second copy of `@qmpkit/qmp` in a
+ * bundle working, since `instanceof` is branded only on the base class.
  */
+const SERVER_ERROR_CODES: ReadonlySet<string> = new Set(["QMP_ERR_EXECUTE", "QMP_ERR_QGA"]);
+
+/** True for a server's error reply (exit status 1, printed as `ErrorClass: desc`). */
 export function isExecuteError(error: unknown): error is ExecuteErrorLike {
+  if (error instanceof ExecuteError) return true;
   return (
     error instanceof Error &&
+    SERVER_ERROR_CODES.has(String((error as { code?: unknown }).code)) &&
     typeof (error as Partial<ExecuteErrorLike>).errorClass === "string" &&
     typeof (error as Partial<ExecuteErrorLike>).desc === "string"
   );

@@ -1,11 +1,13 @@
 /**
  * The one seam between the CLI and the QMP client / fake QEMU. Subcommands only see
- * {@link Session}; {@link openClient} is the single place that will call `@qmpkit/qmp`'s
- * `connect()` (or `@qmpkit/testkit`'s `createFakeQemu()` for `--fake`).
+ * {@link Session}; {@link openClient} is the single place that calls `@qmpkit/qmp`'s `connect()`
+ * (after starting the embedded fake for `--fake`). Tests hand in a stub through `CliIO.openClient`.
  */
 
+import { type ConnectFunctionOptions, connect, type SocketAddress } from "@qmpkit/qmp";
 import { type Address, formatAddress, parseAddress } from "./address.ts";
-import { NotImplementedError, UsageError } from "./errors.ts";
+import { ClientSession } from "./client-session.ts";
+import { ConnectionFailedError, UsageError } from "./errors.ts";
 
 /** Where to connect: a parsed address, or the embedded fake QEMU. */
 export type Target = { readonly kind: "fake" } | { readonly kind: "address"; readonly address: Address };
@@ -98,21 +100,63 @@ export function describeTarget(target: Target): string {
 }
 
 /**
- * Connects and negotiates. THE SEAM: once `@qmpkit/qmp` and `@qmpkit/testkit` are usable this
- * becomes, roughly:
- *
- * ```ts
- * const address = target.kind === "fake" ? (fake = await createFakeQemu()).address : toSocketAddress(target.address);
- * const client = await connect(address, { tls, timeoutMs: options.connectTimeoutMs ?? 10_000, negotiate: !skip });
- * return adaptClient(client, fake); // execute/executeMsg/listen/disconnect (+ fake.close())
- * ```
- *
- * Connection failures must become `UsageError`-class exits (status 2) with the cause's message.
+ * Connects and negotiates, or starts the embedded fake QEMU and connects to it. This is the one
+ * place the CLI calls `@qmpkit/qmp`'s `connect()`.
+ * @throws {ConnectionFailedError} (exit status 2) naming the address, with the client's error as `cause`.
+ * @example const session = await openClient({ kind: "fake" }, {}); await session.execute("query-status");
  */
-export async function openClient(target: Target, _options: ConnectionOptions): Promise<Session> {
-  const what =
-    target.kind === "fake" ? "the embedded fake QEMU (--fake)" : `connecting to ${describeTarget(target)}`;
-  throw new NotImplementedError(`${what} is not implemented yet: the QMP client is still being written`);
+export async function openClient(target: Target, options: ConnectionOptions): Promise<Session> {
+  let fake: { address: string; close(): Promise<void> } | undefined;
+  let address: SocketAddress;
+  if (target.kind === "fake") {
+    const { startEmbeddedFake } = await import("./embedded-fake.ts");
+    fake = await startEmbeddedFake();
+    address = fake.address;
+  } else {
+    address = toSocketAddress(target.address);
+  }
+  const label = describeTarget(target);
+  try {
+    const client = await connect(address, {
+      timeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      ...(options.skipNegotiation ? { negotiate: false } : {}),
+      ...(await tlsSetting(target, options)),
+    });
+    return new ClientSession(client, label, fake ? () => fake.close() : undefined);
+  } catch (error) {
+    await fake?.close();
+    throw new ConnectionFailedError(`cannot connect to ${label}: ${explainConnectError(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/** @default 10 s, as `--connect-timeout` says. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+async function tlsSetting(
+  target: Target,
+  options: ConnectionOptions,
+): Promise<Pick<ConnectFunctionOptions, "tls">> {
+  const tls = options.tls;
+  if (tls === undefined) return {};
+  if (target.kind !== "address" || target.address.kind !== "tcp") {
+    throw new UsageError("--tls and --tls-ca need a tcp: address");
+  }
+  if (tls === true) return { tls: true };
+  const file = Bun.file(tls.caFile);
+  if (!(await file.exists())) throw new UsageError(`CA file '${tls.caFile}' does not exist`);
+  return { tls: { ca: await file.text(), serverName: target.address.host } };
+}
+
+/** The client's message plus what a person can do about the usual causes. */
+function explainConnectError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "ENOENT") return `${message} (no socket at that path; is QEMU running with -qmp?)`;
+  if (code === "ECONNREFUSED") return `${message} (nothing is listening there)`;
+  if (code === "EACCES") return `${message} (permission denied on the socket)`;
+  return message;
 }
 
 /** Opens a session through the test override when there is one, else {@link openClient}. */

@@ -1,14 +1,13 @@
 import { Readable } from "node:stream";
+import { ExecuteError } from "@qmpkit/qmp";
 import type { CliIO } from "../src/cli.ts";
 import type { ConnectionOptions, QmpEventLike, Session, Target } from "../src/session.ts";
 
-/** An error shaped like @qmpkit/qmp's ExecuteError. */
-export class FakeExecuteError extends Error {
-  constructor(
-    readonly errorClass: string,
-    readonly desc: string,
-  ) {
-    super(desc);
+/** @qmpkit/qmp's ExecuteError for a reply `{"error": {"class": errorClass, "desc": desc}}`. */
+export class FakeExecuteError extends ExecuteError {
+  constructor(errorClass: string, desc: string, command = "stub") {
+    const error = { class: errorClass, desc };
+    super({ error }, error, { execute: command });
   }
 }
 
@@ -103,4 +102,13 @@ export function captureIO(
       : {}),
   };
   return { io, stdout: () => out, stderr: () => err, targets, options };
+}
+
+/** Rejects with a clear message if `promise` does not settle within `ms`; the timer never outlives it. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

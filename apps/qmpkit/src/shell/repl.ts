@@ -17,9 +17,9 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import type { CliIO } from "../cli.ts";
-import { isExecuteError } from "../errors.ts";
+import { isExecuteError, MessageRefusedError } from "../errors.ts";
 import { formatCliError, formatJson, type OutputStyle } from "../format.ts";
-import { indexSchema } from "../schema.ts";
+import { loadSchema } from "../schema.ts";
 import type { Session } from "../session.ts";
 import {
   type CompletionSource,
@@ -55,6 +55,18 @@ export function defaultHistoryFile(env: Readonly<Record<string, string | undefin
 
 const HISTORY_SIZE = 1000;
 
+const CLOSED_NOTE = "(the connection closed)";
+
+/** What the event printer and the interactive loop share. */
+interface ShellUi {
+  /** The interactive line editor, once started. */
+  rl?: Interface;
+  /** A command is in flight: no prompt is on screen to redraw. */
+  busy: boolean;
+  /** The session ended (QEMU quit or went away). */
+  ended: boolean;
+}
+
 /** Exit statuses of a piped run: 2 if any line failed to parse, else 1 if any command failed. */
 interface Tally {
   parseErrors: number;
@@ -75,7 +87,7 @@ export async function runShell(
   const tally: Tally = { parseErrors: 0, failedCommands: 0 };
   const stopEvents = new AbortController();
   // Shared with the interactive loop, so events know whether a prompt is on screen.
-  const ui: { rl?: Interface; busy: boolean } = { busy: false };
+  const ui: ShellUi = { busy: false, ended: false };
 
   const print = (text: string) => io.stdout.write(`${text}\n`);
   // An event arriving while the user types: clear the prompt line, print, redraw prompt and input.
@@ -89,8 +101,18 @@ export async function runShell(
     }
   };
 
+  // The event stream ends when the session does (QEMU quit or died): an interactive shell then ends
+  // too, rather than wait for a line it could not send.
   const eventsDone = session
-    ? pumpEvents(session, stopEvents.signal, (e) => printEvent(formatJson(e, options.style)))
+    ? pumpEvents(session, stopEvents.signal, (e) => printEvent(formatJson(e, options.style))).then(() => {
+        if (stopEvents.signal.aborted) return;
+        ui.ended = true;
+        // At the prompt: end now. Mid-command: the loop ends after printing the reply.
+        if (ui.rl && !ui.busy) {
+          io.stdout.write(`\r\x1b[K${CLOSED_NOTE}\n`);
+          ui.rl.close();
+        }
+      })
     : undefined;
 
   const send = async (message: CommandMessage | Record<string, unknown>) => {
@@ -99,7 +121,16 @@ export async function runShell(
     if (!session) return;
     ui.busy = true;
     try {
-      const reply = await exchange(session, message);
+      let reply: Awaited<ReturnType<typeof exchange>>;
+      try {
+        reply = await exchange(session, message);
+      } catch (error) {
+        // Refused by the client before sending (say, a raw line with a numeric id): report, go on.
+        if (!(error instanceof MessageRefusedError)) throw error;
+        tally.parseErrors++;
+        io.stderr.write(`${formatCliError(error.message, options.style.color)}\n`);
+        return;
+      }
       log?.write(`${JSON.stringify({ received: reply })}\n`);
       if ("error" in reply) tally.failedCommands++;
       const value = "return" in reply ? reply.return : undefined;
@@ -161,7 +192,7 @@ async function pumpEvents(
 /** Completion from the schema, falling back to `query-commands`, then to nothing. */
 async function completionSource(session: Session): Promise<CompletionSource> {
   try {
-    return completionSourceFromSchema(indexSchema(await session.execute("query-qmp-schema")));
+    return completionSourceFromSchema(loadSchema(await session.execute("query-qmp-schema")));
   } catch {
     try {
       const list = (await session.execute("query-commands")) as { name: string }[];
@@ -215,7 +246,7 @@ async function interactiveLoop(
   options: ShellOptions,
   io: CliIO,
   send: (message: CommandMessage | Record<string, unknown>) => Promise<void>,
-  ui: { rl?: Interface },
+  ui: ShellUi,
 ): Promise<void> {
   let state = initialShellState;
   const history = options.historyFile ? await loadHistory(options.historyFile) : [];
@@ -250,17 +281,18 @@ async function interactiveLoop(
         io.stdout.write(`${" ".repeat(rl.getPrompt().length + result.error.column - 1)}^\n`);
         io.stderr.write(`${formatCliError(`${result.error.message}`, options.style.color)}\n`);
       } else if (result.kind === "command" || result.kind === "raw") {
-        try {
-          await send(result.message);
-        } catch (error) {
-          io.stderr.write(`${formatCliError((error as Error).message, options.style.color)}\n`);
-          throw error;
-        }
+        // Anything else (the connection broke) ends the shell; main() prints it once.
+        await send(result.message);
+      }
+      if (ui.ended) {
+        io.stdout.write(`${CLOSED_NOTE}\n`);
+        return;
       }
       prompt();
       rl.prompt();
     }
-    io.stdout.write("\n");
+    // Ctrl-D leaves the cursor after the prompt.
+    if (!ui.ended) io.stdout.write("\n");
   } finally {
     if (options.historyFile)
       await saveHistory(options.historyFile, (rl as unknown as { history: string[] }).history);

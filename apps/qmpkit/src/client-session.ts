@@ -1,0 +1,150 @@
+/**
+ * The {@link Session} the commands see, over `@qmpkit/qmp`'s client. It adds what a person at a
+ * terminal needs and the library rightly leaves out: errors that name the server and say what to do,
+ * an event stream that ends when the session ends, and one place that closes the embedded fake.
+ */
+
+import { type QMPClient, type QmpEvent, Runstate } from "@qmpkit/qmp";
+import { ConnectionLostError, MessageRefusedError } from "./errors.ts";
+import type { QmpEventLike, Session } from "./session.ts";
+
+/** Codes of the client's `UsageError`s for a message it will not send as typed. */
+const REFUSED = new Set([
+  "QMP_ERR_INVALID_MESSAGE",
+  "QMP_ERR_RESERVED_ID",
+  "QMP_ERR_DUPLICATE_ID",
+  "QMP_ERR_OOB_NOT_ENABLED",
+]);
+
+/**
+ * A live connection as a {@link Session}. Events are read from the client's default listener, which
+ * buffers every event from the start of the session (1024 at most, oldest dropped first), so an event
+ * that arrives in the same read as the negotiation reply is not lost before anyone iterates.
+ */
+export class ClientSession implements Session {
+  readonly #client: QMPClient;
+  readonly #label: string;
+  readonly #afterClose: (() => Promise<void>) | undefined;
+  readonly #ended = new AbortController();
+  #closing: Promise<void> | undefined;
+
+  /**
+   * @param label how messages name the server (`unix:/tmp/qmp.sock`, `the embedded fake QEMU`).
+   * @param afterClose runs once the client has disconnected (stops the embedded fake).
+   */
+  constructor(client: QMPClient, label: string, afterClose?: () => Promise<void>) {
+    this.#client = client;
+    this.#label = label;
+    this.#afterClose = afterClose;
+    void this.#watchEnd();
+  }
+
+  get greeting(): unknown {
+    return this.#client.greeting;
+  }
+
+  async execute(
+    command: string,
+    args?: Record<string, unknown>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<unknown> {
+    try {
+      return await this.#client.executeUntyped(
+        command,
+        args,
+        options.signal ? { signal: options.signal } : {},
+      );
+    } catch (error) {
+      throw this.#translate(error, command);
+    }
+  }
+
+  async sendRaw(message: Record<string, unknown>): Promise<unknown> {
+    try {
+      // The client checks the shape; a message it cannot send is reported below, not sent.
+      return await this.#client.executeRaw(message as Parameters<QMPClient["executeRaw"]>[0]);
+    } catch (error) {
+      throw this.#translate(error, String(message.execute ?? message["exec-oob"] ?? "message"));
+    }
+  }
+
+  async *events(
+    options: { names?: readonly string[]; signal?: AbortSignal } = {},
+  ): AsyncGenerator<QmpEventLike> {
+    const source = this.#client.events;
+    const stop = options.signal ? AbortSignal.any([options.signal, this.#ended.signal]) : this.#ended.signal;
+    const wanted = options.names ? new Set(options.names) : undefined;
+    while (true) {
+      let event: QmpEvent;
+      // Buffered events are delivered even after a stop: they arrived before it.
+      if (!source.empty()) event = await source.get();
+      else if (stop.aborted) return;
+      else {
+        try {
+          event = await source.get({ signal: stop });
+        } catch (error) {
+          if (stop.aborted) continue;
+          throw error;
+        }
+      }
+      if (wanted === undefined || wanted.has(event.event)) yield event;
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    try {
+      await this.#client.disconnect();
+    } catch (error) {
+      // disconnect() rethrows what ended the session abnormally (QEMU killed, a reset), once.
+      throw new ConnectionLostError(`the connection to ${this.#label} broke: ${messageOf(error)}`, {
+        cause: error,
+      });
+    } finally {
+      this.#ended.abort();
+      await this.#afterClose?.();
+    }
+  }
+
+  /** Aborts `#ended` once the client leaves RUNNING: QEMU quit or died, or close() was called. */
+  async #watchEnd(): Promise<void> {
+    if (this.#client.runstate === Runstate.RUNNING) {
+      for await (const state of this.#client.runstateChanges()) {
+        if (state !== Runstate.RUNNING) break;
+      }
+    }
+    this.#ended.abort();
+  }
+
+  #translate(error: unknown, command: string): unknown {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === "QMP_ERR_STATE") {
+      return new ConnectionLostError(
+        `the connection to ${this.#label} is closed; '${command}' was not sent`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (code === "QMP_ERR_INTERRUPTED") {
+      const cause = (error as { cause?: unknown }).cause;
+      const why = cause === undefined ? "" : `: ${messageOf(cause)}`;
+      return new ConnectionLostError(
+        `the connection to ${this.#label} closed before '${command}' was answered${why}`,
+        { cause: error },
+      );
+    }
+    if (typeof code === "string" && REFUSED.has(code)) {
+      return new MessageRefusedError(`not sent: ${messageOf(error)}`, { cause: error });
+    }
+    return error;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
