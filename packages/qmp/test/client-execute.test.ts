@@ -423,7 +423,7 @@ describe("large replies", () => {
     const { client } = await setup({ onCommand: (m, peer) => peer.send({ return: big, id: m.id }) });
     const value = await within(client.executeUntyped("big"), 10_000);
     expect(value).toBe(big);
-  });
+  }, 20_000);
 
   test("a 50 MiB reply over the 10 MiB limit ends the session with a clean ProtocolError", async () => {
     const huge = "y".repeat(50 * 1024 * 1024);
@@ -434,7 +434,7 @@ describe("large replies", () => {
     expect(thrown).toBeInstanceOf(ProtocolError);
     expect(thrown).toBeInstanceOf(FrameTooLargeError);
     expect(client.runstate).toBe(Runstate.IDLE);
-  });
+  }, 20_000);
 });
 
 function ts(): { seconds: number; microseconds: number } {

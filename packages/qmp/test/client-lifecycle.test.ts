@@ -2,7 +2,7 @@
 
 import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { skipWithoutQemu } from "./helpers/qemu.ts";
+import { QEMU_TEST_TIMEOUT_MS, skipWithoutQemu } from "./helpers/qemu.ts";
 
 test.skipIf(skipWithoutQemu)(
   "QEMU dying mid-session without disconnect(): the program exits 0 on its own, stderr empty",
@@ -26,4 +26,5 @@ test.skipIf(skipWithoutQemu)(
       runstate: "DISCONNECTING",
     });
   },
+  QEMU_TEST_TIMEOUT_MS,
 );

@@ -5,7 +5,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { requireQemu, skipWithoutQemu, spawnQemu } from "./helpers/qemu.ts";
+import { QEMU_TEST_TIMEOUT_MS, requireQemu, skipWithoutQemu, spawnQemu } from "./helpers/qemu.ts";
 
 const readme = await Bun.file(join(import.meta.dir, "../README.md")).text();
 const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string);
@@ -48,4 +48,5 @@ test.skipIf(skipWithoutQemu).each(snippets.map((code, i) => [i + 1, code] as con
     if (process.env.README_SNIPPETS_VERBOSE) console.log(stdout);
     expect(stdout.length).toBeGreaterThan(0);
   },
+  QEMU_TEST_TIMEOUT_MS,
 );

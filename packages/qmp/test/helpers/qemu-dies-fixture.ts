@@ -12,7 +12,7 @@ await client.connect(qemu.socketPath);
 using _listener = client.listen({ names: ["SHUTDOWN"] });
 void client.events; // a default listener nobody reads
 
-qemu.proc.kill("SIGSTOP");
+await qemu.freeze();
 const pending = [
   client.execute("query-status", {}, { timeoutMs: 60_000 }),
   client.execute("human-monitor-command", { "command-line": "info status" }),
