@@ -101,6 +101,13 @@ export class QmpInputParser {
     this.#onInput = onInput;
   }
 
+  /** Forgets any message in progress (after input was dropped). */
+  reset(): void {
+    this.#state = St.Start;
+    this.#rawPrefix = "";
+    this.#reset();
+  }
+
   /** Feeds one line's bytes; the line's `\n` is implied. */
   feedLine(line: Uint8Array): void {
     const buf = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
