@@ -16,6 +16,10 @@ const proc = Bun.spawn(
     process.execPath,
     "test",
     ...paths,
+    // Real-QEMU and socket tests start processes; bun's 5 s default is tight on a loaded 2-core machine.
+    // (bunfig.toml's [test] timeout is not read by bun 1.4.4: measured.)
+    "--timeout",
+    "20000",
     "--reporter=junit",
     `--reporter-outfile=${join(reportDir, "workspace.xml")}`,
     ...process.argv.slice(2),
