@@ -15,7 +15,8 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 export class CliError extends Error {
   override name = "CliError";
   readonly code: string = "QMPKIT_ERR";
-  readonly exitCode: ExitCode = ExitCode.usage;
+  /** The process exit status; a subclass may carry another program's (`qmpkit qemu` exits with QEMU's). */
+  readonly exitCode: number = ExitCode.usage;
 }
 
 /** Wrong flags, arguments or addresses. */
@@ -76,7 +77,7 @@ export function isExecuteError(error: unknown): error is ExecuteErrorLike {
 }
 
 /** The exit status for anything thrown out of a subcommand. */
-export function exitCodeFor(error: unknown): ExitCode {
+export function exitCodeFor(error: unknown): number {
   if (isExecuteError(error)) return ExitCode.commandFailed;
   if (error instanceof CliError) return error.exitCode;
   return ExitCode.usage;

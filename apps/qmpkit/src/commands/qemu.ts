@@ -1,33 +1,140 @@
-import { defineCommand } from "../cli.ts";
-import { NotImplementedError, UsageError } from "../errors.ts";
+import { type QemuProcess, SpawnQemuError, spawnQemu } from "@qmpkit/testkit";
+import { defineCommand, parseSeconds } from "../cli.ts";
+import { CliError, ExitCode, UsageError } from "../errors.ts";
+import { open, type Session } from "../session.ts";
+import { runShell } from "../shell/repl.ts";
+import { SHELL_FLAGS, shellOptions } from "./shell.ts";
+
+/** QEMU could not be started, or exited before its QMP socket was ready. Exits with QEMU's status if it had one. */
+export class QemuStartError extends CliError {
+  override name = "QemuStartError";
+  override readonly code = "QMPKIT_ERR_QEMU_START";
+  override readonly exitCode: number;
+
+  constructor(message: string, options: { cause?: unknown; exitCode?: number | undefined } = {}) {
+    super(message, { cause: options.cause });
+    // QEMU's own failure status when it has one (0 would claim success), else a usage error.
+    this.exitCode = options.exitCode ? options.exitCode : ExitCode.usage;
+  }
+}
+
+/** How long QEMU gets to exit after the shell sent `quit`, before it is killed. */
+const QUIT_GRACE_MS = 10_000;
 
 export const qemuCommand = defineCommand({
   name: "qemu",
   summary: "start QEMU with a QMP socket and open the shell on it (qmp-shell-wrap)",
   usage: "[options] -- QEMU-ARGS...",
   description: [
-    "Starts QEMU with your arguments plus a QMP socket in a private temp dir, opens the shell",
-    "on it, and removes the socket afterwards. QEMU exiting ends the shell with QEMU's exit",
-    "status; leaving the shell (Ctrl-D) sends quit.",
+    "Starts QEMU with your arguments plus '-qmp unix:SOCKET,server=on,wait=off' (a socket in a",
+    "private temp dir, removed afterwards) and opens the shell on it. QEMU exiting (say, after",
+    "'quit') ends the shell, and qmpkit exits with QEMU's exit status. Leaving the shell",
+    "(Ctrl-D, or the end of piped input) sends quit and waits for QEMU to exit. QEMU's stdout",
+    "is discarded; its stderr is shown when it fails.",
   ].join("\n"),
   flags: {
     binary: { type: "string", value: "PATH", description: "the QEMU to run (default qemu-system-x86_64)" },
-    pretty: { type: "boolean", short: "p", description: "indent replies" },
-    verbose: { type: "boolean", short: "v", description: "echo each message before sending it" },
-    hmp: { type: "boolean", short: "H", description: "HMP mode: send lines as human-monitor-command" },
+    "start-timeout": {
+      type: "string",
+      value: "SECONDS",
+      description: "give up if the QMP socket is not ready after SECONDS (default 10)",
+    },
+    ...SHELL_FLAGS,
   },
   examples: [
     "qmpkit qemu -- -machine none -nodefaults -display none",
+    "echo query-status | qmpkit qemu -- -machine none -display none",
     "qmpkit qemu --binary qemu-system-aarch64 -H -- -M virt -display none",
   ],
-  async run({ positionals, rest }) {
+  async run({ values, positionals, rest }, io) {
     if (positionals.length > 0) {
       throw new UsageError(`QEMU's arguments go after '--', as in: qmpkit qemu -- ${positionals.join(" ")}`);
     }
-    // Seam: spawnQemu([...rest]) from @qmpkit/testkit, then runShell on its address.
-    void rest;
-    throw new NotImplementedError(
-      "'qmpkit qemu' is not implemented yet: it needs the testkit's QEMU launcher",
-    );
+    const startTimeout = parseSeconds("start-timeout", values["start-timeout"]);
+    const options = shellOptions(values, io);
+    const qemu = await start(values.binary, rest, startTimeout);
+    let exitCode: number | undefined;
+    void qemu.exited.then((code) => {
+      exitCode = code;
+    });
+    try {
+      let session: Session;
+      try {
+        session = await open(io, { kind: "address", address: { kind: "unix", path: qemu.path } }, {});
+      } catch (error) {
+        if (exitCode === undefined) throw error;
+        throw exitedEarly(qemu, exitCode, error);
+      }
+      let shellStatus: number;
+      try {
+        shellStatus = await runShell(session, options, io);
+        // The input ended with QEMU still up: ask it to quit, as qmp-shell-wrap does.
+        if (exitCode === undefined) await session.execute("quit").catch(() => {});
+      } finally {
+        // QEMU's exit status reports how the session ended; a broken socket says nothing more.
+        await session.close().catch(() => {});
+      }
+      const qemuStatus = await waitForExit(qemu);
+      if (qemuStatus !== 0)
+        io.stderr.write(`qmpkit: QEMU exited with status ${qemuStatus}${stderrTail(qemu)}\n`);
+      return shellStatus !== 0 ? shellStatus : qemuStatus;
+    } finally {
+      await qemu[Symbol.asyncDispose]();
+    }
   },
 });
+
+async function start(
+  binary: string | undefined,
+  args: readonly string[],
+  timeoutSeconds: number | undefined,
+): Promise<QemuProcess> {
+  try {
+    return await spawnQemu({
+      args: [...args],
+      ...(binary === undefined ? {} : { binary }),
+      ...(timeoutSeconds === undefined ? {} : { timeoutMs: timeoutSeconds * 1000 }),
+    });
+  } catch (error) {
+    if (!(error instanceof SpawnQemuError)) throw error;
+    // SpawnQemuError's message ends with QEMU's stderr on extra lines: keep the error to one line.
+    const first = error.message.split("\n", 1)[0] ?? error.message;
+    const stderr = oneLine(error.stderr);
+    throw new QemuStartError(`${first}${stderr ? `: ${stderr}` : ""}`, {
+      cause: error,
+      exitCode: error.exitCode,
+    });
+  }
+}
+
+/** Waits for QEMU to exit after `quit`; kills it if it does not within {@link QUIT_GRACE_MS}. */
+async function waitForExit(qemu: QemuProcess): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), QUIT_GRACE_MS);
+  });
+  const first = await Promise.race([qemu.exited, late]);
+  clearTimeout(timer);
+  return first === "late" ? qemu.kill("SIGKILL") : first;
+}
+
+function exitedEarly(qemu: QemuProcess, code: number, cause: unknown): CliError {
+  return new QemuStartError(`QEMU exited with status ${code} before the shell connected${stderrTail(qemu)}`, {
+    cause,
+    exitCode: code,
+  });
+}
+
+function stderrTail(qemu: QemuProcess): string {
+  const text = oneLine(qemu.stderr());
+  return text ? `: ${text}` : "";
+}
+
+/** QEMU's stderr as one line: its last few non-empty lines joined, so a one-line error stays one line. */
+function oneLine(text: string): string {
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  return lines.slice(-3).join("; ");
+}

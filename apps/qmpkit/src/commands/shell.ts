@@ -1,8 +1,34 @@
-import { CONNECTION_FLAGS, defineCommand } from "../cli.ts";
+import { type CliIO, CONNECTION_FLAGS, defineCommand, type FlagSpecs, type FlagValues } from "../cli.ts";
 import { UsageError } from "../errors.ts";
 import { detectStyle } from "../format.ts";
 import { connectionOptions, open, takeTarget } from "../session.ts";
-import { defaultHistoryFile, runShell } from "../shell/repl.ts";
+import { defaultHistoryFile, runShell, type ShellOptions } from "../shell/repl.ts";
+
+/** The shell's own flags, shared by `shell` and `qemu`. */
+export const SHELL_FLAGS = {
+  pretty: { type: "boolean", short: "p", description: "indent replies" },
+  verbose: { type: "boolean", short: "v", description: "echo each message before sending it" },
+  hmp: { type: "boolean", short: "H", description: "HMP mode: send every line as human-monitor-command" },
+  log: {
+    type: "string",
+    short: "l",
+    value: "FILE",
+    description: "append messages and replies to FILE (JSON lines)",
+  },
+  history: { type: "string", value: "FILE", description: "history file (default ~/.qmpkit_history)" },
+  "no-history": { type: "boolean", description: "keep no history file" },
+} as const satisfies FlagSpecs;
+
+/** {@link ShellOptions} from the shell's flags. */
+export function shellOptions(values: FlagValues<typeof SHELL_FLAGS>, io: CliIO): ShellOptions {
+  return {
+    style: detectStyle(io.stdout, io.env, values.pretty ? true : undefined),
+    verbose: values.verbose === true,
+    hmp: values.hmp === true,
+    ...(values.log === undefined ? {} : { logFile: values.log }),
+    historyFile: values["no-history"] ? null : (values.history ?? defaultHistoryFile(io.env)),
+  };
+}
 
 export const shellCommand = defineCommand({
   name: "shell",
@@ -18,22 +44,12 @@ export const shellCommand = defineCommand({
   ].join("\n"),
   flags: {
     ...CONNECTION_FLAGS,
-    pretty: { type: "boolean", short: "p", description: "indent replies" },
-    verbose: { type: "boolean", short: "v", description: "echo each message before sending it" },
-    hmp: { type: "boolean", short: "H", description: "HMP mode: send every line as human-monitor-command" },
+    ...SHELL_FLAGS,
     "skip-negotiation": {
       type: "boolean",
       short: "N",
       description: "do not send qmp_capabilities (to negotiate by hand)",
     },
-    log: {
-      type: "string",
-      short: "l",
-      value: "FILE",
-      description: "append messages and replies to FILE (JSON lines)",
-    },
-    history: { type: "string", value: "FILE", description: "history file (default ~/.qmpkit_history)" },
-    "no-history": { type: "boolean", description: "keep no history file" },
     "dry-run": { type: "boolean", short: "n", description: "print the messages instead of sending them" },
   },
   examples: [
@@ -47,13 +63,7 @@ export const shellCommand = defineCommand({
     const { target, rest } = takeTarget(positionals, values);
     if (rest.length > 0)
       throw new UsageError(`unexpected argument '${rest[0]}' (the shell reads commands from stdin)`);
-    const options = {
-      style: detectStyle(io.stdout, io.env, values.pretty ? true : undefined),
-      verbose: values.verbose === true,
-      hmp: values.hmp === true,
-      ...(values.log === undefined ? {} : { logFile: values.log }),
-      historyFile: values["no-history"] ? null : (values.history ?? defaultHistoryFile(io.env)),
-    };
+    const options = shellOptions(values, io);
     if (values["dry-run"]) return runShell(undefined, options, io);
     const session = await open(io, target, {
       ...connectionOptions(values),
