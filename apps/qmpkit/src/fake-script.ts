@@ -1,0 +1,125 @@
+/**
+ * `qmpkit fake --script FILE`: canned answers for particular commands, so a project in any language
+ * can use the fake as a mock server without writing TypeScript. The file is JSON:
+ *
+ * ```json
+ * {
+ *   "status": "paused",
+ *   "name": "vm1",
+ *   "commands": {
+ *     "query-name": { "return": { "name": "vm1" } },
+ *     "device_del": { "error": { "class": "DeviceNotFound", "desc": "Device 'nic0' not found" } },
+ *     "system_powerdown": { "events": [{ "event": "POWERDOWN" }] },
+ *     "query-jobs": [{ "return": [{ "id": "j1" }] }, { "return": [] }]
+ *   }
+ * }
+ * ```
+ *
+ * A reply has `return` (default `{}`) or `error`, and `events` sent just before it (as QEMU sends STOP
+ * before `stop` returns). A list of replies is used in turn, the last one for every later call.
+ * Arguments are still checked against the schema first, as QEMU would.
+ */
+
+import type { CommandHandler, FakeQemuOptions } from "@qmpkit/testkit";
+import { UsageError } from "./errors.ts";
+
+/** One canned answer. */
+export interface ScriptedReply {
+  readonly events: readonly { readonly event: string; readonly data?: Record<string, unknown> }[];
+  readonly return?: unknown;
+  readonly error?: { readonly class: string; readonly desc: string };
+}
+
+/** A parsed script: options for the fake and handlers by command name. */
+export interface FakeScript {
+  readonly options: Pick<FakeQemuOptions, "status" | "name">;
+  readonly commands: ReadonlyMap<string, readonly ScriptedReply[]>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Checks a script's text; every problem names where it is.
+ * @throws {UsageError} for anything that is not the format above.
+ */
+export function parseFakeScript(text: string, file: string): FakeScript {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`script '${file}' is not JSON: ${(error as Error).message}`);
+  }
+  const fail = (where: string, what: string): never => {
+    throw new UsageError(`script '${file}': ${where} ${what}`);
+  };
+  if (!isObject(raw)) return fail("the top level", "must be an object");
+  for (const key of Object.keys(raw)) {
+    if (!["status", "name", "commands"].includes(key))
+      fail(`key '${key}'`, "is unknown (status, name, commands)");
+  }
+  const options: { status?: string; name?: string } = {};
+  for (const key of ["status", "name"] as const) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (typeof value !== "string") fail(`'${key}'`, "must be a string");
+    options[key] = value as string;
+  }
+  const commands = new Map<string, ScriptedReply[]>();
+  const table = raw.commands ?? {};
+  if (!isObject(table)) return fail("'commands'", "must be an object keyed by command name");
+  for (const [name, spec] of Object.entries(table)) {
+    const list = Array.isArray(spec) ? spec : [spec];
+    if (list.length === 0) fail(`commands.${name}`, "is an empty list");
+    commands.set(
+      name,
+      list.map((item, i) =>
+        parseReply(item, Array.isArray(spec) ? `commands.${name}[${i}]` : `commands.${name}`, fail),
+      ),
+    );
+  }
+  return { options, commands };
+}
+
+function parseReply(
+  item: unknown,
+  where: string,
+  fail: (where: string, what: string) => never,
+): ScriptedReply {
+  if (!isObject(item)) return fail(where, "must be an object with 'return', 'error' or 'events'");
+  for (const key of Object.keys(item)) {
+    if (!["return", "error", "events"].includes(key))
+      fail(`${where}.${key}`, "is unknown (return, error, events)");
+  }
+  if ("return" in item && "error" in item) fail(where, "has both 'return' and 'error'");
+  const error = item.error;
+  if (
+    error !== undefined &&
+    !(isObject(error) && typeof error.class === "string" && typeof error.desc === "string")
+  ) {
+    fail(`${where}.error`, 'must be {"class": "...", "desc": "..."}');
+  }
+  const events = item.events ?? [];
+  if (!Array.isArray(events)) return fail(`${where}.events`, "must be a list");
+  events.forEach((e, i) => {
+    if (!isObject(e) || typeof e.event !== "string" || (e.data !== undefined && !isObject(e.data))) {
+      fail(`${where}.events[${i}]`, 'must be {"event": "NAME", "data": {...}}');
+    }
+  });
+  return {
+    events: events as ScriptedReply["events"],
+    ...("return" in item ? { return: item.return } : {}),
+    ...(error === undefined ? {} : { error: error as { class: string; desc: string } }),
+  };
+}
+
+/** A fake command handler that plays `replies` in turn, repeating the last. */
+export function scriptedHandler(replies: readonly ScriptedReply[]): CommandHandler {
+  let next = 0;
+  return (_args, ctx) => {
+    const reply = replies[Math.min(next++, replies.length - 1)] as ScriptedReply;
+    for (const e of reply.events) ctx.emit(e.event, e.data);
+    if (reply.error) ctx.fail(reply.error.class, reply.error.desc);
+    return reply.return ?? {};
+  };
+}
