@@ -2,14 +2,14 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { ConnectError, ConnectionClosedError, Runstate, StateError } from "@qmpkit/protocol-core";
-import { QGAClient } from "../../qmp/src/qga/client.ts";
 import {
+  QGAClient,
   QGAError,
   QGAInterruptedError,
   QGASyncError,
   QGATimeoutError,
   QGAVsockUnsupportedError,
-} from "../../qmp/src/qga/errors.ts";
+} from "@qmpkit/qmp";
 import { QmpCommandError } from "../src/errors.ts";
 import { createFakeQga, type FakeQga, type FakeQgaOptions } from "../src/qga/fake-qga.ts";
 import { cleanupList, recordingClient, rejection, within } from "./qga-helpers.ts";

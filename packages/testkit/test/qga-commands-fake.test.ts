@@ -1,8 +1,7 @@
 // QGAClient's typed helpers (exec, file transfer, fsfreeze, time, network) against scripted fake-agent commands.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { QGAClient } from "../../qmp/src/qga/client.ts";
-import { QGAError, QGAExecTimeoutError } from "../../qmp/src/qga/errors.ts";
+import { QGAClient, QGAError, QGAExecTimeoutError } from "@qmpkit/qmp";
 import { QmpCommandError } from "../src/errors.ts";
 import { createFakeQga, type FakeQga } from "../src/qga/fake-qga.ts";
 import { cleanupList, rejection, within } from "./qga-helpers.ts";

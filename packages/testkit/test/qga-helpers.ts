@@ -1,21 +1,11 @@
 // Shared by the qga-*.test.ts files: bounded waits, the real-agent gate, and cleanup.
 
-import { existsSync } from "node:fs";
-import type { QGAClientOptions } from "../../qmp/src/qga/channel.ts";
-import { QGAClient } from "../../qmp/src/qga/client.ts";
-import type { QGAMessage } from "../../qmp/src/qga/wire.ts";
-import { DEFAULT_QEMU_GA_BINARY } from "../src/qga/spawn-qemu-ga.ts";
+import { QGAClient, type QGAClientOptions, type QGAMessage } from "@qmpkit/qmp";
+import { skipWithoutQemuGa as shouldSkip } from "../src/qga/spawn-qemu-ga.ts";
 
-export const hasQemuGa = existsSync(DEFAULT_QEMU_GA_BINARY);
+export { requireQemuGa } from "../src/qga/spawn-qemu-ga.ts";
 /** Real-agent tests run when qemu-ga is installed, and also under CI=true, where its absence must fail. */
-export const skipWithoutQemuGa = !hasQemuGa && process.env.CI !== "true";
-
-/** Throws a clear error when qemu-ga is missing (reached only under CI=true). */
-export function requireQemuGa(): void {
-  if (!hasQemuGa) {
-    throw new Error(`CI=true but ${DEFAULT_QEMU_GA_BINARY} is missing: install the qemu-guest-agent package`);
-  }
-}
+export const skipWithoutQemuGa = shouldSkip();
 
 /** Rejects if `promise` does not settle within `ms`: a bound on waits, never a synchronisation. */
 export function within<T>(promise: Promise<T>, ms = 5000, what = "operation"): Promise<T> {

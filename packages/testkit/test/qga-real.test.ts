@@ -7,8 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runstate } from "@qmpkit/protocol-core";
-import { QGAClient } from "../../qmp/src/qga/client.ts";
-import { QGAError } from "../../qmp/src/qga/errors.ts";
+import { QGAClient, QGAError } from "@qmpkit/qmp";
 import { type QemuGaProcess, type SpawnQemuGaOptions, spawnQemuGa } from "../src/qga/spawn-qemu-ga.ts";
 import {
   cleanupList,
