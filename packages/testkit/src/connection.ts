@@ -27,8 +27,17 @@ export interface ResolvedCommand {
   validate: boolean;
 }
 
+/** Takes over a connection's conversation entirely (transcript replay): no QEMU dispatch rules apply. */
+export interface Interceptor {
+  /** The text sent when the connection is served (null: nothing). */
+  greeting(conn: Connection): string | null;
+  /** Every parsed input, in order. */
+  input(conn: Connection, input: ParsedInput): void;
+}
+
 /** What a connection needs from the server that owns it. */
 export interface ServerCore {
+  readonly interceptor: Interceptor | undefined;
   readonly fake: FakeQemu;
   readonly maxLineBytes: number;
   readonly offered: readonly string[];
@@ -108,7 +117,9 @@ export class Connection {
   /** Starts serving: greeting (through the fault hooks), then input. */
   async activate(): Promise<void> {
     this.phase = "negotiation";
-    let greeting: string | null = this.#core.greetingText();
+    let greeting: string | null = this.#core.interceptor
+      ? this.#core.interceptor.greeting(this)
+      : this.#core.greetingText();
     for (const fault of this.#faults) {
       if (greeting === null || this.ended) break;
       if (fault.greeting) greeting = await fault.greeting(greeting, this.faultConnection);
@@ -217,6 +228,10 @@ export class Connection {
     };
     if (!input.ok) entry.error = input.error;
     this.#core.record(entry);
+    if (this.#core.interceptor) {
+      this.#core.interceptor.input(this, input);
+      return;
+    }
     // QEMU runs an exec-oob request as soon as it is parsed; everything else (parse errors included) queues.
     if (input.ok && isObject(input.value) && "exec-oob" in input.value && !("execute" in input.value)) {
       void this.#execute(input);

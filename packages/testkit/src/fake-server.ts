@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TimeoutError } from "@qmpkit/protocol-core";
 import type { Socket, SocketListener } from "bun";
-import { Connection, type ResolvedCommand, type ServerCore } from "./connection.ts";
+import { Connection, type Interceptor, type ResolvedCommand, type ServerCore } from "./connection.ts";
 import { FakeQemuError } from "./errors.ts";
 import { BENCH_COMMANDS, BUILTIN_COMMANDS, type VmState } from "./fake-commands.ts";
 import { encodeQemuJson, RawJson } from "./qjson.ts";
@@ -71,10 +71,12 @@ export class FakeQemu implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   #schemaJson: RawJson | undefined;
   #stopped = false;
+  readonly #interceptor: Interceptor | undefined;
 
   /** @internal Use {@link createFakeQemu}. */
-  constructor(options: FakeQemuOptions, schema: readonly SchemaEntry[] | undefined) {
+  constructor(options: FakeQemuOptions, schema: readonly SchemaEntry[] | undefined, interceptor?: Interceptor) {
     this.#options = options;
+    this.#interceptor = interceptor;
     this.#schema = schema === undefined ? undefined : new QapiSchema(schema);
     const core = this.#makeCore();
     this.#vm = {
@@ -276,6 +278,7 @@ export class FakeQemu implements AsyncDisposable {
     const fake = this;
     return {
       fake,
+      interceptor: this.#interceptor,
       maxLineBytes: this.#options.maxLineBytes ?? 64 * 1024 * 1024,
       get offered() {
         return fake.#vm.offered;

@@ -20,6 +20,9 @@ export type { SchemaEntry } from "./schema-args.ts";
 // Real QEMU
 export type { QemuProcess, SpawnQemuOptions } from "./spawn-qemu.ts";
 export { DEFAULT_QEMU_ARGS, hasQemu, requireQemu, skipWithoutQemu, spawnQemu } from "./spawn-qemu.ts";
+// Transcripts
+export type { RecordTranscriptOptions, TranscriptEntry, TranscriptRecorder } from "./transcript.ts";
+export { readTranscript, recordTranscript, replayTranscript } from "./transcript.ts";
 // Type Exports
 export type {
   CommandContext,
@@ -35,3 +38,16 @@ export type {
   JsonObject,
   ReceivedMessage,
 } from "./types.ts";
+// QGA: a fake guest agent and a real qemu-ga launcher
+export { QemuGaSpawnError } from "./qga/errors.ts";
+export type { FakeQga, FakeQgaCall, FakeQgaFaults, FakeQgaOptions } from "./qga/fake-qga.ts";
+export { createFakeQga } from "./qga/fake-qga.ts";
+export type { FakeQgaContext, FakeQgaHandler } from "./qga/fake-qga-commands.ts";
+export type { QemuGaProcess, SpawnQemuGaOptions } from "./qga/spawn-qemu-ga.ts";
+export {
+  DEFAULT_QEMU_GA_BINARY,
+  hasQemuGa,
+  requireQemuGa,
+  skipWithoutQemuGa,
+  spawnQemuGa,
+} from "./qga/spawn-qemu-ga.ts";

@@ -1,0 +1,345 @@
+/**
+ * Transcripts: `recordTranscript` sits between a client and a real QMP socket, forwards every byte unchanged and
+ * logs each line of both directions with a timestamp as JSON Lines; `replayTranscript` turns such a file into a
+ * fake that plays the server's side back, checking that the client sends what was recorded.
+ *
+ * File format (one JSON object per line):
+ *   {"type":"transcript","version":1,"target":"unix:/…","started":"2026-…"}
+ *   {"t":12.5,"conn":1,"from":"server","line":"{\"QMP\": …}"}     t: ms since start; line: exact text, no EOL
+ *   {"t":13.1,"conn":1,"from":"client","line":"{\"execute\":…}"}
+ *   {"t":90.0,"conn":1,"from":"server","close":true}               who closed first
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LineDecoder, resolveAddress, type SocketAddress } from "@qmpkit/protocol-core";
+import type { Socket, SocketListener } from "bun";
+import type { Connection } from "./connection.ts";
+import { TranscriptError } from "./errors.ts";
+import { FakeQemu } from "./fake-server.ts";
+import { encodeQemuJson, quoteString } from "./qjson.ts";
+import type { FakeQemuOptions } from "./types.ts";
+import { WireWriter } from "./wire-writer.ts";
+
+/** One line of a transcript file after the header. */
+export type TranscriptEntry =
+  | { t: number; conn: number; from: "client" | "server"; line: string }
+  | { t: number; conn: number; from: "client" | "server"; close: true };
+
+/** Options of {@link recordTranscript}. */
+export interface RecordTranscriptOptions {
+  /** The real QMP socket to proxy to (`unix:/…`, `tcp:HOST:PORT`, a path). */
+  target: SocketAddress;
+  /** Where clients connect. @default a unix socket in a fresh 0700 temp dir */
+  listen?: SocketAddress;
+  /** The JSON Lines file to write (created or truncated). */
+  file: string;
+}
+
+/** A running recorder. */
+export interface TranscriptRecorder extends AsyncDisposable {
+  /** Where clients connect (`unix:/…` or `tcp:127.0.0.1:PORT`). */
+  readonly address: string;
+  /** Entries written so far. */
+  readonly entries: number;
+  /** Stops listening, closes both sides of every proxied connection, and finishes the file. */
+  close(): Promise<void>;
+}
+
+interface ProxySocket {
+  peer?: Socket<ProxySocket>;
+  writer?: WireWriter;
+  decoder: LineDecoder;
+  from: "client" | "server";
+  conn: number;
+  closed: boolean;
+  pending: Uint8Array[];
+}
+
+const textDecoder = new TextDecoder();
+
+/**
+ * Proxies a real QMP socket and records both directions.
+ *
+ * @example
+ * await using recorder = await recordTranscript({ target: qemu.address, file: "session.jsonl" });
+ * const client = await connect(recorder.address); // talk to QEMU through the recorder
+ */
+export async function recordTranscript(options: RecordTranscriptOptions): Promise<TranscriptRecorder> {
+  const target = resolveAddress(options.target);
+  const sink = Bun.file(options.file).writer();
+  const started = performance.now();
+  let entries = 0;
+  const log = (entry: { conn: number; from: "client" | "server"; line?: string; close?: true }): void => {
+    sink.write(
+      `${JSON.stringify({ t: Math.round((performance.now() - started) * 1000) / 1000, ...entry })}\n`,
+    );
+    entries++;
+  };
+  sink.write(
+    `${JSON.stringify({ type: "transcript", version: 1, target: String(options.target), started: new Date().toISOString() })}\n`,
+  );
+
+  const record = (side: ProxySocket, chunk: Uint8Array): void => {
+    side.decoder.decode(chunk, (line) =>
+      log({ conn: side.conn, from: side.from, line: textDecoder.decode(line) }),
+    );
+  };
+  const sockets = new Set<Socket<ProxySocket>>();
+  let nextConn = 1;
+
+  const forward = (from: Socket<ProxySocket>, chunk: Uint8Array): void => {
+    const side = from.data;
+    record(side, chunk);
+    const peer = side.peer;
+    if (peer?.data.writer) peer.data.writer.write(Uint8Array.from(chunk));
+    else side.pending.push(Uint8Array.from(chunk));
+  };
+  const closeSide = (socket: Socket<ProxySocket>): void => {
+    const side = socket.data;
+    if (side.closed) return;
+    side.closed = true;
+    sockets.delete(socket);
+    log({ conn: side.conn, from: side.from, close: true });
+    const peer = side.peer;
+    if (peer && !peer.data.closed) {
+      peer.data.closed = true;
+      sockets.delete(peer);
+      // Let what is queued for the peer reach it before its end.
+      void (peer.data.writer?.flushed() ?? Promise.resolve()).then(() => peer.end());
+    }
+  };
+  const handlers = {
+    data: (s: Socket<ProxySocket>, chunk: Buffer) => forward(s, chunk),
+    drain: (s: Socket<ProxySocket>) => s.data.writer?.onDrain(),
+    close: (s: Socket<ProxySocket>) => closeSide(s),
+    error: (s: Socket<ProxySocket>) => closeSide(s),
+  };
+
+  let dir: string | undefined;
+  let address: string;
+  const listenAt = options.listen === undefined ? undefined : resolveAddress(options.listen);
+  const clientHandlers = {
+    ...handlers,
+    open: (client: Socket<ProxySocket>) => {
+      const conn = nextConn++;
+      client.data = { decoder: new LineDecoder(), from: "client", conn, closed: false, pending: [] };
+      client.data.writer = new WireWriter(client as Socket<unknown>, () => client.terminate());
+      sockets.add(client);
+      const serverSide: ProxySocket = {
+        decoder: new LineDecoder(),
+        from: "server",
+        conn,
+        closed: false,
+        pending: [],
+      };
+      const connectOptions = { data: serverSide, socket: handlers };
+      const connecting =
+        target.kind === "unix"
+          ? Bun.connect<ProxySocket>({ unix: target.path, ...connectOptions })
+          : Bun.connect<ProxySocket>({ hostname: target.host, port: target.port, ...connectOptions });
+      connecting.then(
+        (server) => {
+          sockets.add(server);
+          server.data.writer = new WireWriter(server as Socket<unknown>, () => server.terminate());
+          server.data.peer = client;
+          client.data.peer = server;
+          for (const chunk of client.data.pending.splice(0)) server.data.writer.write(chunk);
+          if (client.data.closed) server.end();
+        },
+        () => {
+          log({ conn, from: "server", close: true });
+          client.data.closed = true;
+          client.end();
+        },
+      );
+    },
+  };
+  let server: SocketListener<ProxySocket>;
+  if (listenAt?.kind === "tcp") {
+    const tcp = Bun.listen<ProxySocket>({
+      hostname: listenAt.host,
+      port: listenAt.port,
+      socket: clientHandlers,
+    });
+    server = tcp;
+    address = `tcp:${listenAt.host}:${tcp.port}`;
+  } else {
+    let path = listenAt?.path;
+    if (path === undefined) {
+      dir = mkdtempSync(join(tmpdir(), "qmpkit-record-"));
+      path = join(dir, "qmp.sock");
+    }
+    server = Bun.listen<ProxySocket>({ unix: path, socket: clientHandlers });
+    address = `unix:${path}`;
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      server.stop(true);
+      for (const socket of [...sockets]) {
+        await socket.data.writer?.flushed();
+        socket.end();
+      }
+      await sink.end();
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    })();
+    return closing;
+  };
+  return {
+    address,
+    get entries() {
+      return entries;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Reads a transcript file; throws {@link TranscriptError} on anything that is not one. */
+export async function readTranscript(file: string): Promise<TranscriptEntry[]> {
+  let text: string;
+  try {
+    text = await Bun.file(file).text();
+  } catch (error) {
+    throw new TranscriptError(`Cannot read transcript ${file}`, { cause: error });
+  }
+  const lines = text.split("\n").filter((l) => l.trim().length > 0);
+  const header = parseLine(lines[0], file, 1) as { type?: unknown; version?: unknown };
+  if (header.type !== "transcript" || header.version !== 1) {
+    throw new TranscriptError(`${file} is not a qmpkit transcript (version 1 header missing)`);
+  }
+  return lines.slice(1).map((line, i) => {
+    const entry = parseLine(line, file, i + 2) as Partial<TranscriptEntry>;
+    const ok =
+      typeof entry.conn === "number" &&
+      (entry.from === "client" || entry.from === "server") &&
+      (typeof (entry as { line?: unknown }).line === "string" ||
+        (entry as { close?: unknown }).close === true);
+    if (!ok) throw new TranscriptError(`${file}:${i + 2}: not a transcript entry`);
+    return entry as TranscriptEntry;
+  });
+}
+
+function parseLine(line: string | undefined, file: string, number: number): unknown {
+  if (line === undefined) throw new TranscriptError(`${file} is empty`);
+  try {
+    return JSON.parse(line);
+  } catch (error) {
+    throw new TranscriptError(`${file}:${number}: not JSON`, { cause: error });
+  }
+}
+
+type Step =
+  | { from: "client" | "server"; line: string; json: unknown }
+  | { from: "client" | "server"; close: true };
+
+interface Cursor {
+  steps: Step[];
+  index: number;
+}
+
+function json(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
+function commandKey(message: unknown): string | undefined {
+  if (typeof message !== "object" || message === null) return undefined;
+  const m = message as Record<string, unknown>;
+  const kind = "exec-oob" in m ? "exec-oob" : "execute";
+  return JSON.stringify([kind, m[kind], m.arguments ?? {}]);
+}
+
+/**
+ * A fake that answers as the recorded server did: connection N of the replay plays recorded connection N (the
+ * last one again if there are more). Each client message must match the next recorded one (command and
+ * arguments; the id may differ and is echoed back). Anything else gets an error reply whose desc says what was
+ * expected, and an entry in `fake.errors`.
+ *
+ * @example
+ * await using fake = await replayTranscript("session.jsonl");
+ * const client = await connect(fake.address);
+ * await client.execute("query-status"); // answered from the recording
+ * expect(fake.errors).toEqual([]);
+ */
+export async function replayTranscript(
+  file: string,
+  options: Pick<FakeQemuOptions, "tcp" | "path" | "multiClient" | "onReceived"> = {},
+): Promise<FakeQemu> {
+  const entries = await readTranscript(file);
+  const byConn = new Map<number, Step[]>();
+  for (const entry of entries) {
+    const steps = byConn.get(entry.conn) ?? [];
+    steps.push("close" in entry ? { from: entry.from, close: true } : { ...entry, json: json(entry.line) });
+    byConn.set(entry.conn, steps);
+  }
+  const recorded = [...byConn.keys()].sort((a, b) => a - b);
+  if (recorded.length === 0) throw new TranscriptError(`${file} records no connection`);
+  const cursors = new Map<Connection, Cursor>();
+  let fake: FakeQemu;
+
+  const cursorOf = (conn: Connection): Cursor => {
+    let cursor = cursors.get(conn);
+    if (cursor === undefined) {
+      const key = recorded[Math.min(conn.id, recorded.length) - 1] as number;
+      cursor = { steps: byConn.get(key) ?? [], index: 0 };
+      cursors.set(conn, cursor);
+    }
+    return cursor;
+  };
+  /** Writes the server's recorded lines up to the next client line; returns them as text. */
+  const playServer = (conn: Connection, cursor: Cursor, idFrom: unknown, idTo: unknown): string => {
+    let out = "";
+    for (; cursor.index < cursor.steps.length; cursor.index++) {
+      const step = cursor.steps[cursor.index] as Step;
+      if (step.from === "client") break;
+      if ("close" in step) {
+        cursor.index = cursor.steps.length;
+        queueMicrotask(() => void conn.close());
+        break;
+      }
+      out += `${rewriteId(step.line, step.json, idFrom, idTo)}\r\n`;
+    }
+    return out;
+  };
+
+  fake = new FakeQemu({ ...options, schema: false }, undefined, {
+    greeting: (conn) => playServer(conn, cursorOf(conn), undefined, undefined) || null,
+    input: (conn, input) => {
+      const cursor = cursorOf(conn);
+      const got = input.ok ? input.value : undefined;
+      const id = typeof got === "object" && got !== null ? (got as Record<string, unknown>).id : undefined;
+      const step = cursor.steps[cursor.index];
+      const expected = step !== undefined && step.from === "client" && !("close" in step) ? step : undefined;
+      if (expected === undefined || commandKey(expected.json) !== commandKey(got)) {
+        const wanted = expected === undefined ? "nothing more (the recording ends here)" : expected.line;
+        const desc = `qmpkit replay: expected ${wanted}, got ${input.raw}`;
+        fake.errors.push({ client: conn.id, command: undefined, message: desc, at: Date.now() });
+        const idPart = id === undefined ? "" : `"id": ${encodeQemuJson(id, true)}, `;
+        conn.write(`{${idPart}"error": {"class": "GenericError", "desc": ${quoteString(desc)}}}\r\n`);
+        return;
+      }
+      cursor.index++;
+      const recordedId = (expected.json as Record<string, unknown>).id;
+      const text = playServer(conn, cursor, recordedId, id);
+      if (text) conn.write(text);
+    },
+  });
+  return fake;
+}
+
+/** Replaces the recorded client's id by the replaying client's in a reply line; other lines pass unchanged. */
+function rewriteId(line: string, parsed: unknown, from: unknown, to: unknown): string {
+  if (from === undefined || typeof parsed !== "object" || parsed === null) return line;
+  const message = parsed as Record<string, unknown>;
+  if (!("id" in message) || JSON.stringify(message.id) !== JSON.stringify(from)) return line;
+  const rewritten: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(message)) rewritten[key] = key === "id" ? to : value;
+  if (to === undefined) delete rewritten.id;
+  return encodeQemuJson(rewritten);
+}
