@@ -17,7 +17,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import type { CliIO } from "../cli.ts";
-import { isExecuteError, MessageRefusedError } from "../errors.ts";
+import { ConnectionLostError, isExecuteError, MessageRefusedError } from "../errors.ts";
 import { formatCliError, formatJson, type OutputStyle } from "../format.ts";
 import { loadSchema } from "../schema.ts";
 import type { Session } from "../session.ts";
@@ -61,6 +61,8 @@ const CLOSED_NOTE = "(the connection closed)";
 interface ShellUi {
   /** The interactive line editor, once started. */
   rl?: Interface;
+  /** Whichever readline reads the input (interactive or piped): closed when the session ends. */
+  input?: Interface;
   /** A command is in flight: no prompt is on screen to redraw. */
   busy: boolean;
   /** The session ended (QEMU quit or went away). */
@@ -107,11 +109,10 @@ export async function runShell(
     ? pumpEvents(session, stopEvents.signal, (e) => printEvent(formatJson(e, options.style))).then(() => {
         if (stopEvents.signal.aborted) return;
         ui.ended = true;
-        // At the prompt: end now. Mid-command: the loop ends after printing the reply.
-        if (ui.rl && !ui.busy) {
-          io.stdout.write(`\r\x1b[K${CLOSED_NOTE}\n`);
-          ui.rl.close();
-        }
+        // Waiting for input: stop reading now. Mid-command: the loop stops after printing the reply.
+        if (ui.busy) return;
+        if (ui.rl) io.stdout.write(`\r\x1b[K${CLOSED_NOTE}\n`);
+        ui.input?.close();
       })
     : undefined;
 
@@ -125,6 +126,12 @@ export async function runShell(
       try {
         reply = await exchange(session, message);
       } catch (error) {
+        // The session ended under this command: the shell ends too. If that was abnormal (QEMU killed),
+        // closing the session reports it, once.
+        if (error instanceof ConnectionLostError) {
+          ui.ended = true;
+          return;
+        }
         // Refused by the client before sending (say, a raw line with a numeric id): report, go on.
         if (!(error instanceof MessageRefusedError)) throw error;
         tally.parseErrors++;
@@ -150,7 +157,7 @@ export async function runShell(
       await interactiveLoop(session, source, options, io, send, ui);
       return 0;
     }
-    return await pipedLoop(options, io, send, tally);
+    return await pipedLoop(options, io, send, tally, ui);
   } finally {
     stopEvents.abort();
     await eventsDone;
@@ -213,11 +220,15 @@ async function pipedLoop(
   io: CliIO,
   send: (message: CommandMessage | Record<string, unknown>) => Promise<void>,
   tally: Tally,
+  ui: ShellUi,
 ): Promise<number> {
   const rl = createInterface({ input: io.stdin, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
+  ui.input = rl;
   let state = initialShellState;
   let lineNumber = 0;
   for await (const line of rl) {
+    // The connection closed (after quit, or QEMU went away): input after that is not read.
+    if (ui.ended) break;
     lineNumber++;
     const result = step(line, state, options.hmp);
     state = result.state;
@@ -230,7 +241,7 @@ async function pipedLoop(
       await send(result.message);
     }
   }
-  if (state.transaction) {
+  if (state.transaction && !ui.ended) {
     tally.parseErrors++;
     const n = state.transaction.actions.length;
     io.stderr.write(
@@ -260,6 +271,7 @@ async function interactiveLoop(
     completer: (line: string) => complete(source, line, state),
   });
   ui.rl = rl;
+  ui.input = rl;
   const prompt = () => rl.setPrompt(state.transaction ? "TRANS> " : "(QEMU) ");
   rl.on("SIGINT", () => {
     // Ctrl-C drops the current line and any open transaction, like a shell; Ctrl-D quits.
@@ -275,6 +287,7 @@ async function interactiveLoop(
   rl.prompt();
   try {
     for await (const line of rl) {
+      if (ui.ended) break;
       const result = step(line, state, options.hmp);
       state = result.state;
       if (result.kind === "error") {
