@@ -15,6 +15,19 @@ export { FakeQemuError, QmpCommandError, SpawnQemuError, TranscriptError } from 
 export { createFakeQemu, FakeQemu, QEMU_7_2_VERSION } from "./fake-server.ts";
 export type { EventFloodOptions, GarbageWhen } from "./faults.ts";
 export { faults } from "./faults.ts";
+// QGA: a fake guest agent and a real qemu-ga launcher
+export { QemuGaSpawnError } from "./qga/errors.ts";
+export type { FakeQga, FakeQgaCall, FakeQgaFaults, FakeQgaOptions } from "./qga/fake-qga.ts";
+export { createFakeQga } from "./qga/fake-qga.ts";
+export type { FakeQgaContext, FakeQgaHandler } from "./qga/fake-qga-commands.ts";
+export type { QemuGaProcess, SpawnQemuGaOptions } from "./qga/spawn-qemu-ga.ts";
+export {
+  DEFAULT_QEMU_GA_BINARY,
+  hasQemuGa,
+  requireQemuGa,
+  skipWithoutQemuGa,
+  spawnQemuGa,
+} from "./qga/spawn-qemu-ga.ts";
 export { encodeQemuJson, RawJson } from "./qjson.ts";
 export type { SchemaEntry } from "./schema-args.ts";
 // Real QEMU
@@ -38,16 +51,3 @@ export type {
   JsonObject,
   ReceivedMessage,
 } from "./types.ts";
-// QGA: a fake guest agent and a real qemu-ga launcher
-export { QemuGaSpawnError } from "./qga/errors.ts";
-export type { FakeQga, FakeQgaCall, FakeQgaFaults, FakeQgaOptions } from "./qga/fake-qga.ts";
-export { createFakeQga } from "./qga/fake-qga.ts";
-export type { FakeQgaContext, FakeQgaHandler } from "./qga/fake-qga-commands.ts";
-export type { QemuGaProcess, SpawnQemuGaOptions } from "./qga/spawn-qemu-ga.ts";
-export {
-  DEFAULT_QEMU_GA_BINARY,
-  hasQemuGa,
-  requireQemuGa,
-  skipWithoutQemuGa,
-  spawnQemuGa,
-} from "./qga/spawn-qemu-ga.ts";
