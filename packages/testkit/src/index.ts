@@ -9,6 +9,9 @@
  * @module
  */
 
+// Standalone server
+export type { RunFakeCliOptions } from "./cli.ts";
+export { FAKE_CLI_USAGE, runFakeCli } from "./cli.ts";
 // Errors
 export { FakeQemuError, QmpCommandError, SpawnQemuError, TranscriptError } from "./errors.ts";
 // Fake QEMU
