@@ -3,11 +3,12 @@
 // shutdown, suspend) are never sent in a form that could act.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runstate } from "@qmpkit/protocol-core";
 import { QGAClient, QGAError } from "@qmpkit/qmp";
+import { QemuGaSpawnError } from "../src/qga/errors.ts";
 import { type QemuGaProcess, type SpawnQemuGaOptions, spawnQemuGa } from "../src/qga/spawn-qemu-ga.ts";
 import {
   cleanupList,
@@ -188,4 +189,26 @@ test.skipIf(skipWithoutQemuGa)("spawnQemuGa removes its temp dir and stops the a
   await spawned.kill();
   const qga = new QGAClient();
   expect(await rejection(qga.connect(spawned.address))).toBeInstanceOf(Error);
+});
+
+test.skipIf(skipWithoutQemuGa)(
+  "spawnQemuGa reports qemu-ga's own complaint and leaves nothing behind when it fails",
+  async () => {
+    requireQemuGa();
+    const before = new Set(readdirSync(tmpdir()).filter((name) => name.startsWith("qmpkit-qemu-ga-")));
+    const error = await rejection(spawnQemuGa({ args: ["--no-such-option"] }));
+    expect(error).toBeInstanceOf(QemuGaSpawnError);
+    expect((error as QemuGaSpawnError).output).toContain("no-such-option");
+    expect((error as QemuGaSpawnError).exitCode).not.toBe(0);
+    const after = readdirSync(tmpdir()).filter(
+      (name) => name.startsWith("qmpkit-qemu-ga-") && !before.has(name),
+    );
+    expect(after).toEqual([]);
+  },
+);
+
+test("spawnQemuGa names the missing binary", async () => {
+  const error = await rejection(spawnQemuGa({ binary: "/nonexistent/qemu-ga" }));
+  expect(error).toBeInstanceOf(QemuGaSpawnError);
+  expect((error as Error).message).toContain("/nonexistent/qemu-ga is not installed");
 });

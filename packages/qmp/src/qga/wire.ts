@@ -95,6 +95,7 @@ export function parseExactReturn(text: string): unknown {
   return parsed.return;
 }
 
+/** A plain JSON object (not null, not an array). */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

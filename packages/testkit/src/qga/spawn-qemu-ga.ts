@@ -27,7 +27,7 @@ export function skipWithoutQemuGa(binary: string = DEFAULT_QEMU_GA_BINARY): bool
 /** Throws a clear {@link QemuGaSpawnError} when qemu-ga is not installed (use at the top of a real-agent test). */
 export function requireQemuGa(binary: string = DEFAULT_QEMU_GA_BINARY): void {
   if (hasQemuGa(binary)) return;
-  const hint = process.env.CI === "true" ? " (CI=true requires it: install qemu-guest-agent)" : "";
+  const hint = ` (Debian package qemu-guest-agent${process.env.CI === "true" ? "; CI=true requires it" : ""})`;
   throw new QemuGaSpawnError(`${binary} is not installed${hint}`, "", undefined);
 }
 
@@ -96,13 +96,7 @@ export async function spawnQemuGa(options: SpawnQemuGaOptions = {}): Promise<Qem
   const binary = options.binary ?? DEFAULT_QEMU_GA_BINARY;
   const channel = options.channel ?? "unix-listen";
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
-  if (!existsSync(binary)) {
-    throw new QemuGaSpawnError(
-      `qemu-ga not found at ${binary} (Debian package qemu-guest-agent)`,
-      "",
-      undefined,
-    );
-  }
+  requireQemuGa(binary);
   const dir = mkdtempSync(join(tmpdir(), "qmpkit-qemu-ga-"));
   const stateDir = join(dir, "state");
   mkdirSync(stateDir, { mode: 0o700 });
