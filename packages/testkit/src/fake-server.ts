@@ -72,9 +72,16 @@ export class FakeQemu implements AsyncDisposable {
   #schemaJson: RawJson | undefined;
   #stopped = false;
   readonly #interceptor: Interceptor | undefined;
+  readonly #recordedCommands: readonly string[];
 
   /** @internal Use {@link createFakeQemu}. */
-  constructor(options: FakeQemuOptions, schema: readonly SchemaEntry[] | undefined, interceptor?: Interceptor) {
+  constructor(
+    options: FakeQemuOptions,
+    schema: readonly SchemaEntry[] | undefined,
+    interceptor?: Interceptor,
+    recordedCommands: readonly string[] = [],
+  ) {
+    this.#recordedCommands = recordedCommands;
     this.#options = options;
     this.#interceptor = interceptor;
     this.#schema = schema === undefined ? undefined : new QapiSchema(schema);
@@ -347,7 +354,7 @@ export class FakeQemu implements AsyncDisposable {
     const names = new Set<string>();
     for (const name of this.#handlers.keys()) names.add(name);
     if (this.#options.benchCommands) for (const name of BENCH_COMMANDS.keys()) names.add(name);
-    const recorded = this.#schema === undefined ? [...BUILTIN_COMMANDS.keys()] : loadRecordedCommandList();
+    const recorded = this.#schema === undefined ? [...BUILTIN_COMMANDS.keys()] : this.#recordedCommands;
     const inSchema = new Set(this.#schema?.commandNames() ?? []);
     for (const name of recorded) if (this.#schema === undefined || inSchema.has(name)) names.add(name);
     for (const name of inSchema) names.add(name);
@@ -392,5 +399,5 @@ function removeStaleSocket(path: string): void {
  */
 export async function createFakeQemu(options: FakeQemuOptions = {}): Promise<FakeQemu> {
   const schema = options.schema === false ? undefined : (options.schema ?? (await loadRecordedSchema()));
-  return new FakeQemu(options, schema);
+  return new FakeQemu(options, schema, undefined, await loadRecordedCommandList());
 }

@@ -1,32 +1,25 @@
 /**
- * Loads what was recorded from QEMU 7.2 (`fixtures/`): the introspection schema and the `query-commands` list.
- * Read once per process and shared.
+ * What was recorded from QEMU 7.2 (`fixtures/`): the introspection schema and the `query-commands` list.
+ * Loaded with dynamic imports of static paths, so they are read once, only when a fake needs them, and a
+ * bundler (`bun build --compile`) embeds them: a compiled binary has no fixtures directory to read from.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { SchemaEntry } from "./schema-args.ts";
 
-const FIXTURES = join(import.meta.dir, "..", "fixtures");
-
 let schema: Promise<SchemaEntry[]> | undefined;
-let commands: string[] | undefined;
+let commands: Promise<string[]> | undefined;
 
 /** The `query-qmp-schema` return recorded from QEMU 7.2 (1051 entries). */
 export function loadRecordedSchema(): Promise<SchemaEntry[]> {
-  schema ??= Bun.file(join(FIXTURES, "qemu-7.2-schema.json")).json() as Promise<SchemaEntry[]>;
+  schema ??= import("../fixtures/qemu-7.2-schema.json", { with: { type: "json" } }).then(
+    (module) => module.default as unknown as SchemaEntry[],
+  );
   return schema;
 }
 
 /** The command names of QEMU 7.2's `query-commands` reply, in QEMU's order. */
-export function loadRecordedCommandList(): string[] {
-  if (commands !== undefined) return commands;
-  const text = readFileSync(join(FIXTURES, "qemu-7.2-transcript.jsonl"), "utf8");
-  for (const line of text.split("\n")) {
-    if (!line.includes('"case":"query-commands"')) continue;
-    const entry = JSON.parse(line) as { recv: { return?: { name: string }[] }[] };
-    commands = (entry.recv[0]?.return ?? []).map((c) => c.name);
-    return commands;
-  }
-  commands = [];
+export function loadRecordedCommandList(): Promise<string[]> {
+  commands ??= import("../fixtures/qemu-7.2-commands.json", { with: { type: "json" } }).then((module) =>
+    (module.default as { name: string }[]).map((c) => c.name),
+  );
   return commands;
 }
