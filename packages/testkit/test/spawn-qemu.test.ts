@@ -1,0 +1,111 @@
+/**
+ * spawnQemu: starts a real QEMU whose socket accepts, always cleans up (process and temp dir), and reports an
+ * early exit or a timeout with QEMU's stderr. The CI rule helpers are checked with the environment faked.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname } from "node:path";
+import { connect } from "@qmpkit/qmp";
+import { hasQemu, requireQemu, SpawnQemuError, skipWithoutQemu, spawnQemu } from "../src/index.ts";
+import { within } from "./helpers.ts";
+
+/** spawnQemu's temp dirs currently present. */
+function qemuDirs(): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith("qmpkit-qemu-"));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(skipWithoutQemu())("spawnQemu with a real QEMU", () => {
+  test("the socket accepts a client at once; disposal kills QEMU and removes the dir", async () => {
+    requireQemu();
+    let pid = 0;
+    let dir = "";
+    {
+      await using qemu = await spawnQemu();
+      pid = qemu.pid;
+      dir = dirname(qemu.path);
+      expect(qemu.address).toBe(`unix:${qemu.path}`);
+      const client = await within(connect(qemu.address), 5000);
+      expect((await client.execute("query-status")).status).toBe("running");
+      await client.disconnect();
+    }
+    expect(existsSync(dir)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
+  });
+
+  test("kill() resolves with the exit status; extraArgs reach QEMU", async () => {
+    requireQemu();
+    await using qemu = await spawnQemu({ extraArgs: ["-name", "contract-vm"] });
+    const client = await within(connect(qemu.address), 5000);
+    expect(await client.execute("query-name")).toEqual({ name: "contract-vm" });
+    await client.disconnect();
+    expect(await within(qemu.kill("SIGKILL"), 5000)).not.toBe(0);
+  });
+
+  test("QEMU exiting early rejects with SpawnQemuError carrying its stderr, and leaves nothing behind", async () => {
+    requireQemu();
+    const before = qemuDirs();
+    const error = await spawnQemu({ extraArgs: ["-no-such-option"] }).catch((e: unknown) => e);
+    expect(qemuDirs()).toEqual(before);
+    expect(error).toBeInstanceOf(SpawnQemuError);
+    expect((error as SpawnQemuError).stderr).toContain("-no-such-option");
+    expect((error as SpawnQemuError).message).toContain("QEMU stderr:");
+    expect((error as SpawnQemuError).exitCode).toBe(1);
+  });
+});
+
+describe("spawnQemu failures without QEMU", () => {
+  test("a program that never opens the socket times out with SpawnQemuError; its dir is removed", async () => {
+    const before = qemuDirs();
+    const error = await within(
+      spawnQemu({
+        binary: "/bin/sh",
+        args: ["-c", "echo starting >&2; exec sleep 30"],
+        timeoutMs: 300,
+      }).catch((e: unknown) => e),
+      5000,
+    );
+    expect(error).toBeInstanceOf(SpawnQemuError);
+    expect((error as SpawnQemuError).message).toContain("did not accept within 300 ms");
+    expect((error as SpawnQemuError).stderr).toContain("starting");
+    expect(qemuDirs()).toEqual(before);
+  });
+
+  test("a missing binary is a SpawnQemuError naming it", async () => {
+    const error = await spawnQemu({ binary: "qemu-system-does-not-exist" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SpawnQemuError);
+    expect((error as Error).message).toContain("qemu-system-does-not-exist is not installed");
+  });
+});
+
+describe("the CI rule", () => {
+  const saved = process.env.CI;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.CI;
+    else process.env.CI = saved;
+  });
+
+  test("without the binary: skipped locally, not skipped (so failing) under CI=true", () => {
+    const missing = "qemu-system-does-not-exist";
+    expect(hasQemu(missing)).toBe(false);
+    delete process.env.CI;
+    expect(skipWithoutQemu(missing)).toBe(true);
+    process.env.CI = "true";
+    expect(skipWithoutQemu(missing)).toBe(false);
+    expect(() => requireQemu(missing)).toThrow(/CI=true requires it/);
+  });
+
+  test("with the binary present nothing is skipped", () => {
+    expect(skipWithoutQemu("sh")).toBe(false);
+    expect(() => requireQemu("sh")).not.toThrow();
+  });
+});
