@@ -39,6 +39,7 @@ import {
   isErrorBody,
   isObject,
   parseGreeting,
+  previewJson,
   type QmpEvent,
   type QmpMessage,
   type Reply,
@@ -340,7 +341,7 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
         });
       }
       throw new NegotiationError(
-        `QMP negotiation failed: the reply has neither "return" nor "error": ${JSON.stringify(reply).slice(0, 200)}`,
+        `QMP negotiation failed: the reply has neither "return" nor "error": ${previewJson(reply)}`,
       );
     }
   }
@@ -421,11 +422,11 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
       if (message.error !== undefined) {
         // QEMU could not parse something it was sent, so it could not read its id: the reply belongs to no one
         // and the stream's state is unknown. Ending the session is the only safe recovery (qmp-spec, "Errors").
-        const desc = isErrorBody(message.error) ? message.error.desc : JSON.stringify(message.error);
+        const desc = isErrorBody(message.error) ? message.error.desc : previewJson(message.error);
         throw new ServerParseError(`QEMU reported an error for input it could not parse: ${desc}`, message);
       }
     }
-    if (this.logger.enabled) this.logger.warn(`Dropped an unexpected message: ${JSON.stringify(message)}`);
+    if (this.logger.enabled) this.logger.warn(`Dropped an unexpected message: ${previewJson(message)}`);
   }
 
   #settle(pending: Pending, reply: QmpMessage): void {

@@ -93,6 +93,43 @@ export function decodeQmpMessage(frame: Uint8Array): QmpMessage {
   return value;
 }
 
+/**
+ * The start of `value` as compact JSON, at most `max` characters (then `…`), for error and log messages. It reads
+ * only what it prints: wire data may be nested far deeper than `JSON.stringify` can recurse (which then throws a
+ * RangeError, after seconds of work at a million levels), or be megabytes long.
+ */
+export function previewJson(value: unknown, max = 200): string {
+  let out = "";
+  const visit = (v: unknown, depth: number): void => {
+    if (out.length > max) return;
+    if (depth > 64) {
+      out += "…";
+    } else if (Array.isArray(v)) {
+      out += "[";
+      for (let i = 0; i < v.length && out.length <= max; i++) {
+        if (i > 0) out += ",";
+        visit(v[i], depth + 1);
+      }
+      out += "]";
+    } else if (typeof v === "object" && v !== null) {
+      out += "{";
+      let first = true;
+      for (const key in v) {
+        if (out.length > max) break;
+        if (!Object.hasOwn(v, key)) continue;
+        out += `${first ? "" : ","}${JSON.stringify(key)}:`;
+        first = false;
+        visit((v as Record<string, unknown>)[key], depth + 1);
+      }
+      out += "}";
+    } else {
+      out += String(JSON.stringify(typeof v === "string" && v.length > max ? v.slice(0, max) : v));
+    }
+  };
+  visit(value, 0);
+  return out.length > max ? `${out.slice(0, max)}…` : out;
+}
+
 function preview(frame: Uint8Array): string {
   const text = decoder.decode(frame.subarray(0, 120));
   return frame.length > 120 ? `${text}…` : text;
@@ -106,7 +143,7 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 /** Checks a greeting's structure; throws {@link GreetingError} naming what is wrong. */
 export function parseGreeting(message: QmpMessage): Greeting {
   const fail = (what: string): never => {
-    throw new GreetingError(`Invalid QMP greeting (${what}): ${JSON.stringify(message).slice(0, 200)}`);
+    throw new GreetingError(`Invalid QMP greeting (${what}): ${previewJson(message)}`);
   };
   const qmp = message.QMP;
   if (!isObject(qmp)) return fail('no "QMP" object');
