@@ -1,11 +1,11 @@
 // The compiled binary against the embedded fake (--fake) and against fakes these tests start.
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@qmpkit/qmp";
 import { createFakeQemu, type FakeQemu, type FakeQemuOptions } from "@qmpkit/testkit";
 import { COMMANDS } from "../src/commands/index.ts";
-import { builtBinary, cleanEnv, qmpkit, ROOT, run, scratchDir, start } from "./e2e-helpers.ts";
+import { builtBinary, cleanEnv, qmpkit, ROOT, removeScratch, run, scratchDir, start } from "./e2e-helpers.ts";
 
 const RUNNING = { status: "running", singlestep: false, running: true };
 const fakes: FakeQemu[] = [];
@@ -13,6 +13,7 @@ const fakes: FakeQemu[] = [];
 beforeAll(async () => {
   await builtBinary();
 });
+afterAll(removeScratch);
 afterEach(async () => {
   for (const fake of fakes.splice(0)) await fake.close();
 });

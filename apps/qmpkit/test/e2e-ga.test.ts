@@ -1,5 +1,5 @@
 // `qmpkit ga` (the compiled binary) against the testkit's fake guest agent and a real qemu-ga.
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   createFakeQga,
@@ -11,7 +11,7 @@ import {
   skipWithoutQemuGa,
   spawnQemuGa,
 } from "@qmpkit/testkit";
-import { builtBinary, qmpkit, scratchDir } from "./e2e-helpers.ts";
+import { builtBinary, qmpkit, removeScratch, scratchDir } from "./e2e-helpers.ts";
 
 const SLOW = 30_000;
 const cleanups: (() => Promise<void>)[] = [];
@@ -19,6 +19,7 @@ const cleanups: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   await builtBinary();
 });
+afterAll(removeScratch);
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });

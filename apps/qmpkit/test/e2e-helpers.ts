@@ -1,5 +1,5 @@
 // End-to-end helpers: the compiled binary, built once per test run, and bounded ways to run it.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -10,26 +10,37 @@ export const ROOT = join(import.meta.dir, "..", "..", "..");
 const APP = join(import.meta.dir, "..");
 
 const scratch: string[] = [];
-process.once("exit", () => {
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
 
-/** A fresh private temp dir, removed when the test process exits (or earlier by the caller). */
+/** A fresh private temp dir; {@link removeScratch} (each e2e file's afterAll) deletes it. */
 export function scratchDir(prefix = "qmpkit-e2e-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   scratch.push(dir);
   return dir;
 }
 
+/** Deletes every dir {@link scratchDir} made so far. */
+export function removeScratch(): void {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+const BIN_PREFIX = "qmpkit-e2e-bin-";
 let building: Promise<string> | undefined;
 
 /**
- * Compiles `src/main.ts` with `bun build --compile` into a temp dir, once per test process however many
- * files ask (bun test runs every file in one process), and resolves with the executable's path.
+ * Compiles `src/main.ts` with `bun build --compile`, once per test process however many files ask (bun test
+ * runs every file in one process), and resolves with the executable's path.
+ *
+ * The executable (about 100 MB) lives in a dir named after this process. bun test runs no exit hooks, so it
+ * cannot be removed when the run ends; instead each run first removes the dirs of runs whose process is gone,
+ * which leaves at most one behind and never touches a run still going on beside this one.
  */
 export function builtBinary(): Promise<string> {
   building ??= (async () => {
-    const outfile = join(scratchDir("qmpkit-bin-"), "qmpkit");
+    removeStaleBinaries();
+    const dir = join(tmpdir(), `${BIN_PREFIX}${process.pid}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { mode: 0o700 });
+    const outfile = join(dir, "qmpkit");
     const proc = Bun.spawn(
       [
         process.execPath,
@@ -49,6 +60,24 @@ export function builtBinary(): Promise<string> {
     return outfile;
   })();
   return building;
+}
+
+function removeStaleBinaries(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(BIN_PREFIX)) continue;
+    const pid = Number(name.slice(BIN_PREFIX.length));
+    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM";
+  }
 }
 
 /** The environment binaries run in: no colour or debug settings inherited, a private HOME (history). */

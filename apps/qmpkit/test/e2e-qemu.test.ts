@@ -1,10 +1,10 @@
 // The compiled binary against real QEMU: skipped without qemu-system-x86_64, failing under CI=true.
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@qmpkit/qmp";
 import { type QemuProcess, requireQemu, skipWithoutQemu, spawnQemu } from "@qmpkit/testkit";
-import { builtBinary, qmpkit, scratchDir, start } from "./e2e-helpers.ts";
+import { builtBinary, qmpkit, removeScratch, scratchDir, start } from "./e2e-helpers.ts";
 import { within } from "./harness.ts";
 
 const skip = skipWithoutQemu();
@@ -16,6 +16,7 @@ const started: QemuProcess[] = [];
 beforeAll(async () => {
   if (!skip) await builtBinary();
 });
+afterAll(removeScratch);
 afterEach(async () => {
   for (const qemu of started.splice(0)) await qemu[Symbol.asyncDispose]();
 });
