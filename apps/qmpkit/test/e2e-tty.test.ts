@@ -1,0 +1,193 @@
+// The interactive shell through a real pseudo-terminal: the compiled binary in a detached tmux session of a
+// fixed size, driven with send-keys and read with capture-pane. The screen is the only thing to observe here,
+// so each check polls it until it matches, within a deadline, and fails showing the screen it last saw.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { createFakeQemu, type FakeQemu } from "@qmpkit/testkit";
+import { builtBinary, cleanEnv, removeScratch, run, scratchDir } from "./e2e-helpers.ts";
+
+const skip = Bun.which("tmux") === null && process.env.CI !== "true";
+const SLOW = 30_000;
+const PROMPT = "(QEMU) ";
+
+class Tmux {
+  readonly #socket: string;
+  readonly #config: string;
+
+  constructor(dir: string) {
+    this.#socket = join(dir, "tmux.sock");
+    this.#config = join(dir, "tmux.conf");
+  }
+
+  async start(command: readonly string[], env: Record<string, string>): Promise<void> {
+    if (Bun.which("tmux") === null)
+      throw new Error("tmux is not installed (CI=true requires it: apt-get install tmux)");
+    // remain-on-exit keeps the pane after the program ends, so its exit status can be read.
+    await Bun.write(this.#config, "set -g remain-on-exit on\nset -g history-limit 1000\n");
+    const vars = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+    await this.#tmux(["new-session", "-d", "-s", "qmpkit", "-x", "100", "-y", "40", ...vars, ...command]);
+  }
+
+  async keys(...keys: string[]): Promise<void> {
+    await this.#tmux(["send-keys", "-t", "qmpkit", ...keys]);
+  }
+
+  /** Types text literally (no key names). */
+  async type(text: string): Promise<void> {
+    await this.#tmux(["send-keys", "-t", "qmpkit", "-l", text]);
+  }
+
+  /** The visible screen, lines trimmed on the right; with `escapes`, colour codes kept. */
+  async screen(escapes = false): Promise<string> {
+    const out = await this.#tmux(["capture-pane", "-p", "-t", "qmpkit", ...(escapes ? ["-e"] : [])]);
+    return out
+      .split("\n")
+      .map((l) => l.trimEnd())
+      .join("\n")
+      .trimEnd();
+  }
+
+  /** Polls the screen until `check` holds, within `ms`; fails with the last screen. */
+  async waitFor(
+    what: string,
+    check: (screen: string) => boolean,
+    ms = 10_000,
+    escapes = false,
+  ): Promise<string> {
+    const deadline = performance.now() + ms;
+    let last = "";
+    while (performance.now() < deadline) {
+      last = await this.screen(escapes);
+      if (check(last)) return last;
+      await Bun.sleep(20);
+    }
+    throw new Error(`the screen never showed ${what} within ${ms} ms; last screen:\n${last}`);
+  }
+
+  /** The program's exit status once it has ended (the pane stays, dead), within `ms`. */
+  async exitStatus(ms = 10_000): Promise<number> {
+    const deadline = performance.now() + ms;
+    while (performance.now() < deadline) {
+      const [dead, status] = (
+        await this.#tmux(["display", "-p", "-t", "qmpkit", "#{pane_dead} #{pane_dead_status}"])
+      )
+        .trim()
+        .split(" ");
+      if (dead === "1") return Number(status);
+      await Bun.sleep(20);
+    }
+    throw new Error(`the program did not exit within ${ms} ms; last screen:\n${await this.screen()}`);
+  }
+
+  async kill(): Promise<void> {
+    await run(["tmux", "-S", this.#socket, "kill-server"], { timeoutMs: 5000 }).catch(() => {});
+  }
+
+  async #tmux(args: string[]): Promise<string> {
+    const result = await run(["tmux", "-S", this.#socket, "-f", this.#config, ...args], { timeoutMs: 5000 });
+    if (result.exitCode !== 0) throw new Error(`tmux ${args[0]} failed: ${result.stderr}`);
+    return result.stdout;
+  }
+}
+
+const lastLine = (screen: string) => screen.split("\n").at(-1) ?? "";
+let tmux: Tmux | undefined;
+let fake: FakeQemu | undefined;
+
+beforeAll(async () => {
+  if (!skip) await builtBinary();
+});
+afterEach(async () => {
+  await tmux?.kill();
+  tmux = undefined;
+  await fake?.close();
+  fake = undefined;
+});
+afterAll(removeScratch);
+
+async function shell(args: string[], env: Record<string, string> = {}): Promise<Tmux> {
+  tmux = new Tmux(scratchDir());
+  await tmux.start([await builtBinary(), "shell", "--no-history", ...args], { NO_COLOR: "1", ...env });
+  await tmux.waitFor("the prompt", (s) => lastLine(s) === PROMPT.trimEnd());
+  return tmux;
+}
+
+describe("the interactive shell in a terminal", () => {
+  test.skipIf(skip)(
+    "Tab completes a command and an argument name, Enter shows the reply, an event leaves a clean prompt, Ctrl-D quits",
+    async () => {
+      const t = await shell(["--fake"]);
+      await t.type("query-statu");
+      await t.keys("Tab");
+      await t.waitFor("the completed command name", (s) => lastLine(s) === `${PROMPT}query-status`);
+      await t.keys("Enter");
+      let screen = await t.waitFor(
+        "the reply and a new prompt",
+        (s) => s.includes('"status": "running"') && lastLine(s) === PROMPT.trimEnd(),
+      );
+      expect(screen).toContain(`${PROMPT}query-status\n{\n  "return": {\n    "status": "running",`);
+
+      // stop makes the fake send STOP before its reply: both print, then one clean prompt.
+      await t.type("stop");
+      await t.keys("Enter");
+      screen = await t.waitFor(
+        "STOP, the reply and a new prompt",
+        (s) =>
+          s.includes('"event": "STOP"') && s.includes('"return": {}') && lastLine(s) === PROMPT.trimEnd(),
+      );
+      const after = screen.slice(screen.indexOf(`${PROMPT}stop`));
+      // Nothing printed over the prompt: every line after the command is JSON, except the last (the prompt).
+      for (const line of after.split("\n").slice(1, -1)) expect(line).toMatch(/^\s*[{}"]/);
+
+      await t.type("blockdev-add dri");
+      await t.keys("Tab");
+      await t.waitFor("the completed argument name", (s) => lastLine(s) === `${PROMPT}blockdev-add driver=`);
+      await t.keys("C-u", "C-d");
+      expect(await t.exitStatus()).toBe(0);
+    },
+    SLOW,
+  );
+
+  test.skipIf(skip)(
+    "an event arriving while a command is half typed prints above it and the typed text is redrawn",
+    async () => {
+      fake = await createFakeQemu();
+      const t = await shell([fake.address]);
+      await t.type("query-na");
+      await t.waitFor("the typed text", (s) => lastLine(s) === `${PROMPT}query-na`);
+      fake.emit("RESET", { guest: false, reason: "host-qmp-system-reset" });
+      const screen = await t.waitFor(
+        "the event above the redrawn input",
+        (s) => s.includes('"event": "RESET"') && lastLine(s) === `${PROMPT}query-na`,
+      );
+      // The prompt appears once at the bottom, not also as a leftover above the event.
+      expect(screen.split("\n").filter((l) => l.startsWith(PROMPT))).toEqual([`${PROMPT}query-na`]);
+      await t.type("me");
+      await t.keys("Enter");
+      await t.waitFor("the reply", (s) => s.includes('"return": {}') && lastLine(s) === PROMPT.trimEnd());
+    },
+    SLOW,
+  );
+
+  test.skipIf(skip)(
+    "colour on a terminal, none with NO_COLOR",
+    async () => {
+      const env = cleanEnv();
+      for (const [noColor, coloured] of [
+        ["", true],
+        ["1", false],
+      ] as const) {
+        tmux = new Tmux(scratchDir());
+        await tmux.start([await builtBinary(), "exec", "--fake", "query-status"], {
+          HOME: env.HOME ?? "",
+          NO_COLOR: noColor,
+        });
+        expect(await tmux.exitStatus()).toBe(0);
+        const screen = await tmux.waitFor("the reply", (s) => s.includes("running"), 10_000, true);
+        expect(screen.includes("\x1b[36m")).toBe(coloured);
+        await tmux.kill();
+      }
+    },
+    SLOW,
+  );
+});
