@@ -11,6 +11,7 @@
 
 export type { Logger, SocketAddress } from "@qmpkit/protocol-core";
 export {
+  BackpressureError,
   ConnectError,
   ConnectionClosedError,
   FrameTooLargeError,

@@ -28,6 +28,7 @@ test("@qmpkit/qmp exports exactly these runtime names", async () => {
     "ServerParseError",
     "UsageError",
     // protocol-core, re-exported
+    "BackpressureError",
     "ConnectError",
     "ConnectionClosedError",
     "FrameTooLargeError",
