@@ -116,13 +116,13 @@ function expire(pending: Pending, timeoutMs: number): void {
 }
 
 /**
- * The pending commands of one client, by id. Generated ids (`<prefix><seq>`) are keyed by their number: a Map
- * with small-integer keys costs a fraction of one with fresh string keys, which must be hashed on every set and
- * every lookup, and this is the hot path of pipelined commands.
+ * The pending commands of one client, by id. Generated ids (`<prefix><seq>`) are keyed by their number in a
+ * {@link SeqSlots} window (an array, not a Map: with 100,000 commands in flight, Map insertions, lookups and
+ * deletions cost several times an array slot), caller-chosen ids by string in a Map.
  */
 export class PendingTable {
   readonly #prefix: string;
-  readonly #bySeq = new Map<number, Pending>();
+  readonly #bySeq = new SeqSlots();
   readonly #byCallerId = new Map<string, Pending>();
   #idless: Pending | undefined;
   /** Ids given up on (timeout, abort) whose replies may still come; dropped quietly. Cleared per session. */
@@ -178,13 +178,14 @@ export class PendingTable {
       if (this.#idless === pending) this.#idless = undefined;
       return;
     }
-    const map: Map<number | string, Pending> =
-      pending.seq >= 0 ? (this.#bySeq as Map<number | string, Pending>) : this.#byCallerId;
-    const key = pending.seq >= 0 ? pending.seq : pending.id;
-    if (map.get(key) === pending) {
-      map.delete(key);
-      this.#abandoned.add(pending.id);
+    if (pending.seq >= 0) {
+      if (this.#bySeq.get(pending.seq) !== pending) return;
+      this.#bySeq.delete(pending.seq);
+    } else {
+      if (this.#byCallerId.get(pending.id) !== pending) return;
+      this.#byCallerId.delete(pending.id);
     }
+    this.#abandoned.add(pending.id);
   }
 
   /** True (once) when `id` belonged to an abandoned command. */
@@ -214,5 +215,111 @@ export class PendingTable {
       seq = seq * 10 + digit;
     }
     return seq;
+  }
+}
+
+/** Slots a window may hold beyond the live commands before it is rebuilt (bounds memory, see {@link SeqSlots}). */
+const WINDOW_SLACK = 4096;
+
+/**
+ * Pending commands by sequence number. Generated ids are handed out in increasing order and mostly answered in
+ * order, so most commands sit in an array window indexed by `seq - base`:
+ *
+ *   slots   [ ∅ ∅ ∅ | p7 ∅ p9 p10 … ]     ∅: answered, abandoned, or a number never sent (negotiation ids)
+ *                   ^ head: every slot before it is empty; dropped in batches
+ *   overflow  Map<seq, Pending>: the few that do not fit the window (added below its head, far past its end, or
+ *             moved out when a long-pending command held the head while thousands of later ones completed)
+ *
+ * The window never holds more than `WINDOW_SLACK` slots beyond eight per live command, so one command that never
+ * gets a reply costs a Map entry, not an ever-growing array.
+ */
+class SeqSlots {
+  #slots: (Pending | undefined)[] = [];
+  /** Index of the first slot that may be occupied. */
+  #head = 0;
+  /** The sequence number of `#slots[0]`. */
+  #base = 0;
+  #live = 0;
+  readonly #overflow = new Map<number, Pending>();
+
+  get size(): number {
+    return this.#live + this.#overflow.size;
+  }
+
+  set(seq: number, pending: Pending): void {
+    if (this.#live === 0) {
+      this.#slots.length = 0;
+      this.#head = 0;
+      this.#base = seq;
+    }
+    const index = seq - this.#base;
+    if (index < this.#head || index > this.#slots.length + WINDOW_SLACK) {
+      this.#overflow.set(seq, pending);
+      return;
+    }
+    while (this.#slots.length < index) this.#slots.push(undefined);
+    this.#slots[index] = pending;
+    this.#live++;
+  }
+
+  get(seq: number): Pending | undefined {
+    const index = seq - this.#base;
+    const slotted = index >= this.#head && index < this.#slots.length ? this.#slots[index] : undefined;
+    if (slotted !== undefined || this.#overflow.size === 0) return slotted;
+    return this.#overflow.get(seq);
+  }
+
+  delete(seq: number): void {
+    const index = seq - this.#base;
+    if (index < this.#head || index >= this.#slots.length || this.#slots[index] === undefined) {
+      this.#overflow.delete(seq);
+      return;
+    }
+    const slots = this.#slots;
+    slots[index] = undefined;
+    this.#live--;
+    if (this.#live === 0) {
+      slots.length = 0;
+      this.#head = 0;
+      return;
+    }
+    let head = this.#head;
+    while (slots[head] === undefined) head++;
+    this.#head = head;
+    const span = slots.length - head;
+    if (span > WINDOW_SLACK && span > 8 * this.#live) {
+      // Mostly holes behind a command that is still pending: move the live ones out and start a fresh window.
+      for (let i = head; i < slots.length; i++) {
+        const pending = slots[i];
+        if (pending !== undefined) this.#overflow.set(this.#base + i, pending);
+      }
+      this.#live = 0;
+      slots.length = 0;
+      this.#head = 0;
+    } else if (head > WINDOW_SLACK && 2 * head > slots.length) {
+      // Drop the empty prefix; copying at most the live half keeps this amortised O(1).
+      slots.copyWithin(0, head);
+      slots.length -= head;
+      this.#base += head;
+      this.#head = 0;
+    }
+  }
+
+  /** Every pending command: the window in sequence order, then the overflow in insertion order. */
+  values(): Pending[] {
+    const all: Pending[] = [];
+    for (let i = this.#head; i < this.#slots.length; i++) {
+      const pending = this.#slots[i];
+      if (pending !== undefined) all.push(pending);
+    }
+    for (const pending of this.#overflow.values()) all.push(pending);
+    return all;
+  }
+
+  clear(): void {
+    this.#slots.length = 0;
+    this.#head = 0;
+    this.#live = 0;
+    this.#overflow.clear();
   }
 }
