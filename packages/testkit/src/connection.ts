@@ -70,6 +70,22 @@ function isObject(value: unknown): value is JsonObject {
 
 type ReplyBody = { return: unknown } | { error: { class: string; desc: string } };
 
+/** A request that passed QEMU's checks, on its way to its handler. */
+interface Request {
+  command: string;
+  resolved: ResolvedCommand;
+  args: JsonObject;
+  msg: JsonObject;
+  hasId: boolean;
+  id: unknown;
+  oob: boolean;
+  negotiating: boolean;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
 const NEVER = new Promise<never>(() => {});
 
 /** One accepted socket. */
@@ -92,12 +108,18 @@ export class Connection {
   #early: Uint8Array[] = [];
   #closing = false;
   #skipping = false;
+  readonly #beforeCommand: Fault[];
+  readonly #replyHooks: Fault[];
+  readonly #endedNever: Promise<never>;
 
   constructor(core: ServerCore, socket: Socket<unknown>, id: number, faults: Fault[]) {
     this.#core = core;
     this.#socket = socket;
     this.id = id;
     this.#faults = faults;
+    this.#beforeCommand = faults.filter((f) => f.beforeCommand !== undefined);
+    this.#replyHooks = faults.filter((f) => f.reply !== undefined);
+    this.#endedNever = this.#ended.promise.then(() => NEVER);
     this.#writer = new WireWriter(socket, () => this.#terminate());
     this.#decoder = new LineDecoder({ maxMessageBytes: core.maxLineBytes });
     this.#parser = new QmpInputParser((input) => this.#onInput(input));
@@ -234,28 +256,41 @@ export class Connection {
     }
     // QEMU runs an exec-oob request as soon as it is parsed; everything else (parse errors included) queues.
     if (input.ok && isObject(input.value) && "exec-oob" in input.value && !("execute" in input.value)) {
-      void this.#execute(input);
+      this.#execute(input)?.catch((error: unknown) => {
+        this.#core.reportError(this.id, undefined, `internal error: ${String(error)}`);
+      });
       return;
     }
     this.#inband.push(input);
-    void this.#pump();
+    this.#pump();
   }
 
-  async #pump(): Promise<void> {
+  // In-band requests run one at a time, synchronously when nothing in them waits (the common case: no awaits,
+  // no promise per command); an asynchronous one parks the queue until it has replied.
+  #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
-    try {
-      let next = this.#inband.shift();
-      while (next !== undefined && !this.ended) {
-        await this.#execute(next);
-        next = this.#inband.shift();
+    for (;;) {
+      const next = this.#inband.shift();
+      if (next === undefined || this.ended) break;
+      const pending = this.#execute(next);
+      if (pending !== undefined) {
+        const resume = (): void => {
+          this.#pumping = false;
+          this.#pump();
+        };
+        pending.then(resume, (error: unknown) => {
+          this.#core.reportError(this.id, undefined, `internal error: ${String(error)}`);
+          resume();
+        });
+        return;
       }
-    } finally {
-      this.#pumping = false;
     }
+    this.#pumping = false;
   }
 
-  async #execute(input: ParsedInput): Promise<void> {
+  /** Runs one request; returns a promise only if part of it is asynchronous. */
+  #execute(input: ParsedInput): Promise<void> | undefined {
     if (!input.ok) return this.#reply("", false, undefined, genericError(input.error));
     const msg = input.value;
     if (!isObject(msg))
@@ -296,42 +331,80 @@ export class Connection {
       const problem = this.#core.checkArguments(command, args);
       if (problem !== undefined) return fail(problem);
     }
-    for (const fault of this.#faults) {
-      if (fault.beforeCommand) await fault.beforeCommand(command, this.faultConnection);
-      if (this.ended) return;
-    }
-
-    const context = new HandlerContext(this, this.#core, command, msg, hasId, id, oob);
-    let body: ReplyBody;
-    try {
-      const result = await Promise.race([
-        resolved.handler(args, context),
-        this.#ended.promise.then(() => NEVER),
-      ]);
-      body = { return: result === undefined ? {} : result };
-    } catch (error) {
-      if (this.ended) return;
-      if (error instanceof QmpCommandError) body = { error: { class: error.errorClass, desc: error.desc } };
-      else {
-        const message = error instanceof Error ? error.message : String(error);
-        this.#core.reportError(this.id, command, `handler for '${command}' threw: ${message}`);
-        body = genericError(message);
+    const request: Request = { command, resolved, args, msg, hasId, id, oob, negotiating };
+    if (this.#beforeCommand.length === 0) return this.#run(request);
+    return (async () => {
+      for (const fault of this.#beforeCommand) {
+        await fault.beforeCommand?.(command, this.faultConnection);
+        if (this.ended) return;
       }
+      await this.#run(request);
+    })();
+  }
+
+  #run(request: Request): Promise<void> | undefined {
+    const context = new HandlerContext(
+      this,
+      this.#core,
+      request.command,
+      request.msg,
+      request.hasId,
+      request.id,
+      request.oob,
+    );
+    let result: unknown;
+    try {
+      result = request.resolved.handler(request.args, context);
+    } catch (error) {
+      return this.#finish(request, context, this.#errorBody(request.command, error));
     }
-    if (this.ended) return;
+    if (!isThenable(result))
+      return this.#finish(request, context, { return: result === undefined ? {} : result });
+    return (async () => {
+      let body: ReplyBody;
+      try {
+        // A handler that never settles (hang, disconnect, reset) must not hold the queue once the client is gone.
+        const value = await Promise.race([result, this.#endedNever]);
+        body = { return: value === undefined ? {} : value };
+      } catch (error) {
+        if (this.ended) return;
+        body = this.#errorBody(request.command, error);
+      }
+      await this.#finish(request, context, body);
+    })();
+  }
+
+  #errorBody(command: string, error: unknown): ReplyBody {
+    if (error instanceof QmpCommandError) return { error: { class: error.errorClass, desc: error.desc } };
+    const message = error instanceof Error ? error.message : String(error);
+    this.#core.reportError(this.id, command, `handler for '${command}' threw: ${message}`);
+    return genericError(message);
+  }
+
+  #finish(request: Request, context: HandlerContext, body: ReplyBody): Promise<void> | undefined {
+    if (this.ended) return undefined;
+    const { command, negotiating, args } = request;
     if (command === "qmp_capabilities" && negotiating && "return" in body) {
       this.phase = "command";
       this.oob = Array.isArray(args.enable) && args.enable.includes("oob");
     }
-    await this.#reply(command, hasId, id, body);
-    for (const after of context.afterReply) after();
-    if (this.phase === "command" && negotiating) {
-      for (const fault of this.#faults) fault.afterNegotiation?.(this.faultConnection);
+    const after = (): void => {
+      for (const callback of context.afterReply) callback();
+      if (this.phase === "command" && negotiating) {
+        for (const fault of this.#faults) fault.afterNegotiation?.(this.faultConnection);
+      }
+    };
+    const written = this.#reply(command, request.hasId, request.id, body);
+    if (written === undefined) {
+      after();
+      return undefined;
     }
+    return written.then(after);
   }
 
-  async #reply(command: string, hasId: boolean, id: unknown, body: ReplyBody): Promise<void> {
-    if (this.ended) return;
+  /** Writes a reply; returns a promise only when a fault's reply hook is involved. */
+  #reply(command: string, hasId: boolean, id: unknown, body: ReplyBody): Promise<void> | undefined {
+    if (this.ended) return undefined;
     const idText = hasId ? encodeQemuJson(id, true) : undefined;
     let text: string;
     if ("return" in body) {
@@ -341,12 +414,19 @@ export class Connection {
       const error = `{"class": ${quoteString(body.error.class)}, "desc": ${quoteString(body.error.desc)}}`;
       text = idText === undefined ? `{"error": ${error}}\r\n` : `{"id": ${idText}, "error": ${error}}\r\n`;
     }
+    if (this.#replyHooks.length === 0) {
+      this.#writer.write(text);
+      return undefined;
+    }
+    return this.#replyThroughFaults(command, hasId, id, body, text);
+  }
+
+  async #replyThroughFaults(command: string, hasId: boolean, id: unknown, body: ReplyBody, text: string) {
     let writes: (string | Uint8Array)[] = [text];
     let end: FaultReplyAction["end"];
-    for (const fault of this.#faults) {
-      if (!fault.reply) continue;
+    for (const fault of this.#replyHooks) {
       const message: JsonObject = hasId ? { ...body, id } : { ...body };
-      const action = await fault.reply({ command, id, hasId, message, text }, this.faultConnection);
+      const action = await fault.reply?.({ command, id, hasId, message, text }, this.faultConnection);
       if (this.ended) return;
       if (action === undefined) continue;
       if (action.write !== undefined) writes = action.write;

@@ -252,6 +252,7 @@ export class FakeQemu implements AsyncDisposable {
     this.#stopListening();
     await Promise.all(this.#connections.map((c) => c.close(500)));
     for (const conn of [...this.#connections]) conn.resetNow();
+    this.#server.stop(true);
     if (this.#dir !== undefined) rmSync(this.#dir, { recursive: true, force: true });
     this.#exited.resolve();
   }
@@ -259,7 +260,9 @@ export class FakeQemu implements AsyncDisposable {
   #stopListening(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#server.stop(true);
+    // stop(false): stop accepting but leave open connections alone; they are closed gracefully (replies already
+    // queued, like quit's, still go out) by close().
+    this.#server.stop(false);
     if (this.path !== undefined) removeStaleSocket(this.path);
     // Nothing more can arrive: waiting callers learn it now instead of at their timeout.
     for (const waiter of [...this.#waiters]) {

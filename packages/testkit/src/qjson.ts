@@ -25,12 +25,20 @@ export function qdictBucket(key: string): number {
 }
 
 /** `keys` (in insertion order) reordered the way QEMU iterates a `QDict` built by inserting them in that order. */
-export function qdictOrder(keys: readonly string[]): string[] {
-  if (keys.length < 2) return [...keys];
+const orderCache = new Map<string, readonly string[]>();
+
+export function qdictOrder(keys: readonly string[]): readonly string[] {
+  if (keys.length < 2) return keys;
+  // Messages repeat the same few key lists ({execute, id}, {execute, arguments, id}): remember their order.
+  const cacheKey = keys.join("\u0000");
+  const cached = orderCache.get(cacheKey);
+  if (cached !== undefined) return cached;
   const decorated = keys.map((key, index) => ({ key, index, bucket: qdictBucket(key) }));
   // Same bucket: later insertion first (head insertion).
   decorated.sort((a, b) => a.bucket - b.bucket || b.index - a.index);
-  return decorated.map((d) => d.key);
+  const ordered = decorated.map((d) => d.key);
+  if (orderCache.size < 1000) orderCache.set(cacheKey, ordered);
+  return ordered;
 }
 
 /** C's `printf("%.17g", value)`, which QEMU uses for every floating-point number it writes. */
@@ -60,8 +68,8 @@ function formatNumber(value: number): string {
  * keeps the members it has not visited yet in one, and reports the first leftover as unexpected. Exact for
  * tables of up to 7 keys (no resize); larger ones are approximated by inserting into a table of the final size.
  */
-export function ghashOrder(keys: readonly string[]): string[] {
-  if (keys.length < 2) return [...keys];
+export function ghashOrder(keys: readonly string[]): readonly string[] {
+  if (keys.length < 2) return keys;
   // GLib's table sizes (powers of two) and the prime it reduces hashes with for each.
   const primes = [1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191];
   let shift = 3;
@@ -175,7 +183,7 @@ export function encodeQemuJson(value: unknown, qdict = false): string {
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === "function") return encodeQemuJson(toJSON.call(value), qdict);
       const record = value as Record<string, unknown>;
-      let keys = Object.keys(record).filter((k) => record[k] !== undefined);
+      let keys: readonly string[] = Object.keys(record).filter((k) => record[k] !== undefined);
       if (qdict) keys = qdictOrder(keys);
       if (keys.length === 0) return "{}";
       let out = "{";

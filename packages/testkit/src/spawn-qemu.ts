@@ -3,7 +3,7 @@
  * that must talk to the real thing. The process and the dir are always cleaned up: by `kill()`/dispose, and by
  * a process-exit hook for whatever a crashed test left behind.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { constants, existsSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -50,7 +50,7 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // Last resort for a test run that ends without disposing: no orphaned QEMU, no stray temp dir.
+  // For programs that exit normally without disposing: no orphaned QEMU, no stray temp dir.
   process.once("exit", () => {
     for (const { proc, dir } of live) {
       try {
@@ -59,6 +59,70 @@ function installExitHook(): void {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+}
+
+// `bun test` ends without emitting "exit", and a timed-out test never reaches its `await using` cleanup (bun
+// then kills the children it started, but not their temp dirs). So a watchdog outlives us: a background shell
+// that reads "add PID DIR" / "del PID" lines from a FIFO whose only writer is this process, and when the FIFO
+// reaches EOF (we are gone, the kernel closed our end) kills the QEMUs still listed and removes their dirs. It
+// is a grandchild (the shell we spawn backgrounds it and exits) so that bun's clean-up of children spares it.
+const WATCHDOG_SCRIPT = `fifo=$1; dir=$2
+(
+  exec <"$fifo"
+  list=""
+  while read -r op pid qdir; do
+    if [ "$op" = add ]; then list="$list
+$pid $qdir"; else list=$(printf '%s\n' "$list" | grep -v "^$pid "); fi
+  done
+  printf '%s\n' "$list" | while read -r pid qdir; do
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    [ -n "$qdir" ] && rm -rf -- "$qdir"
+  done
+  rm -rf -- "$dir"
+) >/dev/null 2>&1 &
+`;
+let watchdogFd: number | null | undefined;
+let watchdogStarting: Promise<void> | undefined;
+
+/** Starts the watchdog once per process; without mkfifo or /bin/sh, disposal and the exit hook remain. */
+function startWatchdog(): Promise<void> {
+  watchdogStarting ??= (async () => {
+    watchdogFd = null;
+    try {
+      const dir = mkdtempSync(join(tmpdir(), "qmpkit-watchdog-"));
+      const fifo = join(dir, "fifo");
+      if (Bun.spawnSync(["mkfifo", "-m", "600", fifo]).exitCode !== 0) {
+        rmSync(dir, { recursive: true, force: true });
+        return;
+      }
+      const shell = Bun.spawn(["/bin/sh", "-c", WATCHDOG_SCRIPT, "qmpkit-watchdog", fifo, dir], {
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "ignore",
+      });
+      await shell.exited;
+      // A non-blocking open for writing fails (ENXIO) until the watchdog has opened the FIFO for reading.
+      for (let attempt = 0; attempt < 200 && watchdogFd === null; attempt++) {
+        try {
+          watchdogFd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+        } catch {
+          await Bun.sleep(5);
+        }
+      }
+    } catch {
+      watchdogFd = null;
+    }
+  })();
+  return watchdogStarting;
+}
+
+function tellWatchdog(line: string): void {
+  if (watchdogFd === null || watchdogFd === undefined) return;
+  try {
+    writeSync(watchdogFd, `${line}\n`);
+  } catch {
+    // The watchdog is gone; disposal and the exit hook remain.
+  }
 }
 
 /** Whether `binary` (default `qemu-system-x86_64`) is on the PATH. */
@@ -107,6 +171,7 @@ async function canConnect(path: string): Promise<boolean> {
 export async function spawnQemu(options: SpawnQemuOptions = {}): Promise<QemuProcess> {
   const binary = options.binary ?? DEFAULT_BINARY;
   if (!hasQemu(binary) && !binary.includes("/")) requireQemu(binary);
+  await startWatchdog();
   const dir = mkdtempSync(join(tmpdir(), "qmpkit-qemu-"));
   const path = join(dir, "qmp.sock");
   const argv = [
@@ -126,6 +191,7 @@ export async function spawnQemu(options: SpawnQemuOptions = {}): Promise<QemuPro
   const entry = { proc, dir };
   live.add(entry);
   installExitHook();
+  tellWatchdog(`add ${proc.pid} ${dir}`);
 
   let stderrText = "";
   const stderrDone = (async () => {
@@ -150,6 +216,7 @@ export async function spawnQemu(options: SpawnQemuOptions = {}): Promise<QemuPro
     await stderrDone;
     live.delete(entry);
     rmSync(dir, { recursive: true, force: true });
+    tellWatchdog(`del ${proc.pid}`);
     return code;
   };
 

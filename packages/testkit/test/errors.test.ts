@@ -27,13 +27,15 @@ const rows: [Error, string, string, string][] = [
 ];
 
 describe("errors", () => {
-  test.each(rows)("%p", (error, name, code, message) => {
-    expect(error.name).toBe(name);
-    expect((error as QMPError).code).toBe(code);
-    expect(error.message).toBe(message);
-    expect(error).toBeInstanceOf(QMPError);
-    expect(error.cause).toBe(cause);
-  });
+  for (const [error, name, code, message] of rows) {
+    test(`${name}: name, code ${code}, message, QMPError brand, cause`, () => {
+      expect(error.name).toBe(name);
+      expect((error as QMPError).code).toBe(code);
+      expect(error.message).toBe(message);
+      expect(error).toBeInstanceOf(QMPError);
+      expect(error.cause).toBe(cause);
+    });
+  }
 
   test("QmpCommandError keeps class and desc; SpawnQemuError keeps stderr and exit code", () => {
     const command = new QmpCommandError("GenericError", "nope");

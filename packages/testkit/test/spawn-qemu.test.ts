@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { connect } from "@qmpkit/qmp";
 import { hasQemu, requireQemu, SpawnQemuError, skipWithoutQemu, spawnQemu } from "../src/index.ts";
 import { within } from "./helpers.ts";
@@ -50,6 +50,27 @@ describe.skipIf(skipWithoutQemu())("spawnQemu with a real QEMU", () => {
     await client.disconnect();
     expect(await within(qemu.kill("SIGKILL"), 5000)).not.toBe(0);
   });
+
+  test("a test that leaks a QEMU or times out holding one leaves no process and no dir after bun test ends", async () => {
+    requireQemu();
+    const fixture = join(import.meta.dir, "qemu-leak-fixture.ts");
+    await using run = Bun.spawn(["bun", "test", fixture], { stdout: "pipe", stderr: "pipe" });
+    const [out, err] = await Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text()]);
+    await within(run.exited, 15_000, "the fixture's bun test");
+    const leaked = [...`${out}\n${err}`.matchAll(/QEMU (\d+) (\S+)/g)].map((m) => ({
+      pid: Number(m[1]),
+      path: m[2] as string,
+    }));
+    expect(leaked).toHaveLength(2);
+    // The watchdog acts once the runner's end of its FIFO closes; give it a bounded moment.
+    await within(
+      (async () => {
+        while (leaked.some((q) => isAlive(q.pid) || existsSync(dirname(q.path)))) await Bun.sleep(20);
+      })(),
+      5000,
+      "watchdog clean-up",
+    );
+  }, 20_000);
 
   test("QEMU exiting early rejects with SpawnQemuError carrying its stderr, and leaves nothing behind", async () => {
     requireQemu();
