@@ -277,6 +277,8 @@ export class FakeQemu implements AsyncDisposable {
     }
     const faults = [...(this.#options.faults ?? []), ...this.#injected.splice(0)];
     const conn = new Connection(core, socket as Socket<unknown>, this.#nextClient++, faults);
+    // A fault may cut the connection as it opens (closeAfterBytes(0)): a dead one must not take the monitor.
+    if (conn.ended) return;
     socket.data = conn;
     this.#connections.push(conn);
     // One client at a time, like QEMU's monitor: later ones are accepted but wait, ungreeted, for their turn.
