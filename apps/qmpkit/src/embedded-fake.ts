@@ -1,6 +1,7 @@
 /**
  * The fake QEMU inside the binary (`--fake`, `qmpkit fake`): the testkit's `createFakeQemu()` with
- * QEMU 7.2's recorded schema, plus the few answers the CLI wants to demonstrate (a QOM tree).
+ * QEMU 7.2's recorded schema, plus the few answers the CLI wants to demonstrate (a QOM tree, idle
+ * job and migration queries).
  *
  * Loaded with a dynamic `import()` so commands that never start a fake do not parse the 200 KB
  * schema at start-up; `bun build --compile` still bundles it into the executable.
@@ -28,5 +29,9 @@ export async function startEmbeddedFake(options: Omit<FakeQemuOptions, "schema">
     SCHEMA.filter((e) => e["meta-type"] === "command").map((e) => ({ name: e.name })),
   );
   for (const [name, handler] of Object.entries(qomHandlers())) fake.handle(name, handler);
+  // What QEMU 7.2 answers with no job and no migration running, so `qmpkit progress --fake` works.
+  fake.handle("query-jobs", () => []);
+  fake.handle("query-block-jobs", () => []);
+  fake.handle("query-migrate", () => ({}));
   return fake;
 }

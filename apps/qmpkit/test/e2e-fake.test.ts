@@ -164,6 +164,16 @@ describe("qom", () => {
   });
 });
 
+describe("progress", () => {
+  test("--fake with nothing running says so and exits 0", async () => {
+    expect(await qmpkit(["progress", "--fake"])).toEqual({
+      exitCode: 0,
+      stdout: "no block jobs or migration running\n",
+      stderr: "",
+    });
+  });
+});
+
 describe("shell, piped", () => {
   test("one command per line, one JSON line per reply, events as they arrive, exit 1 if any failed", async () => {
     const { exitCode, stdout, stderr } = await qmpkit(["shell", "--fake"], {
