@@ -124,7 +124,11 @@ export class Connection {
     this.#decoder = new LineDecoder({ maxMessageBytes: core.maxLineBytes });
     this.#parser = new QmpInputParser((input) => this.#onInput(input));
     this.faultConnection = this.#makeFaultConnection();
-    for (const fault of faults) fault.opened?.(this.faultConnection);
+  }
+
+  /** Runs the faults' `opened` hooks; called once the server has registered the connection. */
+  opened(): void {
+    for (const fault of this.#faults) fault.opened?.(this.faultConnection);
   }
 
   /** Aborted when the connection ends. */
@@ -138,6 +142,7 @@ export class Connection {
 
   /** Starts serving: greeting (through the fault hooks), then input. */
   async activate(): Promise<void> {
+    if (this.ended) return;
     this.phase = "negotiation";
     let greeting: string | null = this.#core.interceptor
       ? this.#core.interceptor.greeting(this)

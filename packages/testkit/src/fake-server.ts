@@ -281,6 +281,9 @@ export class FakeQemu implements AsyncDisposable {
     if (conn.ended) return;
     socket.data = conn;
     this.#connections.push(conn);
+    // A fault may end the connection right here (closeAfterBytes(0)); it then leaves the list at once.
+    conn.opened();
+    if (conn.ended) return;
     // One client at a time, like QEMU's monitor: later ones are accepted but wait, ungreeted, for their turn.
     const served = this.#connections.filter((c) => c.phase !== "waiting" && c !== conn);
     if (this.#options.multiClient || served.length === 0) void conn.activate();
@@ -319,7 +322,17 @@ export class FakeQemu implements AsyncDisposable {
 
   #record(entry: ReceivedMessage): void {
     if (this.#options.record !== false) this.received.push(entry);
-    this.#options.onReceived?.(entry);
+    try {
+      this.#options.onReceived?.(entry);
+    } catch (error) {
+      // A throwing observer must not unwind the socket handler that is parsing this client's input.
+      this.errors.push({
+        client: entry.client,
+        command: undefined,
+        message: `onReceived threw: ${String(error)}`,
+        at: Date.now(),
+      });
+    }
     if (this.#waiters.length === 0) return;
     const command = commandOf(entry.message);
     if (command === undefined) return;

@@ -173,6 +173,15 @@ describe("reply faults", () => {
     expect(cause).toBeInstanceOf(ConnectionClosedError);
   });
 
+  test("closeAfterBytes(0): the connection drops at once and does not hold the one-client monitor", async () => {
+    fake = await createFakeQemu();
+    fake.inject(faults.closeAfterBytes(0));
+    const error = await rejection(connect(fake.address), "connect");
+    expect(error).toBeInstanceOf(ConnectError);
+    client = await within(connect(fake.address), BOUND);
+    expect((await client.execute("query-status")).status).toBe("running");
+  });
+
   test("closeMidMessage: half a reply then close interrupts the command with a ProtocolError", async () => {
     const f = await start(faults.closeMidMessage("query-status"));
     client = await within(connect(f.address), BOUND);
