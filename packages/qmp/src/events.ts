@@ -54,6 +54,7 @@ export const kDeliver: unique symbol = Symbol("qmpkit.deliver");
 export const kAttach: unique symbol = Symbol("qmpkit.attach");
 export const kDetach: unique symbol = Symbol("qmpkit.detach");
 export const kEnd: unique symbol = Symbol("qmpkit.end");
+const kTake: unique symbol = Symbol("qmpkit.take");
 
 /** @default 1024 */
 export const DEFAULT_HIGH_WATER_MARK = 1024;
@@ -210,17 +211,13 @@ export class EventListener<Ev extends EventLike = QmpEvent> implements AsyncIter
    * Iterates events as they come. Leaving the loop (`break`) does not close the listener; closing it ends the
    * loop after the buffered events. Under `overflow: "error"`, an overflow throws out of the loop.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Ev, void, undefined> {
-    while (true) {
-      let event: Ev;
-      try {
-        event = await this.get();
-      } catch (error) {
-        if (error instanceof ListenerClosedError) return;
-        throw error;
-      }
-      yield event;
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Ev, void, undefined> {
+    return new EventIterator(this);
+  }
+
+  /** A buffered event when one can be handed out now (none buffered, or an overflow to report: undefined). */
+  [kTake](): Ev | undefined {
+    return this.#count > 0 && !this.#overflowPending ? this.#shift() : undefined;
   }
 
   /** Whether this listener wants `event` (name set, then filter). */
@@ -294,4 +291,100 @@ export class EventListener<Ev extends EventLike = QmpEvent> implements AsyncIter
     this.#count--;
     return event;
   }
+}
+
+/**
+ * The iterator behind `for await (… of listener)`. It keeps an async generator's contract — `next`, `return` and
+ * `throw` served one at a time in call order, finished for good after `return`, `throw`, the listener's close, or
+ * an error — without a generator's cost: a buffered event resolves `next()` at once, where the generator spent a
+ * `get()` promise, an await and a yield on every event (about half the time per event with ten listeners).
+ */
+class EventIterator<Ev extends EventLike> implements AsyncGenerator<Ev, void, undefined> {
+  readonly #listener: EventListener<Ev>;
+  #done = false;
+  /** The request still waiting for an event; later requests queue behind it, as a generator's do. */
+  #waiting: Promise<unknown> | undefined;
+
+  constructor(listener: EventListener<Ev>) {
+    this.#listener = listener;
+  }
+
+  next(): Promise<IteratorResult<Ev, void>> {
+    return this.#waiting === undefined ? this.#step(true) : this.#queue(() => this.#step(false));
+  }
+
+  return(value?: void | PromiseLike<void>): Promise<IteratorResult<Ev, void>> {
+    const finish = (): Promise<IteratorResult<Ev, void>> => {
+      this.#done = true;
+      // A plain value settles at once, so requests made after this one still settle after it.
+      if (!isThenable(value)) return Promise.resolve({ done: true, value });
+      return Promise.resolve(value).then((v) => ({ done: true, value: v }));
+    };
+    return this.#waiting === undefined ? finish() : this.#queue(finish);
+  }
+
+  throw(error: unknown): Promise<IteratorResult<Ev, void>> {
+    const finish = (): Promise<IteratorResult<Ev, void>> => {
+      this.#done = true;
+      return Promise.reject(error);
+    };
+    return this.#waiting === undefined ? finish() : this.#queue(finish);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+
+  /** Answers one `next()`. `track`: it was not queued, so it becomes what later requests queue behind. */
+  #step(track: boolean): Promise<IteratorResult<Ev, void>> {
+    if (this.#done) return Promise.resolve(finished());
+    const event = this.#listener[kTake]();
+    if (event !== undefined) return Promise.resolve({ done: false, value: event });
+    const waiting: Promise<IteratorResult<Ev, void>> = this.#listener.get().then(
+      (value) => {
+        if (this.#waiting === waiting) this.#waiting = undefined;
+        return { done: false, value };
+      },
+      (error: unknown) => {
+        if (this.#waiting === waiting) this.#waiting = undefined;
+        this.#done = true;
+        if (error instanceof ListenerClosedError) return finished();
+        throw error;
+      },
+    );
+    if (track) this.#waiting = waiting;
+    return waiting;
+  }
+
+  #queue(request: () => Promise<IteratorResult<Ev, void>>): Promise<IteratorResult<Ev, void>> {
+    const queued = (this.#waiting as Promise<unknown>).then(request, request);
+    const tracked: Promise<IteratorResult<Ev, void>> = queued.then(
+      (result) => {
+        if (this.#waiting === tracked) this.#waiting = undefined;
+        return result;
+      },
+      (error: unknown) => {
+        if (this.#waiting === tracked) this.#waiting = undefined;
+        throw error;
+      },
+    );
+    this.#waiting = tracked;
+    return tracked;
+  }
+}
+
+function finished(): IteratorReturnResult<undefined> {
+  return { done: true, value: undefined };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
 }
