@@ -306,6 +306,30 @@ describe("the binary", () => {
   });
 });
 
+describe("apps/qmpkit/README.md", () => {
+  test("every line of 'Try every command on the embedded fake' runs with exit 0 and nothing on stderr", async () => {
+    const readme = await Bun.file(join(import.meta.dir, "..", "README.md")).text();
+    const section = readme.slice(readme.indexOf("## Try every command on the embedded fake"));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+    const examples = lines(block);
+    expect(examples.length).toBeGreaterThan(10);
+    // Every subcommand that can run on the fake has an example here.
+    for (const name of COMMANDS.map((c) => c.name).filter((n) => !["fake", "qemu", "ga"].includes(n))) {
+      expect(examples.some((l) => l.includes(`qmpkit ${name} `))).toBe(true);
+    }
+    const bin = join(await builtBinary(), "..");
+    const env = cleanEnv({ PATH: `${bin}:${process.env.PATH ?? ""}` });
+    for (const example of examples) {
+      const result = await run(["sh", "-c", example], { env });
+      expect({ example, exitCode: result.exitCode, stderr: result.stderr }).toEqual({
+        example,
+        exitCode: 0,
+        stderr: "",
+      });
+    }
+  }, 30_000);
+});
+
 describe("README quick start", () => {
   test("echo query-status | bun run qmpkit shell --fake prints the status and exits 0", async () => {
     const { exitCode, stdout } = await run(["bun", "run", "qmpkit", "shell", "--fake"], {

@@ -53,7 +53,8 @@ export const execCommand = defineCommand({
   },
   examples: [
     "qmpkit exec unix:/tmp/qmp.sock query-status",
-    "qmpkit exec --fake blockdev-add driver=null-co node-name=n0 size=1048576",
+    "qmpkit exec --fake qom-get path=/machine property=type",
+    "qmpkit exec unix:/tmp/qmp.sock blockdev-add driver=null-co node-name=n0 size=1048576",
     "qmpkit exec localhost:4444 -H -- info block -v",
     `qmpkit exec -n --fake '{"execute": "qom-list", "arguments": {"path": "/"}}'`,
   ],
