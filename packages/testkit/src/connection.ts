@@ -7,10 +7,10 @@ import { FrameTooLargeError, LineDecoder } from "@qmpkit/protocol-core";
 import type { Socket } from "bun";
 import { QmpCommandError } from "./errors.ts";
 import type { FakeQemu } from "./fake-server.ts";
+import { HandlerContext } from "./handler-context.ts";
 import { type ParsedInput, QmpInputParser } from "./json-stream.ts";
 import { encodeQemuJson, qdictOrder, quoteString } from "./qjson.ts";
 import type {
-  CommandContext,
   CommandHandler,
   Fault,
   FaultConnection,
@@ -480,78 +480,4 @@ export class Connection {
 
 function genericError(desc: string): ReplyBody {
   return { error: { class: "GenericError", desc } };
-}
-
-/** The `ctx` a command handler gets. */
-export class HandlerContext implements CommandContext {
-  readonly client: number;
-  readonly command: string;
-  readonly id: unknown;
-  readonly hasId: boolean;
-  readonly oob: boolean;
-  readonly message: JsonObject;
-  readonly fake: FakeQemu;
-  /** Run after the reply is written (built-ins use it: `quit`). */
-  readonly afterReply: (() => void)[] = [];
-  readonly #conn: Connection;
-  readonly #core: ServerCore;
-
-  constructor(
-    conn: Connection,
-    core: ServerCore,
-    command: string,
-    message: JsonObject,
-    hasId: boolean,
-    id: unknown,
-    oob: boolean,
-  ) {
-    this.#conn = conn;
-    this.#core = core;
-    this.client = conn.id;
-    this.command = command;
-    this.message = message;
-    this.hasId = hasId;
-    this.id = id;
-    this.oob = oob;
-    this.fake = core.fake;
-  }
-
-  get signal(): AbortSignal {
-    return this.#conn.signal;
-  }
-
-  /** The connection running this command (for built-ins). */
-  get connection(): Connection {
-    return this.#conn;
-  }
-
-  emit(event: string, data?: JsonObject): void {
-    this.#core.emitAll(event, data);
-  }
-
-  fail(errorClass: string, desc: string): never {
-    throw new QmpCommandError(errorClass, desc);
-  }
-
-  hang(): Promise<never> {
-    return NEVER;
-  }
-
-  disconnect(): Promise<never> {
-    void this.#conn.close();
-    return NEVER;
-  }
-
-  reset(): Promise<never> {
-    this.#conn.resetNow();
-    return NEVER;
-  }
-
-  sendRaw(data: string | Uint8Array): void {
-    this.#conn.write(data);
-  }
-
-  closeAfterReply(): void {
-    this.afterReply.push(() => void this.#conn.close());
-  }
 }

@@ -3,8 +3,9 @@
  * `fixtures/qemu-7.2-transcript.jsonl`, including the events QEMU sends before a command's reply.
  */
 import type { ServerCore } from "./connection.ts";
-import { HandlerContext, nowMicros } from "./connection.ts";
+import { nowMicros } from "./connection.ts";
 import { QmpCommandError } from "./errors.ts";
+import { HandlerContext } from "./handler-context.ts";
 import { HMP_HELP, HMP_HELP_INFO } from "./hmp-text.ts";
 import type { RawJson } from "./qjson.ts";
 import type { CommandContext, JsonObject } from "./types.ts";

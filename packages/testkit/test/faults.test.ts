@@ -162,7 +162,7 @@ describe("reply faults", () => {
     const greeting = (await peer.waitLines(1))[0] as string;
     peer.end();
     const probe = await within(connect(plain.address), BOUND);
-    const capsId = (plain.received.at(-1)?.message as { id: string }).id;
+    const capsId = (plain.received.at(-1)?.message as { id?: string } | undefined)?.id;
     await probe.disconnect();
     await plain.close();
     const sessionBytes =
