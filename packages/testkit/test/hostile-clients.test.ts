@@ -81,9 +81,12 @@ describe("random bytes", () => {
         fc.boolean(),
         async (chunks, abrupt) => {
           const socket = await rawSocket(fake.address);
+          await untilClients(fake, 2);
           for (const chunk of chunks) socket.write(chunk);
           if (abrupt) socket.terminate();
           else socket.end();
+          // The fake has read the bytes and seen the close (data comes before close) once it lists one client.
+          await untilClients(fake, 1);
           expect(await within(client.execute("query-status"), BOUND)).toMatchObject({ status: "running" });
         },
       ),
