@@ -124,6 +124,8 @@ describe("clients that vanish", () => {
   /** 100 clients: some say nothing, some send half a command, some negotiate; each then vanishes. */
   async function hundredVanishing(fake: FakeQemu): Promise<void> {
     const sockets = await Promise.all(Array.from({ length: 100 }, () => rawSocket(fake.address)));
+    // All 100 accepted by the fake (beside the good client) before they act and vanish.
+    await untilClients(fake, 101);
     sockets.forEach((socket, i) => {
       if (i % 3 === 1) socket.write('{"execute": "qmp_capab');
       if (i % 3 === 2) socket.write('{"execute": "qmp_capabilities"}\n{"execute": "query-status"}\n');
