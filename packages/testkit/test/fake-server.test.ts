@@ -155,6 +155,18 @@ describe("scripting", () => {
     expect(fake.errors.map((e) => e.command)).toEqual(["x-bug"]);
   });
 
+  test("handle(..., { allowOob }) decides whether exec-oob may run the command", async () => {
+    const fake = await fakeQemu();
+    fake.handle("x-fast", () => "fast", { allowOob: true });
+    fake.handle("x-slow", () => "slow");
+    const c = await client(fake.address);
+    expect(await c.executeUntyped("x-fast", undefined, { oob: true })).toBe("fast");
+    const refused = await c
+      .executeUntyped("x-slow", undefined, { oob: true })
+      .catch((e: ExecuteError) => e.desc);
+    expect(refused).toBe("The command x-slow does not support OOB");
+  });
+
   test("a schema command the fake does not emulate: QEMU's argument checks, then a loud error", async () => {
     const fake = await fakeQemu();
     const c = await client(fake.address);
