@@ -86,7 +86,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
-const NEVER = new Promise<never>(() => {});
+const CONNECTION_ENDED = new Error("the client connection ended");
 
 /** One accepted socket. */
 export class Connection {
@@ -119,7 +119,10 @@ export class Connection {
     this.#faults = faults;
     this.#beforeCommand = faults.filter((f) => f.beforeCommand !== undefined);
     this.#replyHooks = faults.filter((f) => f.reply !== undefined);
-    this.#endedNever = this.#ended.promise.then(() => NEVER);
+    // Rejects once the connection ends. Chaining on a shared never-settling promise would leave one reaction per
+    // connection on that immortal promise: a leak of a Promise per connection, for the life of the process.
+    this.#endedNever = this.#ended.promise.then(() => Promise.reject(CONNECTION_ENDED));
+    this.#endedNever.catch(() => {});
     this.#writer = new WireWriter(socket, () => this.#terminate());
     this.#decoder = new LineDecoder({ maxMessageBytes: core.maxLineBytes });
     this.#parser = new QmpInputParser((input) => this.#onInput(input));
