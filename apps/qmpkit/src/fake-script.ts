@@ -1,11 +1,11 @@
 /**
- * `qmpkit fake --script FILE`: canned answers for particular commands, so a project in any language
- * can use the fake as a mock server without writing TypeScript. The file is JSON:
+ * `qmpkit fake --script FILE.json`: canned answers for particular commands, so a project in any
+ * language can use the fake as a mock server without writing code. (A `.ts`/`.js` script is the
+ * testkit's: a module whose default export receives the fake.) The file is JSON:
  *
  * ```json
  * {
  *   "status": "paused",
- *   "name": "vm1",
  *   "commands": {
  *     "query-name": { "return": { "name": "vm1" } },
  *     "device_del": { "error": { "class": "DeviceNotFound", "desc": "Device 'nic0' not found" } },
@@ -20,7 +20,7 @@
  * Arguments are still checked against the schema first, as QEMU would.
  */
 
-import type { CommandHandler, FakeQemuOptions } from "@qmpkit/testkit";
+import type { CommandHandler, FakeQemu } from "@qmpkit/testkit";
 import { UsageError } from "./errors.ts";
 
 /** One canned answer. */
@@ -30,9 +30,10 @@ export interface ScriptedReply {
   readonly error?: { readonly class: string; readonly desc: string };
 }
 
-/** A parsed script: options for the fake and handlers by command name. */
+/** A parsed script: the run state to start in, and replies by command name. */
 export interface FakeScript {
-  readonly options: Pick<FakeQemuOptions, "status" | "name">;
+  /** `query-status`'s status at start (`paused`, `prelaunch`, …). */
+  readonly status?: string;
   readonly commands: ReadonlyMap<string, readonly ScriptedReply[]>;
 }
 
@@ -55,16 +56,10 @@ export function parseFakeScript(text: string, file: string): FakeScript {
   };
   if (!isObject(raw)) return fail("the top level", "must be an object");
   for (const key of Object.keys(raw)) {
-    if (!["status", "name", "commands"].includes(key))
-      fail(`key '${key}'`, "is unknown (status, name, commands)");
+    if (!["status", "commands"].includes(key)) fail(`key '${key}'`, "is unknown (status, commands)");
   }
-  const options: { status?: string; name?: string } = {};
-  for (const key of ["status", "name"] as const) {
-    const value = raw[key];
-    if (value === undefined) continue;
-    if (typeof value !== "string") fail(`'${key}'`, "must be a string");
-    options[key] = value as string;
-  }
+  const status = raw.status;
+  if (status !== undefined && typeof status !== "string") fail("'status'", "must be a string");
   const commands = new Map<string, ScriptedReply[]>();
   const table = raw.commands ?? {};
   if (!isObject(table)) return fail("'commands'", "must be an object keyed by command name");
@@ -78,7 +73,7 @@ export function parseFakeScript(text: string, file: string): FakeScript {
       ),
     );
   }
-  return { options, commands };
+  return { ...(typeof status === "string" ? { status } : {}), commands };
 }
 
 function parseReply(
@@ -111,6 +106,12 @@ function parseReply(
     ...("return" in item ? { return: item.return } : {}),
     ...(error === undefined ? {} : { error: error as { class: string; desc: string } }),
   };
+}
+
+/** Applies a parsed script to a running fake: its start status and a handler per command. */
+export function applyFakeScript(fake: FakeQemu, script: FakeScript): void {
+  if (script.status !== undefined) fake.status = script.status;
+  for (const [name, replies] of script.commands) fake.handle(name, scriptedHandler(replies));
 }
 
 /** A fake command handler that plays `replies` in turn, repeating the last. */

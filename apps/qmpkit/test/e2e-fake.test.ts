@@ -217,30 +217,43 @@ describe("fake", () => {
   test("answers @qmpkit/qmp's client and prints what it received as JSON Lines", async () => {
     const path = join(scratchDir(), "qmp.sock");
     await using server = await start(["fake", "--socket", path]);
-    expect(JSON.parse(await server.nextLine())).toEqual({ listening: `unix:${path}` });
+    expect(JSON.parse(await server.nextLine())).toEqual({ type: "listening", address: `unix:${path}` });
     const client = await connect(path);
     expect(await client.execute("query-status")).toEqual({ ...RUNNING, status: "running" as const });
     await client.execute("quit");
     await client.disconnect();
     const { exitCode, stdout } = await server.finish();
     expect(exitCode).toBe(0);
-    expect(lines(stdout).map((l) => JSON.parse(l))).toEqual([
+    const received = lines(stdout).map((l) => JSON.parse(l));
+    expect(received.map(({ type, client, message }) => ({ type, client, message }))).toEqual([
       {
+        type: "received",
         client: 1,
-        received: { execute: "qmp_capabilities", arguments: { enable: ["oob"] }, id: expect.any(String) },
+        message: { execute: "qmp_capabilities", arguments: { enable: ["oob"] }, id: expect.any(String) },
       },
-      { client: 1, received: { execute: "query-status", id: expect.any(String) } },
-      { client: 1, received: { execute: "quit", id: expect.any(String) } },
+      { type: "received", client: 1, message: { execute: "query-status", id: expect.any(String) } },
+      { type: "received", client: 1, message: { execute: "quit", id: expect.any(String) } },
     ]);
+    expect(received[1].raw).toBe(JSON.stringify(received[1].message));
     expect(readdirSync(join(path, ".."))).toEqual([]);
   });
 
-  test("--script: canned replies, errors and events, over TCP", async () => {
-    const dir = scratchDir();
-    const script = join(dir, "script.json");
+  test("without --socket: a private temp dir, removed when it exits; qom works as on --fake", async () => {
+    await using server = await start(["fake", "--quiet"]);
+    const { address } = JSON.parse(await server.nextLine()) as { address: string };
+    const path = address.replace(/^unix:/, "");
+    expect((await qmpkit(["qom", address, "ls", "/"])).stdout).toBe("type\nmachine/\nchardevs/\n");
+    expect(await qmpkit(["exec", address, "quit"])).toMatchObject({ exitCode: 0 });
+    expect(await server.finish()).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+    expect(() => readdirSync(join(path, ".."))).toThrow();
+  });
+
+  test("--script FILE.json: canned replies, errors and events, over TCP", async () => {
+    const script = join(scratchDir(), "script.json");
     await Bun.write(
       script,
       JSON.stringify({
+        status: "paused",
         commands: {
           "query-name": { return: { name: "vm1" } },
           device_del: { error: { class: "DeviceNotFound", desc: "Device 'nic0' not found" } },
@@ -249,20 +262,41 @@ describe("fake", () => {
       }),
     );
     await using server = await start(["fake", "--tcp", "127.0.0.1:0", "--script", script, "--quiet"]);
-    const { listening } = JSON.parse(await server.nextLine()) as { listening: string };
-    expect(listening).toMatch(/^tcp:127\.0\.0\.1:\d+$/);
-    const shell = await qmpkit(["shell", listening], {
-      stdin: "query-name\ndevice_del id=nic0\nsystem_powerdown\nquit\n",
+    const { address } = JSON.parse(await server.nextLine()) as { address: string };
+    expect(address).toMatch(/^tcp:127\.0\.0\.1:\d+$/);
+    const shell = await qmpkit(["shell", address], {
+      stdin: "query-status\nquery-name\ndevice_del id=nic0\nsystem_powerdown\nquit\n",
     });
     expect(shell.exitCode).toBe(1);
     const out = lines(shell.stdout).map((l) => JSON.parse(l));
     expect(out.filter((m) => !("event" in m))).toEqual([
+      { return: { status: "paused", singlestep: false, running: false } },
       { return: { name: "vm1" } },
       { error: { class: "DeviceNotFound", desc: "Device 'nic0' not found" } },
       { return: {} },
       { return: {} },
     ]);
     expect(out.filter((m) => "event" in m).map((m) => m.event)).toEqual(["POWERDOWN", "SHUTDOWN"]);
+    expect(await server.finish()).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+  });
+
+  test("--script FILE.ts: the testkit's module script, loaded by the compiled binary", async () => {
+    const script = join(scratchDir(), "script.ts");
+    await Bun.write(
+      script,
+      'export default (fake: { handle(c: string, h: () => unknown): void }): void => {\n  fake.handle("query-name", () => ({ name: "from-ts" }));\n};\n',
+    );
+    await using server = await start([
+      "fake",
+      "--socket",
+      join(scratchDir(), "q.sock"),
+      "--script",
+      script,
+      "-q",
+    ]);
+    const { address } = JSON.parse(await server.nextLine()) as { address: string };
+    expect((await qmpkit(["exec", address, "query-name"])).stdout).toBe('{"name":"from-ts"}\n');
+    server.proc.kill("SIGTERM");
     expect(await server.finish()).toEqual({ exitCode: 0, stdout: "", stderr: "" });
   });
 });

@@ -6,7 +6,6 @@ describe("qmpkit fake --script", () => {
     const script = parseFakeScript(
       JSON.stringify({
         status: "paused",
-        name: "vm1",
         commands: {
           "query-name": { return: { name: "vm1" } },
           device_del: { error: { class: "DeviceNotFound", desc: "Device 'nic0' not found" } },
@@ -16,7 +15,7 @@ describe("qmpkit fake --script", () => {
       }),
       "s.json",
     );
-    expect(script.options).toEqual({ status: "paused", name: "vm1" });
+    expect(script.status).toBe("paused");
     expect(script.commands.get("query-name")).toEqual([{ events: [], return: { name: "vm1" } }]);
     expect(script.commands.get("device_del")?.[0]?.error).toEqual({
       class: "DeviceNotFound",
@@ -29,7 +28,7 @@ describe("qmpkit fake --script", () => {
   test.each([
     ["{", /^script 's.json' is not JSON: /],
     ["[]", /^script 's.json': the top level must be an object$/],
-    ['{"comands": {}}', /^script 's.json': key 'comands' is unknown \(status, name, commands\)$/],
+    ['{"comands": {}}', /^script 's.json': key 'comands' is unknown \(status, commands\)$/],
     ['{"status": 1}', /^script 's.json': 'status' must be a string$/],
     ['{"commands": []}', /^script 's.json': 'commands' must be an object keyed by command name$/],
     [

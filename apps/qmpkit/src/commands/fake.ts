@@ -1,8 +1,10 @@
-import type { FakeQemu, ReceivedMessage } from "@qmpkit/testkit";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseHostPort } from "../address.ts";
 import { defineCommand } from "../cli.ts";
 import { UsageError } from "../errors.ts";
-import { parseFakeScript, scriptedHandler } from "../fake-script.ts";
+import { type FakeScript, parseFakeScript } from "../fake-script.ts";
 
 /** Where `qmpkit fake` listens, from its flags. `undefined` means a fresh socket in a temp dir. */
 export type FakeListen =
@@ -32,15 +34,18 @@ export const fakeCommand = defineCommand({
   description: [
     "Serves QMP like QEMU 7.2 does (greeting, negotiation, query-status, stop/cont with events,",
     "quit, the recorded schema, a small QOM tree, errors with QEMU's classes and texts) and prints",
-    'JSON Lines on stdout: first {"listening": ADDRESS}, then {"client": N, "received": MESSAGE}',
-    "for each message. Without --socket or --tcp it listens on a new unix socket in a private temp",
-    "dir. It exits after a client sends quit (as QEMU does), or on Ctrl-C / SIGTERM.",
+    'JSON Lines on stdout: first {"type": "listening", "address": ADDRESS}, then one',
+    '{"type": "received", "client": N, "message": MESSAGE, "raw": TEXT, "at": MS} per message.',
+    "Without --socket or --tcp it listens on a new unix socket in a private temp dir. It exits",
+    "after a client sends quit (as QEMU does; --keep-running stays up), or on Ctrl-C / SIGTERM.",
     "",
-    "--script FILE gives canned answers, as JSON:",
+    "--script FILE.json gives canned answers without writing code:",
     '  {"status": "paused", "commands": {"query-name": {"return": {"name": "vm1"}},',
     '   "device_del": {"error": {"class": "DeviceNotFound", "desc": "Device \'nic0\' not found"}},',
     '   "system_powerdown": {"events": [{"event": "POWERDOWN"}]}}}',
-    "A list of replies is played in turn, the last one repeating.",
+    "A list of replies is played in turn, the last one repeating. --script FILE.ts (or .js) is a",
+    "module whose default export receives the testkit's fake: (fake) => { fake.handle(...) }; it",
+    "starts from the testkit's defaults, without qmpkit's QOM tree and idle job answers.",
   ].join("\n"),
   flags: {
     socket: { type: "string", value: "PATH", description: "listen on a unix socket at PATH" },
@@ -48,8 +53,13 @@ export const fakeCommand = defineCommand({
     script: {
       type: "string",
       value: "FILE",
-      description: "canned replies and events, as JSON (see above)",
+      description: "canned replies (.json), or a module scripting the fake (.ts/.js)",
     },
+    "multi-client": {
+      type: "boolean",
+      description: "serve several clients at once (QEMU serves one at a time)",
+    },
+    "keep-running": { type: "boolean", description: "stay up after quit (close only that client)" },
     quiet: { type: "boolean", short: "q", description: "print only the listening line, not the traffic" },
   },
   examples: [
@@ -60,56 +70,52 @@ export const fakeCommand = defineCommand({
   async run({ values, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const listen = fakeListenAddress(values);
-    const script = values.script === undefined ? undefined : await loadScript(values.script);
-    const quiet = values.quiet === true;
-    const line = (value: unknown) => io.stdout.write(`${JSON.stringify(value)}\n`);
-    const { startEmbeddedFake } = await import("../embedded-fake.ts");
-    let fake: FakeQemu;
+    const json = values.script?.endsWith(".json") ? await loadJsonScript(values.script) : undefined;
+    if (values.script !== undefined && json === undefined && !(await Bun.file(values.script).exists())) {
+      throw new UsageError(`script file '${values.script}' does not exist`);
+    }
+    const [{ runFakeCli }, { addEmbeddedAnswers }, { applyFakeScript }] = await Promise.all([
+      import("@qmpkit/testkit"),
+      import("../embedded-fake.ts"),
+      import("../fake-script.ts"),
+    ]);
+    const dir = listen === undefined ? mkdtempSync(join(tmpdir(), "qmpkit-fake-")) : undefined;
+    const argv = [
+      ...(listen?.kind === "tcp"
+        ? ["--tcp", `${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`]
+        : ["--socket", listen?.path ?? join(dir as string, "qmp.sock")]),
+      ...(values.script !== undefined && json === undefined ? ["--script", values.script] : []),
+      ...(values["multi-client"] ? ["--multi-client"] : []),
+      ...(values["keep-running"] ? ["--keep-running"] : []),
+    ];
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
     try {
-      fake = await startEmbeddedFake({
-        ...(listen?.kind === "unix" ? { path: listen.path } : {}),
-        ...(listen?.kind === "tcp" ? { tcp: true, hostname: listen.host, port: listen.port } : {}),
-        ...script?.options,
-        // A foreground fixture can run for hours: print, do not keep.
-        record: false,
-        ...(quiet ? {} : { onReceived: (entry: ReceivedMessage) => line(receivedLine(entry)) }),
+      return await runFakeCli(argv, {
+        signal: stop.signal,
+        stdout: (line) => {
+          if (!values.quiet || line.startsWith('{"type":"listening"')) io.stdout.write(`${line}\n`);
+        },
+        stderr: (line) => io.stderr.write(`qmpkit fake: ${line}\n`),
+        // Runs before any client can connect (the same turn as the listening line).
+        onListening: (fake) => {
+          if (values.script !== undefined && json === undefined) return;
+          addEmbeddedAnswers(fake);
+          if (json) applyFakeScript(fake, json);
+        },
       });
-    } catch (error) {
-      throw new UsageError(`cannot listen: ${causeMessage(error)}`, { cause: error });
-    }
-    for (const [name, replies] of script?.commands ?? []) fake.handle(name, scriptedHandler(replies));
-    line({ listening: fake.address });
-    // Like QEMU, the fake exits after `quit`; Ctrl-C or SIGTERM stop it too.
-    const stop = () => void fake.close();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-    try {
-      await fake.exited;
     } finally {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      await fake.close();
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     }
-    for (const problem of fake.errors) io.stderr.write(`qmpkit fake: ${problem.message}\n`);
-    return 0;
   },
 });
 
-/** One JSON line per received message: `{"client": 1, "received": {...}}`, or the raw text and QEMU's parse error. */
-function receivedLine(entry: ReceivedMessage): Record<string, unknown> {
-  return entry.error === undefined
-    ? { client: entry.client, received: entry.message }
-    : { client: entry.client, raw: entry.raw, error: entry.error };
-}
-
-async function loadScript(path: string) {
+async function loadJsonScript(path: string): Promise<FakeScript> {
   const file = Bun.file(path);
   if (!(await file.exists())) throw new UsageError(`script file '${path}' does not exist`);
   return parseFakeScript(await file.text(), path);
-}
-
-function causeMessage(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error; e instanceof Error && parts.length < 3; e = e.cause) parts.push(e.message);
-  return parts.join(": ") || String(error);
 }
