@@ -15,12 +15,15 @@
  * Workload 8 picks up `dist/qmpkit` by itself once `bun run build` made it.
  */
 import type { Contender, DecoderContender, ServerContender } from "./lib/contender.ts";
+import { qmpkitClient, qmpkitDisabledLoggerClient } from "./lib/qmpkit-client.ts";
+import { lineDecoderClient, lineDecoderOnly, lineDecoderParse } from "./lib/qmpkit-decoder.ts";
+import { fakeServer } from "./lib/servers.ts";
 
 /** e.g. the `QMPClient` contender from @qmpkit/qmp. */
-export const clients: Contender[] = [];
+export const clients: Contender[] = [qmpkitClient(), qmpkitDisabledLoggerClient()];
 
 /** e.g. `createFakeQemu` from @qmpkit/testkit (asTarget and asServer, events: true). */
-export const servers: ServerContender[] = [];
+export const servers: ServerContender[] = [fakeServer];
 
 /** e.g. protocol-core's `LineDecoder` followed by JSON.parse of each message. */
-export const decoders: DecoderContender[] = [];
+export const decoders: DecoderContender[] = [lineDecoderOnly, lineDecoderParse, lineDecoderClient];

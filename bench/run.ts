@@ -7,7 +7,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { rawBunClient, rawBunServer } from "./baseline/raw-bun.ts";
+import { rawBunClient, rawBunPromiseClient, rawBunServer } from "./baseline/raw-bun.ts";
 import * as plugged from "./contenders.ts";
 import { type Baselines, buildBaselines } from "./lib/build.ts";
 import { cClient, runCClient } from "./lib/c-client.ts";
@@ -33,8 +33,10 @@ import {
   tempDir,
   withTimeout,
 } from "./lib/env.ts";
+import { qapiJobs } from "./lib/qmpkit-qapi.ts";
 import {
   megabytesPerSec,
+  millis,
   perOpMicros,
   perOpMillis,
   type Ref,
@@ -46,7 +48,7 @@ import {
   sampleRss,
   type Unit,
 } from "./lib/report.ts";
-import { resolveSchema } from "./lib/schema.ts";
+import { qemuSpaced, resolveSchema } from "./lib/schema.ts";
 import { cServer, qemuServer, qemuVersion } from "./lib/servers.ts";
 
 interface Plan {
@@ -258,7 +260,11 @@ async function clientWorkloads(
   try {
     for (const w of workloads) {
       const n = server.sizes?.[w.size] ?? plan.sizes[w.size];
-      const jobs: Job[] = clients.map(({ contender, ref }) => ({
+      const eligible = clients.filter(
+        ({ contender: c }) =>
+          (c.onlyWorkloads?.includes(w.num) ?? true) && (c.onlyTargets?.includes(server.name) ?? true),
+      );
+      const jobs: Job[] = eligible.map(({ contender, ref }) => ({
         name: contender.name,
         ...refOf(ref),
         inProcess: contender.inProcess,
@@ -351,6 +357,45 @@ async function serverWorkload(
   }
 }
 
+/**
+ * Workload 9 (issue 7's line): fetch + check the QAPI schema through QMPClient, generate the TS types, beside
+ * JSON.parse of the same bytes. Fetches from the C server, else from the first other in-process-free target.
+ */
+async function qapiWorkload(plan: Plan, schemaPath: string, servers: readonly ServerEntry[]) {
+  const source =
+    servers.find((s) => s.ref === "c" && s.contender.asTarget) ??
+    servers.find((s) => s.contender.asTarget && s.contender.sizes === undefined);
+  if (source === undefined) {
+    notice("workload 9 needs a target server to fetch the schema from: skipped");
+    return;
+  }
+  let handle: ServerHandle;
+  try {
+    handle = await startServer(source.contender, schemaPath);
+  } catch (err) {
+    notice(`${source.contender.name} did not start, workload 9 is skipped: ${String(err)}`);
+    return;
+  }
+  try {
+    // The bytes a server sends: the schema re-spaced as QEMU writes JSON.
+    const text = qemuSpaced(await Bun.file(schemaPath).text());
+    const jobs: Job[] = qapiJobs(text, handle.target()).map((job) => ({
+      name: job.name,
+      ...refOf(job.ref),
+      inProcess: true,
+      run: (n) => job.run(n),
+    }));
+    const n = plan.sizes.schema;
+    await measureGroup(`9. QAPI schema → TS types (issue 7), fetch ×${count(n)}`, millis, jobs, n, {
+      reps: plan.reps,
+      rss: false,
+      recover: () => handle.restart(),
+    });
+  } finally {
+    await handle.stop();
+  }
+}
+
 function machine(): string {
   let model = "unknown CPU";
   try {
@@ -371,14 +416,14 @@ async function main() {
     },
   });
   if (values.help) {
-    console.log("usage: bun run bench [-- --quick] [--only 1,2,3,4,5,6,7,8] [--reps N]");
+    console.log("usage: bun run bench [-- --quick] [--only 1,2,3,4,5,6,7,8,9] [--reps N]");
     return;
   }
   const base = values.quick ? QUICK : FULL;
   const plan: Plan = values.reps === undefined ? base : { ...base, reps: Math.max(1, Number(values.reps)) };
   const only = new Set(
     values.only === undefined
-      ? [1, 2, 3, 4, 5, 6, 7, 8]
+      ? [1, 2, 3, 4, 5, 6, 7, 8, 9]
       : values.only.split(",").map((s) => Number(s.trim())),
   );
   const started = performance.now();
@@ -393,6 +438,7 @@ async function main() {
     ...(bins === null ? [] : [{ contender: cClient(bins), ref: "c" as const }]),
     { contender: rawBunClient(false) },
     { contender: rawBunClient(true), ref: "bun" },
+    { contender: rawBunPromiseClient() },
     ...plugged.clients.map((contender) => ({ contender })),
   ];
   const servers: ServerEntry[] = [
@@ -412,6 +458,7 @@ async function main() {
   if (only.has(6)) await decoderWorkload(plan);
   if (only.has(7)) await serverWorkload(bins, plan, schemaPath, servers);
   if (only.has(8)) rows.push(...(await benchCli(plan.cliRuns)));
+  if (only.has(9)) await qapiWorkload(plan, schemaPath, servers);
 
   const wall = (performance.now() - started) / 1000;
   const header = [

@@ -228,6 +228,61 @@ export function rawBunClient(parse: boolean): Contender {
   };
 }
 
+/**
+ * The raw Bun client plus what execute() semantics need at the least: one promise per command, resolved by its
+ * reply's id through a Map (ids are numbers, so no string parsing), and `Promise.all` for the pipelined batch. No
+ * state machine, no error classes, no timers. The gap between this and `raw Bun (parse)` is the price of a
+ * promise-per-command API in Bun; the gap between qmpkit and this is what qmpkit adds on top.
+ */
+export function rawBunPromiseClient(): Contender {
+  const base = rawBunClient(true);
+  type Resolver = (msg: Message) => void;
+  const open = async (t: Target) => {
+    const s = await RawSession.open(t.address, true);
+    const waiting = new Map<number, Resolver>();
+    let next = 0;
+    s.onMessage = (msg) => {
+      if (typeof msg.id !== "number") return;
+      const resolve = waiting.get(msg.id);
+      if (resolve === undefined) throw new Error(`unexpected id ${msg.id}`);
+      waiting.delete(msg.id);
+      resolve(msg);
+    };
+    const execute = (command: string): Promise<Message> => {
+      const id = next++;
+      const { promise, resolve } = Promise.withResolvers<Message>();
+      waiting.set(id, resolve);
+      s.send(`{"execute":"${command}","id":${id}}\n`);
+      return promise;
+    };
+    return { s, execute };
+  };
+  const sequential = async (t: Target, command: string, n: number): Promise<Measurement> => {
+    const { s, execute } = await open(t);
+    const t0 = Bun.nanoseconds();
+    for (let i = 0; i < n; i++) await execute(command);
+    const ns = Bun.nanoseconds() - t0;
+    await s.close();
+    return { ns, ops: n };
+  };
+  return {
+    ...base,
+    name: "raw Bun (promise+id)",
+    seq: (t, n) => sequential(t, "query-status", n),
+    schema: (t, n) => sequential(t, "query-qmp-schema", n),
+    async pipe(t, n) {
+      const { s, execute } = await open(t);
+      const t0 = Bun.nanoseconds();
+      const replies: Promise<Message>[] = new Array(n);
+      for (let i = 0; i < n; i++) replies[i] = execute("query-status");
+      await Promise.all(replies);
+      const ns = Bun.nanoseconds() - t0;
+      await s.close();
+      return { ns, ops: n };
+    },
+  };
+}
+
 const GREETING =
   '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}\r\n';
 const STATUS = '{"return": {"status": "running", "singlestep": false, "running": true}';

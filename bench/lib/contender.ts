@@ -33,6 +33,10 @@ export interface Contender {
   readonly name: string;
   /** Runs inside the bench process: warmed up first and its RSS is sampled. */
   readonly inProcess: boolean;
+  /** Only these workload numbers (1–5). @default all */
+  readonly onlyWorkloads?: readonly number[];
+  /** Only against targets with these names (e.g. "C server"). @default every target */
+  readonly onlyTargets?: readonly string[];
   /** 1: n × (connect, greeting, `qmp_capabilities`, close) — all of it measured. */
   connect(target: Target, n: number): Promise<Measurement>;
   /** 2: n sequential `query-status` round trips on one session. */

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { encodeQemuJson } from "../../packages/testkit/src/index.ts";
 import { BIN_DIR, notice, progress, ROOT_DIR } from "./env.ts";
 
 /** The recorded QEMU 7.2 schema (the `return` of `query-qmp-schema`, 1051 entries). */
@@ -55,4 +56,9 @@ export async function resolveSchema(): Promise<string> {
   await writeFile(PLACEHOLDER, `${synthesize()}\n`);
   notice(`${SCHEMA_FIXTURE} missing: workload 4 uses a synthetic placeholder schema of a different size`);
   return PLACEHOLDER;
+}
+
+/** A schema file's JSON as QEMU (and the servers here) put it on the wire: one line, `": "` and `", "`. */
+export function qemuSpaced(fileText: string): string {
+  return encodeQemuJson(JSON.parse(fileText));
 }

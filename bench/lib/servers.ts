@@ -17,6 +17,28 @@ async function stopChild(proc: Child): Promise<void> {
   }
 }
 
+/** Spawn a server that prints `READY` on stdout once it listens; stopped by the returned `stop()` or at cleanup. */
+async function spawnReady(name: string, argv: string[], address: string): Promise<RunningServer> {
+  const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "inherit" });
+  const unregister = onCleanup(() => stopChild(proc));
+  const reader = proc.stdout.getReader();
+  const first = await Promise.race([reader.read(), proc.exited.then(() => null)]);
+  reader.releaseLock();
+  const text = first?.value ? new TextDecoder().decode(first.value) : "";
+  if (!text.startsWith("READY")) {
+    await stopChild(proc);
+    unregister();
+    throw new Error(`${name} did not start (exit ${proc.exitCode})`);
+  }
+  return {
+    address,
+    async stop() {
+      unregister();
+      await stopChild(proc);
+    },
+  };
+}
+
 /** The C reference server (bench/baseline/server.c). */
 export function cServer(bins: Baselines): ServerContender {
   return {
@@ -24,29 +46,29 @@ export function cServer(bins: Baselines): ServerContender {
     asTarget: true,
     asServer: true,
     events: true,
-    async start(ctx: ServerContext): Promise<RunningServer> {
+    start(ctx: ServerContext): Promise<RunningServer> {
       const address = join(ctx.dir, "c-server.sock");
-      const proc = Bun.spawn([bins.server, address, ctx.schemaPath], { stdout: "pipe", stderr: "inherit" });
-      const unregister = onCleanup(() => stopChild(proc));
-      const reader = proc.stdout.getReader();
-      const first = await Promise.race([reader.read(), proc.exited.then(() => null)]);
-      reader.releaseLock();
-      const text = first?.value ? new TextDecoder().decode(first.value) : "";
-      if (!text.startsWith("READY")) {
-        await stopChild(proc);
-        unregister();
-        throw new Error(`qmp-server did not start (exit ${proc.exitCode})`);
-      }
-      return {
-        address,
-        async stop() {
-          unregister();
-          await stopChild(proc);
-        },
-      };
+      return spawnReady("qmp-server", [bins.server, address, ctx.schemaPath], address);
     },
   };
 }
+
+/**
+ * qmpkit's testkit fake (`createFakeQemu({ benchCommands: true, record: false })`) in its own Bun process: a
+ * target for workloads 1–5 and a server in workload 7. It answers `query-qmp-schema` with its own recorded QEMU 7.2
+ * schema (the same fixture the C server serves when the checkout has it).
+ */
+export const fakeServer: ServerContender = {
+  name: "qmpkit fake",
+  asTarget: true,
+  asServer: true,
+  events: true,
+  start(ctx: ServerContext): Promise<RunningServer> {
+    const address = join(ctx.dir, "fake.sock");
+    const script = join(import.meta.dir, "fake-server-child.ts");
+    return spawnReady("the testkit fake", [process.execPath, script, address], address);
+  },
+};
 
 const QEMU = "qemu-system-x86_64";
 
