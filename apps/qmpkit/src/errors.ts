@@ -6,8 +6,6 @@
  * 2 usage or connection problems (nothing useful happened).
  */
 
-import { ExecuteError } from "@qmpkit/qmp";
-
 export const ExitCode = { ok: 0, commandFailed: 1, usage: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -59,15 +57,14 @@ export interface ExecuteErrorLike extends Error {
 }
 
 /**
- * The codes of errors that mean "the server answered with an error": `ExecuteError` (QMP) and `QGAError`
- * (guest agent). Matching the stable `code` as well as the class keeps a second copy of `@qmpkit/qmp` in a
- * bundle working, since `instanceof` is branded only on the base class.
+ * The codes of errors that mean "the server answered with an error": `@qmpkit/qmp`'s `ExecuteError` (QMP) and
+ * `QGAError` (guest agent). Matched by their stable `code` rather than `instanceof`: that holds for a second
+ * copy of the package too, and keeps the client out of the start-up path of commands that never connect.
  */
 const SERVER_ERROR_CODES: ReadonlySet<string> = new Set(["QMP_ERR_EXECUTE", "QMP_ERR_QGA"]);
 
 /** True for a server's error reply (exit status 1, printed as `ErrorClass: desc`). */
 export function isExecuteError(error: unknown): error is ExecuteErrorLike {
-  if (error instanceof ExecuteError) return true;
   return (
     error instanceof Error &&
     SERVER_ERROR_CODES.has(String((error as { code?: unknown }).code)) &&

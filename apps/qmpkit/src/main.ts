@@ -124,7 +124,10 @@ if (import.meta.main) {
   const io: CliIO = {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // Only the shell reads stdin: creating the stream costs start-up time for every other command.
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
   };
   // exitCode, not exit(): let stdout drain when it is a pipe.

@@ -4,9 +4,8 @@
  * (after starting the embedded fake for `--fake`). Tests hand in a stub through `CliIO.openClient`.
  */
 
-import { type ConnectFunctionOptions, connect, type SocketAddress } from "@qmpkit/qmp";
+import type { ConnectFunctionOptions, SocketAddress } from "@qmpkit/qmp";
 import { type Address, formatAddress, parseAddress } from "./address.ts";
-import { ClientSession } from "./client-session.ts";
 import { ConnectionFailedError, UsageError } from "./errors.ts";
 
 /** Where to connect: a parsed address, or the embedded fake QEMU. */
@@ -116,6 +115,11 @@ export async function openClient(target: Target, options: ConnectionOptions): Pr
     address = toSocketAddress(target.address);
   }
   const label = describeTarget(target);
+  // Loaded on first use, so --help, --version and --dry-run start without the client.
+  const [{ connect }, { ClientSession }] = await Promise.all([
+    import("@qmpkit/qmp"),
+    import("./client-session.ts"),
+  ]);
   try {
     const client = await connect(address, {
       timeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,

@@ -1,4 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseHostPort } from "../address.ts";
@@ -74,11 +73,13 @@ export const fakeCommand = defineCommand({
     if (values.script !== undefined && json === undefined && !(await Bun.file(values.script).exists())) {
       throw new UsageError(`script file '${values.script}' does not exist`);
     }
-    const [{ runFakeCli }, { addEmbeddedAnswers }, { applyFakeScript }] = await Promise.all([
-      import("@qmpkit/testkit"),
-      import("../embedded-fake.ts"),
-      import("../fake-script.ts"),
-    ]);
+    const [{ mkdtempSync, rmSync }, { runFakeCli }, { addEmbeddedAnswers }, { applyFakeScript }] =
+      await Promise.all([
+        import("node:fs"),
+        import("@qmpkit/testkit"),
+        import("../embedded-fake.ts"),
+        import("../fake-script.ts"),
+      ]);
     const dir = listen === undefined ? mkdtempSync(join(tmpdir(), "qmpkit-fake-")) : undefined;
     const argv = [
       ...(listen?.kind === "tcp"

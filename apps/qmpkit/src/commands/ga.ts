@@ -1,4 +1,4 @@
-import { QGAClient } from "@qmpkit/qmp";
+import type { QGAClient } from "@qmpkit/qmp";
 import { parseAddress } from "../address.ts";
 import { type CliIO, defineCommand, parseSeconds } from "../cli.ts";
 import { ConnectionFailedError, UsageError } from "../errors.ts";
@@ -65,6 +65,7 @@ export const gaCommand = defineCommand({
       io.stdout.write(`${JSON.stringify(shown, null, values.pretty ? 2 : undefined)}\n`);
       return 0;
     }
+    const { QGAClient } = await import("@qmpkit/qmp");
     const qga = new QGAClient({
       commandTimeoutMs: timeout === undefined ? DEFAULT_COMMAND_TIMEOUT_MS : timeout * 1000,
     });

@@ -1,9 +1,8 @@
-import { type QemuProcess, SpawnQemuError, spawnQemu } from "@qmpkit/testkit";
+import type { QemuProcess } from "@qmpkit/testkit";
 import { defineCommand, parseSeconds } from "../cli.ts";
 import { CliError, ExitCode, UsageError } from "../errors.ts";
 import { open, type Session } from "../session.ts";
-import { runShell } from "../shell/repl.ts";
-import { SHELL_FLAGS, shellOptions } from "./shell.ts";
+import { loadShell, SHELL_FLAGS, shellOptions } from "./shell.ts";
 
 /** QEMU could not be started, or exited before its QMP socket was ready. Exits with QEMU's status if it had one. */
 export class QemuStartError extends CliError {
@@ -52,6 +51,7 @@ export const qemuCommand = defineCommand({
     }
     const startTimeout = parseSeconds("start-timeout", values["start-timeout"]);
     const options = shellOptions(values, io);
+    const { runShell } = await loadShell();
     const qemu = await start(values.binary, rest, startTimeout);
     let exitCode: number | undefined;
     void qemu.exited.then((code) => {
@@ -89,6 +89,8 @@ async function start(
   args: readonly string[],
   timeoutSeconds: number | undefined,
 ): Promise<QemuProcess> {
+  // Loaded here, not at start-up: only this command needs the launcher.
+  const { SpawnQemuError, spawnQemu } = await import("@qmpkit/testkit");
   try {
     return await spawnQemu({
       args: [...args],

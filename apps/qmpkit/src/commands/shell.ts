@@ -1,8 +1,10 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { type CliIO, CONNECTION_FLAGS, defineCommand, type FlagSpecs, type FlagValues } from "../cli.ts";
 import { UsageError } from "../errors.ts";
 import { detectStyle } from "../format.ts";
 import { connectionOptions, open, takeTarget } from "../session.ts";
-import { defaultHistoryFile, runShell, type ShellOptions } from "../shell/repl.ts";
+import type { ShellOptions } from "../shell/repl.ts";
 
 /** The shell's own flags, shared by `shell` and `qemu`. */
 export const SHELL_FLAGS = {
@@ -18,6 +20,19 @@ export const SHELL_FLAGS = {
   history: { type: "string", value: "FILE", description: "history file (default ~/.qmpkit_history)" },
   "no-history": { type: "boolean", description: "keep no history file" },
 } as const satisfies FlagSpecs;
+
+/** `~/.qmpkit_history`, like qmp-shell's `~/.qmp-shell_history`. */
+export function defaultHistoryFile(env: Readonly<Record<string, string | undefined>>): string {
+  return join(env.HOME ?? homedir(), ".qmpkit_history");
+}
+
+/**
+ * The shell's loop, loaded on first use: readline and the rest of the shell are not needed by
+ * `--help`, `--version` or the other commands, and loading them costs start-up time.
+ */
+export async function loadShell(): Promise<typeof import("../shell/repl.ts")> {
+  return import("../shell/repl.ts");
+}
 
 /** {@link ShellOptions} from the shell's flags. */
 export function shellOptions(values: FlagValues<typeof SHELL_FLAGS>, io: CliIO): ShellOptions {
@@ -64,6 +79,7 @@ export const shellCommand = defineCommand({
     if (rest.length > 0)
       throw new UsageError(`unexpected argument '${rest[0]}' (the shell reads commands from stdin)`);
     const options = shellOptions(values, io);
+    const { runShell } = await loadShell();
     if (values["dry-run"]) return runShell(undefined, options, io);
     const session = await open(io, target, {
       ...connectionOptions(values),

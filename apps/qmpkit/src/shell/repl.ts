@@ -11,11 +11,11 @@
  * Without a session (`--dry-run`) each message is printed instead of sent.
  */
 
-import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { homedir } from "node:os";
-import { dirname, join } from "node:path";
-import { createInterface, type Interface } from "node:readline";
+// node:fs and node:readline are imported where used: a bundle evaluates static builtin imports at start-up,
+// which would slow every command (`--version` included) for the shell's sake.
+import type { WriteStream } from "node:fs";
+import { dirname } from "node:path";
+import type { Interface } from "node:readline";
 import type { CliIO } from "../cli.ts";
 import { ConnectionLostError, isExecuteError, MessageRefusedError } from "../errors.ts";
 import { formatCliError, formatJson, type OutputStyle } from "../format.ts";
@@ -46,11 +46,6 @@ export interface ShellOptions {
   readonly logFile?: string;
   /** Where history persists in interactive mode; `null` for none. */
   readonly historyFile?: string | null;
-}
-
-/** `~/.qmpkit_history`, like qmp-shell's `~/.qmp-shell_history`. */
-export function defaultHistoryFile(env: Readonly<Record<string, string | undefined>>): string {
-  return join(env.HOME ?? homedir(), ".qmpkit_history");
 }
 
 const HISTORY_SIZE = 1000;
@@ -84,7 +79,9 @@ export async function runShell(
   options: ShellOptions,
   io: CliIO,
 ): Promise<number> {
-  const log = options.logFile ? createWriteStream(options.logFile, { flags: "a" }) : undefined;
+  const log = options.logFile
+    ? (await import("node:fs")).createWriteStream(options.logFile, { flags: "a" })
+    : undefined;
   const interactive = io.stdin.isTTY === true;
   const tally: Tally = { parseErrors: 0, failedCommands: 0 };
   const stopEvents = new AbortController();
@@ -222,6 +219,7 @@ async function pipedLoop(
   tally: Tally,
   ui: ShellUi,
 ): Promise<number> {
+  const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: io.stdin, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
   ui.input = rl;
   let state = initialShellState;
@@ -261,6 +259,7 @@ async function interactiveLoop(
 ): Promise<void> {
   let state = initialShellState;
   const history = options.historyFile ? await loadHistory(options.historyFile) : [];
+  const { createInterface } = await import("node:readline");
   const rl = createInterface({
     input: io.stdin,
     output: io.stdout as NodeJS.WritableStream,
@@ -332,6 +331,7 @@ async function loadHistory(path: string): Promise<string[]> {
 
 async function saveHistory(path: string, newestFirst: readonly string[]): Promise<void> {
   try {
+    const { mkdir } = await import("node:fs/promises");
     await mkdir(dirname(path), { recursive: true });
     await Bun.write(path, `${[...newestFirst].slice(0, HISTORY_SIZE).reverse().join("\n")}\n`);
   } catch {
