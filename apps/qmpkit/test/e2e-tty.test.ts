@@ -144,7 +144,7 @@ describe("the interactive shell in a terminal", () => {
   );
 
   test.skipIf(skip)(
-    "an event arriving while a command is half typed prints above it and the typed text is redrawn",
+    "an event arriving while a command is half typed prints above it, the typed text is redrawn; quit ends the shell",
     async () => {
       fake = await createFakeQemu();
       const t = await shell([fake.address]);
@@ -160,6 +160,12 @@ describe("the interactive shell in a terminal", () => {
       await t.type("me");
       await t.keys("Enter");
       await t.waitFor("the reply", (s) => s.includes('"return": {}') && lastLine(s) === PROMPT.trimEnd());
+      // quit: QEMU (here the fake) closes the connection, and the shell ends with it.
+      await t.type("quit");
+      await t.keys("Enter");
+      const end = await t.waitFor("the end of the session", (s) => s.includes("(the connection closed)"));
+      expect(end).toContain('"event": "SHUTDOWN"');
+      expect(await t.exitStatus()).toBe(0);
     },
     SLOW,
   );
