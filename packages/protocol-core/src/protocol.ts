@@ -538,7 +538,7 @@ export abstract class AsyncProtocol<T> {
             hostname: address.host,
             port: address.port,
             socket: handlers,
-            ...(tls ? { tls: tls as TLSOptions | boolean } : {}),
+            ...(tls ? { tls: clientTls(tls) } : {}),
           });
     connecting.then(
       (socket) => {
@@ -774,6 +774,16 @@ export abstract class AsyncProtocol<T> {
     this.#sessionEstablished = false;
     if (this.#state === Runstate.DISCONNECTING) this.#setState(Runstate.IDLE);
   }
+}
+
+/**
+ * Bun treats a TLS object without a key it recognises (`{}`, `{ requestCert: false }`) as plain TCP: the handshake
+ * this side waits for would never come. Naming the verification explicitly makes any object mean TLS, verified
+ * unless the caller said `rejectUnauthorized: false`.
+ */
+function clientTls(tls: TlsSetting): TLSOptions | boolean {
+  if (typeof tls !== "object") return tls;
+  return { ...tls, rejectUnauthorized: tls.rejectUnauthorized !== false };
 }
 
 function raceAbort<V>(work: Promise<V>, signal: AbortSignal, failure?: Promise<never>): Promise<V> {
