@@ -11,7 +11,8 @@ import {
   skipWithoutQemuGa,
   spawnQemuGa,
 } from "@qmpkit/testkit";
-import { builtBinary, qmpkit, removeScratch, scratchDir } from "./e2e-helpers.ts";
+import { builtBinary, cleanEnv, qmpkit, removeScratch, scratchDir } from "./e2e-helpers.ts";
+import { within } from "./harness.ts";
 
 const SLOW = 30_000;
 const cleanups: (() => Promise<void>)[] = [];
@@ -143,6 +144,21 @@ describe("ga against a real qemu-ga (on this host)", () => {
         stdout: "",
         stderr: "GenericError: failed to open file '/nonexistent/x' (mode: 'r'): No such file or directory\n",
       });
+    },
+    SLOW,
+  );
+
+  test.skipIf(skip)(
+    "exec -- passes the program's output through as bytes, not text (0xFF survives)",
+    async () => {
+      const ga = await agent();
+      await using proc = Bun.spawn(
+        [await builtBinary(), "ga", ga.address, "exec", "--", "/bin/sh", "-c", "printf 'a\\377b'"],
+        { cwd: scratchDir(), env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+      );
+      const stdout = new Response(proc.stdout).bytes();
+      expect(await within(proc.exited, 15_000, "qmpkit ga exec")).toBe(0);
+      expect([...(await stdout)]).toEqual([0x61, 0xff, 0x62]);
     },
     SLOW,
   );

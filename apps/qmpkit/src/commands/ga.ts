@@ -106,13 +106,13 @@ async function runProgram(
   timeout: number | undefined,
   io: CliIO,
 ): Promise<number> {
-  const result = await qga.exec(
-    path as string,
-    args,
-    timeout === undefined ? {} : { timeoutMs: timeout * 1000 },
-  );
-  if (result.stdout) io.stdout.write(result.stdout);
-  if (result.stderr) io.stderr.write(result.stderr);
+  // Bytes, not text: the program's output is passed on as it is, like a local exec would.
+  const result = await qga.exec(path as string, args, {
+    encoding: "bytes",
+    ...(timeout === undefined ? {} : { timeoutMs: timeout * 1000 }),
+  });
+  if (result.stdout.length > 0) io.stdout.write(result.stdout);
+  if (result.stderr.length > 0) io.stderr.write(result.stderr);
   for (const [name, cut] of [
     ["stdout", result.stdoutTruncated],
     ["stderr", result.stderrTruncated],
@@ -127,9 +127,7 @@ async function runProgram(
 function explain(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === "QMP_ERR_QGA_SYNC") {
-    return `${message} (no agent answered: is qemu-ga running in the guest, and no other client connected?)`;
-  }
+  // QGASyncError's own message already says what to check.
   if (code === "ENOENT") return `${message} (no socket at that path)`;
   return message;
 }
