@@ -174,7 +174,8 @@ async function checkExample(source: string, scratch: string, packed: PackedPacka
       for (const [pkg, probe] of Object.entries(PROBES)) {
         if (pkg in direct) await Bun.write(join(dir, `qmpkit-probe-${basename(pkg)}.ts`), probe);
       }
-      checkListedFiles(await run([tsc, "--noEmit", "-p", ".", "--listFiles"], { cwd: dir }));
+      await run([tsc, "--noEmit", "-p", "."], { cwd: dir });
+      checkListedFiles(await run([tsc, "-p", ".", "--listFilesOnly"], { cwd: dir }));
     },
   );
 
