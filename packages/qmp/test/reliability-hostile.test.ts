@@ -101,10 +101,7 @@ describe("deep nesting", () => {
   });
 
   test("an event nested 1,000,000 levels deep is delivered like any other", async () => {
-    const server = replying((m) => {
-      if (m.execute === "deep") return `"return": {}`;
-      return '"return": {}';
-    });
+    const server = replying(() => '"return": {}');
     const client = newClient();
     await within(client.connect(server.path), BOUND, "connect");
     using listener = client.listen({ names: ["DEEP"] });
