@@ -1,6 +1,6 @@
 // Runs vm-status.ts as a user would — a separate process — against the testkit's fake QEMU, and against a real
 // QEMU it starts itself. Each wait is bounded; the script's output lines are the synchronisation points.
-import { expect, test } from "bun:test";
+import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { connect } from "@qmpkit/qmp";
 import { createFakeQemu, requireQemu, skipWithoutQemu } from "@qmpkit/testkit";
@@ -15,9 +15,25 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+const started = new Set<Bun.Subprocess>();
+
+// A test that failed midway leaves its vm-status running (bun test does not end it): Ctrl-C it, which also
+// removes a QEMU it started, or kill it after a bound (spawnQemu's watchdog then removes the QEMU).
+afterEach(async () => {
+  for (const proc of started) {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill("SIGINT");
+      await within(proc.exited, 5_000, "vm-status to exit on SIGINT").catch(() => proc.kill("SIGKILL"));
+      await proc.exited;
+    }
+  }
+  started.clear();
+});
+
 /** vm-status.ts running, with its stdout collected and awaitable line by line. */
 function start(args: string[]) {
   const proc = Bun.spawn([process.execPath, SCRIPT, ...args], { stdout: "pipe", stderr: "pipe" });
+  started.add(proc);
   let text = "";
   let closed = false;
   let changed = Promise.withResolvers<void>();
