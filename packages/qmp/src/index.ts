@@ -76,7 +76,13 @@ export type { GenerateOptions } from "./qapi/generate.ts";
 export { generateTypes } from "./qapi/generate.ts";
 export type { Commands as Qemu72Commands, Events as Qemu72Events } from "./qapi/qemu-7.2.ts";
 export type { SchemaEntry, SchemaIndex } from "./qapi/schema.ts";
-export { indexSchema, lookupType, parseSchema, QAPISchemaError } from "./qapi/schema.ts";
+export {
+  indexSchema,
+  lookupType,
+  OPEN_ARGUMENT_COMMANDS,
+  parseSchema,
+  QAPISchemaError,
+} from "./qapi/schema.ts";
 export type {
   ArgsOf,
   CommandMapOf,

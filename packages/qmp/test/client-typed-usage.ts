@@ -68,6 +68,18 @@ export async function acceptedWithShippedTypes(client: QMPClient): Promise<void>
   void filtered.data.path;
 }
 
+export async function deviceProperties(client: QMPClient): Promise<void> {
+  // device_add is 'gen': false in QEMU: any property of the device rides along with the listed members.
+  await client.execute("device_add", {
+    driver: "virtio-net-pci",
+    id: "nic0",
+    netdev: "n0",
+    mac: "52:54:00:12:34:56",
+  });
+  // @ts-expect-error the listed members are still typed: driver is required
+  await client.execute("device_add", { netdev: "n0" });
+}
+
 export async function rejectedWithShippedTypes(client: QMPClient): Promise<void> {
   // @ts-expect-error unknown command names need executeUntyped
   await client.execute("query-stauts");

@@ -42,6 +42,7 @@ test("@qmpkit/qmp exports exactly these runtime names", async () => {
     "generateTypes",
     "indexSchema",
     "lookupType",
+    "OPEN_ARGUMENT_COMMANDS",
     "parseSchema",
     "QAPISchemaError",
     "validateArguments",

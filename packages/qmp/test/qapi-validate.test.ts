@@ -179,6 +179,22 @@ describe("validateArguments against the QEMU 7.2 schema", () => {
     },
   );
 
+  test("device_add takes device properties the schema does not list, but its listed members are still checked", () => {
+    expect(
+      validateArguments(index, "device_add", { driver: "virtio-net-pci", id: "nic0", netdev: "n0" }),
+    ).toEqual([]);
+    expect(
+      validateArguments(index, "device_add", { netdev: "n0" }).map((p) => `${p.kind} ${p.path}`),
+    ).toEqual(["missing-member driver"]);
+    expect(validateArguments(index, "device_add", { driver: 5 }).map((p) => `${p.kind} ${p.path}`)).toEqual([
+      "wrong-type driver",
+    ]);
+    // Only device_add is open: its neighbour device_del still refuses strangers.
+    expect(validateArguments(index, "device_del", { id: "nic0", force: true }).map((p) => p.kind)).toEqual([
+      "unknown-member",
+    ]);
+  });
+
   test("unknown members carry the valid list and the suggestion as data, not only as text", () => {
     const [problem] = validateArguments(index, "blockdev-del", { nodename: "d", "node-name": "d" });
     expect(problem?.kind).toBe("unknown-member" satisfies ValidationProblemKind);

@@ -5,6 +5,7 @@
  * 'x', expected: string`, `Parameter 'x' does not accept value 'y'`), then leftover members are reported in
  * the order of QEMU's hash tables (`Parameter 'x' is unexpected`).
  */
+import { OPEN_ARGUMENT_COMMANDS } from "@qmpkit/qmp";
 import { ghashOrder, qdictOrder } from "./qjson.ts";
 
 /** One entry of QEMU's introspection schema (the `return` of `query-qmp-schema`). */
@@ -60,7 +61,8 @@ export class QapiSchema {
     const entry = this.#commands.get(command);
     if (entry?.["arg-type"] === undefined) return undefined;
     try {
-      this.#visitObject(entry["arg-type"], args, undefined);
+      // device_add and its kin take members the schema does not list; QEMU checks those itself.
+      this.#visitObject(entry["arg-type"], args, undefined, OPEN_ARGUMENT_COMMANDS.has(command));
       return undefined;
     } catch (error) {
       if (error instanceof VisitError) return error.message;
@@ -110,9 +112,15 @@ export class QapiSchema {
     }
   }
 
-  #visitObject(typeName: string, value: Record<string, unknown>, path: string | undefined): void {
+  #visitObject(
+    typeName: string,
+    value: Record<string, unknown>,
+    path: string | undefined,
+    allowUnlisted = false,
+  ): void {
     const visited = new Set<string>();
     this.#visitMembers(typeName, value, path, visited);
+    if (allowUnlisted) return;
     // The visitor copies the members into a GHashTable in QDict order and reports the first one left over.
     const leftover = ghashOrder(qdictOrder(Object.keys(value))).find((key) => !visited.has(key));
     if (leftover !== undefined) {

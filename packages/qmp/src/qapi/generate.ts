@@ -11,6 +11,7 @@ import {
   isOptional,
   lookupType,
   type ObjectEntry,
+  OPEN_ARGUMENT_COMMANDS,
   type SchemaEntry,
   type SchemaIndex,
 } from "./schema.ts";
@@ -86,8 +87,12 @@ class Emitter {
     for (const c of commands) {
       const doc = featureLines(c.features);
       if (c["allow-oob"] === true) doc.unshift("Supports out-of-band execution.");
+      let args = this.#rootRef(c["arg-type"], rootPath("arguments", c.name));
+      if (OPEN_ARGUMENT_COMMANDS.has(c.name)) {
+        doc.push("Takes further arguments that QEMU checks itself (e.g. device properties).");
+        args = `${args} & Record<string, unknown>`;
+      }
       out.push(...jsdoc(doc, "  "));
-      const args = this.#rootRef(c["arg-type"], rootPath("arguments", c.name));
       const returns = this.#rootRef(c["ret-type"], rootPath("return", c.name));
       out.push(`  ${JSON.stringify(c.name)}: { args: ${args}; returns: ${returns} };`);
     }

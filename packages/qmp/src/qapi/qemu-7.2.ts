@@ -75,8 +75,11 @@ export interface Commands {
   "closefd": { args: ClosefdArgs; returns: EmptyObject };
   "cont": { args: EmptyObject; returns: EmptyObject };
   "device-list-properties": { args: DeviceListPropertiesArgs; returns: DeviceListPropertiesReturn[] };
-  /** QAPI features: `json-cli`, `json-cli-hotplug`. */
-  "device_add": { args: DeviceAddArgs; returns: EmptyObject };
+  /**
+   * QAPI features: `json-cli`, `json-cli-hotplug`.
+   * Takes further arguments that QEMU checks itself (e.g. device properties).
+   */
+  "device_add": { args: DeviceAddArgs & Record<string, unknown>; returns: EmptyObject };
   "device_del": { args: DeviceDelArgs; returns: EmptyObject };
   "display-reload": { args: DisplayReloadArgs; returns: EmptyObject };
   "display-update": { args: DisplayUpdateArgs; returns: EmptyObject };

@@ -157,6 +157,13 @@ export function enumValues(entry: EnumEntry): string[] {
   return [...(entry.values ?? [])];
 }
 
+/**
+ * Commands whose arguments the schema lists only in part. QEMU declares them with `'gen': false` and checks
+ * the rest itself (`device_add` takes any property of the device being added, e.g. `netdev` or `drive`);
+ * introspection cannot say so, hence this list. Unknown top-level members are allowed for these.
+ */
+export const OPEN_ARGUMENT_COMMANDS: ReadonlySet<string> = new Set(["device_add"]);
+
 /** Whether a type name is one QEMU masked (`"123"`) or one QAPI made up for an implicit type (`q_obj_...`). */
 export function isMaskedName(name: string): boolean {
   return /^\d+$/.test(name) || name.startsWith("q_");
