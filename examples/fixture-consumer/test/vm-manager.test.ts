@@ -35,17 +35,12 @@ function scriptBlockLayer(target: FakeQemu): void {
       throw new QmpCommandError("GenericError", `Duplicate nodes with node-name='${name}'`);
     nodes.add(name);
   });
-  // device_add passes device properties (`drive`) that QEMU's schema does not list; QEMU accepts them and so
-  // must the fake, hence validate: false.
-  target.handle(
-    "device_add",
-    (args, ctx: CommandContext) => {
-      const drive = String(args.drive);
-      if (!nodes.has(drive)) ctx.fail("GenericError", `Drive '${drive}' not found`);
-      devices.push({ id: String(args.id), drive });
-    },
-    { validate: false },
-  );
+  // device_add carries device properties (`drive`) beyond the schema's members, as QEMU allows.
+  target.handle("device_add", (args, ctx: CommandContext) => {
+    const drive = String(args.drive);
+    if (!nodes.has(drive)) ctx.fail("GenericError", `Drive '${drive}' not found`);
+    devices.push({ id: String(args.id), drive });
+  });
   target.handle("query-block", () =>
     devices.map((d) => ({
       device: "",
