@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { runFixture } from "./reliability-helpers.ts";
+import { runFixture } from "../../qmp/test/reliability-helpers.ts";
 
 const FIXTURE = join(import.meta.dir, "reliability-cycles-fixture.ts");
 /** Far above the measured run (~2 s for 10,000 cycles here): a bound on the wait, not a timing assertion. */

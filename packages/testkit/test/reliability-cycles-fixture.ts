@@ -11,9 +11,9 @@
  */
 import { heapStats } from "bun:jsc";
 import { getEventListeners } from "node:events";
-import { createFakeQemu, type Fault, faults } from "../../testkit/src/index.ts";
-import { QMPClient, QMPError, Runstate } from "../src/index.ts";
-import { openFdCount } from "./reliability-helpers.ts";
+import { QMPClient, QMPError, Runstate } from "@qmpkit/qmp";
+import { openFdCount } from "../../qmp/test/reliability-helpers.ts";
+import { createFakeQemu, type Fault, faults } from "../src/index.ts";
 
 const mode = process.argv[2] === "faulty" ? "faulty" : "clean";
 const cycles = Number(process.argv[3] ?? 10_000);

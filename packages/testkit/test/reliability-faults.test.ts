@@ -14,13 +14,13 @@
  * - the same client object then connects again and works, events still in order.
  *
  * A failure prints fast-check's seed and path; replay with
- * `QMPKIT_PROPERTY_SEED=<seed> QMPKIT_PROPERTY_PATH=<path> bun test packages/qmp/test/reliability-faults.test.ts`.
+ * `QMPKIT_PROPERTY_SEED=<seed> QMPKIT_PROPERTY_PATH=<path> bun test packages/testkit/test/reliability-faults.test.ts`.
  */
 import { describe, expect, test } from "bun:test";
+import { QMPClient, QMPError, type QmpEvent, type QmpMessage, Runstate } from "@qmpkit/qmp";
 import fc from "fast-check";
-import { createFakeQemu, type FakeQemu, type Fault, faults } from "../../testkit/src/index.ts";
-import { QMPClient, QMPError, type QmpEvent, type QmpMessage, Runstate } from "../src/index.ts";
-import { propertySettings, propertyTimeout, settle } from "./reliability-helpers.ts";
+import { propertySettings, propertyTimeout, settle } from "../../qmp/test/reliability-helpers.ts";
+import { createFakeQemu, type FakeQemu, type Fault, faults } from "../src/index.ts";
 
 const EXEC_TIMEOUT_MS = 300;
 const SESSION_TIMEOUT_MS = 400;

@@ -13,10 +13,10 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   type TlsSetting,
 } from "@qmpkit/protocol-core";
+import { ConnectError, FrameTooLargeError, QMPClient, Runstate } from "@qmpkit/qmp";
 import type { TCPSocketListener } from "bun";
-import { createFakeQemu } from "../../testkit/src/index.ts";
-import { ConnectError, FrameTooLargeError, QMPClient, Runstate } from "../src/index.ts";
-import { hostileServer, rejection, within } from "./reliability-helpers.ts";
+import { hostileServer, rejection, within } from "../../qmp/test/reliability-helpers.ts";
+import { createFakeQemu } from "../src/index.ts";
 
 const BOUND = 10_000;
 
