@@ -8,6 +8,7 @@ import {
   type SocketAddress,
   StateError,
 } from "@qmpkit/protocol-core";
+import { previewJson } from "../messages.ts";
 import {
   QGAError,
   QGAInterruptedError,
@@ -222,7 +223,7 @@ export class QGAChannel extends AsyncProtocol<QGAMessage> {
       return;
     }
     const errorClass = isObject(error) && typeof error.class === "string" ? error.class : "GenericError";
-    const desc = isObject(error) && typeof error.desc === "string" ? error.desc : JSON.stringify(error);
+    const desc = isObject(error) && typeof error.desc === "string" ? error.desc : previewJson(error);
     this.#finish(job, new QGAError(job.command, errorClass, desc, message.value, job.args));
   }
 

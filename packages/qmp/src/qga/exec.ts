@@ -1,4 +1,5 @@
 import { ProtocolError } from "@qmpkit/protocol-core";
+import { previewJson } from "../messages.ts";
 import { QGAExecTimeoutError, QGATimeoutError } from "./errors.ts";
 import type { QGACommandOptions } from "./queue.ts";
 import type { GuestExecStatus, QGAExecResult } from "./types.ts";
@@ -71,7 +72,7 @@ export async function runExec(
     if (options.input !== undefined) spawnArgs["input-data"] = toBase64(bytesOf(options.input));
     const spawned = await runner.executeUntyped("guest-exec", spawnArgs, { signal });
     if (!isObject(spawned) || typeof spawned.pid !== "number") {
-      throw new ProtocolError(`guest-exec returned no pid: ${JSON.stringify(spawned)}`);
+      throw new ProtocolError(`guest-exec returned no pid: ${previewJson(spawned)}`);
     }
     pid = spawned.pid;
     let pause = FIRST_POLL_MS;

@@ -1,4 +1,5 @@
 import { ProtocolError } from "@qmpkit/protocol-core";
+import { previewJson } from "../messages.ts";
 import { bytesOf, type QGACommandRunner } from "./exec.ts";
 import type { QGACommandOptions } from "./queue.ts";
 import { fromBase64, isObject, toBase64 } from "./wire.ts";
@@ -56,7 +57,7 @@ export async function readGuestFile(
     for (;;) {
       const reply = await runner.executeUntyped("guest-file-read", { handle, count }, per);
       if (!isObject(reply) || typeof reply.count !== "number" || typeof reply.eof !== "boolean") {
-        throw new ProtocolError(`guest-file-read returned an unexpected value: ${JSON.stringify(reply)}`);
+        throw new ProtocolError(`guest-file-read returned an unexpected value: ${previewJson(reply)}`);
       }
       const bytes = fromBase64(reply["buf-b64"] as string | undefined);
       chunks.push(bytes);
@@ -97,7 +98,7 @@ export async function writeGuestFile(
       const written = isObject(reply) ? reply.count : undefined;
       if (typeof written !== "number" || written <= 0 || written > chunk.length) {
         throw new ProtocolError(
-          `guest-file-write accepted ${JSON.stringify(written)} of ${chunk.length} bytes at offset ${offset}`,
+          `guest-file-write accepted ${previewJson(written)} of ${chunk.length} bytes at offset ${offset}`,
         );
       }
       offset += written;
@@ -114,7 +115,7 @@ async function openGuestFile(
 ): Promise<number> {
   const handle = await runner.executeUntyped("guest-file-open", { path, mode }, options);
   if (typeof handle !== "number") {
-    throw new ProtocolError(`guest-file-open returned a non-numeric handle: ${JSON.stringify(handle)}`);
+    throw new ProtocolError(`guest-file-open returned a non-numeric handle: ${previewJson(handle)}`);
   }
   return handle;
 }
