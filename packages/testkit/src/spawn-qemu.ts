@@ -266,7 +266,11 @@ export async function spawnQemu(options: SpawnQemuOptions = {}): Promise<QemuPro
           try {
             proc.kill("SIGTERM");
           } catch {}
-          await Promise.race([exited, Bun.sleep(2000)]);
+          // A cleared timer, not Bun.sleep: a pending sleep would keep the caller's process alive for the
+          // full 2 s after QEMU had already gone.
+          let grace: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([exited, new Promise((resolve) => (grace = setTimeout(resolve, 2000)))]);
+          clearTimeout(grace);
         }
         return cleanup();
       })();
