@@ -277,8 +277,6 @@ export class FakeQemu implements AsyncDisposable {
     }
     const faults = [...(this.#options.faults ?? []), ...this.#injected.splice(0)];
     const conn = new Connection(core, socket as Socket<unknown>, this.#nextClient++, faults);
-    // A fault may cut the connection as it opens (closeAfterBytes(0)): a dead one must not take the monitor.
-    if (conn.ended) return;
     socket.data = conn;
     this.#connections.push(conn);
     // A fault may end the connection right here (closeAfterBytes(0)); it then leaves the list at once.
