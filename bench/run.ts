@@ -173,7 +173,13 @@ const rssRows: RssRow[] = [];
 /** Run every job `reps` times, interleaved (rep 1 of each, then rep 2, ...), and keep a row per job. */
 async function measureGroup(label: string, unit: Unit, jobs: readonly Job[], n: number, opts: GroupOptions) {
   progress(label);
-  const state = jobs.map((job) => ({ job, costs: [] as number[], failed: false, before: 0, after: 0 }));
+  const state = jobs.map((job) => ({
+    job,
+    costs: [] as number[],
+    failed: false,
+    before: 0,
+    rss: [] as number[],
+  }));
   const attempt = async (s: (typeof state)[number], size: number, record: boolean) => {
     try {
       const m = await withTimeout(s.job.run(size), RUN_TIMEOUT_MS, `${s.job.name} (${label})`);
@@ -195,14 +201,15 @@ async function measureGroup(label: string, unit: Unit, jobs: readonly Job[], n: 
       const sampled = opts.rss && s.job.inProcess;
       if (sampled && rep === 0) s.before = sampleRss();
       await attempt(s, n, true);
-      if (sampled && rep === opts.reps - 1) s.after = sampleRss();
+      // After every repetition: growth from the first to the last shows retention, not the heap's first sizing.
+      if (sampled) s.rss.push(sampleRss());
     }
   }
   for (const s of state) {
     if (s.failed || s.costs.length === 0) continue;
     rows.push({ workload: label, impl: s.job.name, unit, costs: s.costs, ...refOf(s.job.ref) });
     if (opts.rss && s.job.inProcess)
-      rssRows.push({ workload: label, impl: s.job.name, before: s.before, after: s.after });
+      rssRows.push({ workload: label, impl: s.job.name, before: s.before, after: s.rss });
   }
 }
 
@@ -473,7 +480,12 @@ async function main() {
     "",
     resultsTable(rows),
     ...(rssRows.length > 0
-      ? ["", "RSS of the bench process (after a full GC), workloads 3 and 5:", "", rssTable(rssRows)]
+      ? [
+          "",
+          "RSS of the bench process, MiB, after a full GC: before the first repetition and after each, workloads 3 and 5:",
+          "",
+          rssTable(rssRows),
+        ]
       : []),
     ...(allNotices().length > 0 ? ["", "notes:", ...allNotices().map((n) => `- ${n}`)] : []),
   ].join("\n");

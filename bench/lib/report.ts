@@ -36,9 +36,10 @@ export interface Row {
 export interface RssRow {
   readonly workload: string;
   readonly impl: string;
-  /** bytes, sampled after a full GC, before the first and after the last repetition */
+  /** bytes, sampled after a full GC before the first repetition */
   readonly before: number;
-  readonly after: number;
+  /** bytes, sampled after a full GC after each repetition */
+  readonly after: readonly number[];
 }
 
 export function median(values: readonly number[]): number {
@@ -91,18 +92,30 @@ export function resultsTable(rows: readonly Row[]): string {
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
+const signed = (bytes: number) => `${bytes >= 0 ? "+" : ""}${mib(bytes)}`;
+
+/**
+ * Before the first repetition, after the first, the largest after any, after the last; "retained" is last minus
+ * first-after, so the heap's one-time sizing by the first run does not read as growth.
+ */
 export function rssTable(rows: readonly RssRow[]): string {
-  const body = rows.map((r) => [
-    r.workload,
-    r.impl,
-    mib(r.before),
-    mib(r.after),
-    `${r.after >= r.before ? "+" : ""}${mib(r.after - r.before)}`,
-  ]);
+  const body = rows.map((r) => {
+    const first = r.after[0] ?? Number.NaN;
+    const last = r.after[r.after.length - 1] ?? Number.NaN;
+    return [
+      r.workload,
+      r.impl,
+      mib(r.before),
+      mib(first),
+      mib(Math.max(...r.after)),
+      mib(last),
+      signed(last - first),
+    ];
+  });
   return markdown(
-    ["workload", "implementation", "RSS before (MiB)", "RSS after (MiB)", "growth (MiB)"],
+    ["workload", "implementation", "before", "after rep 1", "max", "after last", "retained (last − rep 1)"],
     body,
-    [false, false, true, true, true],
+    [false, false, true, true, true, true, true],
   );
 }
 
