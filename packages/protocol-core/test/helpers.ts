@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket, TCPSocketListener, TLSOptions, UnixSocketListener } from "bun";
@@ -191,4 +191,40 @@ export function closedTcpPort(): number {
   const port = server.port;
   server.stop(true);
   return port;
+}
+
+/** A throwaway self-signed certificate for localhost/127.0.0.1, made with openssl (undefined without openssl). */
+export function selfSignedCert(): { key: string; cert: string } | undefined {
+  const openssl = Bun.which("openssl");
+  if (!openssl) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), "qmpkit-tls-"));
+  try {
+    const [keyPath, certPath] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+    const made = Bun.spawnSync(
+      [
+        openssl,
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+      ].concat([
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        keyPath,
+        "-out",
+        certPath,
+      ]),
+      { stderr: "pipe" },
+    );
+    if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
+    return { key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,9 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { BackpressureError, ConnectError, ConnectionClosedError, Runstate } from "../src/index.ts";
-import { LineProtocol, listenPeer, tempSocketPath, within } from "./helpers.ts";
+import { LineProtocol, listenPeer, selfSignedCert, tempSocketPath, within } from "./helpers.ts";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -128,38 +125,12 @@ describe("hooks", () => {
 });
 
 describe("TLS", () => {
-  let dir = "";
   let key = "";
   let cert = "";
   const openssl = Bun.which("openssl");
 
   beforeAll(() => {
-    if (!openssl) return;
-    dir = mkdtempSync(join(tmpdir(), "qmpkit-tls-"));
-    const made = Bun.spawnSync([
-      openssl,
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ]);
-    if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
-    key = readFileSync(join(dir, "key.pem"), "utf8");
-    cert = readFileSync(join(dir, "cert.pem"), "utf8");
-  });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (openssl) ({ key, cert } = selfSignedCert() as { key: string; cert: string });
   });
 
   test.skipIf(!openssl)("a client trusting the self-signed certificate talks to a TLS listener", async () => {

@@ -4,52 +4,23 @@
  * one). Any TLS object must mean TLS, verified unless `rejectUnauthorized: false` says otherwise.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { TLSOptions } from "bun";
 import { ConnectError, Runstate } from "../src/index.ts";
-import { LineProtocol, listenPeer, within } from "./helpers.ts";
+import { LineProtocol, listenPeer, selfSignedCert, within } from "./helpers.ts";
 
 const openssl = Bun.which("openssl");
 
 describe.skipIf(!openssl)("issue 9: TLS options objects", () => {
-  let dir = "";
   let key = "";
   let cert = "";
   let peer: ReturnType<typeof listenPeer> | undefined;
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "qmpkit-issue9-"));
-    const made = Bun.spawnSync(
-      [
-        openssl as string,
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stderr: "pipe" },
-    );
-    if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
-    key = readFileSync(join(dir, "key.pem"), "utf8");
-    cert = readFileSync(join(dir, "cert.pem"), "utf8");
+    ({ key, cert } = selfSignedCert() as { key: string; cert: string });
     peer = listenPeer({ port: 0, tls: { key, cert } }, { onData: (socket, chunk) => socket.write(chunk) });
   });
   afterAll(() => {
     peer?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const unverifiable: [string, TLSOptions][] = [

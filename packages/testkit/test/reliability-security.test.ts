@@ -15,6 +15,7 @@ import {
 } from "@qmpkit/protocol-core";
 import { ConnectError, FrameTooLargeError, QMPClient, Runstate } from "@qmpkit/qmp";
 import type { TCPSocketListener } from "bun";
+import { selfSignedCert } from "../../protocol-core/test/helpers.ts";
 import { hostileServer, rejection, within } from "../../qmp/test/reliability-helpers.ts";
 import { createFakeQemu } from "../src/index.ts";
 
@@ -46,38 +47,13 @@ describe("the fake's unix socket", () => {
 
 describe("TLS verifies the peer by default", () => {
   const openssl = Bun.which("openssl");
-  let dir = "";
   let key = "";
   let cert = "";
   let server: TCPSocketListener<undefined> | undefined;
 
   beforeAll(() => {
     if (!openssl) return;
-    dir = mkdtempSync(join(tmpdir(), "qmpkit-sec-tls-"));
-    const made = Bun.spawnSync(
-      [
-        openssl,
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stderr: "pipe" },
-    );
-    if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`);
-    key = readFileSync(join(dir, "key.pem"), "utf8");
-    cert = readFileSync(join(dir, "cert.pem"), "utf8");
+    ({ key, cert } = selfSignedCert() as { key: string; cert: string });
     // A minimal QMP server over TLS: greeting after the handshake, `{}` for every command.
     server = Bun.listen({
       hostname: "127.0.0.1",
@@ -103,7 +79,6 @@ describe("TLS verifies the peer by default", () => {
   });
   afterAll(() => {
     server?.stop(true);
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   async function attempt(tls: TlsSetting, host = "127.0.0.1"): Promise<QMPClient> {
