@@ -129,6 +129,13 @@ describe("schema", () => {
     expect(stdout).toStartWith("command query-status\narguments: none\nreturns: {\n  running: boolean;\n");
   });
 
+  test("--emit-ts prints exactly the types @qmpkit/qmp ships for QEMU 7.2", async () => {
+    const { exitCode, stdout, stderr } = await qmpkit(["schema", "--fake", "--emit-ts"]);
+    expect(stderr).toBe("");
+    expect(exitCode).toBe(0);
+    expect(stdout).toBe(await Bun.file(join(ROOT, "packages/qmp/src/qapi/qemu-7.2.ts")).text());
+  });
+
   test("an unknown name: exit 2 with suggestions", async () => {
     const { exitCode, stderr } = await qmpkit(["schema", "--fake", "query-stat"]);
     expect(exitCode).toBe(2);

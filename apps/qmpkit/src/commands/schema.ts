@@ -31,6 +31,8 @@ export const schemaCommand = defineCommand({
     "With NAME, shows that command's arguments and return type, or that event's data, in a",
     "TypeScript-like notation: 'name?: type' is optional, masked type names are expanded inline.",
     "--file reads a saved query-qmp-schema result instead of connecting.",
+    "--emit-ts prints TypeScript types for every command and event of this QEMU (what @qmpkit/qmp",
+    "ships for 7.2), to use as QMPClient<Commands, Events> with your QEMU version.",
   ].join("\n"),
   flags: {
     ...CONNECTION_FLAGS,
@@ -43,17 +45,20 @@ export const schemaCommand = defineCommand({
     events: { type: "boolean", description: "list only events" },
     grep: { type: "string", value: "TEXT", description: "list only names containing TEXT" },
     depth: { type: "string", value: "N", description: "expand nested types N levels deep (default 4)" },
+    "emit-ts": { type: "boolean", description: "print TypeScript types generated from the schema" },
   },
   examples: [
     "qmpkit schema unix:/tmp/qmp.sock",
     "qmpkit schema --fake query-status",
     "qmpkit schema --file qemu-7.2-schema.json --grep block",
     "qmpkit schema localhost:4444 blockdev-add --depth 2",
+    "qmpkit schema unix:/tmp/qmp.sock --emit-ts > qemu-types.ts",
   ],
   async run({ values, positionals }, io) {
     const depth = parseCount("depth", values.depth);
     let index: SchemaIndex;
     let rest: string[];
+    let qemuVersion: string | undefined;
     if (values.file !== undefined) {
       index = await loadSchemaFile(values.file);
       rest = [...positionals];
@@ -63,9 +68,17 @@ export const schemaCommand = defineCommand({
       const session = await open(io, taken.target, connectionOptions(values));
       try {
         index = loadSchema(await session.execute("query-qmp-schema"));
+        qemuVersion = versionOf(session.greeting);
       } finally {
         await session.close();
       }
+    }
+    if (values["emit-ts"]) {
+      if (rest.length > 0) throw new UsageError("--emit-ts prints every command and event; give no NAME");
+      const { generateTypes } = await import("@qmpkit/qmp");
+      const options = qemuVersion === undefined ? {} : { qemuVersion };
+      io.stdout.write(generateTypes([...index.entries.values()], options));
+      return 0;
     }
     if (rest.length > 1)
       throw new UsageError(`expected at most one NAME, got ${rest.length}: ${rest.join(" ")}`);
@@ -89,3 +102,11 @@ export const schemaCommand = defineCommand({
     return 0;
   },
 });
+
+/** "7.2.22" from a greeting's `QMP.version.qemu`, for the generated file's header. */
+function versionOf(greeting: unknown): string | undefined {
+  const qemu = (greeting as { QMP?: { version?: { qemu?: Record<string, unknown> } } } | undefined)?.QMP
+    ?.version?.qemu;
+  const parts = [qemu?.major, qemu?.minor, qemu?.micro];
+  return parts.every((p) => typeof p === "number") ? parts.join(".") : undefined;
+}
