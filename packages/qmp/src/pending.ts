@@ -23,7 +23,7 @@ export type ReplyMode = "value" | "raw";
 export class Pending {
   /** The id sent with the command, or undefined for the one id-less raw command. */
   readonly id: string | undefined;
-  /** The sequence number of a generated id (`__qmpkit:<seq>`), or -1 for a caller's id or none. */
+  /** The sequence number of a generated id (`@<seq>`), or -1 for a caller's id or none. */
   readonly seq: number;
   /** The message as sent (used for errors; never mutated). */
   readonly message: SentCommand;

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { Pending, PendingTable } from "../src/pending.ts";
 
-const PREFIX = "__qmpkit:";
+const PREFIX = "@";
 
 function pendingFor(table: PendingTable, seq: number): Pending {
   const p = new Pending(table, PREFIX + seq, seq, { execute: "query-status" }, "value");

@@ -68,7 +68,7 @@ const faultSpec: fc.Arbitrary<FaultSpec> = fc.oneof(
   // Ids the client never has in flight: a stale generated one, look-alikes, non-strings.
   fc.record({
     kind: fc.constant("unsolicitedReply" as const),
-    id: fc.constantFrom<unknown>("unsolicited", "__qmpkit:1", "__qmpkit:01", 42, null),
+    id: fc.constantFrom<unknown>("unsolicited", "@1", "@01", 42, null),
   }),
   fc.record({
     kind: fc.constant("delay" as const),

@@ -140,7 +140,7 @@ describe("size limits", () => {
     const limit = 4096;
     const server = hostileServer({
       onCommand: (m, peer) => {
-        // `{"return": "xxx…", "id": "__qmpkit:N"}` padded so the line (without CRLF) is limit + extra bytes.
+        // `{"return": "xxx…", "id": "@N"}` padded so the line (without CRLF) is limit + extra bytes.
         const extra = (m.arguments as { extra: number }).extra;
         const tail = `", "id": ${JSON.stringify(m.id)}}`;
         const head = '{"return": "';
