@@ -123,6 +123,8 @@ export async function openClient(target: Target, options: ConnectionOptions): Pr
   try {
     const client = await connect(address, {
       timeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      // People read sizes and counters: a uint64 printed rounded (18446744073709552000) would be wrong.
+      bigints: true,
       ...(options.skipNegotiation ? { negotiate: false } : {}),
       ...(await tlsSetting(target, options)),
     });

@@ -104,6 +104,22 @@ describe("against real QEMU", () => {
   );
 
   test.skipIf(skip)(
+    "a uint64 in a reply prints digit for digit (2^64 - 1, not 18446744073709552000)",
+    async () => {
+      const q = await qemu();
+      const size = await qmpkit([
+        "exec",
+        q.address,
+        "qom-get",
+        "path=/machine/unattached/system[0]",
+        "property=size",
+      ]);
+      expect(size).toEqual({ exitCode: 0, stdout: "18446744073709551615\n", stderr: "" });
+    },
+    SLOW,
+  );
+
+  test.skipIf(skip)(
     "qom ls / lists what QEMU has at the root",
     async () => {
       const q = await qemu();

@@ -88,6 +88,12 @@ export interface QMPClientOptions extends ProtocolOptions<QmpMessage>, SessionOp
    * @default false
    */
   validate?: boolean | undefined;
+  /**
+   * Return integers beyond 2^53 (QEMU's uint64 sizes, offsets and counters) as exact `bigint`s instead of the
+   * nearest `number`. Replies and events then hold `number | bigint` where such values occur; the generated types
+   * still say `number`. @default false
+   */
+  bigints?: boolean | undefined;
 }
 
 /** Retrying a connection while QEMU starts (the socket does not exist yet, or nobody listens yet). */
@@ -169,6 +175,7 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
   #quitSent = false;
 
   #validate: boolean;
+  readonly #bigints: boolean;
   #fixedSchema: SchemaIndex | undefined;
   #sessionSchema: Promise<SchemaIndex> | undefined;
 
@@ -177,6 +184,7 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
     this.#defaults = pickSession(options);
     this.#session = resolveSession(this.#defaults, {});
     this.#validate = options.validate === true;
+    this.#bigints = options.bigints === true;
     this.events = new EventListener<QmpEvent>();
     this.addListener(this.events);
   }
@@ -386,7 +394,7 @@ export class QMPClient<C extends CommandMapOf<C> = Qemu72Commands, E = Qemu72Eve
   // ---- the wire ------------------------------------------------------------------------------------------------
 
   protected decodeMessage(frame: Uint8Array): QmpMessage {
-    return decodeQmpMessage(frame);
+    return decodeQmpMessage(frame, this.#bigints);
   }
 
   protected encodeMessage(message: QmpMessage): string {

@@ -81,11 +81,25 @@ export type CommandMessage =
 
 const decoder = new TextDecoder();
 
-/** Decodes one line into a JSON object; anything else is a {@link ProtocolError} that ends the session. */
-export function decodeQmpMessage(frame: Uint8Array): QmpMessage {
+/** A run of 16 or more digits: the only way a JSON integer can exceed 2^53 (9007199254740992 has 16). */
+const LONG_DIGITS = /\d{16}/;
+
+/** Turns integers that a double cannot hold exactly into BigInts, from their source text (ES2025 JSON.parse). */
+function exactIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== "number" || Number.isSafeInteger(value) || context?.source === undefined) return value;
+  return /^-?\d+$/.test(context.source) ? BigInt(context.source) : value;
+}
+
+/**
+ * Decodes one line into a JSON object; anything else is a {@link ProtocolError} that ends the session. With
+ * `bigints`, integers beyond 2^53 (QEMU's uint64 sizes and counters) become exact `bigint`s; lines without a
+ * 16-digit run skip that work.
+ */
+export function decodeQmpMessage(frame: Uint8Array, bigints = false): QmpMessage {
   let value: unknown;
   try {
-    value = JSON.parse(decoder.decode(frame));
+    const text = decoder.decode(frame);
+    value = bigints && LONG_DIGITS.test(text) ? JSON.parse(text, exactIntegers) : JSON.parse(text);
   } catch (error) {
     throw new ProtocolError(`Received a line that is not JSON: ${preview(frame)}`, { cause: error });
   }

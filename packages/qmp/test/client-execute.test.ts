@@ -491,3 +491,28 @@ describe("validateWith", () => {
     expect(peer.received.map((m) => m.execute)).toEqual(["qmp_capabilities", "blockdev-del"]);
   });
 });
+
+describe("integers beyond 2^53", () => {
+  // QEMU sends uint64 sizes and counters; a double holds integers exactly only up to 2^53.
+  const reply = (id: unknown) =>
+    `{"return": {"max": 18446744073709551615, "neg": -9007199254740993, "safe": 42, "ratio": 1.5, ` +
+    `"label": "1234567890123456789"}, "id": ${JSON.stringify(id)}}\r\n`;
+
+  test("arrive as the nearest number by default (JSON.parse semantics)", async () => {
+    const { client } = await setup({ onCommand: (m, peer) => peer.send(reply(m.id)) });
+    const value = (await within(client.executeUntyped("query-stats"))) as Record<string, unknown>;
+    expect(value.max).toBe(2 ** 64);
+    expect(value.neg).toBe(-(2 ** 53));
+  });
+
+  test("with bigints: true arrive exact as bigint, everything else unchanged", async () => {
+    const { client } = await setup({ onCommand: (m, peer) => peer.send(reply(m.id)) }, { bigints: true });
+    expect(await within(client.executeUntyped("query-stats"))).toEqual({
+      max: 18446744073709551615n,
+      neg: -9007199254740993n,
+      safe: 42,
+      ratio: 1.5,
+      label: "1234567890123456789",
+    });
+  });
+});
