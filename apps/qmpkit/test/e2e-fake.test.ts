@@ -5,7 +5,17 @@ import { join } from "node:path";
 import { connect } from "@qmpkit/qmp";
 import { createFakeQemu, type FakeQemu, type FakeQemuOptions } from "@qmpkit/testkit";
 import { COMMANDS } from "../src/commands/index.ts";
-import { builtBinary, cleanEnv, qmpkit, ROOT, removeScratch, run, scratchDir, start } from "./e2e-helpers.ts";
+import {
+  builtBinary,
+  cleanEnv,
+  expectPipedShellSession,
+  qmpkit,
+  ROOT,
+  removeScratch,
+  run,
+  scratchDir,
+  start,
+} from "./e2e-helpers.ts";
 
 const RUNNING = { status: "running", singlestep: false, running: true };
 const fakes: FakeQemu[] = [];
@@ -183,18 +193,7 @@ describe("progress", () => {
 
 describe("shell, piped", () => {
   test("one command per line, one JSON line per reply, events as they arrive, exit 1 if any failed", async () => {
-    const { exitCode, stdout, stderr } = await qmpkit(["shell", "--fake"], {
-      stdin: "query-status\nstop\nquery-status\nno-such-command\n",
-    });
-    expect({ exitCode, stderr }).toEqual({ exitCode: 1, stderr: "" });
-    const out = lines(stdout).map((l) => JSON.parse(l));
-    expect(out.filter((m) => !("event" in m))).toEqual([
-      { return: RUNNING },
-      { return: {} },
-      { return: { status: "paused", singlestep: false, running: false } },
-      { error: { class: "CommandNotFound", desc: "The command no-such-command has not been found" } },
-    ]);
-    expect(out.filter((m) => "event" in m).map((m) => m.event)).toEqual(["STOP"]);
+    await expectPipedShellSession(["--fake"]);
   });
 
   test("all succeeded: exit 0; a line that does not parse: exit 2 with its line and column", async () => {

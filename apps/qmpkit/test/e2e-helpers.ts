@@ -1,3 +1,4 @@
+import { expect } from "bun:test";
 // End-to-end helpers: the compiled binary, built once per test run, and bounded ways to run it.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -194,4 +195,26 @@ export async function start(
 /** Whether real-QEMU tests are skipped: only without QEMU, and never under CI=true (they then fail). */
 export function skipWithout(binary: string): boolean {
   return Bun.which(binary) === null && process.env.CI !== "true";
+}
+
+/**
+ * The piped-shell scenario every target must pass alike (the fake is QEMU-faithful): one command per line, one
+ * JSON line per reply, STOP as it arrives, exit 1 because one command failed.
+ */
+export async function expectPipedShellSession(target: readonly string[]): Promise<void> {
+  const { exitCode, stdout, stderr } = await qmpkit(["shell", ...target], {
+    stdin: "query-status\nstop\nquery-status\nno-such-command\n",
+  });
+  expect({ exitCode, stderr }).toEqual({ exitCode: 1, stderr: "" });
+  const out = stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l));
+  expect(out.filter((m) => !("event" in m))).toEqual([
+    { return: { status: "running", singlestep: false, running: true } },
+    { return: {} },
+    { return: { status: "paused", singlestep: false, running: false } },
+    { error: { class: "CommandNotFound", desc: "The command no-such-command has not been found" } },
+  ]);
+  expect(out.filter((m) => "event" in m).map((m) => m.event)).toEqual(["STOP"]);
 }

@@ -4,7 +4,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@qmpkit/qmp";
 import { type QemuProcess, requireQemu, skipWithoutQemu, spawnQemu } from "@qmpkit/testkit";
-import { builtBinary, qmpkit, ROOT, removeScratch, run, scratchDir, start } from "./e2e-helpers.ts";
+import {
+  builtBinary,
+  expectPipedShellSession,
+  qmpkit,
+  ROOT,
+  removeScratch,
+  run,
+  scratchDir,
+  start,
+} from "./e2e-helpers.ts";
 import { within } from "./harness.ts";
 
 const skip = skipWithoutQemu();
@@ -136,18 +145,7 @@ describe("against real QEMU", () => {
     "piped shell: one JSON line per reply, STOP as it arrives, exit 1 when a command failed",
     async () => {
       const q = await qemu();
-      const { exitCode, stdout, stderr } = await qmpkit(["shell", q.address], {
-        stdin: "query-status\nstop\nquery-status\nno-such-command\n",
-      });
-      expect({ exitCode, stderr }).toEqual({ exitCode: 1, stderr: "" });
-      const out = lines(stdout).map((l) => JSON.parse(l));
-      expect(out.filter((m) => !("event" in m))).toEqual([
-        { return: RUNNING },
-        { return: {} },
-        { return: { status: "paused", singlestep: false, running: false } },
-        { error: { class: "CommandNotFound", desc: "The command no-such-command has not been found" } },
-      ]);
-      expect(out.filter((m) => "event" in m).map((m) => m.event)).toEqual(["STOP"]);
+      await expectPipedShellSession([q.address]);
     },
     SLOW,
   );
