@@ -1,8 +1,8 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { spawnQemu } from "../../packages/testkit/src/index.ts";
 import type { Baselines } from "./build.ts";
 import type { RunningServer, ServerContender, ServerContext } from "./contender.ts";
-import { onCleanup, sleep } from "./env.ts";
+import { onCleanup } from "./env.ts";
 
 type Child = ReturnType<typeof Bun.spawn>;
 
@@ -10,7 +10,15 @@ type Child = ReturnType<typeof Bun.spawn>;
 async function stopChild(proc: Child): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   proc.kill("SIGTERM");
-  const exited = await Promise.race([proc.exited.then(() => true), sleep(3000).then(() => false)]);
+  // A cleared timer, not sleep(): a pending 3 s timer would hold the bench process open after the child is gone.
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const exited = await Promise.race([
+    proc.exited.then(() => true),
+    new Promise<false>((resolve) => {
+      grace = setTimeout(() => resolve(false), 3000);
+    }),
+  ]);
+  clearTimeout(grace);
   if (!exited) {
     proc.kill("SIGKILL");
     await proc.exited;
@@ -81,38 +89,20 @@ export async function qemuVersion(): Promise<string | null> {
   return /version\s+(\S+)/.exec(out)?.[1] ?? "unknown";
 }
 
-/** A running `qemu-system-x86_64 -machine none` with a QMP unix socket in `dir`. */
-export async function spawnQemu(dir: string): Promise<RunningServer> {
-  const address = join(dir, "qmp.sock");
-  const proc = Bun.spawn(
-    [
-      QEMU,
-      "-machine",
-      "none",
-      "-nodefaults",
-      "-display",
-      "none",
-      "-qmp",
-      `unix:${address},server=on,wait=off`,
-    ],
-    { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
-  );
-  const unregister = onCleanup(() => stopChild(proc));
-  const deadline = performance.now() + 10_000;
-  while (!existsSync(address)) {
-    if (proc.exitCode !== null || performance.now() > deadline) {
-      await stopChild(proc);
-      unregister();
-      const stderr = await new Response(proc.stderr).text();
-      throw new Error(`${QEMU} did not open its QMP socket: ${stderr.trim() || `exit ${proc.exitCode}`}`);
-    }
-    await sleep(5);
-  }
+/**
+ * A running `qemu-system-x86_64 -machine none`, started by the testkit's launcher: it waits until the QMP socket
+ * listens (QEMU creates the file at bind, before listen), and removes QEMU and its temp dir however the run ends.
+ */
+export async function startQemu(): Promise<RunningServer> {
+  const qemu = await spawnQemu({ binary: QEMU });
+  const unregister = onCleanup(async () => {
+    await qemu[Symbol.asyncDispose]();
+  });
   return {
-    address,
+    address: qemu.path,
     async stop() {
       unregister();
-      await stopChild(proc);
+      await qemu[Symbol.asyncDispose]();
     },
   };
 }
@@ -127,6 +117,6 @@ export function qemuServer(version: string, quick: boolean): ServerContender {
     sizes: quick
       ? { connect: 50, seq: 1000, pipe: 1000, schema: 5 }
       : { connect: 1000, seq: 20_000, pipe: 20_000, schema: 50 },
-    start: (ctx) => spawnQemu(ctx.dir),
+    start: () => startQemu(),
   };
 }
