@@ -7,6 +7,7 @@
  */
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
+import { run } from "./tarball.ts";
 
 /** The workspace root (this file is `scripts/lib/build-types.ts`). */
 export const workspaceRoot = join(import.meta.dir, "..", "..");
@@ -46,16 +47,12 @@ export async function buildTypes(packageDir: string): Promise<string> {
 
   const tsc = join(workspaceRoot, "node_modules", ".bin", "tsc");
   if (!existsSync(tsc)) throw new Error(`${tsc} is missing: run \`bun install\` at the workspace root first`);
-  const proc = Bun.spawn([tsc, "-p", configPath], { cwd: packageDir, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  if (code !== 0) {
-    throw new Error(
-      `tsc could not emit the declarations of ${packageDir} (exit ${code}):\n${stdout}${stderr}`,
-    );
+  try {
+    await run([tsc, "-p", configPath], { cwd: packageDir });
+  } catch (error) {
+    throw new Error(`tsc could not emit the declarations of ${packageDir}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (!existsSync(join(outDir, "index.d.ts"))) throw new Error(`tsc wrote no ${TYPES_DIR}/index.d.ts`);
   return outDir;

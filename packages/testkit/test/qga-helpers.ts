@@ -2,21 +2,12 @@
 
 import { QGAClient, type QGAClientOptions, type QGAMessage } from "@qmpkit/qmp";
 import { skipWithoutQemuGa as shouldSkip } from "../src/qga/spawn-qemu-ga.ts";
+import { within } from "./helpers.ts";
 
 export { requireQemuGa } from "../src/qga/spawn-qemu-ga.ts";
+export { within };
 /** Real-agent tests run when qemu-ga is installed, and also under CI=true, where its absence must fail. */
 export const skipWithoutQemuGa = shouldSkip();
-
-/** Rejects if `promise` does not settle within `ms`: a bound on waits, never a synchronisation. */
-export function within<T>(promise: Promise<T>, ms = 5000, what = "operation"): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 /** The rejection of `promise` (fails if it resolves), within a bound. */
 export async function rejection(promise: Promise<unknown>, ms = 5000): Promise<unknown> {
