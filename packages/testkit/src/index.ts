@@ -18,6 +18,14 @@ export { FakeQemuError, QmpCommandError, SpawnQemuError, TranscriptError } from 
 export { createFakeQemu, FakeQemu, QEMU_7_2_VERSION } from "./fake-server.ts";
 export type { EventFloodOptions, GarbageWhen } from "./faults.ts";
 export { faults } from "./faults.ts";
+export type { QemuVersion } from "./qemu-10.ts";
+export {
+  DEFAULT_QEMU10_BINARY,
+  hasQemu10,
+  qemu10Binary,
+  requireQemu10,
+  skipWithoutQemu10,
+} from "./qemu-10.ts";
 // QGA: a fake guest agent and a real qemu-ga launcher
 export { QemuGaSpawnError } from "./qga/errors.ts";
 export type { FakeQga, FakeQgaCall, FakeQgaFaults, FakeQgaOptions } from "./qga/fake-qga.ts";

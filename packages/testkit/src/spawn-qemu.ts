@@ -8,10 +8,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { SpawnQemuError } from "./errors.ts";
+import { QEMU10_SHARED_DIR, type QemuVersion, qemu10Binary, requireQemu10 } from "./qemu-10.ts";
 
 /** Options of {@link spawnQemu}. */
 export interface SpawnQemuOptions {
-  /** The QEMU binary. @default "qemu-system-x86_64" */
+  /**
+   * Which QEMU: `"7.2"` is `binary` (the host's; Debian 12 ships 7.2), `"10.0"` the Debian 13 tree built by
+   * `scripts/qemu-10.0-tree.sh` (see {@link qemu10Binary}), whose socket then lives under /tmp, the directory
+   * the tree shares with the host.
+   * @default "7.2"
+   */
+  qemuVersion?: QemuVersion;
+  /** The QEMU binary (with `qemuVersion: "10.0"`, the tree's wrapper). @default "qemu-system-x86_64" */
   binary?: string;
   /** Arguments before `-qmp`. @default ["-machine", "none", "-nodefaults", "-display", "none"] */
   args?: string[];
@@ -169,10 +177,12 @@ async function canConnect(path: string): Promise<boolean> {
  * const client = await connect(qemu.address);
  */
 export async function spawnQemu(options: SpawnQemuOptions = {}): Promise<QemuProcess> {
-  const binary = options.binary ?? DEFAULT_BINARY;
+  const inTree = options.qemuVersion === "10.0";
+  if (inTree && options.binary === undefined) requireQemu10();
+  const binary = options.binary ?? (inTree ? qemu10Binary() : DEFAULT_BINARY);
   if (!hasQemu(binary) && !binary.includes("/")) requireQemu(binary);
   await startWatchdog();
-  const dir = mkdtempSync(join(tmpdir(), "qmpkit-qemu-"));
+  const dir = mkdtempSync(join(inTree ? QEMU10_SHARED_DIR : tmpdir(), "qmpkit-qemu-"));
   const path = join(dir, "qmp.sock");
   const argv = [
     binary,

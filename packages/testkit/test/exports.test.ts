@@ -11,6 +11,7 @@ test("the runtime exports are exactly these", () => {
       .sort(),
   ).toEqual(
     [
+      "DEFAULT_QEMU10_BINARY",
       "DEFAULT_QEMU_ARGS",
       "FAKE_CLI_USAGE",
       "FakeQemu",
@@ -24,12 +25,16 @@ test("the runtime exports are exactly these", () => {
       "encodeQemuJson",
       "faults",
       "hasQemu",
+      "hasQemu10",
+      "qemu10Binary",
       "readTranscript",
       "recordTranscript",
       "replayTranscript",
       "requireQemu",
+      "requireQemu10",
       "runFakeCli",
       "skipWithoutQemu",
+      "skipWithoutQemu10",
       "spawnQemu",
     ].sort(),
   );

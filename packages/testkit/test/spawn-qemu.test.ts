@@ -7,7 +7,16 @@ import { existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { connect } from "@qmpkit/qmp";
-import { hasQemu, requireQemu, SpawnQemuError, skipWithoutQemu, spawnQemu } from "../src/index.ts";
+import {
+  hasQemu,
+  hasQemu10,
+  requireQemu,
+  requireQemu10,
+  SpawnQemuError,
+  skipWithoutQemu,
+  skipWithoutQemu10,
+  spawnQemu,
+} from "../src/index.ts";
 import { within } from "./helpers.ts";
 
 /** spawnQemu's temp dirs currently present. */
@@ -84,6 +93,27 @@ describe.skipIf(skipWithoutQemu())("spawnQemu with a real QEMU", () => {
   });
 });
 
+describe.skipIf(skipWithoutQemu10())("spawnQemu with the Debian 13 tree's QEMU 10.0", () => {
+  test("qemuVersion 10.0 runs the tree's QEMU, with its socket under the shared /tmp; disposal cleans up", async () => {
+    requireQemu10();
+    let pid = 0;
+    let dir = "";
+    {
+      await using qemu = await spawnQemu({ qemuVersion: "10.0" });
+      pid = qemu.pid;
+      dir = dirname(qemu.path);
+      expect(dir.startsWith("/tmp/qmpkit-qemu-")).toBe(true);
+      const client = await within(connect(qemu.address), 5000);
+      expect(client.greeting?.QMP.version.qemu).toMatchObject({ major: 10, minor: 0 });
+      await client.disconnect();
+      // chroot execs QEMU: the pid spawnQemu reports is QEMU's own, so SIGSTOP/SIGKILL by pid reach it.
+      expect(await Bun.file(`/proc/${pid}/comm`).text()).toBe("qemu-system-x86\n");
+    }
+    expect(existsSync(dir)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
+  });
+});
+
 describe("spawnQemu failures without QEMU", () => {
   test("a program that never opens the socket times out with SpawnQemuError; its dir is removed", async () => {
     const before = qemuDirs();
@@ -123,6 +153,22 @@ describe("the CI rule", () => {
     process.env.CI = "true";
     expect(skipWithoutQemu(missing)).toBe(false);
     expect(() => requireQemu(missing)).toThrow(/CI=true requires it/);
+  });
+
+  test("without the QEMU 10.0 tree: skipped locally, failing under CI=true with how to build it", () => {
+    const savedTree = process.env.QMPKIT_QEMU10;
+    process.env.QMPKIT_QEMU10 = "/nonexistent/qemu-system-x86_64-10.0";
+    try {
+      expect(hasQemu10()).toBe(false);
+      delete process.env.CI;
+      expect(skipWithoutQemu10()).toBe(true);
+      process.env.CI = "true";
+      expect(skipWithoutQemu10()).toBe(false);
+      expect(() => requireQemu10()).toThrow(/scripts\/qemu-10\.0-tree\.sh.*CI=true requires it/);
+    } finally {
+      if (savedTree === undefined) delete process.env.QMPKIT_QEMU10;
+      else process.env.QMPKIT_QEMU10 = savedTree;
+    }
   });
 
   test("with the binary present nothing is skipped", () => {

@@ -6,6 +6,7 @@ import { type ContractTarget, contractScenarios } from "./scenarios.ts";
 async function fakeTarget(): Promise<ContractTarget> {
   const fake = await createFakeQemu();
   return {
+    qemuVersion: "7.2",
     address: fake.address,
     // A frozen QEMU reads nothing and answers nothing; a hanging handler is the fake's equivalent.
     freeze: async () => {

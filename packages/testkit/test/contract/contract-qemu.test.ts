@@ -1,26 +1,42 @@
 /**
- * The contract suite against a real `qemu-system-x86_64 -machine none`. Skipped when QEMU is missing, except
- * under CI=true, where requireQemu() fails every scenario.
+ * The contract suite against real QEMU, once per generation: the host's `qemu-system-x86_64` (7.2) and the
+ * Debian 13 tree's 10.0 (scripts/qemu-10.0-tree.sh), each `-machine none`. A generation that is missing is
+ * skipped, except under CI=true, where requireQemu()/requireQemu10() fail every scenario.
  */
 import { describe } from "bun:test";
-import { requireQemu, skipWithoutQemu, spawnQemu } from "../../src/index.ts";
+import {
+  type QemuVersion,
+  requireQemu,
+  requireQemu10,
+  skipWithoutQemu,
+  skipWithoutQemu10,
+  spawnQemu,
+} from "../../src/index.ts";
 import { type ContractTarget, contractScenarios } from "./scenarios.ts";
 
-async function qemuTarget(): Promise<ContractTarget> {
-  requireQemu();
-  const qemu = await spawnQemu();
-  return {
-    address: qemu.address,
-    freeze: async () => qemu.signal("SIGSTOP"),
-    kill: async () => {
-      await qemu.kill("SIGKILL");
-    },
-    dispose: async () => {
-      await qemu[Symbol.asyncDispose]();
-    },
-  };
-}
+const generations: { version: QemuVersion; skip: boolean; require: () => void }[] = [
+  { version: "7.2", skip: skipWithoutQemu(), require: () => requireQemu() },
+  { version: "10.0", skip: skipWithoutQemu10(), require: requireQemu10 },
+];
 
-describe.skipIf(skipWithoutQemu())("contract: real QEMU", () => {
-  contractScenarios(qemuTarget);
-});
+for (const { version, skip, require } of generations) {
+  async function qemuTarget(): Promise<ContractTarget> {
+    require();
+    const qemu = await spawnQemu({ qemuVersion: version });
+    return {
+      qemuVersion: version,
+      address: qemu.address,
+      freeze: async () => qemu.signal("SIGSTOP"),
+      kill: async () => {
+        await qemu.kill("SIGKILL");
+      },
+      dispose: async () => {
+        await qemu[Symbol.asyncDispose]();
+      },
+    };
+  }
+
+  describe.skipIf(skip)(`contract: real QEMU ${version}`, () => {
+    contractScenarios(qemuTarget, version);
+  });
+}
