@@ -38,6 +38,8 @@ export interface CliIO {
   readonly stderr: OutputStream;
   readonly stdin: NodeJS.ReadableStream & { readonly isTTY?: boolean };
   readonly env: Env;
+  /** The terminal as a Node stream, for the shell's line editor (stdout itself may be a plain sink). */
+  readonly terminal?: NodeJS.WritableStream;
   /** Replaces `openClient` (tests hand in a scripted session). */
   readonly openClient?: (target: Target, options: ConnectionOptions) => Promise<Session>;
 }

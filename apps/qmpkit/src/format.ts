@@ -12,6 +12,8 @@ export interface OutputStyle {
 /** The slice of a writable stream the CLI needs; `process.stdout` fits. */
 export interface OutputStream {
   readonly isTTY?: boolean;
+  /** Terminal width, when a terminal. */
+  readonly columns?: number | undefined;
   /** Bytes pass through untouched: a guest program's output need not be UTF-8. */
   write(data: string | Uint8Array): unknown;
 }

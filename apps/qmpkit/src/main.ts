@@ -10,6 +10,7 @@ import { type CliIO, parseCommandArgs, renderCommandHelp } from "./cli.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { ExitCode, exitCodeFor, isExecuteError, UsageError } from "./errors.ts";
 import { colorEnabled, formatCliError, formatQmpError } from "./format.ts";
+import { OutputClosedError, standardOutputs } from "./output.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -52,13 +53,19 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   try {
     return await dispatch(argv, io);
   } catch (error) {
-    if (isExecuteError(error)) {
-      io.stderr.write(`${formatQmpError(error, color)}\n`);
-    } else {
-      const message = error instanceof Error ? error.message : String(error);
-      io.stderr.write(`${formatCliError(message, color)}\n`);
+    // The reader of our output went away (`| head -1`): nothing to say, and nobody to say it to.
+    if (error instanceof OutputClosedError) return error.exitCode;
+    try {
+      if (isExecuteError(error)) {
+        io.stderr.write(`${formatQmpError(error, color)}\n`);
+      } else {
+        const message = error instanceof Error ? error.message : String(error);
+        io.stderr.write(`${formatCliError(message, color)}\n`);
+      }
+      if (debug) io.stderr.write(`${describeForDebug(error)}\n`);
+    } catch (writeError) {
+      if (!(writeError instanceof OutputClosedError)) throw writeError;
     }
-    if (debug) io.stderr.write(`${describeForDebug(error)}\n`);
     return exitCodeFor(error);
   }
 }
@@ -121,15 +128,23 @@ function describeForDebug(error: unknown): string {
 }
 
 if (import.meta.main) {
+  const { stdout, stderr } = standardOutputs();
   const io: CliIO = {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    // Only the shell reads stdin: creating the stream costs start-up time for every other command.
+    stdout,
+    stderr,
+    // Only the shell reads stdin or needs Node's stream for its line editor: creating either costs
+    // start-up time for every other command.
     get stdin() {
       return process.stdin;
     },
+    get terminal() {
+      return process.stdout;
+    },
     env: process.env,
   };
-  // exitCode, not exit(): let stdout drain when it is a pipe.
-  process.exitCode = await main(Bun.argv.slice(2), io);
+  // exitCode, not exit(): let queued output drain. No top-level await: `--bytecode` refuses it.
+  void main(Bun.argv.slice(2), io).then(async (code) => {
+    process.exitCode = code;
+    await Promise.all([stdout.flush(), stderr.flush()]);
+  });
 }

@@ -140,5 +140,8 @@ function parse(argv: readonly string[]) {
 if (import.meta.main) {
   const controller = new AbortController();
   for (const name of ["SIGINT", "SIGTERM"] as const) process.once(name, () => controller.abort());
-  process.exitCode = await runFakeCli(process.argv.slice(2), { signal: controller.signal });
+  // Not a top-level await: a bundle that contains this module can then be compiled with `--bytecode`.
+  void runFakeCli(process.argv.slice(2), { signal: controller.signal }).then((code) => {
+    process.exitCode = code;
+  });
 }

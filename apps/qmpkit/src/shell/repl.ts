@@ -83,6 +83,8 @@ export async function runShell(
     ? (await import("node:fs")).createWriteStream(options.logFile, { flags: "a" })
     : undefined;
   const interactive = io.stdin.isTTY === true;
+  // readline draws through a Node stream; everything the shell prints goes the same way, in order.
+  if (interactive && io.terminal) io = { ...io, stdout: io.terminal as unknown as CliIO["stdout"] };
   const tally: Tally = { parseErrors: 0, failedCommands: 0 };
   const stopEvents = new AbortController();
   // Shared with the interactive loop, so events know whether a prompt is on screen.

@@ -1,0 +1,83 @@
+// The compiled binary writing into a pipe whose reader goes away (`| head -1`): no stack trace, no process
+// left behind holding QEMU's one monitor connection.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { createFakeQemu, type FakeQemu } from "@qmpkit/testkit";
+import { builtBinary, cleanEnv, removeScratch, run, scratchDir } from "./e2e-helpers.ts";
+import { within } from "./harness.ts";
+
+const fakes: FakeQemu[] = [];
+beforeAll(async () => {
+  await builtBinary();
+});
+afterAll(removeScratch);
+afterEach(async () => {
+  for (const fake of fakes.splice(0)) await fake.close();
+});
+
+/** Runs `qmpkit ARGS | READER` in bash; resolves with qmpkit's own exit status and stderr. */
+async function piped(args: readonly string[], reader: string): Promise<{ status: number; stderr: string }> {
+  const errFile = join(scratchDir(), "stderr");
+  const script = `"$@" 2>"${errFile}" | ${reader} >/dev/null; exit "\${PIPESTATUS[0]}"`;
+  const result = await run(["bash", "-c", script, "bash", await builtBinary(), ...args], {
+    timeoutMs: 20_000,
+  });
+  return { status: result.exitCode, stderr: await Bun.file(errFile).text() };
+}
+
+describe("a closed pipe", () => {
+  for (const [args, reader] of [
+    [["schema", "--fake", "--emit-ts"], "head -1"],
+    [["exec", "--fake", "query-qmp-schema"], "head -c 100"],
+    [["qom", "--fake", "tree", "/"], "head -2"],
+  ] as const) {
+    test(`qmpkit ${args.join(" ")} | ${reader}: no error output`, async () => {
+      const { status, stderr } = await piped(args, reader);
+      expect(stderr).toBe("");
+      // All the output may fit in the pipe before the reader leaves (0), or the next write finds it gone (141).
+      expect([0, 141]).toContain(status);
+    }, 30_000);
+  }
+
+  test("events | head -1: exits at the next event and lets go of the monitor", async () => {
+    const fake = await createFakeQemu();
+    fakes.push(fake);
+    const errFile = join(scratchDir(), "stderr");
+    const proc = Bun.spawn(
+      [
+        "bash",
+        "-c",
+        `"$@" 2>"${errFile}" | head -1; exit "\${PIPESTATUS[0]}"`,
+        "bash",
+        await builtBinary(),
+        "events",
+        fake.address,
+      ],
+      { env: cleanEnv(), stdout: "pipe", stderr: "pipe", stdin: "ignore" },
+    );
+    try {
+      // Wait for the client to negotiate (events are sent only after that), then send events until
+      // qmpkit notices head is gone.
+      const negotiated = () =>
+        fake.received.some((r) => (r.message as { execute?: unknown }).execute === "qmp_capabilities");
+      for (let i = 0; !negotiated(); i++) {
+        if (i > 200) throw new Error("qmpkit events never connected");
+        await Bun.sleep(25);
+      }
+      const output = new Response(proc.stdout).text();
+      fake.emit("STOP");
+      for (let i = 0; proc.exitCode === null && i < 200; i++) {
+        fake.emit("RESUME");
+        await Bun.sleep(25);
+      }
+      expect(await within(proc.exited, 10_000, "qmpkit events to exit")).toBe(141);
+      expect(await Bun.file(errFile).text()).toBe("");
+      expect(JSON.parse(await output).event).toBe("STOP");
+      for (let i = 0; fake.clients.length > 0 && i < 200; i++) await Bun.sleep(25);
+      expect(fake.clients).toEqual([]);
+    } finally {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      await proc.exited;
+    }
+  }, 30_000);
+});
