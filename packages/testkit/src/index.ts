@@ -18,6 +18,18 @@ export { FakeQemuError, QmpCommandError, SpawnQemuError, TranscriptError } from 
 export { createFakeQemu, FakeQemu, QEMU_7_2_VERSION } from "./fake-server.ts";
 export type { EventFloodOptions, GarbageWhen } from "./faults.ts";
 export { faults } from "./faults.ts";
+// Recorded machine profiles
+export type { MachineName } from "./profiles/files.ts";
+export { MACHINES, PROFILE_VERSIONS } from "./profiles/files.ts";
+export { requestKey } from "./profiles/key.ts";
+export type {
+  ObjectTypeInfo,
+  ProfileReply,
+  ProfileSelector,
+  QomNode,
+  QomPropertyInfo,
+} from "./profiles/profile.ts";
+export { loadProfile, MachineProfile } from "./profiles/profile.ts";
 export type { QemuVersion } from "./qemu-10.ts";
 export {
   DEFAULT_QEMU10_BINARY,

@@ -1,0 +1,20 @@
+/**
+ * Where each recorded profile lives. `with { type: "file" }` makes the import a path: on disk when run from
+ * source, and inside the executable after `bun build --compile` (which embeds the file), so the CLI's fake finds
+ * its profiles with no `profiles/` directory beside it. Nothing is read until a profile is loaded.
+ */
+import none72 from "../../profiles/qemu-7.2/none.json.gz" with { type: "file" };
+import q3572 from "../../profiles/qemu-7.2/q35.json.gz" with { type: "file" };
+import type { QemuVersion } from "../qemu-10.ts";
+
+/** The QEMU versions with recorded profiles. */
+export const PROFILE_VERSIONS: readonly QemuVersion[] = ["7.2"];
+
+/** The machines every version has a profile for. */
+export const MACHINES = ["none", "q35"] as const;
+/** A machine with a recorded profile: `none` (no board at all) or `q35` (a PC with PCIe, as VM managers start). */
+export type MachineName = (typeof MACHINES)[number];
+
+export const PROFILE_FILES: Partial<Record<QemuVersion, Record<MachineName, string>>> = {
+  "7.2": { none: none72, q35: q3572 },
+};

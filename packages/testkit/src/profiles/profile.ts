@@ -1,0 +1,261 @@
+/**
+ * `loadProfile()`: what a real QEMU answered when recorded (see scripts/record-profile.ts), with accessors for
+ * the parts a fake VM serves: the schema, the command list, the QOM types and tree, and any recorded reply by
+ * command and arguments. Files are read and decompressed on first use and cached per version and machine.
+ */
+
+import type { QemuVersion } from "../qemu-10.ts";
+import { RawJson } from "../qjson.ts";
+import type { SchemaEntry } from "../schema-args.ts";
+import { MACHINES, type MachineName, PROFILE_FILES, PROFILE_VERSIONS } from "./files.ts";
+import { PROFILE_FORMAT, type ProfileData, SOCKET_PLACEHOLDER } from "./format.ts";
+import { requestKey } from "./key.ts";
+
+/** Which profile to load. */
+export interface ProfileSelector {
+  /** @default "7.2" */
+  qemuVersion?: QemuVersion;
+  machine: MachineName;
+}
+
+/** A recorded reply: QEMU's `return` (its exact JSON text, parsed on demand) or its error. */
+export type ProfileReply =
+  | { readonly kind: "return"; readonly text: string; value(): unknown }
+  | { readonly kind: "error"; readonly errorClass: string; readonly desc: string };
+
+/** One QOM property as `qom-list` reports it. */
+export interface QomPropertyInfo {
+  name: string;
+  type: string;
+  description?: string;
+  "default-value"?: unknown;
+}
+
+/** One object of the recorded QOM tree: its `qom-list` and the `qom-get` reply of each property. */
+export interface QomNode {
+  readonly path: string;
+  readonly properties: readonly QomPropertyInfo[];
+  /** `qom-get` replies by property name (errors included: a property may not be readable). */
+  readonly values: ReadonlyMap<string, ProfileReply>;
+  /** Paths of the `child<…>` properties, in `qom-list` order. */
+  readonly children: readonly string[];
+}
+
+/** One entry of `qom-list-types`. */
+export interface ObjectTypeInfo {
+  name: string;
+  abstract?: boolean;
+  parent?: string;
+}
+
+/** A recorded machine profile. Obtain one with {@link loadProfile}. */
+export class MachineProfile {
+  readonly #data: ProfileData;
+  readonly #parsed = new Map<number, ProfileReply>();
+  readonly #volatile: ReadonlySet<string>;
+  #tree: Map<string, QomNode> | undefined;
+
+  /** @internal Use {@link loadProfile}. */
+  constructor(data: ProfileData) {
+    if (data.format !== PROFILE_FORMAT) throw new Error(`unsupported profile format ${String(data.format)}`);
+    this.#data = data;
+    this.#volatile = new Set(data.volatile);
+  }
+
+  /** The machine this profile stands for. */
+  get machine(): string {
+    return this.#data.machine;
+  }
+
+  /** QEMU's `major.minor.micro`, e.g. `"7.2.22"`. */
+  get qemuVersion(): string {
+    return this.#data.qemu.version;
+  }
+
+  /** What `qemu-system-x86_64 -version` printed. */
+  get versionText(): string {
+    return this.#data.qemu.versionText;
+  }
+
+  /** The greeting as QEMU wrote it (no line end). */
+  get greetingText(): string {
+    return this.#data.qemu.greeting;
+  }
+
+  /** QEMU's arguments when recording (before `-qmp`). */
+  get args(): readonly string[] {
+    return this.#data.args;
+  }
+
+  /** Whether QEMU was started with `-S` (so recorded `query-status` says `prelaunch`). */
+  get startPaused(): boolean {
+    return this.#data.startPaused;
+  }
+
+  /** The text that stands for the recording session's QMP socket path inside replies. */
+  get socketPlaceholder(): string {
+    return SOCKET_PLACEHOLDER;
+  }
+
+  /** Every recorded request key (see `requestKey`), in recording order. */
+  keys(): string[] {
+    return Object.keys(this.#data.replies);
+  }
+
+  /** Whether this request was recorded. */
+  has(command: string, args?: unknown): boolean {
+    return requestKey(command, args) in this.#data.replies;
+  }
+
+  /** Whether the reply to this key varied between two fresh QEMUs (thread ids, clocks, hash order). */
+  isVolatile(key: string): boolean {
+    return this.#volatile.has(key);
+  }
+
+  /** The end of QEMU's stderr if this request made QEMU 7.2 abort instead of replying. */
+  crash(command: string, args?: unknown): string | undefined {
+    return this.#data.crashes[requestKey(command, args)];
+  }
+
+  /** Keys of the requests that made QEMU abort. */
+  crashKeys(): string[] {
+    return Object.keys(this.#data.crashes);
+  }
+
+  /** The recorded reply's text without its id (`{"return": …}` or `{"error": …}`), exactly as QEMU wrote it. */
+  replyTextByKey(key: string): string | undefined {
+    const index = this.#data.replies[key];
+    return index === undefined ? undefined : this.#data.pool[index];
+  }
+
+  /** The recorded reply to `command` with `args`, or undefined when that exact request was not recorded. */
+  reply(command: string, args?: unknown): ProfileReply | undefined {
+    return this.replyByKey(requestKey(command, args));
+  }
+
+  /** Like {@link reply}, by request key. */
+  replyByKey(key: string): ProfileReply | undefined {
+    const index = this.#data.replies[key];
+    if (index === undefined) return undefined;
+    let reply = this.#parsed.get(index);
+    if (reply === undefined) {
+      reply = parseReply(this.#data.pool[index] as string);
+      this.#parsed.set(index, reply);
+    }
+    return reply;
+  }
+
+  /**
+   * The recorded `return` value, parsed (integers beyond 2^53 lose precision here; {@link reply}'s `text` keeps
+   * them). Throws if the request was not recorded or QEMU answered with an error.
+   */
+  returnOf<T = unknown>(command: string, args?: unknown): T {
+    const reply = this.reply(command, args);
+    if (reply === undefined)
+      throw new Error(`${requestKey(command, args)} is not in the ${this.machine} profile`);
+    if (reply.kind === "error")
+      throw new Error(`QEMU answered ${command} with ${reply.errorClass}: ${reply.desc}`);
+    return reply.value() as T;
+  }
+
+  /** `query-qmp-schema`. */
+  schema(): SchemaEntry[] {
+    return this.returnOf<SchemaEntry[]>("query-qmp-schema");
+  }
+
+  /** The names in `query-commands`, in QEMU's order. */
+  commands(): string[] {
+    return this.returnOf<{ name: string }[]>("query-commands").map((c) => c.name);
+  }
+
+  /** `qom-list-types` with `abstract: true`: every type QEMU knows. */
+  types(): ObjectTypeInfo[] {
+    return this.returnOf<ObjectTypeInfo[]>("qom-list-types", { abstract: true });
+  }
+
+  /** The recorded QOM tree, by path (`/`, `/machine`, …). */
+  qomTree(): ReadonlyMap<string, QomNode> {
+    this.#tree ??= this.#buildTree();
+    return this.#tree;
+  }
+
+  #buildTree(): Map<string, QomNode> {
+    const tree = new Map<string, QomNode>();
+    for (const key of this.keys()) {
+      if (!key.startsWith("qom-list {")) continue;
+      const { path } = JSON.parse(key.slice("qom-list ".length)) as { path: string };
+      const listed = this.replyByKey(key);
+      if (listed?.kind !== "return") continue;
+      const properties = listed.value() as QomPropertyInfo[];
+      const values = new Map<string, ProfileReply>();
+      const children: string[] = [];
+      for (const property of properties) {
+        const value = this.reply("qom-get", { path, property: property.name });
+        if (value) values.set(property.name, value);
+        if (property.type.startsWith("child<"))
+          children.push(path === "/" ? `/${property.name}` : `${path}/${property.name}`);
+      }
+      tree.set(path, { path, properties, values, children });
+    }
+    return tree;
+  }
+}
+
+function parseReply(text: string): ProfileReply {
+  if (text.startsWith('{"return": ')) {
+    const valueText = text.slice('{"return": '.length, -1);
+    let parsed: { value: unknown } | undefined;
+    return {
+      kind: "return",
+      text: valueText,
+      value: () => {
+        parsed ??= { value: JSON.parse(valueText) };
+        return parsed.value;
+      },
+    };
+  }
+  const { error } = JSON.parse(text) as { error: { class: string; desc: string } };
+  return { kind: "error", errorClass: error.class, desc: error.desc };
+}
+
+/** The `return` of a recorded reply as a value the fake writes verbatim (QEMU's exact bytes). */
+export function rawReturn(reply: ProfileReply & { kind: "return" }): RawJson {
+  return new RawJson(reply.text);
+}
+
+const cache = new Map<string, Promise<MachineProfile>>();
+
+/**
+ * Loads a recorded machine profile (decompressed on first use, then cached).
+ *
+ * @example
+ * const q35 = await loadProfile({ machine: "q35" });
+ * q35.returnOf("query-target"); // { arch: "x86_64" }
+ * q35.qomTree().get("/machine/unattached/device[0]")?.values.get("family");
+ */
+export function loadProfile(selector: ProfileSelector): Promise<MachineProfile> {
+  const version = selector.qemuVersion ?? "7.2";
+  const files = PROFILE_FILES[version];
+  if (files === undefined) {
+    return Promise.reject(
+      new Error(`no profiles for QEMU ${version}; recorded: ${PROFILE_VERSIONS.join(", ")}`),
+    );
+  }
+  const path = files[selector.machine];
+  if (path === undefined) {
+    return Promise.reject(new Error(`no ${selector.machine} profile; machines: ${MACHINES.join(", ")}`));
+  }
+  const cacheKey = `${version}/${selector.machine}`;
+  let loading = cache.get(cacheKey);
+  if (loading === undefined) {
+    loading = Bun.file(path)
+      .bytes()
+      .then(
+        (gz) => new MachineProfile(JSON.parse(new TextDecoder().decode(Bun.gunzipSync(gz))) as ProfileData),
+      );
+    // A failed read must not poison the cache for the next caller.
+    loading.catch(() => cache.delete(cacheKey));
+    cache.set(cacheKey, loading);
+  }
+  return loading;
+}

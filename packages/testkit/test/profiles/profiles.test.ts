@@ -1,0 +1,94 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { STATEFUL_COMMANDS } from "../../scripts/lib/profile-requests.ts";
+import { loadProfile, MACHINES, requestKey } from "../../src/index.ts";
+
+const LIBVIRT = JSON.parse(
+  readFileSync(join(import.meta.dir, "..", "..", "profiles", "requests", "libvirt-9.0.json"), "utf8"),
+) as {
+  requests: { machine: "none" | "q35"; command: string; args?: unknown }[];
+};
+
+describe("recorded QEMU 7.2 profiles", () => {
+  test("requestKey ignores key order and treats {} as no arguments", () => {
+    expect(requestKey("qom-get", { property: "type", path: "/machine" })).toBe(
+      requestKey("qom-get", { path: "/machine", property: "type" }),
+    );
+    expect(requestKey("query-machines", {})).toBe("query-machines");
+    expect(requestKey("qom-list-types", { abstract: true })).toBe('qom-list-types {"abstract":true}');
+  });
+
+  for (const machine of MACHINES) {
+    test(`${machine}: every non-state-changing request libvirt 9.0 sends has a recorded reply`, async () => {
+      const profile = await loadProfile({ machine });
+      const missing = LIBVIRT.requests
+        .filter((r) => r.machine === machine && !STATEFUL_COMMANDS.has(r.command))
+        .filter((r) => !profile.has(r.command, r.args))
+        .map((r) => requestKey(r.command, r.args));
+      expect(missing).toEqual([]);
+    });
+
+    test(`${machine}: the type sweeps cover every QOM type, with errors kept as replies`, async () => {
+      const profile = await loadProfile({ machine });
+      const types = profile.types();
+      expect(types.length).toBeGreaterThan(700);
+      for (const { name } of types) {
+        expect(profile.has("device-list-properties", { typename: name })).toBe(true);
+        const listed =
+          profile.has("qom-list-properties", { typename: name }) ||
+          profile.crash("qom-list-properties", { typename: name });
+        expect(Boolean(listed)).toBe(true);
+      }
+      expect(profile.reply("device-list-properties", { typename: "qmpkit-no-such-type" })).toMatchObject({
+        kind: "error",
+        errorClass: "DeviceNotFound",
+        desc: "Device 'qmpkit-no-such-type' not found",
+      });
+      const blk = profile.returnOf<{ name: string }[]>("device-list-properties", {
+        typename: "virtio-blk-pci",
+      });
+      expect(blk.map((p) => p.name)).toContain("drive");
+    });
+  }
+
+  test("q35: the QOM tree holds the vCPU with every property libvirt reads", async () => {
+    const q35 = await loadProfile({ machine: "q35" });
+    const cpu = q35.qomTree().get("/machine/unattached/device[0]");
+    expect(cpu).toBeDefined();
+    const read = LIBVIRT.requests.filter((r) => r.machine === "q35" && r.command === "qom-get");
+    expect(read.length).toBeGreaterThan(350);
+    for (const r of read) {
+      const { property } = r.args as { property: string };
+      expect(cpu?.values.has(property)).toBe(true);
+    }
+    expect(q35.returnOf("qom-get", { path: "/machine/unattached/device[0]", property: "type" })).toBe(
+      "qemu64-x86_64-cpu",
+    );
+    expect(q35.qomTree().get("/machine")?.children).toContain("/machine/q35");
+    expect(q35.startPaused).toBe(true);
+    expect(q35.returnOf("query-status")).toEqual({ status: "prelaunch", singlestep: false, running: false });
+  });
+
+  test("replies keep QEMU's exact text and the profile says which vary between runs", async () => {
+    const none = await loadProfile({ machine: "none" });
+    const target = none.reply("query-target");
+    expect(target?.kind === "return" && target.text).toBe('{"arch": "x86_64"}');
+    expect(none.qemuVersion).toBe("7.2.22");
+    expect(none.versionText).toStartWith("QEMU emulator version 7.2.22");
+    expect(JSON.parse(none.greetingText)).toHaveProperty("QMP.capabilities", ["oob"]);
+    const q35 = await loadProfile({ machine: "q35" });
+    expect(q35.isVolatile("query-cpus-fast")).toBe(true);
+    expect(q35.isVolatile("query-machines")).toBe(false);
+    const chardev = q35.reply("query-chardev");
+    expect(chardev?.kind === "return" && chardev.text).toContain(q35.socketPlaceholder);
+  });
+
+  test("loading is cached and an unknown version is refused with the recorded ones named", async () => {
+    expect(await loadProfile({ machine: "q35" })).toBe(
+      await loadProfile({ qemuVersion: "7.2", machine: "q35" }),
+    );
+    // @ts-expect-error: not a recorded version
+    await expect(loadProfile({ qemuVersion: "1.0", machine: "q35" })).rejects.toThrow(/recorded: 7.2/);
+  });
+});
