@@ -56,7 +56,16 @@ export class RecordingQemu {
         if (Date.now() > deadline) throw new Error(`QEMU did not create ${qemu.socketPath}`);
         await Bun.sleep(10);
       }
-      const peer = await RawQmp.connect(qemu.socketPath);
+      // The socket file exists from bind(); QEMU may not be listening yet.
+      let peer: RawQmp | undefined;
+      while (peer === undefined) {
+        try {
+          peer = await RawQmp.connect(qemu.socketPath);
+        } catch (error) {
+          if ((error as { code?: string }).code !== "ECONNREFUSED" || Date.now() > deadline) throw error;
+          await Bun.sleep(10);
+        }
+      }
       const greeting = await peer.next(10_000);
       if (!greeting || !("QMP" in greeting.msg)) throw new Error(`no greeting: ${greeting?.text}`);
       const caps = await peer.execute("qmp_capabilities");

@@ -3,12 +3,15 @@
  * source, and inside the executable after `bun build --compile` (which embeds the file), so the CLI's fake finds
  * its profiles with no `profiles/` directory beside it. Nothing is read until a profile is loaded.
  */
+
 import none72 from "../../profiles/qemu-7.2/none.json.gz" with { type: "file" };
 import q3572 from "../../profiles/qemu-7.2/q35.json.gz" with { type: "file" };
+import none100 from "../../profiles/qemu-10.0/none.json.gz" with { type: "file" };
+import q35100 from "../../profiles/qemu-10.0/q35.json.gz" with { type: "file" };
 import type { QemuVersion } from "../qemu-10.ts";
 
 /** The QEMU versions with recorded profiles. */
-export const PROFILE_VERSIONS: readonly QemuVersion[] = ["7.2"];
+export const PROFILE_VERSIONS: readonly QemuVersion[] = ["7.2", "10.0"];
 
 /** The machines every version has a profile for. */
 export const MACHINES = ["none", "q35"] as const;
@@ -17,4 +20,5 @@ export type MachineName = (typeof MACHINES)[number];
 
 export const PROFILE_FILES: Partial<Record<QemuVersion, Record<MachineName, string>>> = {
   "7.2": { none: none72, q35: q3572 },
+  "10.0": { none: none100, q35: q35100 },
 };

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { STATEFUL_COMMANDS } from "../../scripts/lib/profile-requests.ts";
-import { loadProfile, MACHINES, requestKey } from "../../src/index.ts";
+import { loadProfile, MACHINES, PROFILE_VERSIONS, requestKey } from "../../src/index.ts";
 
 const LIBVIRT = JSON.parse(
   readFileSync(join(import.meta.dir, "..", "..", "profiles", "requests", "libvirt-9.0.json"), "utf8"),
@@ -10,7 +10,7 @@ const LIBVIRT = JSON.parse(
   requests: { machine: "none" | "q35"; command: string; args?: unknown }[];
 };
 
-describe("recorded QEMU 7.2 profiles", () => {
+describe("recorded machine profiles", () => {
   test("requestKey ignores key order and treats {} as no arguments", () => {
     expect(requestKey("qom-get", { property: "type", path: "/machine" })).toBe(
       requestKey("qom-get", { path: "/machine", property: "type" }),
@@ -19,9 +19,11 @@ describe("recorded QEMU 7.2 profiles", () => {
     expect(requestKey("qom-list-types", { abstract: true })).toBe('qom-list-types {"abstract":true}');
   });
 
-  for (const machine of MACHINES) {
-    test(`${machine}: every non-state-changing request libvirt 9.0 sends has a recorded reply`, async () => {
-      const profile = await loadProfile({ machine });
+  for (const [qemuVersion, machine] of PROFILE_VERSIONS.flatMap((v) =>
+    MACHINES.map((m) => [v, m] as const),
+  )) {
+    test(`${qemuVersion} ${machine}: every non-state-changing request libvirt 9.0 sends has a recorded reply`, async () => {
+      const profile = await loadProfile({ qemuVersion, machine });
       const missing = LIBVIRT.requests
         .filter((r) => r.machine === machine && !STATEFUL_COMMANDS.has(r.command))
         .filter((r) => !profile.has(r.command, r.args))
@@ -29,8 +31,9 @@ describe("recorded QEMU 7.2 profiles", () => {
       expect(missing).toEqual([]);
     });
 
-    test(`${machine}: the type sweeps cover every QOM type, with errors kept as replies`, async () => {
-      const profile = await loadProfile({ machine });
+    test(`${qemuVersion} ${machine}: the type sweeps cover every QOM type, with errors kept as replies`, async () => {
+      const profile = await loadProfile({ qemuVersion, machine });
+      expect(profile.qemuVersion).toStartWith(`${qemuVersion}.`);
       const types = profile.types();
       expect(types.length).toBeGreaterThan(700);
       for (const { name } of types) {
@@ -82,6 +85,13 @@ describe("recorded QEMU 7.2 profiles", () => {
     expect(q35.isVolatile("query-machines")).toBe(false);
     const chardev = q35.reply("query-chardev");
     expect(chardev?.kind === "return" && chardev.text).toContain(q35.socketPlaceholder);
+  });
+
+  test("10.0 q35: QEMU 10.0's own answers (no singlestep in query-status)", async () => {
+    const q35 = await loadProfile({ qemuVersion: "10.0", machine: "q35" });
+    expect(q35.returnOf("query-status")).toEqual({ status: "prelaunch", running: false });
+    expect(q35.versionText).toStartWith("QEMU emulator version 10.0.");
+    expect(q35.commands()).not.toEqual((await loadProfile({ machine: "q35" })).commands());
   });
 
   test("loading is cached and an unknown version is refused with the recorded ones named", async () => {
