@@ -4,7 +4,7 @@
  * order.
  */
 
-import { eventText } from "./connection.ts";
+import { eventText } from "./monitor/format.ts";
 import { encodeQemuJson, quoteString } from "./qjson.ts";
 import type { Fault, FaultConnection, FaultReply, JsonObject } from "./types.ts";
 

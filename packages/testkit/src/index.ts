@@ -12,9 +12,11 @@
 // Standalone server
 export type { RunFakeCliOptions } from "./cli.ts";
 export { FAKE_CLI_USAGE, runFakeCli } from "./cli.ts";
+export type { SchemaEntry } from "./dispatch/schema-args.ts";
 // Errors
 export { FakeQemuError, QmpCommandError, SpawnQemuError, TranscriptError } from "./errors.ts";
 // Fake QEMU
+export type { CommandContext, CommandHandler } from "./fake-server.ts";
 export { createFakeQemu, FakeQemu, QEMU_7_2_VERSION } from "./fake-server.ts";
 export type { EventFloodOptions, GarbageWhen } from "./faults.ts";
 export { faults } from "./faults.ts";
@@ -42,7 +44,6 @@ export {
 export { QemuGaSpawnError } from "./qga/errors.ts";
 export type { FakeQga, FakeQgaCall, FakeQgaFaults, FakeQgaOptions } from "./qga/fake-qga.ts";
 export { createFakeQga } from "./qga/fake-qga.ts";
-export type { FakeQgaContext, FakeQgaHandler } from "./qga/fake-qga-commands.ts";
 export type { QemuGaProcess, SpawnQemuGaOptions } from "./qga/spawn-qemu-ga.ts";
 export {
   DEFAULT_QEMU_GA_BINARY,
@@ -51,18 +52,17 @@ export {
   skipWithoutQemuGa,
   spawnQemuGa,
 } from "./qga/spawn-qemu-ga.ts";
+export type { FakeQgaContext, FakeQgaHandler } from "./qga/types.ts";
 export { encodeQemuJson, RawJson } from "./qjson.ts";
-export type { SchemaEntry } from "./schema-args.ts";
+export { replayTranscript } from "./replay/replay.ts";
 // Real QEMU
 export type { QemuProcess, SpawnQemuOptions } from "./spawn-qemu.ts";
 export { DEFAULT_QEMU_ARGS, hasQemu, requireQemu, skipWithoutQemu, spawnQemu } from "./spawn-qemu.ts";
 // Transcripts
 export type { RecordTranscriptOptions, TranscriptEntry, TranscriptRecorder } from "./transcript.ts";
-export { readTranscript, recordTranscript, replayTranscript } from "./transcript.ts";
+export { readTranscript, recordTranscript } from "./transcript.ts";
 // Type Exports
 export type {
-  CommandContext,
-  CommandHandler,
   FakeClientInfo,
   FakeError,
   FakeQemuOptions,

@@ -3,7 +3,7 @@
  * Loaded with dynamic imports of static paths, so they are read once, only when a fake needs them, and a
  * bundler (`bun build --compile`) embeds them: a compiled binary has no fixtures directory to read from.
  */
-import type { SchemaEntry } from "./schema-args.ts";
+import type { SchemaEntry } from "./dispatch/schema-args.ts";
 
 let schema: Promise<SchemaEntry[]> | undefined;
 let commands: Promise<string[]> | undefined;

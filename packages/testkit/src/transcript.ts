@@ -1,7 +1,7 @@
 /**
  * Transcripts: `recordTranscript` sits between a client and a real QMP socket, forwards every byte unchanged and
- * logs each line of both directions with a timestamp as JSON Lines; `replayTranscript` turns such a file into a
- * fake that plays the server's side back, checking that the client sends what was recorded.
+ * logs each line of both directions with a timestamp as JSON Lines; `replayTranscript` (in `replay/`) turns such a
+ * file into a fake that plays the server's side back, checking that the client sends what was recorded.
  *
  * File format (one JSON object per line):
  *   {"type":"transcript","version":1,"target":"unix:/…","started":"2026-…"}
@@ -14,12 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LineDecoder, resolveAddress, type SocketAddress } from "@qmpkit/protocol-core";
 import type { Socket, SocketListener } from "bun";
-import type { Connection } from "./connection.ts";
 import { TranscriptError } from "./errors.ts";
-import { FakeQemu } from "./fake-server.ts";
-import { encodeQemuJson, quoteString } from "./qjson.ts";
-import type { FakeQemuOptions } from "./types.ts";
-import { WireWriter } from "./wire-writer.ts";
+import { WireWriter } from "./monitor/wire-writer.ts";
 
 /** One line of a transcript file after the header. */
 export type TranscriptEntry =
@@ -229,117 +225,4 @@ function parseLine(line: string | undefined, file: string, number: number): unkn
   } catch (error) {
     throw new TranscriptError(`${file}:${number}: not JSON`, { cause: error });
   }
-}
-
-type Step =
-  | { from: "client" | "server"; line: string; json: unknown }
-  | { from: "client" | "server"; close: true };
-
-interface Cursor {
-  steps: Step[];
-  index: number;
-}
-
-function json(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-}
-
-function commandKey(message: unknown): string | undefined {
-  if (typeof message !== "object" || message === null) return undefined;
-  const m = message as Record<string, unknown>;
-  const kind = "exec-oob" in m ? "exec-oob" : "execute";
-  return JSON.stringify([kind, m[kind], m.arguments ?? {}]);
-}
-
-/**
- * A fake that answers as the recorded server did: connection N of the replay plays recorded connection N (the
- * last one again if there are more). Each client message must match the next recorded one (command and
- * arguments; the id may differ and is echoed back). Anything else gets an error reply whose desc says what was
- * expected, and an entry in `fake.errors`.
- *
- * @example
- * await using fake = await replayTranscript("session.jsonl");
- * const client = await connect(fake.address);
- * await client.execute("query-status"); // answered from the recording
- * expect(fake.errors).toEqual([]);
- */
-export async function replayTranscript(
-  file: string,
-  options: Pick<FakeQemuOptions, "tcp" | "path" | "multiClient" | "onReceived"> = {},
-): Promise<FakeQemu> {
-  const entries = await readTranscript(file);
-  const byConn = new Map<number, Step[]>();
-  for (const entry of entries) {
-    const steps = byConn.get(entry.conn) ?? [];
-    steps.push("close" in entry ? { from: entry.from, close: true } : { ...entry, json: json(entry.line) });
-    byConn.set(entry.conn, steps);
-  }
-  const recorded = [...byConn.keys()].sort((a, b) => a - b);
-  if (recorded.length === 0) throw new TranscriptError(`${file} records no connection`);
-  const cursors = new Map<Connection, Cursor>();
-  let fake: FakeQemu;
-
-  const cursorOf = (conn: Connection): Cursor => {
-    let cursor = cursors.get(conn);
-    if (cursor === undefined) {
-      const key = recorded[Math.min(conn.id, recorded.length) - 1] as number;
-      cursor = { steps: byConn.get(key) ?? [], index: 0 };
-      cursors.set(conn, cursor);
-    }
-    return cursor;
-  };
-  /** Writes the server's recorded lines up to the next client line; returns them as text. */
-  const playServer = (conn: Connection, cursor: Cursor, idFrom: unknown, idTo: unknown): string => {
-    let out = "";
-    for (; cursor.index < cursor.steps.length; cursor.index++) {
-      const step = cursor.steps[cursor.index] as Step;
-      if (step.from === "client") break;
-      if ("close" in step) {
-        cursor.index = cursor.steps.length;
-        queueMicrotask(() => void conn.close());
-        break;
-      }
-      out += `${rewriteId(step.line, step.json, idFrom, idTo)}\r\n`;
-    }
-    return out;
-  };
-
-  fake = new FakeQemu({ ...options, schema: false }, undefined, {
-    greeting: (conn) => playServer(conn, cursorOf(conn), undefined, undefined) || null,
-    input: (conn, input) => {
-      const cursor = cursorOf(conn);
-      const got = input.ok ? input.value : undefined;
-      const id = typeof got === "object" && got !== null ? (got as Record<string, unknown>).id : undefined;
-      const step = cursor.steps[cursor.index];
-      const expected = step !== undefined && step.from === "client" && !("close" in step) ? step : undefined;
-      if (expected === undefined || commandKey(expected.json) !== commandKey(got)) {
-        const wanted = expected === undefined ? "nothing more (the recording ends here)" : expected.line;
-        const desc = `qmpkit replay: expected ${wanted}, got ${input.raw}`;
-        fake.errors.push({ client: conn.id, command: undefined, message: desc, at: Date.now() });
-        const idPart = id === undefined ? "" : `"id": ${encodeQemuJson(id, true)}, `;
-        conn.write(`{${idPart}"error": {"class": "GenericError", "desc": ${quoteString(desc)}}}\r\n`);
-        return;
-      }
-      cursor.index++;
-      const recordedId = (expected.json as Record<string, unknown>).id;
-      const text = playServer(conn, cursor, recordedId, id);
-      if (text) conn.write(text);
-    },
-  });
-  return fake;
-}
-
-/** Replaces the recorded client's id by the replaying client's in a reply line; other lines pass unchanged. */
-function rewriteId(line: string, parsed: unknown, from: unknown, to: unknown): string {
-  if (from === undefined || typeof parsed !== "object" || parsed === null) return line;
-  const message = parsed as Record<string, unknown>;
-  if (!("id" in message) || JSON.stringify(message.id) !== JSON.stringify(from)) return line;
-  const rewritten: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(message)) rewritten[key] = key === "id" ? to : value;
-  if (to === undefined) delete rewritten.id;
-  return encodeQemuJson(rewritten);
 }

@@ -1,8 +1,7 @@
 /**
  * Public types of the fake QEMU: options, handlers and their context, fault hooks, and what the fake records.
  */
-import type { FakeQemu } from "./fake-server.ts";
-import type { SchemaEntry } from "./schema-args.ts";
+import type { SchemaEntry } from "./dispatch/schema-args.ts";
 
 /** A JSON object as QMP carries it. */
 export type JsonObject = Record<string, unknown>;
@@ -30,6 +29,16 @@ export interface FakeQemuOptions {
   version?: { qemu: { major: number; minor: number; micro: number }; package: string };
   /** Capabilities offered in the greeting. @default ["oob"] */
   capabilities?: string[];
+  /**
+   * The machine to stand in for (`-machine`): `none` answers like QEMU started for a capability probe, `q35` like
+   * a PC a VM manager starts. @default "none" (the smallest machine: nothing a test did not ask for)
+   */
+  machine?: "none" | "q35";
+  /**
+   * The clock the VM's jobs and migrations run on: `"real"` follows the wall clock, `"manual"` moves only on
+   * `await fake.clock.advance(ms)`. @default "real"
+   */
+  clock?: "real" | "manual";
   /** The run state at start (`query-status`). @default "running" */
   status?: string;
   /** The VM name `query-name` reports (QEMU's `-name`). @default none (`query-name` returns `{}`) */
@@ -88,8 +97,11 @@ export interface FakeClientInfo {
   oob: boolean;
 }
 
-/** What a command handler receives besides the arguments. */
-export interface CommandContext {
+/**
+ * What a command handler receives besides the arguments, except `fake` (`CommandContext` adds it: this file sits
+ * below the fake and cannot name it).
+ */
+export interface CommandContextBase {
   /** The client's number. */
   readonly client: number;
   /** The command name. */
@@ -104,8 +116,6 @@ export interface CommandContext {
   readonly message: JsonObject;
   /** Aborted when the client disconnects or the fake closes. */
   readonly signal: AbortSignal;
-  /** The fake serving this command. */
-  readonly fake: FakeQemu;
   /** Sends an event to every negotiated client now, before this command's reply (as QEMU does for STOP). */
   emit(event: string, data?: JsonObject): void;
   /** Ends the command with a QMP error reply. */
@@ -121,13 +131,6 @@ export interface CommandContext {
   /** After this command's reply is written, close the connection (what `quit` does). */
   closeAfterReply(): void;
 }
-
-/**
- * Handles one command: returns the `return` value (undefined means `{}`), or a promise of it; throws
- * `QmpCommandError` (or calls `ctx.fail`) for an error reply; any other exception becomes a `GenericError` reply
- * and an entry in `fake.errors`.
- */
-export type CommandHandler = (args: JsonObject, ctx: CommandContext) => unknown;
 
 /** Options of `fake.handle()`. */
 export interface HandleOptions {

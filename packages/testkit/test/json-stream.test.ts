@@ -3,7 +3,7 @@
  * recovery after lexical errors, QEMU's limits. (QEMU's answers to many more inputs are in the probe fixture.)
  */
 import { describe, expect, test } from "bun:test";
-import { type ParsedInput, QmpInputParser } from "../src/json-stream.ts";
+import { type ParsedInput, QmpInputParser } from "../src/monitor/json-stream.ts";
 
 function feed(...lines: string[]): ParsedInput[] {
   const out: ParsedInput[] = [];

@@ -1,28 +1,6 @@
 import { QmpCommandError } from "../errors.ts";
 import { encodeQemuJson } from "../qjson.ts";
-import type { FakeQgaFaults } from "./fake-qga.ts";
-
-/** Returned by a handler (as `ctx.noReply`) to send no reply at all. */
-export const NO_REPLY: unique symbol = Symbol("qmpkit.fakeQga.noReply");
-
-/** What a {@link FakeQgaHandler} gets beside the command's arguments. */
-export interface FakeQgaContext {
-  /** Which client sent the command (1, 2, … in accept order). */
-  readonly client: number;
-  /** The command's name. */
-  readonly command: string;
-  /** The `id` the client sent with the command, if any (qemu-ga echoes it). */
-  readonly id: unknown;
-  /** Return this to send no reply. */
-  readonly noReply: typeof NO_REPLY;
-  /** Writes raw bytes to this client now, ahead of the reply; resolves once written. */
-  sendRaw(data: string | Uint8Array): Promise<void>;
-  /** Closes this client's connection (after what was already written). */
-  disconnect(): void;
-}
-
-/** Implements one command of a fake agent; see `FakeQga.handle`. */
-export type FakeQgaHandler = (args: Record<string, unknown>, ctx: FakeQgaContext) => unknown;
+import { type FakeQgaFaults, type FakeQgaHandler, NO_REPLY } from "./types.ts";
 
 /** State the built-in commands share. */
 export interface FakeQgaState {

@@ -4,27 +4,12 @@ import { join } from "node:path";
 import type { Socket, UnixSocketListener } from "bun";
 import { QmpCommandError } from "../errors.ts";
 import { encodeQemuJson } from "../qjson.ts";
-import {
-  builtinHandlers,
-  type FakeQgaContext,
-  type FakeQgaHandler,
-  type FakeQgaState,
-  NO_REPLY,
-} from "./fake-qga-commands.ts";
+import { builtinHandlers, type FakeQgaState } from "./fake-qga-commands.ts";
 import { AgentInputDecoder } from "./input.ts";
 import { Outbox } from "./outbox.ts";
+import { type FakeQgaContext, type FakeQgaFaults, type FakeQgaHandler, NO_REPLY } from "./types.ts";
 
-/** Misbehaviour a {@link FakeQga} can show, per the dirty channels real guest agents sit behind. */
-export interface FakeQgaFaults {
-  /** Bytes written before the 0xFF sentinel of every `guest-sync-delimited` reply (leftovers, non-UTF-8, half lines). */
-  garbageBeforeSentinel?: string | Uint8Array;
-  /** Before the right `guest-sync-delimited` reply, send a sentinel-prefixed reply carrying another id. */
-  staleSyncReply?: boolean;
-  /** Commands that are read and recorded but never answered (later commands still are). */
-  neverAnswer?: readonly string[];
-  /** Write every reply one byte at a time, each byte in its own write. */
-  splitReplies?: boolean;
-}
+export type { FakeQgaFaults } from "./types.ts";
 
 /** Options of {@link createFakeQga}. */
 export interface FakeQgaOptions {

@@ -6,7 +6,7 @@
  * the order of QEMU's hash tables (`Parameter 'x' is unexpected`).
  */
 import { OPEN_ARGUMENT_COMMANDS } from "@qmpkit/qmp";
-import { ghashOrder, qdictOrder } from "./qjson.ts";
+import { ghashOrder, qdictOrder } from "../qjson.ts";
 
 /** One entry of QEMU's introspection schema (the `return` of `query-qmp-schema`). */
 export interface SchemaEntry {

@@ -1,0 +1,353 @@
+/**
+ * One monitor session: one accepted socket, as QEMU's QMP monitor serves it. It owns the wire (the write queue
+ * and its byte-level faults), QEMU's input parser, the in-band queue (in-band requests run one at a time, an
+ * `exec-oob` request at once, so its reply may overtake) and the fault hooks on the greeting and on replies.
+ * What a request means is not its business: a {@link MonitorService} (the QMP dispatcher, or a transcript
+ * replay) gets every parsed input and answers through {@link MonitorSession.reply}.
+ */
+import { FrameTooLargeError, LineDecoder } from "@qmpkit/protocol-core";
+import type { Socket } from "bun";
+import type { Fault, FaultConnection, FaultReplyAction, JsonObject, ReceivedMessage } from "../types.ts";
+import { eventText, formatReply, type Reply } from "./format.ts";
+import { type ParsedInput, QmpInputParser } from "./json-stream.ts";
+import { WireWriter } from "./wire-writer.ts";
+
+/** Answers what a session receives. */
+export interface MonitorService {
+  /** The text sent when the session is served (null: nothing). */
+  greeting(session: MonitorSession): string | null;
+  /** Handles one parsed input; a returned promise holds the in-band queue until it settles. */
+  input(input: ParsedInput, session: MonitorSession): Promise<void> | undefined;
+}
+
+/** What a session needs from the server that accepted it. */
+export interface SessionOwner {
+  readonly maxLineBytes: number;
+  /** Every input, as received, before it is handled. */
+  record(entry: ReceivedMessage): void;
+  /** Something went wrong that a test author should see (`fake.errors`). */
+  reportError(client: number, command: string | undefined, message: string): void;
+  /** The session ended (either side closed). */
+  closed(session: MonitorSession): void;
+}
+
+/** `waiting`: accepted but not served yet (QEMU serves one client at a time); then negotiation, then commands. */
+export type SessionPhase = "waiting" | "negotiation" | "command";
+
+const CONNECTION_ENDED = new Error("the client connection ended");
+
+function isExecOob(input: ParsedInput): boolean {
+  const value = input.ok ? input.value : undefined;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    "exec-oob" in value &&
+    !("execute" in value)
+  );
+}
+
+/** One client connection of a fake monitor. */
+export class MonitorSession {
+  /** The client's number (1 for the first connection). */
+  readonly id: number;
+  phase: SessionPhase = "waiting";
+  /** Whether the client enabled out-of-band execution in `qmp_capabilities`. */
+  oob = false;
+  /** The fault hooks as a fault sees this connection. */
+  readonly faultConnection: FaultConnection;
+  readonly #owner: SessionOwner;
+  readonly #service: MonitorService;
+  readonly #socket: Socket<unknown>;
+  readonly #writer: WireWriter;
+  readonly #decoder: LineDecoder;
+  readonly #parser: QmpInputParser;
+  readonly #faults: Fault[];
+  readonly #beforeCommand: Fault[];
+  readonly #replyHooks: Fault[];
+  readonly #abort = new AbortController();
+  readonly #ended = Promise.withResolvers<void>();
+  readonly #endedNever: Promise<never>;
+  #inband: ParsedInput[] = [];
+  #pumping = false;
+  #ready = false;
+  #early: Uint8Array[] = [];
+  #closing = false;
+  #skipping = false;
+
+  constructor(
+    owner: SessionOwner,
+    service: MonitorService,
+    socket: Socket<unknown>,
+    id: number,
+    faults: Fault[],
+  ) {
+    this.#owner = owner;
+    this.#service = service;
+    this.#socket = socket;
+    this.id = id;
+    this.#faults = faults;
+    this.#beforeCommand = faults.filter((f) => f.beforeCommand !== undefined);
+    this.#replyHooks = faults.filter((f) => f.reply !== undefined);
+    // Rejects once the connection ends. Chaining on a shared never-settling promise would leave one reaction per
+    // connection on that immortal promise: a leak of a Promise per connection, for the life of the process.
+    this.#endedNever = this.#ended.promise.then(() => Promise.reject(CONNECTION_ENDED));
+    this.#endedNever.catch(() => {});
+    this.#writer = new WireWriter(socket, () => this.#terminate());
+    this.#decoder = new LineDecoder({ maxMessageBytes: owner.maxLineBytes });
+    this.#parser = new QmpInputParser((input) => this.#onInput(input));
+    this.faultConnection = this.#makeFaultConnection();
+  }
+
+  /** Runs the faults' `opened` hooks; called once the server has registered the session. */
+  opened(): void {
+    for (const fault of this.#faults) fault.opened?.(this.faultConnection);
+  }
+
+  /** Aborted when the connection ends. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  get ended(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  /** Rejects when the connection ends: race a handler that may never settle against it. */
+  get endedNever(): Promise<never> {
+    return this.#endedNever;
+  }
+
+  /** Starts serving: greeting (through the fault hooks), then input. */
+  async activate(): Promise<void> {
+    if (this.ended) return;
+    this.phase = "negotiation";
+    let greeting = this.#service.greeting(this);
+    for (const fault of this.#faults) {
+      if (greeting === null || this.ended) break;
+      if (fault.greeting) greeting = await fault.greeting(greeting, this.faultConnection);
+    }
+    if (this.ended) return;
+    if (greeting !== null) this.#writer.write(greeting);
+    for (const fault of this.#faults) fault.afterGreeting?.(this.faultConnection);
+    this.#ready = true;
+    const early = this.#early;
+    this.#early = [];
+    for (const chunk of early) this.onData(chunk);
+  }
+
+  /** Socket `data` handler. */
+  onData(chunk: Uint8Array): void {
+    if (this.ended) return;
+    if (!this.#ready) {
+      // Not served yet (one-client mode, or a slow greeting): keep the bytes, as the kernel would.
+      this.#early.push(Uint8Array.from(chunk));
+      return;
+    }
+    let data = chunk;
+    if (this.#skipping) {
+      // The rest of an oversized line: drop it, up to and including its newline.
+      const newline = data.indexOf(0x0a);
+      if (newline < 0) return;
+      this.#skipping = false;
+      data = data.subarray(newline + 1);
+    }
+    try {
+      this.#decoder.decode(data, (line) => this.#parser.feedLine(line));
+    } catch (error) {
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      // QEMU answers an oversized token with this error and carries on; the fake does the same per line. The
+      // decoder notices the excess before the line ends (chunks are far smaller than the limit), so the rest of
+      // the line arrives later and is skipped. A limit below the chunk size can lose what followed in the chunk.
+      this.#skipping = true;
+      this.#parser.reset();
+      this.#onInput({ ok: false, error: "JSON token size limit exceeded", raw: "" });
+    }
+  }
+
+  onDrain(): void {
+    this.#writer.onDrain();
+  }
+
+  /** Socket `close` handler. */
+  onClosed(): void {
+    if (this.ended) return;
+    this.#writer.close();
+    this.#abort.abort();
+    this.#ended.resolve();
+    this.#owner.closed(this);
+  }
+
+  /** Writes raw bytes. */
+  write(data: string | Uint8Array): void {
+    this.#writer.write(data);
+  }
+
+  /** Sends an event to this client, if it is in command mode. */
+  sendEvent(event: string, data: JsonObject | undefined): void {
+    if (this.phase === "command" && !this.ended) this.#writer.write(eventText(event, data));
+  }
+
+  flushed(): Promise<void> {
+    return this.#writer.flushed();
+  }
+
+  get bufferedBytes(): number {
+    return this.#writer.bufferedBytes;
+  }
+
+  /** Flushes, then closes; resets if the peer does not take the data within `graceMs`. */
+  async close(graceMs = 2000): Promise<void> {
+    if (this.ended || this.#closing) return this.#ended.promise;
+    this.#closing = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([this.#writer.flushed(), timedOut]);
+    clearTimeout(timer);
+    if (this.ended) return;
+    this.#socket.end();
+    const closed = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([this.#ended.promise, closed]);
+    clearTimeout(timer);
+    if (!this.ended) this.#terminate();
+  }
+
+  /** Drops everything unwritten and closes now (QEMU killed, or a handler's `reset()`). */
+  resetNow(): void {
+    if (!this.ended) this.#terminate();
+  }
+
+  /** The client is in command mode from now on (its `qmp_capabilities` succeeded). */
+  enterCommandMode(oob: boolean): void {
+    this.phase = "command";
+    this.oob = oob;
+  }
+
+  /** Runs the faults' `afterNegotiation` hooks (once the `qmp_capabilities` reply is written). */
+  negotiated(): void {
+    for (const fault of this.#faults) fault.afterNegotiation?.(this.faultConnection);
+  }
+
+  /** Runs the faults' `beforeCommand` hooks; a promise only when one of them waits. */
+  beforeCommand(command: string): Promise<void> | undefined {
+    if (this.#beforeCommand.length === 0) return undefined;
+    return (async () => {
+      for (const fault of this.#beforeCommand) {
+        await fault.beforeCommand?.(command, this.faultConnection);
+        if (this.ended) return;
+      }
+    })();
+  }
+
+  /** Writes a reply; returns a promise only when a fault's reply hook is involved. */
+  reply(reply: Reply): Promise<void> | undefined {
+    if (this.ended) return undefined;
+    const text = formatReply(reply);
+    if (this.#replyHooks.length === 0) {
+      this.#writer.write(text);
+      return undefined;
+    }
+    return this.#replyThroughFaults(reply, text);
+  }
+
+  async #replyThroughFaults(reply: Reply, text: string): Promise<void> {
+    const { command, hasId, id, body } = reply;
+    let writes: (string | Uint8Array)[] = [text];
+    let end: FaultReplyAction["end"];
+    for (const fault of this.#replyHooks) {
+      const message: JsonObject = hasId ? { ...body, id } : { ...body };
+      const action = await fault.reply?.({ command, id, hasId, message, text }, this.faultConnection);
+      if (this.ended) return;
+      if (action === undefined) continue;
+      if (action.write !== undefined) writes = action.write;
+      if (action.end !== undefined) end = action.end;
+    }
+    for (const chunk of writes) this.#writer.write(chunk);
+    if (end === "close") void this.close();
+    else if (end === "reset") {
+      await this.#writer.flushed();
+      if (!this.ended) this.#terminate();
+    }
+  }
+
+  #terminate(): void {
+    this.#writer.close();
+    this.#socket.terminate();
+    this.onClosed();
+  }
+
+  #onInput(input: ParsedInput): void {
+    const entry: ReceivedMessage = {
+      client: this.id,
+      message: input.ok ? input.value : undefined,
+      raw: input.raw,
+      at: Date.now(),
+    };
+    if (!input.ok) entry.error = input.error;
+    this.#owner.record(entry);
+    // QEMU runs an exec-oob request as soon as it is parsed; everything else (parse errors included) queues.
+    if (isExecOob(input)) {
+      this.#service.input(input, this)?.catch((error: unknown) => {
+        this.#owner.reportError(this.id, undefined, `internal error: ${String(error)}`);
+      });
+      return;
+    }
+    this.#inband.push(input);
+    this.#pump();
+  }
+
+  // In-band requests run one at a time, synchronously when nothing in them waits (the common case: no awaits,
+  // no promise per command); an asynchronous one parks the queue until it has replied.
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    for (;;) {
+      const next = this.#inband.shift();
+      if (next === undefined || this.ended) break;
+      const pending = this.#service.input(next, this);
+      if (pending !== undefined) {
+        const resume = (): void => {
+          this.#pumping = false;
+          this.#pump();
+        };
+        pending.then(resume, (error: unknown) => {
+          this.#owner.reportError(this.id, undefined, `internal error: ${String(error)}`);
+          resume();
+        });
+        return;
+      }
+    }
+    this.#pumping = false;
+  }
+
+  #makeFaultConnection(): FaultConnection {
+    const session = this;
+    return {
+      client: this.id,
+      signal: this.#abort.signal,
+      write: (data) => this.#writer.write(data),
+      emit: (event, data) => this.#writer.write(eventText(event, data)),
+      close: () => void this.close(),
+      reset: () => this.resetNow(),
+      splitWrites: () => this.#writer.splitWrites(),
+      limitBytes: (total) => this.#writer.limitBytes(total),
+      flushed: () => this.#writer.flushed(),
+      sleep(ms) {
+        return new Promise<void>((resolve) => {
+          if (session.ended) return resolve();
+          const timer = setTimeout(done, ms);
+          function done() {
+            clearTimeout(timer);
+            session.signal.removeEventListener("abort", done);
+            resolve();
+          }
+          session.signal.addEventListener("abort", done, { once: true });
+        });
+      },
+    };
+  }
+}

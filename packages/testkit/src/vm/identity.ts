@@ -1,0 +1,28 @@
+/**
+ * Who the VM is: QEMU's version, the VM's name and UUID, the accelerator, as QMP and HMP report them.
+ */
+import type { VmApi } from "./types.ts";
+
+// QEMU reports the all-zero UUID when none was given with -uuid.
+const NO_UUID = "00000000-0000-0000-0000-000000000000";
+
+/** Version, name, UUID and accelerator. */
+export class Identity {
+  constructor(vm: VmApi) {
+    const { version, name } = vm.config;
+    vm.command("query-version", () => ({ qemu: { ...version.qemu }, package: version.package }));
+    vm.command("query-name", () => (name === undefined ? {} : { name }));
+    vm.command("query-uuid", () => ({ UUID: NO_UUID }));
+    // The fake emulates TCG on a host where KVM exists, as CI's QEMU runs.
+    vm.command("query-kvm", () => ({ enabled: false, present: true }));
+    vm.hmp(
+      "info version",
+      () => `${version.qemu.major}.${version.qemu.minor}.${version.qemu.micro}${version.package}\r\n`,
+    );
+    vm.hmp("info name", () => (name === undefined ? "" : `${name}\r\n`));
+    vm.hmp("info kvm", () => "kvm support: disabled\r\n");
+    vm.hmp("info uuid", () => `${NO_UUID}\r\n`);
+    // -machine none has no CPUs to list.
+    if (vm.machine.name === "none") vm.hmp("info cpus", () => "");
+  }
+}

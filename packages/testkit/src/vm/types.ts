@@ -1,0 +1,81 @@
+/**
+ * The interface between the VM model and everything else. A subsystem (runstate, identity, and later QOM and
+ * devices, block, jobs, migration, registries, the guest) sees only {@link VmApi}; it never sees a socket, a
+ * session or the dispatcher. See README.md in this folder.
+ */
+import type { JsonObject } from "../types.ts";
+import type { Clock } from "./clock.ts";
+import type { MachineProfile } from "./machine.ts";
+
+/** What a QMP command implemented by the VM gets besides its arguments. */
+export interface VmCommandContext {
+  /** The number of the client that sent the command. */
+  readonly client: number;
+  /** The command name. */
+  readonly command: string;
+  /** Aborted when that client disconnects (or the fake closes). */
+  readonly signal: AbortSignal;
+  /** Runs `callback` right after this command's reply is written (QEMU's `quit` exits then). */
+  afterReply(callback: () => void): void;
+}
+
+/**
+ * Implements one QMP command: returns its `return` value (undefined means `{}`) or a promise of it; throws
+ * `QmpCommandError` for QEMU's error reply. Arguments were already checked against the schema.
+ */
+export type VmCommand = (args: JsonObject, ctx: VmCommandContext) => unknown;
+
+/** What an HMP command gets: the words after its name, and the line as typed. */
+export interface HmpContext extends VmCommandContext {
+  /** The whole command line, trimmed. */
+  readonly line: string;
+}
+
+/** Implements one HMP command (`human-monitor-command`): returns the text QEMU prints, CRLF line ends included. */
+export type HmpCommand = (words: readonly string[], ctx: HmpContext) => string;
+
+/** A subsystem class: constructed once per VM, with the VM's API. */
+export type SubsystemClass<T = object> = new (vm: VmApi) => T;
+
+/** What the VM needs from the fake around it. */
+export interface VmHost {
+  /** Sends an event to every client in command mode, synchronously. */
+  emit(event: string, data?: JsonObject): void;
+  /** QEMU exits (or, with `onQuit: "close-client"`, only `client`'s monitor closes). */
+  quit(client: number): void;
+  /** Adds an entry to `fake.errors`. */
+  reportError(client: number | undefined, command: string | undefined, message: string): void;
+}
+
+/** The settings a fake starts its VM with. */
+export interface VmConfig {
+  /** The run state at start (`query-status`). */
+  readonly status: string;
+  readonly version: { qemu: { major: number; minor: number; micro: number }; package: string };
+  /** `-name`, if any. */
+  readonly name: string | undefined;
+}
+
+/** The VM as a subsystem sees it. */
+export interface VmApi {
+  /** The machine profile (`none` or `q35`) with what was recorded from QEMU for it. */
+  readonly machine: MachineProfile;
+  /** The clock jobs and migrations schedule their work on (`fake.clock`). */
+  readonly clock: Clock;
+  readonly config: VmConfig;
+  /**
+   * Sends an event to every negotiated client now. Called inside a command, the event goes out before that
+   * command's reply, as QEMU sends `STOP` before `stop` returns.
+   */
+  emit(event: string, data?: JsonObject): void;
+  /** Registers a QMP command (a later registration of the same name replaces an earlier one). */
+  command(name: string, handler: VmCommand): void;
+  /** Registers an HMP command: `"stop"`, or `"info status"` for an `info` subcommand. */
+  hmp(name: string, handler: HmpCommand): void;
+  /** The sibling subsystem of that class (constructed on first use if it comes later in the list). */
+  get<T extends object>(subsystem: SubsystemClass<T>): T;
+  /** QEMU exits after the current reply (see {@link VmHost.quit}). */
+  quit(client: number): void;
+  /** Reports, then refuses, something QEMU does that the model does not (a GenericError naming it). */
+  unimplemented(ctx: VmCommandContext, what: string): never;
+}
