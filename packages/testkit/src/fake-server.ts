@@ -22,7 +22,7 @@ import type {
   ReceivedMessage,
 } from "./types.ts";
 import { type FakeClock, ManualClock, RealClock } from "./vm/clock.ts";
-import { loadMachineProfile, type MachineProfile } from "./vm/machine.ts";
+import { loadMachine, type Machine } from "./vm/machine.ts";
 import { Runstate } from "./vm/runstate.ts";
 import { Vm } from "./vm/vm.ts";
 
@@ -55,7 +55,7 @@ interface Waiter {
 /** @internal How a fake is put together: the machine, and optionally another service than QMP dispatch. */
 export interface FakeQemuParts {
   /** The machine profile; its schema is used unless the options say otherwise. */
-  readonly profile: MachineProfile;
+  readonly profile: Machine;
   /** Serves the sessions instead of the QMP dispatcher (transcript replay). */
   readonly service?: (fake: FakeQemu) => MonitorService;
 }
@@ -82,7 +82,7 @@ export class FakeQemu implements AsyncDisposable {
   /** The clock the VM runs on: `await fake.clock.advance(ms)` when created with `clock: "manual"`. */
   readonly clock: FakeClock;
   /** The machine the fake stands in for. */
-  readonly machine: MachineProfile["name"];
+  readonly machine: Machine["name"];
 
   readonly #options: FakeQemuOptions;
   readonly #server: MonitorServer;
@@ -298,6 +298,6 @@ function commandOf(message: unknown): string | undefined {
  * console.log(await client.execute("query-status")); // { status: "running", singlestep: false, running: true }
  */
 export async function createFakeQemu(options: FakeQemuOptions = {}): Promise<FakeQemu> {
-  const profile = await loadMachineProfile(options.machine ?? "none");
+  const profile = await loadMachine(options.machine ?? "none");
   return new FakeQemu(options, { profile });
 }

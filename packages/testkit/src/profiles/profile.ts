@@ -4,9 +4,9 @@
  * command and arguments. Files are read and decompressed on first use and cached per version and machine.
  */
 
+import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import type { QemuVersion } from "../qemu-10.ts";
 import { RawJson } from "../qjson.ts";
-import type { SchemaEntry } from "../schema-args.ts";
 import { MACHINES, type MachineName, PROFILE_FILES, PROFILE_VERSIONS } from "./files.ts";
 import { PROFILE_FORMAT, type ProfileData, SOCKET_PLACEHOLDER } from "./format.ts";
 import { requestKey } from "./key.ts";

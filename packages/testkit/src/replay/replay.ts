@@ -11,7 +11,7 @@ import type { MonitorService, MonitorSession } from "../monitor/session.ts";
 import { encodeQemuJson, quoteString } from "../qjson.ts";
 import { readTranscript } from "../transcript.ts";
 import type { FakeError, FakeQemuOptions } from "../types.ts";
-import { loadMachineProfile } from "../vm/machine.ts";
+import { loadMachine } from "../vm/machine.ts";
 
 type Step =
   | { from: "client" | "server"; line: string; json: unknown }
@@ -126,7 +126,7 @@ export async function replayTranscript(
     byConn.set(entry.conn, steps);
   }
   if (byConn.size === 0) throw new TranscriptError(`${file} records no connection`);
-  const profile = await loadMachineProfile("none");
+  const profile = await loadMachine("none");
   return new FakeQemu(
     { ...options, schema: false },
     { profile, service: (fake) => new ReplayMonitor(byConn, fake.errors) },

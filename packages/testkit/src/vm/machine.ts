@@ -1,15 +1,17 @@
 /**
- * Machine profiles: what was recorded from real QEMU 7.2 for one `-machine` type, served by the fake. This file
- * is the plug: {@link loadMachineProfile} is what `createFakeQemu({ machine })` calls.
+ * The machine a fake stands in for: its name, the schema the dispatcher checks arguments against, and the
+ * profile recorded from real QEMU 7.2 for it (`src/profiles/`: QOM types and tree, probe replies by command and
+ * arguments). {@link loadMachine} is what `createFakeQemu({ machine })` calls.
  */
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
+import type { MachineName } from "../profiles/files.ts";
+import { loadProfile, type MachineProfile } from "../profiles/profile.ts";
 import { loadRecordedCommandList, loadRecordedSchema } from "../recorded.ts";
 
-/** The machines the fake can stand in for. */
-export type MachineName = "none" | "q35";
+export type { MachineName } from "../profiles/files.ts";
 
-/** What was recorded from QEMU for one machine. */
-export interface MachineProfile {
+/** The machine as the VM model sees it. */
+export interface Machine {
   /** `none` or `q35`. */
   readonly name: MachineName;
   /** QEMU's introspection schema (`query-qmp-schema`); the same binary gives the same schema for every machine. */
@@ -17,16 +19,21 @@ export interface MachineProfile {
   /** `query-commands`' names in QEMU's order. */
   readonly commands: readonly string[];
   /**
-   * Constant replies recorded from QEMU for commands no subsystem models (`query-target`, `query-machines`, …):
-   * command name → its `return` value, served as-is.
+   * Constant replies for commands no subsystem models: command name → its `return` value, served as-is (a
+   * subsystem that registers the command replaces it).
    */
   readonly replies: ReadonlyMap<string, unknown>;
+  /** What real QEMU answered for this machine, recorded (undefined only in unit tests of the VM). */
+  readonly profile: MachineProfile | undefined;
 }
 
-/** Loads the profile of `name`. */
-export async function loadMachineProfile(name: MachineName): Promise<MachineProfile> {
+/** Loads the machine `name` with its recorded profile. */
+export async function loadMachine(name: MachineName): Promise<Machine> {
   if (name !== "none" && name !== "q35") throw new TypeError(`Unknown machine ${JSON.stringify(name)}`);
-  const [schema, commands] = await Promise.all([loadRecordedSchema(), loadRecordedCommandList()]);
-  // q35's own recordings (QOM tree, probe replies) come with the profiles; until then both share the schema.
-  return { name, schema, commands, replies: new Map() };
+  const [schema, commands, profile] = await Promise.all([
+    loadRecordedSchema(),
+    loadRecordedCommandList(),
+    loadProfile({ machine: name }),
+  ]);
+  return { name, schema, commands, replies: new Map(), profile };
 }

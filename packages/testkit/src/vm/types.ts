@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from "../types.ts";
 import type { Clock } from "./clock.ts";
-import type { MachineProfile } from "./machine.ts";
+import type { Machine } from "./machine.ts";
 
 /** What a QMP command implemented by the VM gets besides its arguments. */
 export interface VmCommandContext {
@@ -59,7 +59,7 @@ export interface VmConfig {
 /** The VM as a subsystem sees it. */
 export interface VmApi {
   /** The machine profile (`none` or `q35`) with what was recorded from QEMU for it. */
-  readonly machine: MachineProfile;
+  readonly machine: Machine;
   /** The clock jobs and migrations schedule their work on (`fake.clock`). */
   readonly clock: Clock;
   readonly config: VmConfig;

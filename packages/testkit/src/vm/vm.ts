@@ -6,7 +6,7 @@ import { QmpCommandError } from "../errors.ts";
 import type { JsonObject } from "../types.ts";
 import type { FakeClock } from "./clock.ts";
 import { Hmp } from "./hmp.ts";
-import type { MachineProfile } from "./machine.ts";
+import type { Machine } from "./machine.ts";
 import { SUBSYSTEMS } from "./subsystems.ts";
 import type {
   HmpCommand,
@@ -20,7 +20,7 @@ import type {
 
 /** Everything a VM is made from. */
 export interface VmOptions {
-  readonly machine: MachineProfile;
+  readonly machine: Machine;
   readonly clock: FakeClock;
   readonly config: VmConfig;
   readonly host: VmHost;
@@ -30,7 +30,7 @@ export interface VmOptions {
 
 /** One emulated machine. */
 export class Vm implements VmApi {
-  readonly machine: MachineProfile;
+  readonly machine: Machine;
   readonly clock: FakeClock;
   readonly config: VmConfig;
   readonly #host: VmHost;

@@ -8,15 +8,16 @@ import { QmpCommandError } from "../../src/errors.ts";
 import { createFakeQemu } from "../../src/index.ts";
 import { ManualClock } from "../../src/vm/clock.ts";
 import { Hmp } from "../../src/vm/hmp.ts";
-import type { MachineProfile } from "../../src/vm/machine.ts";
+import type { Machine } from "../../src/vm/machine.ts";
 import type { VmApi, VmCommandContext } from "../../src/vm/types.ts";
 import { Vm } from "../../src/vm/vm.ts";
 import { RawPeer, within } from "../helpers.ts";
 
-const PROFILE: MachineProfile = {
+const PROFILE: Machine = {
   name: "none",
   schema: [],
   commands: [],
+  profile: undefined,
   replies: new Map([["query-target", { arch: "x86_64" }]]),
 };
 const CTX: VmCommandContext = {
