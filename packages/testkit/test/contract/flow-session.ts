@@ -1,0 +1,72 @@
+/**
+ * One run of a flow on one target, normalised: what the recorder, the contract test and the fidelity report all
+ * do. Also where fixtures live and how two transcripts are compared step by step.
+ */
+import { join } from "node:path";
+import { runFlow, type TranscriptStep } from "./flow-runner.ts";
+import { type FlowTarget, flowContext, startFake, startQemu } from "./flow-targets.ts";
+import type { Flow } from "./flows/flow.ts";
+import { normaliseTranscript, stepLine } from "./normalise.ts";
+
+/** The QEMU versions with recorded fixtures; a new one is a new directory and a new column in `bun run fidelity`. */
+export const FIXTURE_ROOT = join(import.meta.dir, "..", "..", "fixtures", "flows");
+
+export function fixturePath(flow: Flow, qemuVersion = "qemu-7.2"): string {
+  return join(FIXTURE_ROOT, qemuVersion, "q35", `${flow.name}.jsonl`);
+}
+
+export type TargetKind = "qemu" | "fake";
+
+export async function runNormalised(
+  flow: Flow,
+  kind: TargetKind,
+  options: { qemuBinary?: string; maxWaitMs?: number } = {},
+): Promise<TranscriptStep[]> {
+  using ctx = await flowContext(flow);
+  const target: FlowTarget =
+    kind === "qemu" ? await startQemu(flow.vm, options.qemuBinary) : await startFake(flow.vm);
+  await using _target = target;
+  const transcript = await runFlow(
+    flow,
+    ctx,
+    target.address,
+    options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs },
+  );
+  return normaliseTranscript(transcript, { dir: ctx.dir, socketPath: target.socketPath });
+}
+
+export async function readFixture(
+  flow: Flow,
+  qemuVersion = "qemu-7.2",
+): Promise<TranscriptStep[] | undefined> {
+  const file = Bun.file(fixturePath(flow, qemuVersion));
+  if (!(await file.exists())) return undefined;
+  const text = await file.text();
+  return text
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as TranscriptStep);
+}
+
+/** Per step, whether `actual` equals `expected` (as fixture lines: values, key order, message order). */
+export function compareSteps(
+  expected: readonly TranscriptStep[],
+  actual: readonly TranscriptStep[],
+): { identical: number; total: number; firstDifference?: { expected: string; actual: string } } {
+  let identical = 0;
+  let firstDifference: { expected: string; actual: string } | undefined;
+  for (const [index, step] of expected.entries()) {
+    const want = stepLine(step);
+    const other = actual[index];
+    const got = other === undefined ? "(no such step: the flow stopped earlier)" : stepLine(other);
+    if (want === got) identical++;
+    else firstDifference ??= { expected: want, actual: got };
+  }
+  if (actual.length > expected.length && firstDifference === undefined) {
+    firstDifference = {
+      expected: "(end of the flow)",
+      actual: stepLine(actual[expected.length] as TranscriptStep),
+    };
+  }
+  return { identical, total: expected.length, ...(firstDifference === undefined ? {} : { firstDifference }) };
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bun
+/**
+ * `bun run fidelity`: how many steps of each contract flow the fake answers exactly as real QEMU does (after
+ * normalisation), per flow and in total, with the first differing step of each flow. Like the bench, it prints
+ * numbers and is not a test. One column per QEMU version with recorded fixtures (fixtures/flows/<version>/q35);
+ * a version whose binary is present is run live, otherwise the fake is compared with the fixture, and the column
+ * header says which.
+ *
+ *   bun run fidelity [FLOW...]
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { hasQemu } from "../packages/testkit/src/index.ts";
+import type { TranscriptStep } from "../packages/testkit/test/contract/flow-runner.ts";
+import {
+  compareSteps,
+  FIXTURE_ROOT,
+  readFixture,
+  runNormalised,
+} from "../packages/testkit/test/contract/flow-session.ts";
+import { FLOWS } from "../packages/testkit/test/contract/flows/index.ts";
+
+/** The binary that plays each QEMU version live; versions not listed are compared with their fixtures only. */
+const LIVE_BINARIES: Readonly<Record<string, string>> = { "qemu-7.2": "qemu-system-x86_64" };
+/** A fake that never sends an awaited event costs this much per wait step, not the flow's full bound. */
+const FAKE_MAX_WAIT_MS = 2000;
+const SHOWN_CHARS = 240;
+
+const selected = process.argv.length > 2 ? FLOWS.filter((f) => process.argv.includes(f.name)) : FLOWS;
+const versions = existsSync(FIXTURE_ROOT)
+  ? readdirSync(FIXTURE_ROOT).filter((name) => existsSync(join(FIXTURE_ROOT, name, "q35")))
+  : [];
+const columns = versions.map((version) => {
+  const binary = LIVE_BINARIES[version];
+  return { version, binary, live: binary !== undefined && hasQemu(binary) };
+});
+
+interface Cell {
+  identical: number;
+  total: number;
+  difference?: string;
+}
+const rows: { flow: string; cells: (Cell | undefined)[] }[] = [];
+for (const flow of selected) {
+  const fake = await runNormalised(flow, "fake", { maxWaitMs: FAKE_MAX_WAIT_MS });
+  const cells: (Cell | undefined)[] = [];
+  for (const column of columns) {
+    let reference: TranscriptStep[] | undefined;
+    if (column.live && column.binary !== undefined) {
+      reference = await runNormalised(flow, "qemu", { qemuBinary: column.binary });
+    } else {
+      reference = await readFixture(flow, column.version);
+    }
+    if (reference === undefined) {
+      cells.push(undefined);
+      continue;
+    }
+    const result = compareSteps(reference, fake);
+    const difference =
+      result.firstDifference === undefined
+        ? undefined
+        : `  ${column.version} ${result.firstDifference.expected.slice(0, SHOWN_CHARS)}\n  fake      ${result.firstDifference.actual.slice(0, SHOWN_CHARS)}`;
+    cells.push({ identical: result.identical, total: result.total, ...(difference ? { difference } : {}) });
+  }
+  rows.push({ flow: flow.name, cells });
+}
+
+const flowWidth = Math.max(5, ...rows.map((r) => r.flow.length));
+const headers = columns.map((c) => `${c.version} (${c.live ? "live" : "fixture"})`);
+const widths = headers.map((h) => Math.max(h.length, 16));
+const line = (first: string, cells: string[]) =>
+  [first.padEnd(flowWidth), ...cells.map((cell, i) => cell.padStart(widths[i] ?? 16))].join("  ");
+const format = (identical: number, total: number) =>
+  `${identical}/${total} ${total === 0 ? "" : `(${Math.round((100 * identical) / total)}%)`}`.trim();
+
+console.log(
+  "Steps identical between the fake and real QEMU (q35, normalised; see test/contract/normalise.ts)\n",
+);
+console.log(line("flow", headers));
+for (const row of rows) {
+  console.log(
+    line(
+      row.flow,
+      row.cells.map((c) => (c === undefined ? "-" : format(c.identical, c.total))),
+    ),
+  );
+}
+const totals = columns.map((_, i) =>
+  rows.reduce(
+    (sum, row) => {
+      const cell = row.cells[i];
+      return cell === undefined
+        ? sum
+        : { identical: sum.identical + cell.identical, total: sum.total + cell.total };
+    },
+    { identical: 0, total: 0 },
+  ),
+);
+console.log(
+  line(
+    "TOTAL",
+    totals.map((t) => format(t.identical, t.total)),
+  ),
+);
+console.log("\nFirst differing step per flow (expected, then the fake's):");
+for (const row of rows) {
+  for (const cell of row.cells) {
+    if (cell?.difference !== undefined) console.log(`${row.flow}:\n${cell.difference}`);
+  }
+}
