@@ -71,8 +71,10 @@ export type {
   Reply,
   SuccessResponse,
 } from "./messages.ts";
-export type { GenerateOptions } from "./qapi/generate.ts";
 // Typed API (QAPI)
+export type { EntriesDiff, EntryDiff, SchemaChange, SchemaChangeKind, SchemaDiff } from "./qapi/diff.ts";
+export { describeChange, diffSchemas, formatSchemaDiff } from "./qapi/diff.ts";
+export type { GenerateOptions } from "./qapi/generate.ts";
 export { generateTypes } from "./qapi/generate.ts";
 export type { Commands as Qemu72Commands, Events as Qemu72Events } from "./qapi/qemu-7.2.ts";
 export type { SchemaEntry, SchemaIndex } from "./qapi/schema.ts";

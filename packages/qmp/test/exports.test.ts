@@ -38,6 +38,9 @@ test("@qmpkit/qmp exports exactly these runtime names", async () => {
     "StateError",
     "TimeoutError",
     // QAPI
+    "describeChange",
+    "diffSchemas",
+    "formatSchemaDiff",
     "formatValidationProblems",
     "generateTypes",
     "indexSchema",

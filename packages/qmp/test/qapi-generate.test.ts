@@ -15,103 +15,107 @@ import {
   type SchemaEntry,
   type SchemaIndex,
 } from "../src/qapi/schema.ts";
-import { committedPath, fixturePath, fixtureVersion, runTsc, strictTsconfig } from "./qapi-helpers.ts";
+import { runTsc, shippedTypes, strictTsconfig } from "./qapi-helpers.ts";
 
-const schema = await readSchemaFile(fixturePath);
-const index = indexSchema(schema);
-const committed = await Bun.file(committedPath).text();
+for (const shipped of shippedTypes) {
+  const schema = await readSchemaFile(shipped.schemaPath);
+  const index = indexSchema(schema);
+  const committed = await Bun.file(shipped.typesPath).text();
+  const file = `qemu-${shipped.tag}.ts`;
 
-describe("generateTypes on the QEMU 7.2 fixture", () => {
-  test("reproduces the committed qemu-7.2.ts byte for byte", () => {
-    const generated = generateTypes(schema, { qemuVersion: fixtureVersion });
-    if (generated !== committed) {
-      const a = generated.split("\n");
-      const b = committed.split("\n");
-      const line = a.findIndex((l, i) => l !== b[i]);
-      throw new Error(
-        `qemu-7.2.ts is stale from line ${line + 1}:\n  generated: ${a[line]}\n  committed: ${b[line]}\n` +
-          "regenerate: bun packages/qmp/scripts/generate-types.ts --schema " +
-          `packages/testkit/fixtures/qemu-7.2-schema.json --qemu-version ${fixtureVersion} ` +
-          "--out packages/qmp/src/qapi/qemu-7.2.ts",
-      );
-    }
-  });
-
-  test("is deterministic: two runs give the same output", () => {
-    expect(generateTypes(schema)).toBe(generateTypes(schema));
-  });
-
-  test("does not depend on the order of the schema entries", () => {
-    const reference = generateTypes(schema);
-    expect(generateTypes([...schema].reverse())).toBe(reference);
-    fc.assert(
-      fc.property(fc.infiniteStream(fc.nat()), (randoms) => {
-        // Fisher-Yates driven by fast-check, so a failure shrinks and reports its seed.
-        const shuffled = [...schema];
-        const it = randoms[Symbol.iterator]();
-        for (let i = shuffled.length - 1; i > 0; i--) {
-          const j = (it.next().value ?? 0) % (i + 1);
-          [shuffled[i], shuffled[j]] = [shuffled[j] as SchemaEntry, shuffled[i] as SchemaEntry];
-        }
-        expect(generateTypes(shuffled)).toBe(reference);
-      }),
-      { numRuns: 5 },
-    );
-  });
-
-  test("marks deprecated and unstable commands, events and members with JSDoc tags", () => {
-    const lines = committed.split("\n");
-    const docAbove = (pattern: string): string => {
-      const at = lines.indexOf(pattern);
-      expect(at).toBeGreaterThan(0);
-      const above: string[] = [];
-      for (let i = at - 1; i >= 0 && /^\s*(\/\*\*|\*)/.test(lines[i] ?? ""); i--) above.push(lines[i] ?? "");
-      return above.join("\n");
-    };
-    let checked = 0;
-    for (const entry of schema) {
-      if (entry["meta-type"] !== "command" && entry["meta-type"] !== "event") continue;
-      const key = entry["meta-type"] === "command" ? JSON.stringify(entry.name) : entry.name;
-      const line = lines.find((l) => l.startsWith(`  ${key}: `)) ?? "";
-      const doc = docAbove(line);
-      for (const tag of ["deprecated", "unstable"]) {
-        expect(`${entry.name}: ${doc.includes(`@${tag}`)}`).toBe(
-          `${entry.name}: ${entry.features?.includes(tag) ?? false}`,
+  describe(`generateTypes on the QEMU ${shipped.tag} fixture`, () => {
+    test(`reproduces the committed ${file} byte for byte`, () => {
+      const generated = generateTypes(schema, { qemuVersion: shipped.version });
+      if (generated !== committed) {
+        const a = generated.split("\n");
+        const b = committed.split("\n");
+        const line = a.findIndex((l, i) => l !== b[i]);
+        throw new Error(
+          `${file} is stale from line ${line + 1}:\n  generated: ${a[line]}\n  committed: ${b[line]}\n` +
+            "regenerate: bun packages/qmp/scripts/generate-types.ts --schema " +
+            `packages/testkit/fixtures/qemu-${shipped.tag}-schema.json --qemu-version ${shipped.version} ` +
+            `--out packages/qmp/src/qapi/${file}`,
         );
-        checked++;
       }
-    }
-    expect(checked).toBe(2 * (index.commands.size + index.events.size));
-    // Members: x-checkpoint-delay of migrate-set-parameters is unstable in 7.2.
-    expect(committed).toMatch(/\/\*\* @unstable \*\/\n {2}"x-checkpoint-delay"\?: number;/);
-  });
+    });
 
-  test("every command and event appears with the right members and optionality (checked by tsc)", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "qmpkit-qapi-props-"));
-    try {
-      await Bun.write(join(dir, "qemu.ts"), committed);
-      const { source, count } = optionalityAssertions(index);
-      await Bun.write(join(dir, "assertions.ts"), source);
-      await Bun.write(
-        join(dir, "tsconfig.json"),
-        JSON.stringify(strictTsconfig(["qemu.ts", "assertions.ts"])),
+    test("is deterministic: two runs give the same output", () => {
+      expect(generateTypes(schema)).toBe(generateTypes(schema));
+    });
+
+    test("does not depend on the order of the schema entries", () => {
+      const reference = generateTypes(schema);
+      expect(generateTypes([...schema].reverse())).toBe(reference);
+      fc.assert(
+        fc.property(fc.infiniteStream(fc.nat()), (randoms) => {
+          // Fisher-Yates driven by fast-check, so a failure shrinks and reports its seed.
+          const shuffled = [...schema];
+          const it = randoms[Symbol.iterator]();
+          for (let i = shuffled.length - 1; i > 0; i--) {
+            const j = (it.next().value ?? 0) % (i + 1);
+            [shuffled[i], shuffled[j]] = [shuffled[j] as SchemaEntry, shuffled[i] as SchemaEntry];
+          }
+          expect(generateTypes(shuffled)).toBe(reference);
+        }),
+        { numRuns: 5 },
       );
-      const result = await runTsc(join(dir, "tsconfig.json"));
-      // tsc names only line numbers; show the failing assertions, whose comments say what was checked.
-      const assertionLines = source.split("\n");
-      const failed = [...result.output.matchAll(/assertions\.ts\((\d+),/g)].map(
-        (m) => assertionLines[Number(m[1]) - 1],
-      );
-      expect(failed).toEqual([]);
-      expect(result.output).toBe("");
-      expect(result.exitCode).toBe(0);
-      // Thousands of member checks, not a sample: every member of every command, return and event.
-      expect(count).toBeGreaterThan(3000);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
+
+    test("marks deprecated and unstable commands, events and members with JSDoc tags", () => {
+      const lines = committed.split("\n");
+      const docAbove = (pattern: string): string => {
+        const at = lines.indexOf(pattern);
+        expect(at).toBeGreaterThan(0);
+        const above: string[] = [];
+        for (let i = at - 1; i >= 0 && /^\s*(\/\*\*|\*)/.test(lines[i] ?? ""); i--)
+          above.push(lines[i] ?? "");
+        return above.join("\n");
+      };
+      let checked = 0;
+      for (const entry of schema) {
+        if (entry["meta-type"] !== "command" && entry["meta-type"] !== "event") continue;
+        const key = entry["meta-type"] === "command" ? JSON.stringify(entry.name) : entry.name;
+        const line = lines.find((l) => l.startsWith(`  ${key}: `)) ?? "";
+        const doc = docAbove(line);
+        for (const tag of ["deprecated", "unstable"]) {
+          expect(`${entry.name}: ${doc.includes(`@${tag}`)}`).toBe(
+            `${entry.name}: ${entry.features?.includes(tag) ?? false}`,
+          );
+          checked++;
+        }
+      }
+      expect(checked).toBe(2 * (index.commands.size + index.events.size));
+      // Members: x-checkpoint-delay of migrate-set-parameters is unstable in 7.2 and 10.0.
+      expect(committed).toMatch(/\/\*\* @unstable \*\/\n {2}"x-checkpoint-delay"\?: number;/);
+    });
+
+    test("every command and event appears with the right members and optionality (checked by tsc)", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "qmpkit-qapi-props-"));
+      try {
+        await Bun.write(join(dir, "qemu.ts"), committed);
+        const { source, count } = optionalityAssertions(index);
+        await Bun.write(join(dir, "assertions.ts"), source);
+        await Bun.write(
+          join(dir, "tsconfig.json"),
+          JSON.stringify(strictTsconfig(["qemu.ts", "assertions.ts"])),
+        );
+        const result = await runTsc(join(dir, "tsconfig.json"));
+        // tsc names only line numbers; show the failing assertions, whose comments say what was checked.
+        const assertionLines = source.split("\n");
+        const failed = [...result.output.matchAll(/assertions\.ts\((\d+),/g)].map(
+          (m) => assertionLines[Number(m[1]) - 1],
+        );
+        expect(failed).toEqual([]);
+        expect(result.output).toBe("");
+        expect(result.exitCode).toBe(0);
+        // Thousands of member checks, not a sample: every member of every command, return and event.
+        expect(count).toBeGreaterThan(3000);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
   });
-});
+}
 
 /**
  * A TS file of type-level assertions, derived from the schema independently of the generator: the exact set of

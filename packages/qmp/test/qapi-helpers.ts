@@ -8,6 +8,27 @@ export const committedPath = join(import.meta.dir, "../src/qapi/qemu-7.2.ts");
 /** The version the fixture was recorded from (see packages/testkit/fixtures/qemu-7.2-README.md). */
 export const fixtureVersion = "7.2.22";
 
+/** A generation whose generated types ship (`src/qapi/qemu-<tag>.ts`), and the schema they are generated from. */
+export interface ShippedTypes {
+  /** `major.minor`: the file names and the subpath export `@qmpkit/qmp/qapi/qemu-<tag>`. */
+  readonly tag: string;
+  /** The exact version the schema was recorded from, written in the generated header. */
+  readonly version: string;
+  readonly schemaPath: string;
+  readonly typesPath: string;
+}
+
+/** Every generation the package ships types for; the golden test holds each file to its fixture. */
+export const shippedTypes: readonly ShippedTypes[] = [
+  { tag: "7.2", version: fixtureVersion, schemaPath: fixturePath, typesPath: committedPath },
+  {
+    tag: "10.0",
+    version: "10.0.13",
+    schemaPath: join(repoRoot, "packages/testkit/fixtures/qemu-10.0-schema.json"),
+    typesPath: join(import.meta.dir, "../src/qapi/qemu-10.0.ts"),
+  },
+];
+
 /** A tsconfig as strict as the repository's, with no ambient types, for a directory of generated files. */
 export function strictTsconfig(files: string[]): unknown {
   return {

@@ -1,6 +1,7 @@
 import { CONNECTION_FLAGS, defineCommand, parseCount } from "../cli.ts";
 import { UsageError } from "../errors.ts";
 import { loadSchema, type SchemaIndex, suggestNames } from "../schema.ts";
+import { schemaDiffText } from "../schema-diff.ts";
 import { renderSchemaEntry, renderSchemaList } from "../schema-view.ts";
 import { connectionOptions, open, takeTarget } from "../session.ts";
 
@@ -25,7 +26,7 @@ async function loadSchemaFile(path: string): Promise<SchemaIndex> {
 export const schemaCommand = defineCommand({
   name: "schema",
   summary: "list commands and events, or show one command's arguments and return type",
-  usage: "[options] (ADDRESS | --fake | --file FILE) [NAME]",
+  usage: "[options] (ADDRESS | --fake | --file FILE) [NAME]  |  --diff A B",
   description: [
     "Without NAME, lists every command and event the server knows (from query-qmp-schema).",
     "With NAME, shows that command's arguments and return type, or that event's data, in a",
@@ -33,6 +34,9 @@ export const schemaCommand = defineCommand({
     "--file reads a saved query-qmp-schema result instead of connecting.",
     "--emit-ts prints TypeScript types for every command and event of this QEMU (what @qmpkit/qmp",
     "ships for 7.2), to use as QMPClient<Commands, Events> with your QEMU version.",
+    "--diff A B shows what changes for a client from A to B: commands and events added, removed or",
+    "changed (arguments, returns, data, deprecated/unstable features). A and B are each a recorded",
+    "version (7.2, 10.0), a saved query-qmp-schema file, or the address of a running QEMU.",
   ].join("\n"),
   flags: {
     ...CONNECTION_FLAGS,
@@ -46,6 +50,8 @@ export const schemaCommand = defineCommand({
     grep: { type: "string", value: "TEXT", description: "list only names containing TEXT" },
     depth: { type: "string", value: "N", description: "expand nested types N levels deep (default 4)" },
     "emit-ts": { type: "boolean", description: "print TypeScript types generated from the schema" },
+    diff: { type: "boolean", description: "compare two schemas: --diff A B (7.2, 10.0, FILE or ADDRESS)" },
+    json: { type: "boolean", description: "with --diff, print the differences as JSON" },
   },
   examples: [
     "qmpkit schema unix:/tmp/qmp.sock",
@@ -53,8 +59,19 @@ export const schemaCommand = defineCommand({
     "qmpkit schema --file qemu-7.2-schema.json --grep block",
     "qmpkit schema localhost:4444 blockdev-add --depth 2",
     "qmpkit schema unix:/tmp/qmp.sock --emit-ts > qemu-types.ts",
+    "qmpkit schema --diff 7.2 10.0",
+    "qmpkit schema --diff 7.2 unix:/tmp/qmp.sock --json",
   ],
   async run({ values, positionals }, io) {
+    if (values.diff) {
+      if (positionals.length !== 2)
+        throw new UsageError(`--diff needs two schemas, A and B; got ${positionals.length}`);
+      const sources = { io, connection: connectionOptions(values), loadFile: loadSchemaFile };
+      io.stdout.write(
+        `${await schemaDiffText(positionals[0] as string, positionals[1] as string, sources, { json: values.json === true })}\n`,
+      );
+      return 0;
+    }
     const depth = parseCount("depth", values.depth);
     let index: SchemaIndex;
     let rest: string[];
