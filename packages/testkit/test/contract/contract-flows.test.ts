@@ -2,10 +2,17 @@
  * The flows of the contract suite (flows/*.ts): each runs live on a real QEMU 7.2 q35, whose normalised
  * transcript must equal the recorded fixture (fixtures/flows/qemu-7.2/q35), and on the fake, whose transcript
  * must equal the same fixture, step for step, message for message. Regenerate the fixtures with
- * `bun packages/testkit/scripts/record-flows.ts`.
+ * `bun packages/testkit/scripts/record-flows.ts`. The same flows run on the Debian 13 tree's QEMU 10.0 against
+ * fixtures/flows/qemu-10.0/q35 (`record-flows.ts --qemu-version 10.0`).
  */
 import { describe, expect, test } from "bun:test";
-import { requireQemu, skipWithoutQemu } from "../../src/index.ts";
+import {
+  type QemuVersion,
+  requireQemu,
+  requireQemu10,
+  skipWithoutQemu,
+  skipWithoutQemu10,
+} from "../../src/index.ts";
 import { fixturePath, readFixture, runNormalised } from "./flow-session.ts";
 import type { Flow } from "./flows/flow.ts";
 import { FLOWS } from "./flows/index.ts";
@@ -28,10 +35,14 @@ export const FAKE_PENDING: Readonly<Record<string, string>> = {
 
 const FLOW_BOUND_MS = 120_000;
 
-async function expectFixture(flow: Flow, actual: Awaited<ReturnType<typeof runNormalised>>): Promise<void> {
-  const expected = await readFixture(flow);
+async function expectFixture(
+  flow: Flow,
+  actual: Awaited<ReturnType<typeof runNormalised>>,
+  qemuVersion: QemuVersion = "7.2",
+): Promise<void> {
+  const expected = await readFixture(flow, `qemu-${qemuVersion}`);
   if (expected === undefined)
-    throw new Error(`no fixture at ${fixturePath(flow)}: run scripts/record-flows.ts`);
+    throw new Error(`no fixture at ${fixturePath(flow, `qemu-${qemuVersion}`)}: run scripts/record-flows.ts`);
   // Line by line, so a failure shows the first differing step as text.
   expect(actual.map(stepLine)).toEqual(expected.map(stepLine));
 }
@@ -43,6 +54,19 @@ describe.skipIf(skipWithoutQemu())("flows on real QEMU 7.2 q35 equal the recorde
       async () => {
         requireQemu();
         await expectFixture(flow, await runNormalised(flow, "qemu"));
+      },
+      FLOW_BOUND_MS,
+    );
+  }
+});
+
+describe.skipIf(skipWithoutQemu10())("flows on real QEMU 10.0 q35 equal the recorded 10.0 fixtures", () => {
+  for (const flow of FLOWS) {
+    test(
+      `${flow.name}: ${flow.description}`,
+      async () => {
+        requireQemu10();
+        await expectFixture(flow, await runNormalised(flow, "qemu", { qemuVersion: "10.0" }), "10.0");
       },
       FLOW_BOUND_MS,
     );

@@ -14,7 +14,7 @@ export interface TranscriptStep {
   send?: Record<string, unknown>;
   /** The file whose descriptor went with `send`. */
   fd?: string;
-  wait?: { event: string; count: number };
+  wait?: { event: string; count: number; data?: Record<string, unknown> };
   recv?: unknown[];
   /** Why the step did not complete (no reply or not enough events within the bound, the connection closed). */
   incomplete?: string;
@@ -63,6 +63,12 @@ class Inbox {
 
 function isEvent(message: QmpMessage, name?: string): boolean {
   return typeof message.event === "string" && (name === undefined || message.event === name);
+}
+
+function hasData(message: QmpMessage, want: Record<string, unknown> | undefined): boolean {
+  if (want === undefined) return true;
+  const data = (message.data ?? {}) as Record<string, unknown>;
+  return Object.entries(want).every(([key, value]) => JSON.stringify(data[key]) === JSON.stringify(value));
 }
 
 export interface RunFlowOptions {
@@ -122,11 +128,17 @@ export async function runFlow(
           return at < 0 ? undefined : at;
         }, deadline);
       } else {
-        entry.wait = { event: step.event, count: step.count };
+        entry.wait = {
+          event: step.event,
+          count: step.count,
+          ...(step.data === undefined ? {} : { data: step.data }),
+        };
         end = await inbox.until(() => {
           let seen = 0;
           for (let i = cursor; i < inbox.messages.length; i++) {
-            if (isEvent(inbox.messages[i] as QmpMessage, step.event) && ++seen === step.count) return i;
+            const message = inbox.messages[i] as QmpMessage;
+            if (isEvent(message, step.event) && hasData(message, step.data) && ++seen === step.count)
+              return i;
           }
           return undefined;
         }, deadline);

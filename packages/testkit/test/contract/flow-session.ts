@@ -3,6 +3,7 @@
  * do. Also where fixtures live and how two transcripts are compared step by step.
  */
 import { join } from "node:path";
+import type { QemuVersion } from "../../src/index.ts";
 import { runFlow, type TranscriptStep } from "./flow-runner.ts";
 import { type FlowTarget, flowContext, startFake, startQemu } from "./flow-targets.ts";
 import type { Flow } from "./flows/flow.ts";
@@ -20,11 +21,13 @@ export type TargetKind = "qemu" | "fake";
 export async function runNormalised(
   flow: Flow,
   kind: TargetKind,
-  options: { qemuBinary?: string; maxWaitMs?: number } = {},
+  options: { qemuBinary?: string; qemuVersion?: QemuVersion; maxWaitMs?: number } = {},
 ): Promise<TranscriptStep[]> {
   using ctx = await flowContext(flow);
   const target: FlowTarget =
-    kind === "qemu" ? await startQemu(flow.vm, options.qemuBinary) : await startFake(flow.vm);
+    kind === "qemu"
+      ? await startQemu(flow.vm, options.qemuBinary, options.qemuVersion)
+      : await startFake(flow.vm);
   await using _target = target;
   const transcript = await runFlow(
     flow,

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createFakeQemu, type FakeQemuOptions, spawnQemu } from "../../src/index.ts";
+import { createFakeQemu, type FakeQemuOptions, type QemuVersion, spawnQemu } from "../../src/index.ts";
 import type { Flow, FlowContext, VmConfig } from "./flows/flow.ts";
 
 export interface FlowTarget extends AsyncDisposable {
@@ -35,8 +35,16 @@ export function qemuArgsFor(vm: VmConfig): string[] {
   return args;
 }
 
-export async function startQemu(vm: VmConfig, binary?: string): Promise<FlowTarget> {
-  const qemu = await spawnQemu({ args: qemuArgsFor(vm), ...(binary === undefined ? {} : { binary }) });
+export async function startQemu(
+  vm: VmConfig,
+  binary?: string,
+  qemuVersion?: QemuVersion,
+): Promise<FlowTarget> {
+  const qemu = await spawnQemu({
+    args: qemuArgsFor(vm),
+    ...(binary === undefined ? {} : { binary }),
+    ...(qemuVersion === undefined ? {} : { qemuVersion }),
+  });
   return {
     address: qemu.address,
     socketPath: qemu.path,

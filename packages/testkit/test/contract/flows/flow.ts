@@ -32,6 +32,11 @@ export interface WaitStep {
   kind: "wait";
   event: string;
   count: number;
+  /**
+   * Count only events whose `data` has these members with these values: waits for a state rather than for a
+   * number of steps, which differs between QEMU versions (10.0's migration passes through a `device` state).
+   */
+  data?: Record<string, unknown>;
   /** A bound, not a synchronisation: the flow fails if the events do not come within it. */
   timeoutMs: number;
 }
@@ -69,4 +74,9 @@ export function withFd(path: string, execute: string, args?: Record<string, unkn
 
 export function waitFor(event: string, count = 1, timeoutMs = 10_000): WaitStep {
   return { kind: "wait", event, count, timeoutMs };
+}
+
+/** Waits for the first `event` whose data has `data`'s members, e.g. MIGRATION `{ status: "completed" }`. */
+export function waitForData(event: string, data: Record<string, unknown>, timeoutMs = 10_000): WaitStep {
+  return { kind: "wait", event, count: 1, data, timeoutMs };
 }

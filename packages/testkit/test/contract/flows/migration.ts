@@ -3,7 +3,7 @@
  * cancelled, then a fast one to a file that completes, leaving the VM in `postmigrate` where a second migrate is
  * refused until the VM runs again.
  */
-import { cmd, type Flow, hmp, waitFor } from "./flow.ts";
+import { cmd, type Flow, hmp, waitFor, waitForData } from "./flow.ts";
 
 export const migration: Flow = {
   name: "migration",
@@ -30,7 +30,8 @@ export const migration: Flow = {
     // rest then goes in one stop: the passes are always 1, 2, STOP, 3 (a faster migration races that window).
     cmd("migrate-set-parameters", { "max-bandwidth": 4194304, "downtime-limit": 2000000 }),
     cmd("migrate", { uri: `exec:cat > ${dir}/done.mig` }),
-    waitFor("MIGRATION", 2),
+    // Until it completes: 7.2 gets there through active, 10.0 through active and device.
+    waitForData("MIGRATION", { status: "completed" }),
     cmd("query-migrate"),
     cmd("query-status"),
     hmp("info status"),
