@@ -7,6 +7,7 @@
 // A static JSON import is bundled by `bun build --compile`, so --version works in the binary.
 import pkg from "../package.json" with { type: "json" };
 import { type CliIO, parseCommandArgs, renderCommandHelp } from "./cli.ts";
+import { runFakeQemu } from "./commands/fake-qemu.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { ExitCode, exitCodeFor, isExecuteError, UsageError } from "./errors.ts";
 import { colorEnabled, formatCliError, formatQmpError } from "./format.ts";
@@ -98,6 +99,8 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
     }
     [name, rest] = [rest[0], ["--help"]];
   }
+  // QEMU's arguments, not qmpkit's: handed over unparsed (`--help` is QEMU's -help).
+  if (name === "fake-qemu") return await runFakeQemu(rest, io);
   const spec = COMMANDS.find((c) => c.name === name);
   if (!spec) {
     const near = COMMANDS.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
@@ -142,8 +145,14 @@ if (import.meta.main) {
     },
     env: process.env,
   };
+  // Run through a link named qemu-system-x86_64 (a libvirt <emulator>, a harness's QEMU path), qmpkit is the
+  // fake QEMU. process.argv0 is the name it was run by (Bun.argv[0] is always "bun" in a compiled binary).
+  const invokedAs = process.argv0.slice(process.argv0.lastIndexOf("/") + 1);
+  const run = invokedAs.startsWith("qemu-system-")
+    ? runFakeQemu(Bun.argv.slice(2), io, invokedAs)
+    : main(Bun.argv.slice(2), io);
   // exitCode, not exit(): let queued output drain. No top-level await: `--bytecode` refuses it.
-  void main(Bun.argv.slice(2), io).then(async (code) => {
+  void run.then(async (code) => {
     process.exitCode = code;
     await Promise.all([stdout.flush(), stderr.flush()]);
   });

@@ -13,6 +13,9 @@
 export type { RunFakeCliOptions } from "./cli.ts";
 export { FAKE_CLI_USAGE, runFakeCli } from "./cli.ts";
 export type { SchemaEntry } from "./dispatch/schema-args.ts";
+// Drop-in emulator: QEMU's command line on the fake
+export type { EmulatorIO, RunEmulatorOptions } from "./emulator/run.ts";
+export { runEmulator } from "./emulator/run.ts";
 // Errors
 export { FakeQemuError, QmpCommandError, SpawnQemuError, TranscriptError } from "./errors.ts";
 // Fake QEMU

@@ -2,6 +2,7 @@ import type { CommandSpec } from "../cli.ts";
 import { eventsCommand } from "./events.ts";
 import { execCommand } from "./exec.ts";
 import { fakeCommand } from "./fake.ts";
+import { fakeQemuCommand } from "./fake-qemu.ts";
 import { gaCommand } from "./ga.ts";
 import { progressCommand } from "./progress.ts";
 import { qemuCommand } from "./qemu.ts";
@@ -18,6 +19,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   qomCommand,
   progressCommand,
   fakeCommand,
+  fakeQemuCommand,
   qemuCommand,
   gaCommand,
 ] as readonly CommandSpec[];

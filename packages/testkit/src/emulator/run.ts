@@ -1,0 +1,193 @@
+/**
+ * The emulator's process: what `qmpkit fake-qemu ARGS` (or the binary called `qemu-system-x86_64`) does, in
+ * QEMU's order — read and check the command line, daemonize, write the pidfile, open the monitors, create the
+ * command line's backends and devices in the VM model, then run until `quit` or a termination signal, and clean
+ * up (pidfile, sockets) on the way out.
+ */
+import { rmSync, writeFileSync } from "node:fs";
+import { createFakeQemu, type FakeQemu } from "../fake-server.ts";
+import { loadRecordedCli } from "./catalogue.ts";
+import { listenIdle, openPty } from "./chardevs.ts";
+import { type EmulatorConfig, EmulatorExit, parseCommandLine } from "./command-line.ts";
+import { type DaemonHooks, daemonChild, daemonize } from "./daemon.ts";
+import { type MonitorEndpoint, monitorEndpoints, otherSocketEndpoints } from "./monitors.ts";
+import { loadScript, type ScriptControl } from "./script.ts";
+import { terminationMessage, watchTermination } from "./signals.ts";
+import { validateConfig } from "./validate.ts";
+
+/** Where the emulator writes, and what it knows of its environment. */
+export interface EmulatorIO {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Options of {@link runEmulator}. */
+export interface RunEmulatorOptions {
+  /** The name QEMU prints before its messages: the basename of argv[0]. @default "qemu-system-x86_64" */
+  prog?: string;
+  /** The command that runs this emulator again with the same arguments (for `-daemonize`). */
+  relaunch?: readonly string[];
+  /** Called once every monitor listens (tests and the bench use it). */
+  onListening?: (fake: FakeQemu) => void;
+}
+
+/**
+ * Runs QEMU's command line on the fake and resolves with the process's exit status once it should exit.
+ * @example process.exitCode = await runEmulator(["-machine", "q35", "-qmp", "unix:/tmp/q.sock,server=on,wait=off"], io);
+ */
+export async function runEmulator(
+  argv: readonly string[],
+  io: EmulatorIO,
+  options: RunEmulatorOptions = {},
+): Promise<number> {
+  const daemon = daemonChild(io.env);
+  const prog =
+    (daemon === undefined ? undefined : io.env.QMPKIT_FAKE_QEMU_PROG) ?? options.prog ?? "qemu-system-x86_64";
+  try {
+    const recorded = await loadRecordedCli();
+    const config = parseCommandLine(argv, prog, recorded);
+    const machine = validateConfig(config, recorded, prog);
+    if (daemon === undefined) for (const warning of config.warnings) io.stderr.write(warning);
+    if (
+      (config.display === "default" || config.display === "gtk") &&
+      !io.env.DISPLAY &&
+      !io.env.WAYLAND_DISPLAY
+    ) {
+      // What QEMU 7.2 built with GTK does on a machine without a display.
+      throw new EmulatorExit(1, "gtk initialization failed\n");
+    }
+    if (config.daemonize && daemon === undefined) {
+      return await daemonize(options.relaunch ?? [], argv, io, prog);
+    }
+    const script = await loadScript(io.env, prog);
+    return await serve(config, machine.family, io, prog, daemon, script, options);
+  } catch (error) {
+    if (error instanceof EmulatorExit) {
+      io.stdout.write(error.stdout);
+      io.stderr.write(error.stderr);
+      daemon?.failed(error.status);
+      return error.status;
+    }
+    throw error;
+  }
+}
+
+async function serve(
+  config: EmulatorConfig,
+  family: string,
+  io: EmulatorIO,
+  prog: string,
+  daemon: DaemonHooks | undefined,
+  script: ScriptControl | undefined,
+  options: RunEmulatorOptions,
+): Promise<number> {
+  const cleanups: (() => void)[] = [];
+  const fakes: FakeQemu[] = [];
+  const ptys = new Map<string, string>();
+  try {
+    if (config.pidfile !== undefined) {
+      const pidfile = config.pidfile;
+      try {
+        writeFileSync(pidfile, `${process.pid}\n`, { mode: 0o600 });
+      } catch (error) {
+        throw new EmulatorExit(
+          1,
+          `${prog}: cannot create PID file: Could not create '${pidfile}': ${errnoText(error)}\n`,
+        );
+      }
+      cleanups.push(() => rmSync(pidfile, { force: true }));
+    }
+    // QEMU creates chardevs in command-line order; a pty announces itself on stderr as it is created.
+    const monitors = monitorEndpoints(config, prog);
+    const idle = otherSocketEndpoints(config);
+    for (const chardev of config.chardevs) {
+      if (chardev.backend === "pty") {
+        const pty = openPty();
+        cleanups.push(pty.close);
+        ptys.set(chardev.id, pty.path);
+        io.stderr.write(`char device redirected to ${pty.path} (label ${chardev.id})\n`);
+        continue;
+      }
+      const endpoint = idle.find((e) => e.location === chardev.location);
+      if (endpoint === undefined) continue;
+      try {
+        const listener = listenIdle(endpoint.listen);
+        cleanups.push(() => listener.stop(true));
+      } catch (error) {
+        throw new EmulatorExit(
+          1,
+          `${prog}: ${endpoint.location}: Failed to bind socket to ${endpoint.describe}: ${errnoText(error)}\n`,
+        );
+      }
+    }
+    for (const endpoint of monitors) {
+      fakes.push(await openMonitor(endpoint, config, family, prog, script));
+    }
+    const [first] = fakes;
+    if (first !== undefined) options.onListening?.(first);
+    daemon?.ready();
+    const exit = Promise.withResolvers<number>();
+    const stopWatching = watchTermination((signal) => {
+      io.stderr.write(`${stamp(config)}${terminationMessage(prog, signal)}\n`);
+      exit.resolve(0);
+    });
+    cleanups.push(stopWatching);
+    for (const fake of fakes) fake.exited.then(() => exit.resolve(0));
+    return await exit.promise;
+  } finally {
+    await Promise.all(fakes.map((fake) => fake.close()));
+    for (const cleanup of cleanups.reverse()) cleanup();
+  }
+}
+
+async function openMonitor(
+  endpoint: MonitorEndpoint,
+  config: EmulatorConfig,
+  family: string,
+  prog: string,
+  script: ScriptControl | undefined,
+): Promise<FakeQemu> {
+  try {
+    const fake = await createFakeQemu({
+      ...endpoint.listen,
+      status: config.startPaused ? "prelaunch" : config.incoming !== undefined ? "inmigrate" : "running",
+      ...(config.name === undefined ? {} : { name: config.name }),
+      faults: script?.faults ?? [],
+      ...(script?.onReceived ? { onReceived: script.onReceived } : {}),
+    });
+    void family;
+    script?.install(fake);
+    return fake;
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause ?? error;
+    throw new EmulatorExit(
+      1,
+      `${prog}: ${endpoint.location}: Failed to bind socket to ${endpoint.describe}: ${errnoText(cause)}\n`,
+    );
+  }
+}
+
+/** `-msg timestamp=on`: QEMU's UTC time with microseconds, then a space. */
+function stamp(config: EmulatorConfig): string {
+  if (!config.msgTimestamp) return "";
+  const now = performance.timeOrigin + performance.now();
+  const micros = Math.floor((now % 1000) * 1000)
+    .toString()
+    .padStart(6, "0");
+  return `${new Date(now).toISOString().slice(0, 19)}.${micros}Z `;
+}
+
+/** `strerror()` for the errno codes a bind or a file creation meets. */
+export function errnoText(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  const texts: Record<string, string> = {
+    ENOENT: "No such file or directory",
+    EACCES: "Permission denied",
+    EADDRINUSE: "Address already in use",
+    ENOTDIR: "Not a directory",
+    EEXIST: "File exists",
+    EROFS: "Read-only file system",
+  };
+  return texts[code ?? ""] ?? (error instanceof Error ? error.message : String(error));
+}

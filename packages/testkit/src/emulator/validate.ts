@@ -1,0 +1,212 @@
+/**
+ * The checks QEMU 7.2 makes after reading the whole command line — machine type and properties, accelerator,
+ * CPU model, topology, `-rtc`/`-boot` values, monitors' chardevs, and every `-object`/`-blockdev`/`-netdev`/
+ * `-device`/`-audiodev`/`-drive` — with QEMU's texts. The lists come from the recorded `-machine help`,
+ * `-cpu help`, `-device help` and the introspection schema.
+ */
+import { existsSync } from "node:fs";
+import type { SchemaEntry } from "../dispatch/schema-args.ts";
+import { QapiSchema } from "../dispatch/schema-args.ts";
+import { type EmulatorConfig, EmulatorExit, fail, type StartupOperation } from "./command-line.ts";
+import { typeKeyvalArguments } from "./keyval-types.ts";
+
+/** What QEMU 7.2 lists for `-machine help`, `-cpu help`, `-device help` and `-machine TYPE,help`. */
+export interface Catalogue {
+  readonly machineHelp: string;
+  readonly machineProps: Readonly<Record<string, string>>;
+  readonly cpuHelp: string;
+  readonly deviceHelp: string;
+  readonly schema: readonly SchemaEntry[];
+}
+
+/** A machine type as `query-machines` would name it, after resolving aliases (`q35` → `pc-q35-7.2`). */
+export interface ResolvedMachine {
+  readonly type: string;
+  /** `none`, `q35` (any `pc-q35-*`) or `pc` (any `pc-i440fx-*`): the profile family. */
+  readonly family: "none" | "q35" | "pc" | "other";
+}
+
+const AUDIODEV_DRIVERS = ["none", "alsa", "oss", "pa", "sdl", "sndio", "spice", "dbus", "wav", "jack"];
+
+/** Runs the checks in QEMU's order; throws {@link EmulatorExit} with QEMU's message on the first failure. */
+export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, prog: string): ResolvedMachine {
+  for (const [index, monitor] of config.monitors.entries()) {
+    if (!config.chardevs.some((c) => c.id === monitor.chardev)) {
+      const location = config.monLocations[index - (config.monitors.length - config.monLocations.length)];
+      fail(prog, location, `chardev "${monitor.chardev}" not found`);
+    }
+  }
+  checkRtc(config, prog);
+  checkBoot(config, prog);
+  const machine = resolveMachine(config.machine.type, catalogue, prog);
+  checkSmp(config, prog);
+  for (const chardev of config.chardevs) {
+    if (
+      chardev.backend === "socket" &&
+      !chardev.options.path &&
+      !chardev.options.fd &&
+      !chardev.options.port
+    ) {
+      fail(prog, chardev.location, "Unable to parse FD number ");
+    }
+  }
+  const schema = new QapiSchema(catalogue.schema);
+  for (const op of config.operations) {
+    if (op.command !== "device_add") checkBackend(op, schema, prog);
+  }
+  checkMachineProps(config, machine, catalogue, prog);
+  for (const accel of config.accel) {
+    if (accel.name === "kvm" && !existsSync("/dev/kvm")) {
+      throw new EmulatorExit(
+        1,
+        `Could not access KVM kernel module: No such file or directory\n${prog}: failed to initialize kvm: No such file or directory\n`,
+      );
+    }
+  }
+  if (config.cpu !== undefined) {
+    const model = config.cpu.split(",")[0] ?? "";
+    if (!cpuModels(catalogue).has(model)) fail(prog, undefined, `unable to find CPU model '${model}'`);
+  }
+  const devices = deviceModels(catalogue);
+  for (const op of config.operations) {
+    if (op.command !== "device_add") continue;
+    const driver = op.args.driver;
+    if (typeof driver !== "string") fail(prog, op.location, "Parameter 'driver' is missing");
+    if (!devices.has(driver)) fail(prog, op.location, `'${driver}' is not a valid device model name`);
+  }
+  return machine;
+}
+
+function resolveMachine(type: string | undefined, catalogue: Catalogue, prog: string): ResolvedMachine {
+  let resolved: string | undefined;
+  for (const line of catalogue.machineHelp.split("\n").slice(1)) {
+    const match = /^(\S+)\s+(.*)$/.exec(line);
+    if (match === null) continue;
+    const [, name, description] = match as unknown as [string, string, string];
+    const alias = /\(alias of ([^)]+)\)/.exec(description)?.[1];
+    if (type === undefined ? description.includes("(default)") : name === type) resolved = alias ?? name;
+  }
+  if (resolved === undefined) {
+    throw new EmulatorExit(
+      1,
+      `${prog}: unsupported machine type\nUse -machine help to list supported machines\n`,
+    );
+  }
+  const family =
+    resolved === "none"
+      ? "none"
+      : resolved.startsWith("pc-q35-")
+        ? "q35"
+        : resolved.startsWith("pc-i440fx-")
+          ? "pc"
+          : "other";
+  return { type: resolved, family };
+}
+
+function checkMachineProps(
+  config: EmulatorConfig,
+  machine: ResolvedMachine,
+  catalogue: Catalogue,
+  prog: string,
+): void {
+  const help = catalogue.machineProps[machine.type];
+  if (help === undefined) return;
+  const known = new Set([...help.matchAll(/^ {2}([\w.-]+)=/gm)].map((m) => m[1]));
+  for (const prop of Object.keys(config.machine.props)) {
+    if (!known.has(prop)) fail(prog, undefined, `Property '${machine.type}-machine.${prop}' not found`);
+  }
+}
+
+function checkSmp(config: EmulatorConfig, prog: string): void {
+  if (config.smp === undefined) return;
+  const values: Record<string, number> = {};
+  for (const [key, text] of Object.entries(config.smp.props)) {
+    if (!/^\d+$/.test(text)) fail(prog, undefined, `Parameter 'smp.${key}' expects integer`);
+    values[key] = Number(text);
+  }
+  if (Object.values(values).some((v) => v === 0)) {
+    config.warnings.push(
+      `${prog}: warning: Deprecated CPU topology (considered invalid): CPU topology parameters must be greater than zero\n`,
+    );
+  }
+  const cpus = values.cpus || 1;
+  const sockets = values.sockets || 1;
+  const cores = values.cores || 1;
+  const threads = values.threads || 1;
+  const maxcpus = values.maxcpus || Math.max(cpus, sockets * cores * threads);
+  if (maxcpus < cpus) {
+    fail(
+      prog,
+      undefined,
+      `Invalid CPU topology: maxcpus must be equal to or greater than smp: sockets (${sockets}) * cores (${cores}) * threads (${threads}) == maxcpus (${maxcpus}) < smp_cpus (${cpus})`,
+    );
+  }
+}
+
+function checkRtc(config: EmulatorConfig, prog: string): void {
+  const { base, clock, driftfix } = config.rtc;
+  if (
+    base !== undefined &&
+    base !== "utc" &&
+    base !== "localtime" &&
+    !/^\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d)?$/.test(base)
+  ) {
+    throw new EmulatorExit(
+      1,
+      `${prog}: invalid datetime format\nvalid formats: '2006-06-17T16:01:21' or '2006-06-17'\n`,
+    );
+  }
+  for (const [value, allowed] of [
+    [clock, ["host", "rt", "vm"]],
+    [driftfix, ["none", "slew"]],
+  ] as const) {
+    if (value !== undefined && !(allowed as readonly string[]).includes(value)) {
+      fail(prog, undefined, `invalid option value '${value}'`);
+    }
+  }
+}
+
+function checkBoot(config: EmulatorConfig, prog: string): void {
+  for (const key of ["order", "once"]) {
+    for (const device of config.boot[key] ?? "") {
+      if (device < "a" || device > "p") fail(prog, undefined, `Invalid boot device '${device}'`);
+    }
+  }
+}
+
+function checkBackend(op: StartupOperation, schema: QapiSchema, prog: string): void {
+  const args = op.json ? op.args : typeKeyvalArguments(schema.entries, commandOf(op), op.args);
+  if (op.command === "audiodev") {
+    if (typeof args.driver !== "string") fail(prog, op.location, "Parameter 'driver' is missing");
+    if (!AUDIODEV_DRIVERS.includes(args.driver)) {
+      fail(prog, op.location, `Parameter 'driver' does not accept value '${args.driver}'`);
+    }
+    if (typeof args.id !== "string") fail(prog, op.location, "Parameter 'id' is missing");
+    return;
+  }
+  if (op.command === "drive") {
+    const file = args.file;
+    if (typeof file === "string" && !existsSync(file)) {
+      fail(prog, op.location, `Could not open '${file}': No such file or directory`);
+    }
+    return;
+  }
+  const problem = schema.checkArguments(commandOf(op), args);
+  if (problem !== undefined) fail(prog, op.location, problem);
+  if (op.command === "blockdev-add" && typeof args["node-name"] !== "string") {
+    fail(prog, op.location, "'node-name' must be specified for the root node");
+  }
+}
+
+function commandOf(op: StartupOperation): string {
+  return op.command === "audiodev" || op.command === "drive" ? op.command : op.command;
+}
+
+function cpuModels(catalogue: Catalogue): Set<string> {
+  const names = [...catalogue.cpuHelp.matchAll(/^x86 (\S+)/gm)].map((m) => m[1] as string);
+  return new Set(names);
+}
+
+function deviceModels(catalogue: Catalogue): Set<string> {
+  return new Set([...catalogue.deviceHelp.matchAll(/^name "([^"]+)"/gm)].map((m) => m[1] as string));
+}

@@ -1,0 +1,106 @@
+/**
+ * Command lines whose outcome (stdout, stderr, exit status) is recorded from the real QEMU 7.2 by
+ * `scripts/record-emulator.ts` and replayed against the fake QEMU emulator by `cli-cases.test.ts`.
+ * `CLI_CASE_DIR` stands for a fresh temp dir (the process's cwd). A case whose `probe.sock` appears has started;
+ * it is then stopped with SIGTERM.
+ */
+export const CLI_CASE_DIR = "<dir>";
+
+const base = ["-machine", "none", "-nodefaults", "-display", "none"];
+const qmp = ["-qmp", `unix:${CLI_CASE_DIR}/probe.sock,server=on,wait=off`];
+
+export interface CliCase {
+  readonly name: string;
+  readonly args: readonly string[];
+}
+
+function bad(name: string, ...args: string[]): CliCase {
+  return { name, args: [...base, ...args] };
+}
+
+function good(name: string, ...args: string[]): CliCase {
+  return { name, args: [...args, ...qmp] };
+}
+
+export const CLI_CASES: readonly CliCase[] = [
+  // The option itself
+  { name: "unknown option", args: ["-foo"] },
+  { name: "unknown option, two dashes", args: ["--foo", "x"] },
+  { name: "missing argument", args: ["-machine"] },
+  { name: "missing argument of -name", args: [...base, "-name"] },
+  { name: "-version", args: ["-version"] },
+  { name: "--version", args: ["--version"] },
+  { name: "-h", args: ["-h"] },
+  { name: "-version after a bad value", args: ["-m", "abc", "-version"] },
+  { name: "-accel help", args: ["-accel", "help"] },
+  { name: "-machine help", args: ["-machine", "help"] },
+  // Machine and accelerator
+  bad("unknown machine", "-machine", "bogus"),
+  bad("unknown machine property", "-machine", "pc-q35-7.2,bogus=1"),
+  bad("unknown none property", "-machine", "none,bogus=on"),
+  bad("unknown accelerator", "-accel", "kvmx"),
+  bad("bad tcg thread", "-accel", "tcg,thread=bogus"),
+  bad("unknown CPU model", "-cpu", "nosuchcpu"),
+  bad("bad memory size", "-m", "abc"),
+  bad("bad memory suffix", "-m", "1x"),
+  bad("smp not a number", "-smp", "x"),
+  bad("smp maxcpus below cpus", "-smp", "2,maxcpus=1"),
+  // Process and monitor options
+  bad("bad uuid", "-uuid", "xyz"),
+  bad("bad msg timestamp", "-msg", "timestamp=maybe"),
+  bad("unknown msg parameter", "-msg", "bogus=on"),
+  bad("unknown name parameter", "-name", "guest=a,bogus=1"),
+  bad("bad sandbox", "-sandbox", "bogus"),
+  bad("bad overcommit", "-overcommit", "mem-lock=maybe"),
+  bad("unknown overcommit parameter", "-overcommit", "x=y"),
+  bad("bad rtc clock", "-rtc", "clock=xx"),
+  bad("bad rtc base", "-rtc", "base=foo"),
+  bad("bad display", "-display", "bogus"),
+  bad("unknown display parameter", "-display", "none,bogus=1"),
+  bad("bad boot device", "-boot", "zz"),
+  bad("bad incoming address", "-incoming", "tcp:x"),
+  bad("pidfile in a missing dir", "-pidfile", "/nonexistent/dir/pid"),
+  bad("qmp with an unknown backend", "-qmp", "bogus:x"),
+  bad("qmp in a missing dir", "-qmp", "unix:/nonexistent/dir/q.sock,server=on,wait=off"),
+  bad("chardev socket without path or fd", "-chardev", "socket,id=a"),
+  bad(
+    "chardev socket in a missing dir",
+    "-chardev",
+    "socket,id=m,path=/nonexistent/dir/x,server=on,wait=off",
+  ),
+  bad(
+    "duplicate chardev id",
+    "-chardev",
+    `socket,id=a,path=${CLI_CASE_DIR}/a.sock,server=on,wait=off`,
+    "-chardev",
+    `socket,id=a,path=${CLI_CASE_DIR}/b.sock,server=on,wait=off`,
+  ),
+  bad("mon on an unknown chardev", "-mon", "chardev=zz"),
+  bad("mon with a bad mode", "-mon", "chardev=zz,mode=bogus"),
+  bad("global without a value", "-global", "foo"),
+  // Backends and devices
+  bad("unknown device", "-device", "nosuch"),
+  bad("unknown device, JSON", "-device", '{"driver":"nosuch"}'),
+  bad("device JSON not closed", "-device", '{"driver":"x"'),
+  bad("device JSON with two values", "-device", '{"driver":"x"}}'),
+  bad("device JSON trailing comma", "-device", '{"driver":"nosuch",}'),
+  bad("device JSON driver not a string", "-device", '{"driver":1}'),
+  bad("object of an unknown type", "-object", '{"qom-type":"nope","id":"x"}'),
+  bad("object without id", "-object", '{"qom-type":"memory-backend-ram"}'),
+  bad("memory backend without size", "-object", "memory-backend-ram,id=m"),
+  bad("blockdev without node-name", "-blockdev", '{"driver":"null-co"}'),
+  bad("blockdev keyval without node-name", "-blockdev", "driver=null-co"),
+  bad("blockdev of an unknown driver", "-blockdev", '{"driver":"nosuch","node-name":"a"}'),
+  bad("drive of a missing file", "-drive", "file=/nonexistent/disk.img,if=none"),
+  bad("netdev without id", "-netdev", "user"),
+  bad("netdev JSON without id", "-netdev", '{"type":"user"}'),
+  bad("netdev of an unknown type", "-netdev", "nosuch,id=n"),
+  bad("audiodev JSON without driver", "-audiodev", '{"id":"a"}'),
+  bad("audiodev of an unknown driver", "-audiodev", "nosuch,id=a"),
+  // Command lines that start
+  good("none machine", ...base),
+  good("q35 machine", "-machine", "q35,accel=tcg", "-m", "256", "-nodefaults", "-display", "none"),
+  good("short-form boolean", ...base, "-msg", "timestamp"),
+  good("smp zero warns", ...base, "-smp", "0"),
+  good("nographic", "-machine", "none", "-nodefaults", "-nographic"),
+];
