@@ -99,8 +99,9 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
     }
     [name, rest] = [rest[0], ["--help"]];
   }
-  // QEMU's arguments, not qmpkit's: handed over unparsed (`--help` is QEMU's -help).
-  if (name === "fake-qemu") return await runFakeQemu(rest, io);
+  // QEMU's arguments, not qmpkit's: handed over unparsed (only a lone `--help` is qmpkit's; `-help` is QEMU's).
+  if (name === "fake-qemu" && !(rest.length === 1 && rest[0] === "--help"))
+    return await runFakeQemu(rest, io);
   const spec = COMMANDS.find((c) => c.name === name);
   if (!spec) {
     const near = COMMANDS.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);

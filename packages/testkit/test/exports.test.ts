@@ -37,6 +37,7 @@ test("the runtime exports are exactly these", () => {
       "requestKey",
       "requireQemu",
       "requireQemu10",
+      "runEmulator",
       "runFakeCli",
       "skipWithoutQemu",
       "skipWithoutQemu10",
