@@ -5,7 +5,11 @@
  * and waits for the child's word over Bun's IPC channel. The child then points its standard streams at
  * `/dev/null`, as QEMU does once initialised.
  */
-import type { EmulatorIO } from "./run.ts";
+/** What the daemonizing parent needs of the emulator's I/O. */
+interface DaemonIO {
+  readonly stderr: { write(text: string): unknown };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
 
 const DAEMON_ENV = "QMPKIT_FAKE_QEMU_DAEMON";
 
@@ -44,7 +48,7 @@ export function daemonChild(env: Readonly<Record<string, string | undefined>>): 
 export async function daemonize(
   relaunch: readonly string[],
   argv: readonly string[],
-  io: EmulatorIO,
+  io: DaemonIO,
   prog: string,
 ): Promise<number> {
   if (relaunch.length === 0) {
