@@ -20,6 +20,7 @@ export const MAX_REPLY_CHARS = 2000;
 /** libvirt API calls that mark no step of their own (lookups, reference counting, keepalive). */
 const QUIET_APIS = new Set([
   "virConnectIsAlive",
+  "virConnectOpenInternal",
   "virConnectRegisterCloseCallback",
   "virConnectUnregisterCloseCallback",
   "virConnectSetKeepAlive",
@@ -32,8 +33,11 @@ const QUIET_APIS = new Set([
   "virDomainHasManagedSaveImage",
 ]);
 
-/** The log filters that give {@link parseMonitorLog} what it reads. */
-export const MONITOR_LOG_FILTERS = "1:libvirt.domain 1:libvirt.host 1:qemu.qemu_monitor";
+/**
+ * The log filters that give {@link parseMonitorLog} what it reads: public API calls (`libvirt` holds the
+ * QEMU-specific ones such as virDomainQemuMonitorCommand) and the monitor's traffic.
+ */
+export const MONITOR_LOG_FILTERS = "1:libvirt 1:libvirt.domain 1:libvirt.host 1:qemu.qemu_monitor";
 
 const LOG_LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\+\d{4}: \d+: (\w+) : (\w+):\d+ : (.*)$/;
 
