@@ -254,6 +254,24 @@ describe("fake", () => {
     expect(() => readdirSync(join(path, ".."))).toThrow();
   });
 
+  test("--machine q35: the compiled binary serves the embedded q35 profile", async () => {
+    await using server = await start(["fake", "--machine", "q35", "--quiet"]);
+    const { address } = JSON.parse(await server.nextLine()) as { address: string };
+    const cpus = await qmpkit([
+      "exec",
+      address,
+      "query-cpu-model-expansion",
+      "type=static",
+      "model.name=qemu64",
+    ]);
+    expect(cpus.exitCode).toBe(0);
+    expect(JSON.parse(cpus.stdout)).toHaveProperty("model.name", "base");
+    const blk = await qmpkit(["exec", address, "device-list-properties", "typename=virtio-blk-pci"]);
+    expect((JSON.parse(blk.stdout) as { name: string }[]).map((p) => p.name)).toContain("drive");
+    expect(await qmpkit(["exec", address, "quit"])).toMatchObject({ exitCode: 0 });
+    expect(await server.finish()).toMatchObject({ exitCode: 0 });
+  });
+
   test("--script FILE.json: canned replies, errors and events, over TCP", async () => {
     const script = join(scratchDir(), "script.json");
     await Bun.write(

@@ -15,13 +15,18 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { PROFILE_FORMAT, type ProfileData, SOCKET_PLACEHOLDER } from "../src/profiles/format.ts";
+import {
+  PROFILE_FORMAT,
+  type ProfileData,
+  SOCKET_PLACEHOLDER,
+  UNKNOWN_NAMES,
+} from "../src/profiles/format.ts";
 import { requestKey } from "../src/profiles/key.ts";
 import { readProfileRequests } from "./lib/profile-requests.ts";
 import { QemuGoneError, type RawMessage, type RawQmp, RecordingQemu, stripId } from "./lib/raw-qmp.ts";
 
 /** The machines, as a VM manager starts them (`-S`: libvirt starts paused and reads the QOM tree before `cont`). */
-export const MACHINE_ARGS: Record<string, { args: string[]; startPaused: boolean }> = {
+const MACHINE_ARGS: Record<string, { args: string[]; startPaused: boolean }> = {
   none: {
     args: ["-machine", "none", "-nodefaults", "-no-user-config", "-display", "none"],
     startPaused: false,
@@ -43,12 +48,6 @@ export const MACHINE_ARGS: Record<string, { args: string[]; startPaused: boolean
 };
 
 const PROFILES = join(import.meta.dir, "..", "profiles");
-/** Names that exist nowhere, for the "not found" errors the fake reproduces with the caller's name. */
-export const UNKNOWN = {
-  type: "qmpkit-no-such-type",
-  path: "/qmpkit-no-such-path",
-  name: "qmpkit-no-such-name",
-};
 
 const { values } = parseArgs({
   options: {
@@ -243,9 +242,9 @@ async function recordMachine(
     await recorder.recordAll(infoSubcommands(helpInfo).map((sub) => hmp(`info ${sub}`)));
     const objects = await recordQomTree(recorder);
     await recorder.recordAll([
-      { command: "qom-list", args: { path: UNKNOWN.path } },
-      { command: "qom-get", args: { path: UNKNOWN.path, property: "type" } },
-      { command: "qom-get", args: { path: "/machine", property: UNKNOWN.name } },
+      { command: "qom-list", args: { path: UNKNOWN_NAMES.path } },
+      { command: "qom-get", args: { path: UNKNOWN_NAMES.path, property: "type" } },
+      { command: "qom-get", args: { path: "/machine", property: UNKNOWN_NAMES.name } },
     ]);
 
     // Constant probe data with arguments.
@@ -253,7 +252,7 @@ async function recordMachine(
       await recorder.record({ command: "query-command-line-options" }),
     );
     await recorder.recordAll(
-      [...(options ?? []).map((o) => o.option), UNKNOWN.name].map((option) => ({
+      [...(options ?? []).map((o) => o.option), UNKNOWN_NAMES.name].map((option) => ({
         command: "query-command-line-options",
         args: { option },
       })),
@@ -267,7 +266,7 @@ async function recordMachine(
     const machines = returned<{ name: string; "default-cpu-type"?: string }[]>(
       await recorder.record({ command: "query-machines" }),
     );
-    const cpuModels = new Set(["host", "max", "base", "qemu64", UNKNOWN.name]);
+    const cpuModels = new Set(["host", "max", "base", "qemu64", UNKNOWN_NAMES.name]);
     for (const m of machines ?? []) {
       const type = m["default-cpu-type"];
       if (type?.endsWith("-x86_64-cpu")) cpuModels.add(type.slice(0, -"-x86_64-cpu".length));
@@ -311,7 +310,7 @@ async function recordMachine(
     const types = returned<{ name: string }[]>(
       await recorder.record({ command: "qom-list-types", args: { abstract: true } }),
     );
-    const typeNames = [...(types ?? []).map((t) => t.name), UNKNOWN.type];
+    const typeNames = [...(types ?? []).map((t) => t.name), UNKNOWN_NAMES.type];
     for (const typename of typeNames) {
       await recorder.record({ command: "device-list-properties", args: { typename } });
       await recorder.record({ command: "qom-list-properties", args: { typename } });

@@ -35,6 +35,7 @@ A fake QEMU QMP monitor (QEMU 7.2 behaviour). Prints what clients send as JSON L
 Options:
   --socket PATH      listen on a unix socket (mode 0600; a stale socket there is replaced)
   --tcp HOST:PORT    listen on TCP (port 0 picks a free one)
+  --machine NAME     the machine to stand in for: none (default) or q35, as recorded from QEMU
   --script FILE      module whose default export (fake) => void scripts handlers
   --multi-client     serve several clients at once (QEMU serves one at a time)
   --bench-commands   serve bench-events {"count": N}
@@ -66,7 +67,13 @@ export async function runFakeCli(argv: readonly string[], options: RunFakeCliOpt
     err(`Give exactly one of --socket PATH or --tcp HOST:PORT.\n\n${FAKE_CLI_USAGE}`);
     return 2;
   }
+  const machine = values.machine ?? "none";
+  if (machine !== "none" && machine !== "q35") {
+    err(`Unknown --machine ${JSON.stringify(machine)}: expected none or q35\n\n${FAKE_CLI_USAGE}`);
+    return 2;
+  }
   const fakeOptions: FakeQemuOptions = {
+    machine,
     multiClient: values["multi-client"] === true,
     benchCommands: values["bench-commands"] === true,
     onQuit: values["keep-running"] ? "close-client" : "exit",
@@ -129,6 +136,7 @@ function parse(argv: readonly string[]) {
       socket: { type: "string" },
       tcp: { type: "string" },
       script: { type: "string" },
+      machine: { type: "string" },
       "multi-client": { type: "boolean" },
       "bench-commands": { type: "boolean" },
       "keep-running": { type: "boolean" },

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@qmpkit/qmp";
 import { runFakeCli } from "../src/cli.ts";
+import type { FakeQemu } from "../src/index.ts";
 import { RawPeer, within } from "./helpers.ts";
 
 const CLI = join(import.meta.dir, "..", "src", "cli.ts");
@@ -110,6 +111,30 @@ describe("runFakeCli in-process", () => {
     controller.abort();
     expect(await within(done, 5000)).toBe(0);
     expect(lines.map((l) => JSON.parse(l).type)).toEqual(["listening", "received", "received"]);
+  });
+
+  test("--machine q35 serves the q35 profile; an unknown machine is refused", async () => {
+    const controller = new AbortController();
+    const listening = Promise.withResolvers<FakeQemu>();
+    const done = runFakeCli(["--socket", join(tempDir(), "q.sock"), "--machine", "q35"], {
+      signal: controller.signal,
+      stdout: () => {},
+      onListening: (fake) => listening.resolve(fake),
+    });
+    const fake = await within(listening.promise, 5000, "listening");
+    expect(fake.machine).toBe("q35");
+    const client = await connect(fake.address);
+    const types = (await client.executeUntyped("qom-list-types", { implements: "machine" })) as {
+      name: string;
+    }[];
+    expect(types.map((t) => t.name)).toContain("pc-q35-7.2-machine");
+    await client.disconnect();
+    controller.abort();
+    expect(await within(done, 5000)).toBe(0);
+
+    const errors: string[] = [];
+    expect(await runFakeCli(["--socket", "a", "--machine", "pc"], { stderr: (l) => errors.push(l) })).toBe(2);
+    expect(errors.join("\n")).toContain('Unknown --machine "pc": expected none or q35');
   });
 
   test("needs exactly one of --socket and --tcp", async () => {

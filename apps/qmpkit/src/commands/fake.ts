@@ -54,6 +54,11 @@ export const fakeCommand = defineCommand({
       value: "FILE",
       description: "canned replies (.json), or a module scripting the fake (.ts/.js)",
     },
+    machine: {
+      type: "string",
+      value: "NAME",
+      description: "the machine to stand in for: none (default) or q35, as recorded from QEMU 7.2",
+    },
     "multi-client": {
       type: "boolean",
       description: "serve several clients at once (QEMU serves one at a time)",
@@ -64,6 +69,7 @@ export const fakeCommand = defineCommand({
   examples: [
     "qmpkit fake",
     "qmpkit fake --socket /tmp/qmp.sock",
+    "qmpkit fake --machine q35",
     "qmpkit fake --tcp 127.0.0.1:0 --script replies.json",
   ],
   async run({ values, positionals }, io) {
@@ -86,6 +92,7 @@ export const fakeCommand = defineCommand({
         ? ["--tcp", `${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`]
         : ["--socket", listen?.path ?? join(dir as string, "qmp.sock")]),
       ...(values.script !== undefined && json === undefined ? ["--script", values.script] : []),
+      ...(values.machine !== undefined ? ["--machine", values.machine] : []),
       ...(values["multi-client"] ? ["--multi-client"] : []),
       ...(values["keep-running"] ? ["--keep-running"] : []),
     ];

@@ -11,6 +11,16 @@ export const PROFILE_FORMAT = "qmpkit-profile/1";
 /** Stands for the QMP socket path of the recording session in reply texts (`query-chardev`, `info chardev`). */
 export const SOCKET_PLACEHOLDER = "@QMP_SOCKET@";
 
+/**
+ * Names that exist nowhere, asked about while recording: their "not found" errors are QEMU's text with the name
+ * in it, so the fake can give that error for any unknown name.
+ */
+export const UNKNOWN_NAMES = {
+  type: "qmpkit-no-such-type",
+  path: "/qmpkit-no-such-path",
+  name: "qmpkit-no-such-name",
+} as const;
+
 /** What a profile file holds. */
 export interface ProfileData {
   format: typeof PROFILE_FORMAT;

@@ -1,12 +1,12 @@
 /**
  * The machine a fake stands in for: its name, the schema the dispatcher checks arguments against, and the
- * profile recorded from real QEMU 7.2 for it (`src/profiles/`: QOM types and tree, probe replies by command and
+ * profile recorded from real QEMU for it (`src/profiles/`: QOM types and tree, probe replies by command and
  * arguments). {@link loadMachine} is what `createFakeQemu({ machine })` calls.
  */
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import type { MachineName } from "../profiles/files.ts";
 import { loadProfile, type MachineProfile } from "../profiles/profile.ts";
-import { loadRecordedCommandList, loadRecordedSchema } from "../recorded.ts";
+import type { QemuVersion } from "../qemu-10.ts";
 
 export type { MachineName } from "../profiles/files.ts";
 
@@ -14,26 +14,34 @@ export type { MachineName } from "../profiles/files.ts";
 export interface Machine {
   /** `none` or `q35`. */
   readonly name: MachineName;
+  /** The QEMU generation whose recording this is (`7.2`, `10.0`). */
+  readonly qemuVersion: QemuVersion;
   /** QEMU's introspection schema (`query-qmp-schema`); the same binary gives the same schema for every machine. */
   readonly schema: readonly SchemaEntry[];
   /** `query-commands`' names in QEMU's order. */
   readonly commands: readonly string[];
   /**
    * Constant replies for commands no subsystem models: command name → its `return` value, served as-is (a
-   * subsystem that registers the command replaces it).
+   * subsystem that registers the command replaces it). The capability probe is served by `probe.ts` instead.
    */
   readonly replies: ReadonlyMap<string, unknown>;
-  /** What real QEMU answered for this machine, recorded (undefined only in unit tests of the VM). */
+  /**
+   * What real QEMU answered for this machine, recorded (undefined only in unit tests of the VM): any reply by
+   * command and arguments, the QOM tree with every property value, the start-up state to seed a model from.
+   */
   readonly profile: MachineProfile | undefined;
 }
 
-/** Loads the machine `name` with its recorded profile. */
-export async function loadMachine(name: MachineName): Promise<Machine> {
+/** Loads the machine `name` with its profile recorded from QEMU `qemuVersion`. */
+export async function loadMachine(name: MachineName, qemuVersion: QemuVersion = "7.2"): Promise<Machine> {
   if (name !== "none" && name !== "q35") throw new TypeError(`Unknown machine ${JSON.stringify(name)}`);
-  const [schema, commands, profile] = await Promise.all([
-    loadRecordedSchema(),
-    loadRecordedCommandList(),
-    loadProfile({ machine: name }),
-  ]);
-  return { name, schema, commands, replies: new Map(), profile };
+  const profile = await loadProfile({ qemuVersion, machine: name });
+  return {
+    name,
+    qemuVersion,
+    schema: profile.schema(),
+    commands: profile.commands(),
+    replies: new Map(),
+    profile,
+  };
 }

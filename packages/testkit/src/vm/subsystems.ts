@@ -5,8 +5,9 @@
 import { Hmp } from "./hmp.ts";
 import { Identity } from "./identity.ts";
 import { Migration } from "./migration.ts";
+import { Probe } from "./probe.ts";
 import { Runstate } from "./runstate.ts";
 import type { SubsystemClass } from "./types.ts";
 import { Yank } from "./yank.ts";
 
-export const SUBSYSTEMS: readonly SubsystemClass[] = [Hmp, Runstate, Identity, Yank, Migration];
+export const SUBSYSTEMS: readonly SubsystemClass[] = [Hmp, Probe, Runstate, Identity, Yank, Migration];

@@ -15,6 +15,7 @@ import { RawPeer, within } from "../helpers.ts";
 
 const PROFILE: Machine = {
   name: "none",
+  qemuVersion: "7.2",
   schema: [],
   commands: [],
   profile: undefined,

@@ -1,0 +1,176 @@
+/**
+ * The capability probe: what a VM manager asks to learn what this QEMU can do (machine types, CPU models and
+ * their expansions, QOM types and their properties, command-line options, TPM/SEV/SGX support). The answers
+ * depend only on the QEMU binary, the machine and the accelerator, so they are served from the recorded profile
+ * with QEMU's exact bytes and errors rather than modelled. A subsystem that models one of these commands later
+ * (e.g. `query-tpm` once TPM devices exist) registers it after this one and replaces it.
+ */
+import { QmpCommandError } from "../errors.ts";
+import { UNKNOWN_NAMES } from "../profiles/format.ts";
+import { requestKey } from "../profiles/key.ts";
+import type { MachineProfile, ProfileReply } from "../profiles/profile.ts";
+import { RawJson } from "../qjson.ts";
+import type { JsonObject } from "../types.ts";
+import type { VmApi, VmCommandContext } from "./types.ts";
+
+/**
+ * Commands whose replies are constant for a binary, machine and accelerator. Only those the recorded QEMU has are
+ * registered (`query-gic-capabilities` is Arm's; `query-sgx` is x86's).
+ */
+export const PROBE_COMMANDS: readonly string[] = [
+  "query-machines",
+  "query-current-machine",
+  "query-cpu-definitions",
+  "query-cpu-model-expansion",
+  "query-target",
+  "query-command-line-options",
+  "qom-list-types",
+  "device-list-properties",
+  "qom-list-properties",
+  "query-tpm-models",
+  "query-tpm-types",
+  "query-tpm",
+  "query-sev-capabilities",
+  "query-sev",
+  "query-sgx-capabilities",
+  "query-sgx",
+  "query-gic-capabilities",
+  "query-dump-guest-memory-capability",
+  "query-display-options",
+  "query-replay",
+  "query-colo-status",
+  "query-xen-replication-status",
+  "query-vm-generation-id",
+  "query-stats-schemas",
+];
+
+/** HMP `info` texts that are as constant as the commands above. */
+export const PROBE_HMP: readonly string[] = [
+  "info tpm",
+  "info sev",
+  "info sgx",
+  "info qdm",
+  "info replay",
+  "info spice",
+  "info vnc",
+  "info opcount",
+  "info profile",
+  "info rdma",
+  "info usbhost",
+];
+
+/**
+ * For a name QEMU does not know, the recording holds the error for a made-up name: the same text with the
+ * caller's name in it is QEMU's answer. Each entry says which argument carries the name and where it sits.
+ */
+const UNKNOWN_NAME_ERRORS: Record<
+  string,
+  { placeholder: string; nameOf(args: JsonObject): unknown; asked: JsonObject }
+> = {
+  "device-list-properties": {
+    placeholder: UNKNOWN_NAMES.type,
+    nameOf: (args) => args.typename,
+    asked: { typename: UNKNOWN_NAMES.type },
+  },
+  "qom-list-properties": {
+    placeholder: UNKNOWN_NAMES.type,
+    nameOf: (args) => args.typename,
+    asked: { typename: UNKNOWN_NAMES.type },
+  },
+  "query-command-line-options": {
+    placeholder: UNKNOWN_NAMES.name,
+    nameOf: (args) => args.option,
+    asked: { option: UNKNOWN_NAMES.name },
+  },
+  "query-cpu-model-expansion": {
+    placeholder: UNKNOWN_NAMES.name,
+    nameOf: (args) => (args.model as { name?: unknown } | undefined)?.name,
+    asked: { type: "static", model: { name: UNKNOWN_NAMES.name } },
+  },
+};
+
+/** Serves the recorded capability probe. */
+export class Probe {
+  readonly #vm: VmApi;
+  /** Names QEMU knows, per argument kind: a name outside these gets the recorded "not found" error. */
+  readonly #known: { types: Set<string>; options: Set<string>; cpuModels: Set<string> };
+
+  constructor(vm: VmApi) {
+    this.#vm = vm;
+    const recorded = vm.machine.profile;
+    this.#known = { types: new Set(), options: new Set(), cpuModels: new Set() };
+    // A VM built without a recording (unit tests of the VM itself) has no probe to serve.
+    if (recorded === undefined) return;
+    const has = new Set(vm.machine.commands);
+    this.#known = {
+      types: new Set(recorded.types().map((t) => t.name)),
+      options: new Set(
+        (recorded.returnOf("query-command-line-options") as { option: string }[]).map((o) => o.option),
+      ),
+      cpuModels: new Set(
+        has.has("query-cpu-definitions")
+          ? (recorded.returnOf("query-cpu-definitions") as { name: string }[]).map((d) => d.name)
+          : [],
+      ),
+    };
+    for (const command of PROBE_COMMANDS) {
+      if (has.has(command)) vm.command(command, (args, ctx) => this.#answer(command, args, ctx));
+    }
+    for (const line of PROBE_HMP) {
+      const reply = recorded.reply("human-monitor-command", { "command-line": line });
+      if (reply?.kind === "return") {
+        const text = reply.value() as string;
+        vm.hmp(line, () => text);
+      }
+    }
+  }
+
+  #answer(command: string, args: JsonObject, ctx: VmCommandContext): unknown {
+    const recorded = this.#vm.machine.profile as MachineProfile;
+    const asked = normaliseArgs(command, args);
+    const reply = recorded.reply(command, asked);
+    if (reply !== undefined) return serve(reply);
+    if (recorded.crash(command, asked) !== undefined) {
+      // QEMU aborts on this one (an assertion in QEMU itself); a fake that died would help nobody.
+      this.#vm.unimplemented(
+        ctx,
+        `${requestKey(command, asked)} (QEMU ${this.#vm.machine.qemuVersion} aborts here)`,
+      );
+    }
+    const unknown = UNKNOWN_NAME_ERRORS[command];
+    const name = unknown?.nameOf(asked);
+    if (unknown !== undefined && typeof name === "string" && !this.#knows(command, name)) {
+      const template = recorded.reply(command, unknown.asked);
+      if (template?.kind === "error") {
+        throw new QmpCommandError(template.errorClass, template.desc.replaceAll(unknown.placeholder, name));
+      }
+    }
+    return this.#vm.unimplemented(
+      ctx,
+      `${requestKey(command, asked)} (not recorded in the ${this.#vm.machine.name} profile of QEMU ${this.#vm.machine.qemuVersion})`,
+    );
+  }
+
+  #knows(command: string, name: string): boolean {
+    if (command === "query-command-line-options") return this.#known.options.has(name);
+    // `host`, `max` and `base` are models QEMU expands without listing them all in query-cpu-definitions.
+    if (command === "query-cpu-model-expansion")
+      return this.#known.cpuModels.has(name) || name === "host" || name === "base";
+    return this.#known.types.has(name);
+  }
+}
+
+/** QEMU treats an optional flag given as its default like an absent one; so does the lookup. */
+function normaliseArgs(command: string, args: JsonObject): JsonObject {
+  if (command === "qom-list-types" && args.abstract === false) {
+    const { abstract: _abstract, ...rest } = args;
+    return rest;
+  }
+  return args;
+}
+
+function serve(reply: ProfileReply): unknown {
+  if (reply.kind === "error") throw new QmpCommandError(reply.errorClass, reply.desc);
+  // QEMU's exact text: its number formatting, key order and integers beyond 2^53 reach the client unchanged.
+  return new RawJson(reply.text);
+}
