@@ -75,10 +75,18 @@ export function isTerminal(fd: number): boolean {
   return (require("node:tty") as typeof import("node:tty")).isatty(fd);
 }
 
+let watchingResize = false;
+
 /** Terminal columns of `fd`, or undefined when it is not a terminal. */
 function terminalColumns(fd: 1 | 2): number | undefined {
   const stream = fd === 1 ? process.stdout : process.stderr;
-  return stream.isTTY ? stream.columns : undefined;
+  if (!stream.isTTY) return undefined;
+  if (!watchingResize) {
+    watchingResize = true;
+    // The stream re-reads the window size on SIGWINCH only while someone listens for it.
+    stream.on("resize", () => {});
+  }
+  return stream.columns;
 }
 
 class FdOutput implements CliOutput {

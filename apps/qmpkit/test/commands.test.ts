@@ -352,6 +352,63 @@ describe("progress", () => {
     });
   });
 
+  test("a migration that finished before is history: not shown, even with --once", async () => {
+    const done = { status: "completed", ram: { transferred: 9, remaining: 0, total: 9 } };
+    for (const argv of [
+      ["progress", "--fake"],
+      ["progress", "--fake", "--once"],
+    ]) {
+      const session = stubSession({ "query-jobs": [], "query-block-jobs": [], "query-migrate": done });
+      expect(await run(argv, { session })).toMatchObject({
+        exitCode: 0,
+        stdout: "no block jobs or migration running\n",
+      });
+    }
+  });
+
+  test("an extra argument is refused", async () => {
+    expect(await run(["progress", "--fake", "extra"], { session: stubSession({}) })).toMatchObject({
+      exitCode: 2,
+      stderr: "qmpkit: unexpected argument 'extra' (progress shows every job)\n",
+    });
+  });
+
+  test("a backup that is cancelled and dismissed shows its end and exits 1", async () => {
+    let polls = 0;
+    const job = {
+      id: "b0",
+      type: "backup",
+      status: "running",
+      "current-progress": 10,
+      "total-progress": 100,
+    };
+    const session = stubSession({ "query-jobs": () => (++polls === 1 ? [job] : []), "query-migrate": {} }, [
+      {
+        event: "BLOCK_JOB_CANCELLED",
+        data: { device: "b0", type: "backup", len: 100, offset: 40, speed: 0 },
+      },
+    ]);
+    const result = await run(["progress", "--fake", "--interval", "0.01"], { session });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout.trim().split("\n")).toEqual([
+      "job=b0 type=backup status=running done=10 total=100 percent=10.0",
+      "job=b0 type=backup status=cancelled done=40 total=100 percent=40.0",
+    ]);
+  });
+
+  test("--wait polls until something starts", async () => {
+    let polls = 0;
+    const session = stubSession({
+      "query-block-jobs": () =>
+        ++polls < 3 ? [] : [{ device: "d0", type: "stream", len: 10, offset: 10, status: "concluded" }],
+    });
+    const result = await run(["progress", "--fake", "--wait", "--interval", "0.01"], { session });
+    expect(result).toMatchObject({
+      exitCode: 0,
+      stdout: "job=d0 type=stream status=concluded done=10 total=10 percent=100.0\n",
+    });
+  });
+
   test("polls until done, logfmt off a terminal; missing commands are skipped", async () => {
     let offset = 0;
     const session = stubSession({

@@ -7,9 +7,10 @@ import { builtBinary, cleanEnv, removeScratch, run, scratchDir } from "./e2e-hel
 import { within } from "./harness.ts";
 
 const fakes: FakeQemu[] = [];
+// Compiling the binary may take a while on a loaded machine.
 beforeAll(async () => {
   await builtBinary();
-});
+}, 120_000);
 afterAll(removeScratch);
 afterEach(async () => {
   for (const fake of fakes.splice(0)) await fake.close();

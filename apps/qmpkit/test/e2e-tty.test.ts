@@ -28,7 +28,9 @@ class Tmux {
     const vars = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
     // The exit status is printed by a wrapping sh: tmux 3.3a sometimes leaves a quickly exiting pane process
     // unreaped (a zombie), and then never reports #{pane_dead_status}.
-    const wrapped = ["sh", "-c", `"$@"; echo "${EXIT_MARK}$?]"`, "sh", ...command];
+    // Ctrl-C in a cooked terminal signals the wrapper too: it must outlive the program to print the status
+    // (a trap, unlike an ignored signal, is not inherited by the program).
+    const wrapped = ["sh", "-c", `trap : INT; "$@"; echo "${EXIT_MARK}$?]"`, "sh", ...command];
     await this.#tmux(["new-session", "-d", "-s", "qmpkit", "-x", "100", "-y", "40", ...vars, ...wrapped]);
   }
 
@@ -74,6 +76,10 @@ class Tmux {
     return Number(/\[qmpkit exited (\d+)\]/.exec(screen)?.[1]);
   }
 
+  async resize(columns: number): Promise<void> {
+    await this.#tmux(["resize-window", "-t", "qmpkit", "-x", String(columns)]);
+  }
+
   async kill(): Promise<void> {
     await run(["tmux", "-S", this.#socket, "kill-server"], { timeoutMs: 5000 }).catch(() => {});
   }
@@ -89,9 +95,10 @@ const lastLine = (screen: string) => screen.split("\n").at(-1) ?? "";
 let tmux: Tmux | undefined;
 let fake: FakeQemu | undefined;
 
+// Compiling the binary may take a while on a loaded machine.
 beforeAll(async () => {
   if (!skip) await builtBinary();
-});
+}, 120_000);
 afterEach(async () => {
   await tmux?.kill();
   tmux = undefined;
@@ -188,6 +195,61 @@ describe("the interactive shell in a terminal", () => {
         expect(screen.includes("\x1b[36m")).toBe(coloured);
         await tmux.kill();
       }
+    },
+    SLOW,
+  );
+});
+
+describe("progress in a terminal", () => {
+  /** A fake whose mirror job advances 1 MiB per poll and never ends; starts `qmpkit progress` on it in tmux. */
+  async function progressOnFake(): Promise<Tmux> {
+    fake = await createFakeQemu();
+    let offset = 0;
+    fake.handle("query-jobs", () => []);
+    fake.handle("query-migrate", () => ({}));
+    fake.handle("query-block-jobs", () => {
+      offset = Math.min(offset + 1024 * 1024, 1024 ** 3 - 1);
+      const job = { device: "drive0", type: "mirror", len: 1024 ** 3, offset, speed: 0, busy: true };
+      return [{ ...job, paused: false, ready: false, status: "running", "io-status": "ok" }];
+    });
+    tmux = new Tmux(scratchDir());
+    await tmux.start([await builtBinary(), "progress", "--interval", "0.1", fake.address], { NO_COLOR: "1" });
+    await tmux.waitFor("a frame with a rate", (s) => frames(s).length === 1 && s.includes("/s"));
+    return tmux;
+  }
+  const frames = (s: string) => s.split("\n").filter((l) => l.includes("mirror drive0"));
+
+  test.skipIf(skip)(
+    "after the window narrows, each frame fits the new width and replaces the last",
+    async () => {
+      const t = await progressOnFake();
+      await t.resize(50);
+      const narrow = await t.waitFor(
+        "one frame no wider than 50 columns",
+        (s) => frames(s).length === 1 && s.split("\n").every((l) => l.length <= 50),
+      );
+      expect(narrow.split("\n").filter((l) => l.trim() !== "")).toHaveLength(1);
+    },
+    SLOW,
+  );
+
+  test.skipIf(skip)(
+    "Ctrl-C leaves one clean frame from column 0",
+    async () => {
+      const t = await progressOnFake();
+      await t.keys("C-c");
+      expect(await t.exitStatus()).toBe(0);
+      const screen = await t.screen();
+      // The echoed ^C was cleared with the old frame, and the last frame starts at column 0: drawn from where
+      // the ^C left the cursor, it would start mid-line ("mimirror drive0") and wrap onto a second line.
+      // (tmux may move a redrawn screen into its scrollback when the program exits, so the frame itself is
+      // not required to be on screen; nothing else may be.)
+      const other = screen
+        .split("\n")
+        .filter((l) => l.trim() !== "" && !l.startsWith("[qmpkit exited") && !l.startsWith("Pane is dead"));
+      expect(other.length, screen).toBeLessThanOrEqual(1);
+      for (const line of other) expect(line, screen).toMatch(/^mirror drive0 {2}\[[#-]+\]/);
+      expect(screen).not.toContain("^C");
     },
     SLOW,
   );

@@ -1,10 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import {
+  type JobEnding,
   measureProgress,
+  type ProgressRow,
   type ProgressSnapshot,
   progressFinished,
+  recordJobEvent,
   renderProgressBars,
   renderProgressLines,
+  settleVanished,
 } from "../src/progress-view.ts";
 
 const GiB = 1024 ** 3;
@@ -35,6 +39,7 @@ describe("measureProgress", () => {
       total: 2 * GiB,
       bytes: true,
       finished: false,
+      failed: false,
     });
   });
 
@@ -75,14 +80,53 @@ describe("measureProgress", () => {
     expect(restarted[0]?.rate).toBeUndefined();
   });
 
-  test("migration: progress is total minus remaining, rate is bytes sent", () => {
+  test("migration: progress and rate both count RAM processed, zero pages included", () => {
+    // Issue 17: an idle 256 MiB guest, max-bandwidth=200000. Almost every page is a zero page: on the wire
+    // they cost a flag each, so `transferred` crawls while `remaining` falls fast.
+    const page = 4096;
+    const snap = (at: number, zeroPages: number, normalPages: number): ProgressSnapshot => {
+      const processed = (zeroPages + normalPages) * page;
+      return {
+        at,
+        migration: {
+          status: "active",
+          ram: {
+            transferred: normalPages * page + zeroPages * 9,
+            remaining: 256 * MiB - processed,
+            total: 256 * MiB,
+            duplicate: zeroPages,
+            "normal-bytes": normalPages * page,
+            "page-size": page,
+          },
+        },
+      };
+    };
+    const [row] = measureProgress(snap(0, 10_000, 100), snap(1000, 20_000, 150));
+    // 10,050 pages a second processed; 65,536 - 20,150 pages left: 4.5 s, not the 20 minutes
+    // that 200 KB/s of `transferred` would predict.
+    expect(row?.rate).toBe(10_050 * page);
+    expect(row?.eta).toBeCloseTo((65_536 - 20_150) / 10_050, 5);
+  });
+
+  test("migration without page counters: the rate follows total minus remaining", () => {
     const snap = (at: number, transferred: number, remaining: number): ProgressSnapshot => ({
       at,
       migration: { status: "active", ram: { transferred, remaining, total: 4 * GiB } },
     });
-    // The guest dirtied memory: remaining barely moved though 1 GiB was sent.
-    const [row] = measureProgress(snap(0, GiB, 3 * GiB), snap(2000, 2 * GiB, 2.5 * GiB));
-    expect(row).toMatchObject({ label: "migration", done: 1.5 * GiB, total: 4 * GiB, rate: GiB / 2, eta: 5 });
+    const [row] = measureProgress(snap(0, GiB, 3 * GiB), snap(2000, 1.1 * GiB, 2 * GiB));
+    expect(row).toMatchObject({ label: "migration", done: 2 * GiB, total: 4 * GiB, rate: GiB / 2, eta: 4 });
+  });
+
+  test("a failed migration keeps its last figures instead of a full bar", () => {
+    const active: ProgressSnapshot = {
+      at: 0,
+      migration: { status: "active", ram: { transferred: 1, remaining: 3 * GiB, total: 4 * GiB } },
+    };
+    const failed: ProgressSnapshot = { at: 1000, migration: { status: "failed", "error-desc": "disk full" } };
+    const [row] = measureProgress(active, failed);
+    expect(row).toMatchObject({ done: GiB, total: 4 * GiB, finished: true, failed: true });
+    const [alone] = measureProgress(undefined, failed);
+    expect(renderProgressLines([alone as ProgressRow])[0]).toContain("percent=0.0");
   });
 
   test("no migration (status none) and no jobs: nothing to show, which counts as finished", () => {
@@ -125,9 +169,29 @@ describe("rendering", () => {
     expect(line?.length).toBe(80);
   });
 
-  test("bars never shrink below 10 cells, and colour only tints the filled part", () => {
-    const [narrow] = renderProgressBars(rows, { width: 20 });
+  test("a narrow window cuts the facts, then the bar: no line is wider than the window", () => {
+    for (const width of [60, 40, 30, 20, 12, 5]) {
+      for (const line of renderProgressBars(rows, { width })) expect(line.length).toBeLessThanOrEqual(width);
+    }
+    const [narrow] = renderProgressBars(rows, { width: 40 });
     expect(narrow).toContain(`[${"#".repeat(6)}${"-".repeat(4)}]`);
+  });
+
+  test("bars in different rows have the same width", () => {
+    const two = measureProgress(
+      { at: 0, blockJobs: [mirror(GiB)], jobs: [] },
+      {
+        at: 2000,
+        blockJobs: [mirror(GiB + 128 * MiB)],
+        jobs: [{ id: "img", type: "create", status: "running", "current-progress": 1, "total-progress": 4 }],
+      },
+    );
+    const bars = renderProgressBars(two, { width: 90 }).map((l) => /\[[#-]+\]/.exec(l)?.[0].length);
+    expect(bars[0]).toBeGreaterThan(10);
+    expect(bars[1]).toBe(bars[0]);
+  });
+
+  test("colour only tints the filled part", () => {
     const [colored] = renderProgressBars(rows, { width: 100, color: true });
     expect(colored).toContain(`[\x1b[36m${"#".repeat(18)}\x1b[0m${"-".repeat(14)}]`);
   });
@@ -141,7 +205,7 @@ describe("rendering", () => {
       migration: { status: "failed", "error-desc": 'no "space"' },
     });
     expect(renderProgressLines(failed)).toEqual([
-      'migration=ram status=failed done=0 total=0 percent=100.0 error="no \\"space\\""',
+      'job=migration type=migration status=failed done=0 total=0 percent=0.0 error="no \\"space\\""',
     ]);
   });
 
@@ -153,5 +217,56 @@ describe("rendering", () => {
     expect(renderProgressBars(units, { width: 60 })[0]).toBe(
       `create img  [${"#".repeat(7)}${"-".repeat(19)}]   25%  1/4  running`,
     );
+  });
+});
+
+describe("jobs that leave query-jobs", () => {
+  const running = measureProgress(undefined, { at: 0, blockJobs: [{ ...mirror(GiB), type: "backup" }] });
+
+  test("an auto-dismissed job that completed shows its end at 100%", () => {
+    const endings = new Map<string, JobEnding>();
+    recordJobEvent(endings, { event: "JOB_STATUS_CHANGE", data: { id: "drive0", status: "concluded" } });
+    recordJobEvent(endings, {
+      event: "BLOCK_JOB_COMPLETED",
+      data: { device: "drive0", type: "backup", len: 2 * GiB, offset: 2 * GiB, speed: 0 },
+    });
+    const [row] = settleVanished(running, [], endings);
+    expect(row).toMatchObject({ status: "completed", done: 2 * GiB, finished: true, failed: false });
+    expect(renderProgressLines([row as ProgressRow])[0]).toContain("percent=100.0");
+  });
+
+  test("cancelled, or failing with EIO, is a failure with the reason", () => {
+    const cancelled = new Map<string, JobEnding>();
+    recordJobEvent(cancelled, {
+      event: "BLOCK_JOB_CANCELLED",
+      data: { device: "drive0", type: "backup", len: 2 * GiB, offset: GiB, speed: 0 },
+    });
+    expect(settleVanished(running, [], cancelled)[0]).toMatchObject({ status: "cancelled", failed: true });
+    const eio = new Map<string, JobEnding>();
+    recordJobEvent(eio, {
+      event: "BLOCK_JOB_ERROR",
+      data: { device: "drive0", operation: "write", action: "report" },
+    });
+    recordJobEvent(eio, {
+      event: "BLOCK_JOB_COMPLETED",
+      data: {
+        device: "drive0",
+        type: "backup",
+        len: 2 * GiB,
+        offset: GiB,
+        speed: 0,
+        error: "Input/output error",
+      },
+    });
+    expect(settleVanished(running, [], eio)[0]).toMatchObject({
+      status: "failed",
+      error: "Input/output error",
+      failed: true,
+    });
+  });
+
+  test("a job still listed, or already finished, is left alone; one that vanished without an event is 'gone'", () => {
+    expect(settleVanished(running, running, new Map())).toEqual([]);
+    expect(settleVanished(running, [], new Map())[0]).toMatchObject({ status: "gone", finished: true });
   });
 });
