@@ -4,6 +4,7 @@
  *
  *   bun packages/testkit/src/cli.ts --socket /tmp/qmp.sock [--script handlers.ts]
  *   bun packages/testkit/src/cli.ts --tcp 127.0.0.1:4444
+ *   bun packages/testkit/src/cli.ts --socket /tmp/qmp.sock --qemu-version 10.0
  *
  * stdout gets JSON Lines: first `{"type":"listening","address":…}`, then one `{"type":"received",…}` per message a
  * client sent. `--script FILE` loads a module whose default export receives the fake (to call `handle()`,
@@ -30,13 +31,14 @@ export interface RunFakeCliOptions {
 /** The usage text. */
 export const FAKE_CLI_USAGE = `Usage: fake (--socket PATH | --tcp HOST:PORT) [options]
 
-A fake QEMU QMP monitor (QEMU 7.2 behaviour). Prints what clients send as JSON Lines on stdout.
+A fake QEMU QMP monitor (QEMU 7.2 behaviour, or 10.0's). Prints what clients send as JSON Lines on stdout.
 
 Options:
   --socket PATH      listen on a unix socket (mode 0600; a stale socket there is replaced)
   --tcp HOST:PORT    listen on TCP (port 0 picks a free one)
   --machine NAME     the machine to stand in for: none (default) or q35, as recorded from QEMU
   --script FILE      module whose default export (fake) => void scripts handlers
+  --qemu-version V   answer like QEMU 7.2 (default) or 10.0: schema, commands, greeting, replies
   --multi-client     serve several clients at once (QEMU serves one at a time)
   --bench-commands   serve bench-events {"count": N}
   --keep-running     stay up after quit (close only the client that asked)
@@ -72,8 +74,14 @@ export async function runFakeCli(argv: readonly string[], options: RunFakeCliOpt
     err(`Unknown --machine ${JSON.stringify(machine)}: expected none or q35\n\n${FAKE_CLI_USAGE}`);
     return 2;
   }
+  const qemuVersion = values["qemu-version"];
+  if (qemuVersion !== undefined && qemuVersion !== "7.2" && qemuVersion !== "10.0") {
+    err(`Invalid --qemu-version ${JSON.stringify(qemuVersion)}: expected 7.2 or 10.0`);
+    return 2;
+  }
   const fakeOptions: FakeQemuOptions = {
     machine,
+    ...(qemuVersion === undefined ? {} : { qemuVersion }),
     multiClient: values["multi-client"] === true,
     benchCommands: values["bench-commands"] === true,
     onQuit: values["keep-running"] ? "close-client" : "exit",
@@ -137,6 +145,7 @@ function parse(argv: readonly string[]) {
       tcp: { type: "string" },
       script: { type: "string" },
       machine: { type: "string" },
+      "qemu-version": { type: "string" },
       "multi-client": { type: "boolean" },
       "bench-commands": { type: "boolean" },
       "keep-running": { type: "boolean" },

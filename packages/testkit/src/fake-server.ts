@@ -97,7 +97,7 @@ export class FakeQemu implements AsyncDisposable {
     this.#options = options;
     this.machine = parts.profile.name;
     this.clock = options.clock === "manual" ? new ManualClock() : new RealClock();
-    const version = options.version ?? QEMU_7_2_VERSION;
+    const version = options.version ?? parts.profile.version ?? QEMU_7_2_VERSION;
     const reportError = (client: number | undefined, command: string | undefined, message: string) => {
       this.errors.push({ client: client ?? 0, command, message, at: Date.now() });
     };
@@ -298,6 +298,6 @@ function commandOf(message: unknown): string | undefined {
  * console.log(await client.execute("query-status")); // { status: "running", singlestep: false, running: true }
  */
 export async function createFakeQemu(options: FakeQemuOptions = {}): Promise<FakeQemu> {
-  const profile = await loadMachine(options.machine ?? "none");
+  const profile = await loadMachine(options.machine ?? "none", options.qemuVersion ?? "7.2");
   return new FakeQemu(options, { profile });
 }

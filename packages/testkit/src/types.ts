@@ -2,6 +2,7 @@
  * Public types of the fake QEMU: options, handlers and their context, fault hooks, and what the fake records.
  */
 import type { SchemaEntry } from "./dispatch/schema-args.ts";
+import type { QemuVersion } from "./qemu-10.ts";
 
 /** A JSON object as QMP carries it. */
 export type JsonObject = Record<string, unknown>;
@@ -25,7 +26,7 @@ export interface FakeQemuOptions {
    * default. @default false
    */
   multiClient?: boolean;
-  /** The `version` member of the greeting and of `query-version`. @default QEMU 7.2.22 as recorded */
+  /** The `version` member of the greeting and of `query-version`. @default as recorded from `qemuVersion` */
   version?: { qemu: { major: number; minor: number; micro: number }; package: string };
   /** Capabilities offered in the greeting. @default ["oob"] */
   capabilities?: string[];
@@ -34,6 +35,11 @@ export interface FakeQemuOptions {
    * a PC a VM manager starts. @default "none" (the smallest machine: nothing a test did not ask for)
    */
   machine?: "none" | "q35";
+  /**
+   * The QEMU generation to answer like: its recorded schema, `query-commands`, greeting and machine profile, and
+   * its rules where the model differs by version (10.0's `query-status` has no `singlestep`). @default "7.2"
+   */
+  qemuVersion?: QemuVersion;
   /**
    * The clock the VM's jobs and migrations run on: `"real"` follows the wall clock, `"manual"` moves only on
    * `await fake.clock.advance(ms)`. @default "real"

@@ -16,6 +16,8 @@ export interface Machine {
   readonly name: MachineName;
   /** The QEMU generation whose recording this is (`7.2`, `10.0`). */
   readonly qemuVersion: QemuVersion;
+  /** The greeting's `version` as that QEMU wrote it (undefined in unit tests: the fake's 7.2 default). */
+  readonly version?: { qemu: { major: number; minor: number; micro: number }; package: string };
   /** QEMU's introspection schema (`query-qmp-schema`); the same binary gives the same schema for every machine. */
   readonly schema: readonly SchemaEntry[];
   /** `query-commands`' names in QEMU's order. */
@@ -35,10 +37,15 @@ export interface Machine {
 /** Loads the machine `name` with its profile recorded from QEMU `qemuVersion`. */
 export async function loadMachine(name: MachineName, qemuVersion: QemuVersion = "7.2"): Promise<Machine> {
   if (name !== "none" && name !== "q35") throw new TypeError(`Unknown machine ${JSON.stringify(name)}`);
+  if (qemuVersion !== "7.2" && qemuVersion !== "10.0") {
+    throw new TypeError(`No recordings of QEMU ${JSON.stringify(qemuVersion)}: "7.2" or "10.0"`);
+  }
   const profile = await loadProfile({ qemuVersion, machine: name });
+  const greeting = JSON.parse(profile.greetingText) as { QMP: { version: NonNullable<Machine["version"]> } };
   return {
     name,
     qemuVersion,
+    version: greeting.QMP.version,
     schema: profile.schema(),
     commands: profile.commands(),
     replies: new Map(),

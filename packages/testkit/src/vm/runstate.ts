@@ -2,6 +2,7 @@
  * The run state (`query-status`) and the commands that move it: stop, cont, system_reset, system_powerdown,
  * quit, with the events QEMU sends before their replies, and their HMP forms.
  */
+import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { QmpCommandError } from "../errors.ts";
 import type { VmApi } from "./types.ts";
 
@@ -17,9 +18,11 @@ export class Runstate {
   constructor(vm: VmApi) {
     this.#vm = vm;
     this.status = vm.config.status;
+    // Which members query-status has is the schema's to say: 7.2 has `singlestep`, 10.0 dropped it.
+    const singlestep = returnMembers(vm.machine.schema, "query-status").includes("singlestep");
     vm.command("query-status", () => ({
       status: this.status,
-      singlestep: false,
+      ...(singlestep ? { singlestep: false } : {}),
       running: this.status === "running",
     }));
     vm.command("stop", () => this.stop());
@@ -80,4 +83,13 @@ export class Runstate {
   powerdown(): void {
     this.#vm.emit("POWERDOWN");
   }
+}
+
+/** The member names of what `command` returns, from the machine's schema ([] when it is not an object). */
+function returnMembers(schema: readonly SchemaEntry[], command: string): string[] {
+  const entry = schema.find((e) => e.name === command && e["meta-type"] === "command");
+  const ret = entry === undefined ? undefined : (entry as { "ret-type"?: string })["ret-type"];
+  const type = schema.find((e) => e.name === ret);
+  const members = (type as { members?: { name: string }[] } | undefined)?.members;
+  return members?.map((m) => m.name) ?? [];
 }

@@ -1,22 +1,28 @@
-/** The contract suite against the fake QEMU (with its default, QEMU-like behaviour). */
+/**
+ * The contract suite against the fake QEMU (with its default, QEMU-like behaviour), once per generation it
+ * stands in for: `createFakeQemu()` is 7.2, `createFakeQemu({ qemuVersion: "10.0" })` must pass the scenarios
+ * the way real QEMU 10.0 does.
+ */
 import { describe } from "bun:test";
-import { createFakeQemu } from "../../src/index.ts";
+import { createFakeQemu, type QemuVersion } from "../../src/index.ts";
 import { type ContractTarget, contractScenarios } from "./scenarios.ts";
 
-async function fakeTarget(): Promise<ContractTarget> {
-  const fake = await createFakeQemu();
-  return {
-    qemuVersion: "7.2",
-    address: fake.address,
-    // A frozen QEMU reads nothing and answers nothing; a hanging handler is the fake's equivalent.
-    freeze: async () => {
-      fake.handle("human-monitor-command", (_args, ctx) => ctx.hang());
-    },
-    kill: () => fake.kill(),
-    dispose: () => fake.close(),
-  };
-}
+for (const qemuVersion of ["7.2", "10.0"] as const satisfies readonly QemuVersion[]) {
+  async function fakeTarget(): Promise<ContractTarget> {
+    const fake = await createFakeQemu(qemuVersion === "7.2" ? {} : { qemuVersion });
+    return {
+      qemuVersion,
+      address: fake.address,
+      // A frozen QEMU reads nothing and answers nothing; a hanging handler is the fake's equivalent.
+      freeze: async () => {
+        fake.handle("human-monitor-command", (_args, ctx) => ctx.hang());
+      },
+      kill: () => fake.kill(),
+      dispose: () => fake.close(),
+    };
+  }
 
-describe("contract: fake QEMU", () => {
-  contractScenarios(fakeTarget);
-});
+  describe(qemuVersion === "7.2" ? "contract: fake QEMU" : `contract: fake QEMU ${qemuVersion}`, () => {
+    contractScenarios(fakeTarget, qemuVersion);
+  });
+}
