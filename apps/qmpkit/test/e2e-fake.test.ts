@@ -20,9 +20,10 @@ import {
 const RUNNING = { status: "running", singlestep: false, running: true };
 const fakes: FakeQemu[] = [];
 
+// Compiling the binary may take a while on a loaded machine.
 beforeAll(async () => {
   await builtBinary();
-});
+}, 120_000);
 afterAll(removeScratch);
 afterEach(async () => {
   for (const fake of fakes.splice(0)) await fake.close();

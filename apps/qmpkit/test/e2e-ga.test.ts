@@ -17,9 +17,10 @@ import { within } from "./harness.ts";
 const SLOW = 30_000;
 const cleanups: (() => Promise<void>)[] = [];
 
+// Compiling the binary may take a while on a loaded machine.
 beforeAll(async () => {
   await builtBinary();
-});
+}, 120_000);
 afterAll(removeScratch);
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();

@@ -48,11 +48,13 @@ export function builtBinary(): Promise<string> {
         "build",
         "--compile",
         "--target=bun-linux-x64",
-        "./src/main.ts",
+        join(APP, "src", "main.ts"),
         "--outfile",
         outfile,
       ],
-      { cwd: APP, stdout: "pipe", stderr: "pipe" },
+      // bun build --compile writes a temp file in its working dir: one left by a killed build must not land in
+      // the source tree.
+      { cwd: dir, stdout: "pipe", stderr: "pipe" },
     );
     const code = await within(proc.exited, 120_000, "bun build --compile");
     if (code !== 0) {

@@ -22,9 +22,10 @@ const QEMU_ARGS = ["-machine", "none", "-nodefaults", "-display", "none"];
 const RUNNING = { status: "running", singlestep: false, running: true };
 const started: QemuProcess[] = [];
 
+// Compiling the binary may take a while on a loaded machine.
 beforeAll(async () => {
   if (!skip) await builtBinary();
-});
+}, 120_000);
 afterAll(removeScratch);
 afterEach(async () => {
   for (const qemu of started.splice(0)) await qemu[Symbol.asyncDispose]();
