@@ -10,7 +10,7 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { hasQemu } from "../packages/testkit/src/index.ts";
+import { hasQemu, hasQemu10, type QemuVersion } from "../packages/testkit/src/index.ts";
 import type { TranscriptStep } from "../packages/testkit/test/contract/flow-runner.ts";
 import {
   compareSteps,
@@ -20,19 +20,24 @@ import {
 } from "../packages/testkit/test/contract/flow-session.ts";
 import { FLOWS } from "../packages/testkit/test/contract/flows/index.ts";
 
-/** The binary that plays each QEMU version live; versions not listed are compared with their fixtures only. */
-const LIVE_BINARIES: Readonly<Record<string, string>> = { "qemu-7.2": "qemu-system-x86_64" };
+/** How each QEMU version is played live; versions not listed are compared with their fixtures only. */
+const LIVE: Readonly<Record<string, { qemuVersion: QemuVersion; available: () => boolean }>> = {
+  "qemu-7.2": { qemuVersion: "7.2", available: () => hasQemu() },
+  "qemu-10.0": { qemuVersion: "10.0", available: () => hasQemu10() },
+};
 /** A fake that never sends an awaited event costs this much per wait step, not the flow's full bound. */
 const FAKE_MAX_WAIT_MS = 2000;
 const SHOWN_CHARS = 240;
 
 const selected = process.argv.length > 2 ? FLOWS.filter((f) => process.argv.includes(f.name)) : FLOWS;
 const versions = existsSync(FIXTURE_ROOT)
-  ? readdirSync(FIXTURE_ROOT).filter((name) => existsSync(join(FIXTURE_ROOT, name, "q35")))
+  ? readdirSync(FIXTURE_ROOT)
+      .filter((name) => existsSync(join(FIXTURE_ROOT, name, "q35")))
+      .sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
   : [];
 const columns = versions.map((version) => {
-  const binary = LIVE_BINARIES[version];
-  return { version, binary, live: binary !== undefined && hasQemu(binary) };
+  const live = LIVE[version];
+  return { version, qemuVersion: live?.qemuVersion, live: live?.available() === true };
 });
 
 interface Cell {
@@ -42,12 +47,16 @@ interface Cell {
 }
 const rows: { flow: string; cells: (Cell | undefined)[] }[] = [];
 for (const flow of selected) {
-  const fake = await runNormalised(flow, "fake", { maxWaitMs: FAKE_MAX_WAIT_MS });
   const cells: (Cell | undefined)[] = [];
   for (const column of columns) {
+    // The fake stands in for the column's version (its schema, greeting, profile and per-version rules).
+    const fake = await runNormalised(flow, "fake", {
+      maxWaitMs: FAKE_MAX_WAIT_MS,
+      ...(column.qemuVersion === undefined ? {} : { qemuVersion: column.qemuVersion }),
+    });
     let reference: TranscriptStep[] | undefined;
-    if (column.live && column.binary !== undefined) {
-      reference = await runNormalised(flow, "qemu", { qemuBinary: column.binary });
+    if (column.live && column.qemuVersion !== undefined) {
+      reference = await runNormalised(flow, "qemu", { qemuVersion: column.qemuVersion });
     } else {
       reference = await readFixture(flow, column.version);
     }

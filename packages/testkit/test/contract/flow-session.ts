@@ -27,7 +27,7 @@ export async function runNormalised(
   const target: FlowTarget =
     kind === "qemu"
       ? await startQemu(flow.vm, options.qemuBinary, options.qemuVersion)
-      : await startFake(flow.vm);
+      : await startFake(flow.vm, options.qemuVersion);
   await using _target = target;
   const transcript = await runFlow(
     flow,

@@ -56,12 +56,13 @@ export async function startQemu(
  * The fake standing in for the same VM. `machine` and the VmConfig fields beyond the run state are the VM model's
  * to honour (issue 14 item 3); a flow whose VM the fake cannot build yet is listed in FAKE_PENDING.
  */
-export async function startFake(vm: VmConfig): Promise<FlowTarget> {
+export async function startFake(vm: VmConfig, qemuVersion?: QemuVersion): Promise<FlowTarget> {
   const status = vm.startPaused === true ? "prelaunch" : vm.incomingDefer === true ? "inmigrate" : "running";
   const options: FakeQemuOptions & { machine: string; qemuArgs: string[] } = {
     machine: "q35",
     status,
     qemuArgs: qemuArgsFor(vm),
+    ...(qemuVersion === undefined ? {} : { qemuVersion }),
   };
   const fake = await createFakeQemu(options);
   const socketPath = fake.address.startsWith("unix:") ? fake.address.slice(5) : fake.address;
