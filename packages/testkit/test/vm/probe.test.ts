@@ -12,9 +12,13 @@ import {
   type FakeQemu,
   loadProfile,
   MACHINES,
+  PROFILE_VERSIONS,
+  type QemuVersion,
   requestKey,
   requireQemu,
+  requireQemu10,
   skipWithoutQemu,
+  skipWithoutQemu10,
   spawnQemu,
 } from "../../src/index.ts";
 import { loadMachine } from "../../src/vm/machine.ts";
@@ -29,8 +33,11 @@ afterEach(async () => {
   for (const fake of fakes.splice(0)) await fake.close();
 });
 
-async function peerFor(machine: "none" | "q35"): Promise<{ fake: FakeQemu; peer: RawQmp }> {
-  const fake = await createFakeQemu({ machine });
+async function peerFor(
+  machine: "none" | "q35",
+  qemuVersion: QemuVersion = "7.2",
+): Promise<{ fake: FakeQemu; peer: RawQmp }> {
+  const fake = await createFakeQemu({ machine, qemuVersion });
   fakes.push(fake);
   const peer = await RawQmp.connect(fake.path as string);
   await peer.next(5000);
@@ -51,10 +58,12 @@ const isProbeKey = (key: string): boolean => {
 };
 
 describe("the probe subsystem", () => {
-  for (const machine of MACHINES) {
-    test(`${machine}: every recorded probe reply comes back from the fake exactly as QEMU 7.2 wrote it`, async () => {
-      const { fake, peer } = await peerFor(machine);
-      const recorded = await loadProfile({ machine });
+  for (const [qemuVersion, machine] of PROFILE_VERSIONS.flatMap((v) =>
+    MACHINES.map((m) => [v, m] as const),
+  )) {
+    test(`${qemuVersion} ${machine}: every recorded probe reply comes back from the fake exactly as QEMU wrote it`, async () => {
+      const { fake, peer } = await peerFor(machine, qemuVersion);
+      const recorded = await loadProfile({ qemuVersion, machine });
       const crashed = new Set(recorded.crashKeys());
       const keys = recorded.keys().filter((key) => isProbeKey(key) && !crashed.has(key));
       expect(keys.length).toBeGreaterThan(1500);
@@ -70,24 +79,26 @@ describe("the probe subsystem", () => {
     }, 30_000);
   }
 
-  test("libvirt 9.0's capability probe (-machine none): every request answered as QEMU 7.2 answered it", async () => {
-    const { fake, peer } = await peerFor("none");
-    const recorded = await loadProfile({ machine: "none" });
-    const probe = LIBVIRT.requests.filter((r) => r.machine === "none" && r.command !== "qmp_capabilities");
-    expect(probe.length).toBeGreaterThan(40);
-    const differing: string[] = [];
-    for (const { command, args } of probe) {
-      const reply = await peer.execute(command, args);
-      // State (e.g. migration capabilities) belongs to other subsystems: until one models it, it is refused and
-      // reported in fake.errors, which is checked below; everything answered must be QEMU's answer.
-      if (fake.errors.some((e) => e.command === command)) continue;
-      if (stripId(reply) !== recorded.replyTextByKey(requestKey(command, args)))
-        differing.push(requestKey(command, args));
-    }
-    peer.close();
-    expect(differing).toEqual([]);
-    expect(fake.errors.filter((e) => PROBE_COMMANDS.includes(e.command ?? ""))).toEqual([]);
-  });
+  for (const qemuVersion of PROFILE_VERSIONS) {
+    test(`libvirt 9.0's capability probe (-machine none): every request answered as QEMU ${qemuVersion} answered it`, async () => {
+      const { fake, peer } = await peerFor("none", qemuVersion);
+      const recorded = await loadProfile({ qemuVersion, machine: "none" });
+      const probe = LIBVIRT.requests.filter((r) => r.machine === "none" && r.command !== "qmp_capabilities");
+      expect(probe.length).toBeGreaterThan(40);
+      const differing: string[] = [];
+      for (const { command, args } of probe) {
+        const reply = await peer.execute(command, args);
+        // State (e.g. migration capabilities) belongs to other subsystems: until one models it, it is refused and
+        // reported in fake.errors, which is checked below; everything answered must be QEMU's answer.
+        if (fake.errors.some((e) => e.command === command)) continue;
+        if (stripId(reply) !== recorded.replyTextByKey(requestKey(command, args)))
+          differing.push(requestKey(command, args));
+      }
+      peer.close();
+      expect(differing).toEqual([]);
+      expect(fake.errors.filter((e) => PROBE_COMMANDS.includes(e.command ?? ""))).toEqual([]);
+    });
+  }
 
   test("an unknown name gets QEMU's not-found error with that name", async () => {
     const { peer } = await peerFor("q35");
@@ -154,41 +165,48 @@ describe("the probe subsystem", () => {
   });
 });
 
-describe.skipIf(skipWithoutQemu())("the probe subsystem against a real QEMU 7.2", () => {
-  test("q35: a sample of probe requests, unknown names included, answered identically by QEMU and the fake", async () => {
-    requireQemu();
-    const recorded = await loadProfile({ machine: "q35" });
-    await using qemu = await spawnQemu({ args: [...recorded.args] });
-    const real = await RawQmp.connect(qemu.path);
-    await real.next(10_000);
-    await real.execute("qmp_capabilities");
-    // Managers list the types first; QEMU's module types are unknown until then (see profiles/README.md).
-    await real.execute("qom-list-types");
-    const { peer: fake } = await peerFor("q35");
-    const sample: [string, unknown][] = [
-      ["query-machines", undefined],
-      ["query-cpu-definitions", undefined],
-      ["query-cpu-model-expansion", { type: "full", model: { name: "qemu64" } }],
-      ["query-cpu-model-expansion", { type: "static", model: { name: "Pentium9" } }],
-      ["qom-list-types", { implements: "device", abstract: false }],
-      ["device-list-properties", { typename: "virtio-net-pci" }],
-      ["device-list-properties", { typename: "no-such-nic" }],
-      ["device-list-properties", { typename: "virtio-gpu-gl-pci-base-type" }],
-      ["qom-list-properties", { typename: "no-such-nic" }],
-      ["qom-list-properties", { typename: "memory-backend-file" }],
-      ["query-command-line-options", { option: "bogus" }],
-      ["query-command-line-options", { option: "machine" }],
-      ["query-sev-capabilities", undefined],
-      ["query-tpm-models", undefined],
-      ["human-monitor-command", { "command-line": "info qdm" }],
-    ];
-    try {
-      for (const [command, args] of sample) {
-        expect(stripId(await fake.execute(command, args))).toBe(stripId(await real.execute(command, args)));
+const GENERATIONS: { version: QemuVersion; skip: boolean; require: () => void }[] = [
+  { version: "7.2", skip: skipWithoutQemu(), require: () => requireQemu() },
+  { version: "10.0", skip: skipWithoutQemu10(), require: requireQemu10 },
+];
+
+for (const { version, skip, require } of GENERATIONS) {
+  describe.skipIf(skip)(`the probe subsystem against a real QEMU ${version}`, () => {
+    test("q35: a sample of probe requests, unknown names included, answered identically by QEMU and the fake", async () => {
+      require();
+      const recorded = await loadProfile({ qemuVersion: version, machine: "q35" });
+      await using qemu = await spawnQemu({ qemuVersion: version, args: [...recorded.args] });
+      const real = await RawQmp.connect(qemu.path);
+      await real.next(10_000);
+      await real.execute("qmp_capabilities");
+      // Managers list the types first; QEMU's module types are unknown until then (see profiles/README.md).
+      await real.execute("qom-list-types");
+      const { peer: fake } = await peerFor("q35", version);
+      const sample: [string, unknown][] = [
+        ["query-machines", undefined],
+        ["query-cpu-definitions", undefined],
+        ["query-cpu-model-expansion", { type: "full", model: { name: "qemu64" } }],
+        ["query-cpu-model-expansion", { type: "static", model: { name: "Pentium9" } }],
+        ["qom-list-types", { implements: "device", abstract: false }],
+        ["device-list-properties", { typename: "virtio-net-pci" }],
+        ["device-list-properties", { typename: "no-such-nic" }],
+        ["device-list-properties", { typename: "virtio-gpu-gl-pci-base-type" }],
+        ["qom-list-properties", { typename: "no-such-nic" }],
+        ["qom-list-properties", { typename: "memory-backend-file" }],
+        ["query-command-line-options", { option: "bogus" }],
+        ["query-command-line-options", { option: "machine" }],
+        ["query-sev-capabilities", undefined],
+        ["query-tpm-models", undefined],
+        ["human-monitor-command", { "command-line": "info qdm" }],
+      ];
+      try {
+        for (const [command, args] of sample) {
+          expect(stripId(await fake.execute(command, args))).toBe(stripId(await real.execute(command, args)));
+        }
+      } finally {
+        real.close();
+        fake.close();
       }
-    } finally {
-      real.close();
-      fake.close();
-    }
-  }, 30_000);
-});
+    }, 30_000);
+  });
+}
