@@ -9,7 +9,7 @@ import type { HandlerContext } from "./dispatch/context.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { QapiSchema } from "./dispatch/schema-args.ts";
 import { FakeQemuError } from "./errors.ts";
-import { MonitorServer } from "./monitor/server.ts";
+import { MonitorServer, type MonitorServerHooks, type MonitorServerOptions } from "./monitor/server.ts";
 import type { MonitorService } from "./monitor/session.ts";
 import type {
   CommandContextBase,
@@ -86,6 +86,11 @@ export class FakeQemu implements AsyncDisposable {
 
   readonly #options: FakeQemuOptions;
   readonly #server: MonitorServer;
+  /** Monitors opened with {@link FakeQemu.addMonitor}, after the first. */
+  readonly #moreServers: MonitorServer[] = [];
+  readonly #service: MonitorService;
+  #nextClientId = 1;
+  readonly #serverHooks: MonitorServerHooks;
   readonly #dispatcher: Dispatcher;
   readonly #vm: Vm;
   readonly #injected: Fault[] = [];
@@ -104,7 +109,7 @@ export class FakeQemu implements AsyncDisposable {
     this.#vm = new Vm({
       machine: parts.profile,
       clock: this.clock,
-      config: { status: options.status ?? "running", version, name: options.name },
+      config: { status: options.status ?? "running", version, name: options.name, uuid: options.uuid },
       host: {
         emit: (event, data) => this.emit(event, data),
         quit: (client) => this.#quit(client),
@@ -123,13 +128,16 @@ export class FakeQemu implements AsyncDisposable {
       emit: (event, data) => this.emit(event, data),
       reportError,
     });
-    const service = parts.service?.(this) ?? this.#dispatcher;
-    this.#server = new MonitorServer(options, service, {
+    this.#service = parts.service?.(this) ?? this.#dispatcher;
+    this.#serverHooks = {
       record: (entry) => this.#record(entry),
       reportError,
       faultsForNext: () => [...(options.faults ?? []), ...this.#injected.splice(0)],
       stopped: () => this.#rejectWaiters(),
-    });
+      // One numbering across all monitors: a client number names one connection to this VM.
+      nextClientId: () => this.#nextClientId++,
+    };
+    this.#server = new MonitorServer(options, this.#service, this.#serverHooks);
     this.address = this.#server.address;
     this.path = this.#server.path;
     this.port = this.#server.port;
@@ -146,7 +154,9 @@ export class FakeQemu implements AsyncDisposable {
 
   /** The clients connected now. */
   get clients(): FakeClientInfo[] {
-    return this.#server.sessions.map((s) => ({ id: s.id, phase: s.phase, oob: s.oob }));
+    return this.#servers().flatMap((server) =>
+      server.sessions.map((s) => ({ id: s.id, phase: s.phase, oob: s.oob })),
+    );
   }
 
   /** Resolves once the fake has stopped (after `close()`, or after `quit` with `onQuit: "exit"`). */
@@ -174,7 +184,47 @@ export class FakeQemu implements AsyncDisposable {
 
   /** Sends an event to every client in command mode, now. */
   emit(event: string, data?: JsonObject): void {
-    this.#server.broadcast(event, data);
+    for (const server of this.#servers()) server.broadcast(event, data);
+  }
+
+  /**
+   * Opens another monitor on the same VM, as QEMU started with several `-qmp`/`-mon` options: its clients see the
+   * same state and get every event. Resolves with its address (`unix:…`, `tcp:…` or `fd:N`).
+   */
+  addMonitor(
+    options: Pick<MonitorServerOptions, "path" | "tcp" | "hostname" | "port" | "fd" | "multiClient">,
+  ): string {
+    const server = new MonitorServer(
+      {
+        ...options,
+        ...(this.#options.maxLineBytes === undefined ? {} : { maxLineBytes: this.#options.maxLineBytes }),
+      },
+      this.#service,
+      this.#serverHooks,
+    );
+    this.#moreServers.push(server);
+    return server.address;
+  }
+
+  /**
+   * @internal For the emulator: runs a VM command with no client, as QEMU creates what its command line lists
+   * (`-device` → `device_add`, `-blockdev` → `blockdev-add`, …) before any monitor client is served, so those
+   * exist in the model exactly as hotplugged ones do. Resolves false when no subsystem implements `command`.
+   */
+  async runAtStart(command: string, args: JsonObject): Promise<boolean> {
+    const handler = this.#vm.commandHandler(command);
+    if (handler === undefined) return false;
+    await handler(args, {
+      client: 0,
+      command,
+      signal: new AbortController().signal,
+      afterReply: (fn) => fn(),
+    });
+    return true;
+  }
+
+  #servers(): MonitorServer[] {
+    return [this.#server, ...this.#moreServers];
   }
 
   /** Applies `fault` to the next connection only (on top of the options' `faults`). */
@@ -224,7 +274,7 @@ export class FakeQemu implements AsyncDisposable {
 
   /** Stops listening, closes every connection, removes the socket and its temp dir. Idempotent. */
   async close(): Promise<void> {
-    await this.#server.close();
+    await Promise.all(this.#servers().map((server) => server.close()));
     this.#exited.resolve();
   }
 
@@ -237,14 +287,14 @@ export class FakeQemu implements AsyncDisposable {
    * socket stops accepting, and nothing more is answered.
    */
   async kill(): Promise<void> {
-    await this.#server.kill();
+    await Promise.all(this.#servers().map((server) => server.kill()));
     this.#exited.resolve();
   }
 
   #quit(client: number): void {
     if ((this.#options.onQuit ?? "exit") === "exit") {
       // QEMU exits: the listener goes first so nobody new connects, then every monitor closes.
-      this.#server.stopListening();
+      for (const server of this.#servers()) server.stopListening();
       void this.close();
       return;
     }

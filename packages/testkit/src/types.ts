@@ -21,6 +21,11 @@ export interface FakeQemuOptions {
   /** With `tcp`, the address to bind. @default "127.0.0.1" */
   hostname?: string;
   /**
+   * Serve on this already-listening socket (unix or TCP) inherited from the parent, as libvirt hands QEMU its
+   * monitor (`-chardev socket,fd=N,server=on`). The fake neither binds nor removes anything then.
+   */
+  fd?: number;
+  /**
    * Serve every client at once. QEMU's monitor serves one client at a time: a second client's connection is
    * accepted by the kernel but gets no greeting until the first one leaves, which is what the fake does by
    * default. @default false
@@ -47,6 +52,8 @@ export interface FakeQemuOptions {
   clock?: "real" | "manual";
   /** The run state at start (`query-status`). @default "running" */
   status?: string;
+  /** The UUID `query-uuid` reports (QEMU's `-uuid`). @default the all-zero UUID, as QEMU without -uuid */
+  uuid?: string;
   /** The VM name `query-name` reports (QEMU's `-name`). @default none (`query-name` returns `{}`) */
   name?: string;
   /**

@@ -5,6 +5,7 @@
  * up (pidfile, sockets) on the way out.
  */
 import { rmSync, writeFileSync } from "node:fs";
+import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { createFakeQemu, type FakeQemu } from "../fake-server.ts";
 import { loadRecordedCli } from "./catalogue.ts";
 import { listenIdle, openPty } from "./chardevs.ts";
@@ -13,6 +14,7 @@ import { type DaemonHooks, daemonChild, daemonize } from "./daemon.ts";
 import { type MonitorEndpoint, monitorEndpoints, otherSocketEndpoints } from "./monitors.ts";
 import { loadScript, type ScriptControl } from "./script.ts";
 import { terminationMessage, watchTermination } from "./signals.ts";
+import { createAtStart } from "./startup.ts";
 import { validateConfig } from "./validate.ts";
 
 /** Where the emulator writes, and what it knows of its environment. */
@@ -61,7 +63,7 @@ export async function runEmulator(
       return await daemonize(options.relaunch ?? [], argv, io, prog);
     }
     const script = await loadScript(io.env, prog);
-    return await serve(config, machine.family, io, prog, daemon, script, options);
+    return await serve(config, machine.family, recorded.schema, io, prog, daemon, script, options);
   } catch (error) {
     if (error instanceof EmulatorExit) {
       io.stdout.write(error.stdout);
@@ -76,6 +78,7 @@ export async function runEmulator(
 async function serve(
   config: EmulatorConfig,
   family: string,
+  schema: readonly SchemaEntry[],
   io: EmulatorIO,
   prog: string,
   daemon: DaemonHooks | undefined,
@@ -121,11 +124,22 @@ async function serve(
         );
       }
     }
-    for (const endpoint of monitors) {
-      fakes.push(await openMonitor(endpoint, config, family, prog, script));
+    const [firstMonitor, ...moreMonitors] = monitors;
+    let fake: FakeQemu | undefined;
+    if (firstMonitor !== undefined) {
+      fake = await openVm(firstMonitor, config, family, prog, script);
+      fakes.push(fake);
+      await createAtStart(fake, config, ptys, prog, schema);
+      script?.started(fake);
+      for (const endpoint of moreMonitors) {
+        try {
+          fake.addMonitor(endpoint.listen);
+        } catch (error) {
+          throw bindError(prog, endpoint, error);
+        }
+      }
+      options.onListening?.(fake);
     }
-    const [first] = fakes;
-    if (first !== undefined) options.onListening?.(first);
     daemon?.ready();
     const exit = Promise.withResolvers<number>();
     const stopWatching = watchTermination((signal) => {
@@ -133,7 +147,8 @@ async function serve(
       exit.resolve(0);
     });
     cleanups.push(stopWatching);
-    for (const fake of fakes) fake.exited.then(() => exit.resolve(0));
+    // `quit`: QEMU exits 0 without a word.
+    fake?.exited.then(() => exit.resolve(0));
     return await exit.promise;
   } finally {
     await Promise.all(fakes.map((fake) => fake.close()));
@@ -141,31 +156,42 @@ async function serve(
   }
 }
 
-async function openMonitor(
+/** The VM, listening on its first monitor. */
+async function openVm(
   endpoint: MonitorEndpoint,
   config: EmulatorConfig,
   family: string,
   prog: string,
   script: ScriptControl | undefined,
 ): Promise<FakeQemu> {
+  if (family !== "none" && family !== "q35") {
+    throw new EmulatorExit(
+      1,
+      `${prog}: the fake QEMU models the machines none and q35 (pc-q35-*); give -machine q35 or -machine none\n`,
+    );
+  }
   try {
     const fake = await createFakeQemu({
       ...endpoint.listen,
+      machine: family,
       status: config.startPaused ? "prelaunch" : config.incoming !== undefined ? "inmigrate" : "running",
       ...(config.name === undefined ? {} : { name: config.name }),
+      ...(config.uuid === undefined ? {} : { uuid: config.uuid }),
       faults: script?.faults ?? [],
       ...(script?.onReceived ? { onReceived: script.onReceived } : {}),
     });
-    void family;
     script?.install(fake);
     return fake;
   } catch (error) {
-    const cause = (error as { cause?: unknown }).cause ?? error;
-    throw new EmulatorExit(
-      1,
-      `${prog}: ${endpoint.location}: Failed to bind socket to ${endpoint.describe}: ${errnoText(cause)}\n`,
-    );
+    throw bindError(prog, endpoint, (error as { cause?: unknown }).cause ?? error);
   }
+}
+
+function bindError(prog: string, endpoint: MonitorEndpoint, error: unknown): EmulatorExit {
+  return new EmulatorExit(
+    1,
+    `${prog}: ${endpoint.location}: Failed to bind socket to ${endpoint.describe}: ${errnoText(error)}\n`,
+  );
 }
 
 /** `-msg timestamp=on`: QEMU's UTC time with microseconds, then a space. */

@@ -4,7 +4,8 @@
  *
  * - `QMPKIT_FAKE_QEMU_SCRIPT`: a path to a JSON script, or the JSON itself (starts with `{`);
  * - `QMPKIT_FAKE_QEMU_LOG`: a path; every message a monitor receives is appended as one JSON line
- *   (`{"monitor":1,"client":1,"at":…,"message":…}`, or `"raw"` + `"error"` when it did not parse).
+ *   (`{"kind":"received","client":1,"at":…,"message":…}`, or `"raw"` + `"error"` when it did not parse), and
+ *   what the command line asked for that the model could not create (`{"kind":"not-created",…}`).
  *
  * The script format (version 1) is documented in the testkit README ("Test a program that launches QEMU"). Any
  * member this version does not know is an error: the emulator exits 1 naming it, never ignores it.
@@ -24,6 +25,8 @@ export interface ScriptControl {
   readonly onReceived: ((entry: ReceivedMessage) => void) | undefined;
   /** Installs the script's command replies on a fake. */
   install(fake: FakeQemu): void;
+  /** Start-up is done: logs what the fake could not create (`fake.errors` so far). */
+  started(fake: FakeQemu): void;
 }
 
 /** A rule: on the `nth` call of `command` (every call when `nth` is absent), do `action`. */
@@ -80,21 +83,31 @@ export async function loadScript(
     string,
     { return?: unknown; error?: { class: string; desc: string } }
   >;
-  let monitor = 0;
+  const log = (line: Record<string, unknown>) => {
+    if (logPath) appendFileSync(logPath, `${JSON.stringify(line)}\n`);
+  };
   return {
     faults,
     onReceived:
       logPath === undefined || logPath === ""
         ? undefined
-        : (entry) => {
-            const line =
+        : (entry) =>
+            log(
               entry.error === undefined
-                ? { monitor, client: entry.client, at: entry.at, message: entry.message }
-                : { monitor, client: entry.client, at: entry.at, raw: entry.raw, error: entry.error };
-            appendFileSync(logPath, `${JSON.stringify(line)}\n`);
-          },
+                ? { kind: "received", client: entry.client, at: entry.at, message: entry.message }
+                : {
+                    kind: "received",
+                    client: entry.client,
+                    at: entry.at,
+                    raw: entry.raw,
+                    error: entry.error,
+                  },
+            ),
+    started(fake) {
+      for (const error of fake.errors)
+        log({ kind: "not-created", command: error.command, message: error.message });
+    },
     install(fake) {
-      monitor++;
       for (const [name, reply] of Object.entries(commands)) {
         fake.handle(name, () => {
           if (reply.error !== undefined) throw new QmpCommandError(reply.error.class, reply.error.desc);

@@ -17,6 +17,8 @@ export interface MonitorServerOptions {
   path?: string;
   port?: number;
   hostname?: string;
+  /** An inherited listening socket to accept on (see `FakeQemuOptions.fd`). */
+  fd?: number;
   multiClient?: boolean;
   maxLineBytes?: number;
 }
@@ -29,6 +31,8 @@ export interface MonitorServerHooks {
   faultsForNext(): Fault[];
   /** The server stopped accepting (close, kill or quit). */
   stopped(): void;
+  /** Numbers clients when several servers share one VM. @default the server's own count from 1 */
+  nextClientId?(): number;
 }
 
 /** Listens, admits clients as QEMU does, and keeps the live sessions. */
@@ -59,6 +63,23 @@ export class MonitorServer implements SessionOwner {
       close: (socket: Socket<MonitorSession | undefined>) => socket.data?.onClosed(),
       error: (socket: Socket<MonitorSession | undefined>) => socket.data?.onClosed(),
     };
+    if (options.fd !== undefined) {
+      // Bun 1.4.4 accepts `fd` for an already-listening socket although its types do not declare it.
+      const listenOnFd = Bun.listen as unknown as (o: {
+        fd: number;
+        socket: typeof handlers;
+      }) => SocketListener<MonitorSession | undefined>;
+      try {
+        this.#server = listenOnFd({ fd: options.fd, socket: handlers });
+      } catch (error) {
+        throw new FakeQemuError(`Cannot listen on fd ${options.fd}`, { cause: error });
+      }
+      this.port = undefined;
+      this.path = undefined;
+      this.#dir = undefined;
+      this.address = `fd:${options.fd}`;
+      return;
+    }
     if (options.tcp) {
       const hostname = options.hostname ?? "127.0.0.1";
       const server = Bun.listen<MonitorSession | undefined>({
@@ -164,7 +185,7 @@ export class MonitorServer implements SessionOwner {
       this,
       this.#service,
       socket as Socket<unknown>,
-      this.#nextClient++,
+      this.#hooks.nextClientId?.() ?? this.#nextClient++,
       this.#hooks.faultsForNext(),
     );
     socket.data = session;

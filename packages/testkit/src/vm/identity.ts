@@ -10,9 +10,10 @@ const NO_UUID = "00000000-0000-0000-0000-000000000000";
 export class Identity {
   constructor(vm: VmApi) {
     const { version, name } = vm.config;
+    const uuid = vm.config.uuid ?? NO_UUID;
     vm.command("query-version", () => ({ qemu: { ...version.qemu }, package: version.package }));
     vm.command("query-name", () => (name === undefined ? {} : { name }));
-    vm.command("query-uuid", () => ({ UUID: NO_UUID }));
+    vm.command("query-uuid", () => ({ UUID: uuid }));
     // The fake emulates TCG on a host where KVM exists, as CI's QEMU runs.
     vm.command("query-kvm", () => ({ enabled: false, present: true }));
     vm.hmp(
@@ -21,7 +22,7 @@ export class Identity {
     );
     vm.hmp("info name", () => (name === undefined ? "" : `${name}\r\n`));
     vm.hmp("info kvm", () => "kvm support: disabled\r\n");
-    vm.hmp("info uuid", () => `${NO_UUID}\r\n`);
+    vm.hmp("info uuid", () => `${uuid}\r\n`);
     // -machine none has no CPUs to list.
     if (vm.machine.name === "none") vm.hmp("info cpus", () => "");
   }

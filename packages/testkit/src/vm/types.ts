@@ -54,6 +54,8 @@ export interface VmConfig {
   readonly version: { qemu: { major: number; minor: number; micro: number }; package: string };
   /** `-name`, if any. */
   readonly name: string | undefined;
+  /** `-uuid`, if any. */
+  readonly uuid?: string | undefined;
 }
 
 /** The VM as a subsystem sees it. */
