@@ -3,9 +3,9 @@
  * `process.on("SIGTERM")` does not say who sent the signal, so a five-line C handler compiled at run time by
  * Bun's embedded TinyCC (`bun:ffi`'s `cc`) records `si_pid` from an `SA_SIGINFO` handler, and a timer polls it.
  * The C declares what it uses itself (x86-64 Linux layouts), so it needs no system headers on the machine.
- * Measured (Bun 1.4.4): 6–13 ms to compile, in `bun` and in a compiled binary alike — so it is installed after
- * the monitors listen and costs nothing on the way to a listening monitor. If it cannot be compiled, the
- * fallback handler prints QEMU's line for an unknown sender ("terminating on signal 15").
+ * Measured (Bun 1.4.4): 6–13 ms to compile, in `bun` and in a compiled binary alike. It is installed once the
+ * monitors listen, before the first client is served. If it cannot be compiled, the fallback handler prints
+ * QEMU's line for an unknown sender ("terminating on signal 15").
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,7 +39,7 @@ int qmpkit_sender(void) { return last_sender; }
 
 /**
  * Calls `onSignal` once, on the first SIGHUP, SIGINT or SIGTERM. Returns a function that stops watching.
- * Until the C handler is in place (a few ms after the call), signals are caught without their sender.
+ * Falls back to `process.on` (signals without their sender) when the C handler cannot be built.
  */
 export function watchTermination(onSignal: (signal: TerminationSignal) => void): () => void {
   let fired = false;
@@ -59,16 +59,15 @@ export function watchTermination(onSignal: (signal: TerminationSignal) => void):
     for (const off of fallback) off();
     if (timer !== undefined) clearInterval(timer);
   };
-  setTimeout(() => {
-    if (fired) return;
-    const native = compileHandler();
-    if (native === undefined) return;
+  // Synchronously, so the sender is known for any signal that arrives once a client got its greeting.
+  const native = compileHandler();
+  if (native !== undefined) {
     for (const signal of Object.values(SIGNALS)) native.install(signal);
     timer = setInterval(() => {
       const signal = native.signal();
       if (signal !== 0) fire({ signal, pid: native.sender() || undefined });
     }, 10);
-  }, 0);
+  }
   return stop;
 }
 

@@ -1,0 +1,279 @@
+/**
+ * The emulator as a process, launched the way programs launch QEMU: libvirt's inherited listening fd, several
+ * monitors on one VM, `-daemonize` + `-pidfile`, `-S`/`-name`/`-uuid`, `quit`, and steering from outside with
+ * `QMPKIT_FAKE_QEMU_SCRIPT`/`QMPKIT_FAKE_QEMU_LOG`. Where real QEMU is installed, the same command line is run on
+ * it too and the observable outcome compared.
+ */
+
+import { dlopen, ptr } from "bun:ffi";
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@qmpkit/qmp";
+import { skipWithoutQemu } from "../../src/index.ts";
+import { within } from "../helpers.ts";
+import { EMULATOR_MAIN } from "./emulator-binary.ts";
+
+const EMULATOR = [process.execPath, EMULATOR_MAIN];
+const QEMU = ["qemu-system-x86_64"];
+const BASE = ["-machine", "none", "-nodefaults", "-display", "none"];
+
+const dirs: string[] = [];
+const children: Bun.Subprocess[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    child.kill("SIGKILL");
+    await child.exited;
+  }
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "qmpkit-emu-proc-"));
+  dirs.push(dir);
+  return dir;
+}
+
+function launch(
+  command: string[],
+  args: string[],
+  options: { env?: Record<string, string>; fd?: number } = {},
+) {
+  const child = Bun.spawn([...command, ...args], {
+    stdio: ["ignore", "pipe", "pipe", ...(options.fd === undefined ? [] : [options.fd])],
+    env: { ...process.env, ...options.env },
+  });
+  children.push(child);
+  return child;
+}
+
+/** Resolves once `path` exists (a socket or a pidfile), or rejects after 10 s. */
+async function appears(path: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${path} did not appear within 10 s`);
+    await Bun.sleep(10);
+  }
+}
+
+/** A listening unix socket made with libc, as libvirt makes the monitor socket it hands QEMU as fd 3. */
+function listeningSocket(path: string): { fd: number; close(): void } {
+  const libc = dlopen("libc.so.6", {
+    socket: { args: ["int", "int", "int"], returns: "int" },
+    bind: { args: ["int", "ptr", "int"], returns: "int" },
+    listen: { args: ["int", "int"], returns: "int" },
+    close: { args: ["int"], returns: "int" },
+  });
+  // AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC: only the child that gets it as fd 3 keeps it.
+  const fd = libc.symbols.socket(1, 1 | 0o2000000, 0);
+  const address = new Uint8Array(110);
+  new DataView(address.buffer).setUint16(0, 1, true);
+  address.set(new TextEncoder().encode(path), 2);
+  if (libc.symbols.bind(fd, ptr(address), 110) !== 0 || libc.symbols.listen(fd, 5) !== 0) {
+    throw new Error("cannot make a listening socket");
+  }
+  return { fd, close: () => void libc.symbols.close(fd) };
+}
+
+/** Greeting and a few answers over the monitor at `path`, then `quit`. */
+async function talk(path: string, commands: string[]): Promise<unknown[]> {
+  const client = await connect(`unix:${path}`, { timeoutMs: 10_000 });
+  const answers: unknown[] = [client.greeting];
+  for (const command of commands) answers.push(await client.execute(command as "query-status"));
+  await client.execute("quit").catch(() => {});
+  await client.disconnect().catch(() => {});
+  return answers;
+}
+
+const binaries = [
+  { name: "the emulator", command: EMULATOR, skip: false },
+  { name: "real QEMU", command: QEMU, skip: skipWithoutQemu() },
+];
+
+describe("launched as libvirt launches QEMU", () => {
+  for (const { name, command, skip } of binaries) {
+    test.skipIf(skip)(
+      `${name}: serves QMP on an inherited listening fd (-chardev socket,fd=3 + -mon)`,
+      async () => {
+        const path = join(tempDir(), "monitor.sock");
+        const socket = listeningSocket(path);
+        const child = launch(
+          command,
+          [
+            ...BASE,
+            "-S",
+            "-chardev",
+            "socket,id=charmonitor,fd=3,server=on,wait=off",
+            "-mon",
+            "chardev=charmonitor,id=monitor,mode=control",
+          ],
+          { fd: socket.fd },
+        );
+        socket.close();
+        const [greeting, status] = await within(talk(path, ["query-status"]), 15_000, "the monitor on fd 3");
+        expect(greeting).toMatchObject({
+          QMP: { version: { qemu: { major: 7, minor: 2 } }, capabilities: ["oob"] },
+        });
+        expect(status).toEqual({ status: "prelaunch", singlestep: false, running: false });
+        expect(await within(child.exited, 10_000, "exit after quit")).toBe(0);
+      },
+      30_000,
+    );
+  }
+});
+
+describe("process behaviour", () => {
+  for (const { name, command, skip } of binaries) {
+    test.skipIf(skip)(
+      `${name}: -daemonize returns 0 once the monitor listens; -pidfile names the daemon`,
+      async () => {
+        const dir = tempDir();
+        const [socket, pidfile] = [join(dir, "qmp.sock"), join(dir, "qemu.pid")];
+        const parent = launch(command, [
+          ...BASE,
+          "-qmp",
+          `unix:${socket},server=on,wait=off`,
+          "-pidfile",
+          pidfile,
+          "-daemonize",
+        ]);
+        expect(await within(parent.exited, 15_000, "the daemonizing parent")).toBe(0);
+        expect(existsSync(socket)).toBe(true);
+        const pid = Number(readFileSync(pidfile, "utf8").trim());
+        expect(pid).not.toBe(parent.pid);
+        expect(process.kill(pid, 0)).toBe(true);
+        const [, status] = await talk(socket, ["query-status"]);
+        expect(status).toMatchObject({ status: "running" });
+        // quit: the daemon exits and takes its pidfile and socket with it.
+        const deadline = Date.now() + 10_000;
+        while ((existsSync(pidfile) || existsSync(socket)) && Date.now() < deadline) await Bun.sleep(10);
+        expect({ pidfile: existsSync(pidfile), socket: existsSync(socket) }).toEqual({
+          pidfile: false,
+          socket: false,
+        });
+      },
+      30_000,
+    );
+
+    test.skipIf(skip)(
+      `${name}: -S, -name and -uuid show in query-status, query-name and query-uuid`,
+      async () => {
+        const socket = join(tempDir(), "qmp.sock");
+        const uuid = "209f318e-0e3d-4846-8bf8-ec1212548752";
+        launch(command, [
+          ...BASE,
+          "-S",
+          "-name",
+          "guest=vm1,debug-threads=on",
+          "-uuid",
+          uuid,
+          "-qmp",
+          `unix:${socket},server=on,wait=off`,
+        ]);
+        await appears(socket);
+        const [, status, vmName, vmUuid] = await talk(socket, ["query-status", "query-name", "query-uuid"]);
+        expect({ status, vmName, vmUuid }).toEqual({
+          status: { status: "prelaunch", singlestep: false, running: false },
+          vmName: { name: "vm1" },
+          vmUuid: { UUID: uuid },
+        });
+      },
+      30_000,
+    );
+  }
+
+  test("two monitors are one VM: a stop on one is a STOP event and a paused status on the other", async () => {
+    const dir = tempDir();
+    const [a, b] = [join(dir, "a.sock"), join(dir, "b.sock")];
+    const child = launch(EMULATOR, [
+      ...BASE,
+      "-qmp",
+      `unix:${a},server=on,wait=off`,
+      "-chardev",
+      `socket,id=m2,path=${b},server=on,wait=off`,
+      "-mon",
+      "chardev=m2,mode=control",
+    ]);
+    await appears(a);
+    await appears(b);
+    const first = await connect(`unix:${a}`);
+    const second = await connect(`unix:${b}`);
+    const stopped = second.waitForEvent("STOP", { timeoutMs: 5000 });
+    await first.execute("stop");
+    await stopped;
+    expect(await second.execute("query-status")).toMatchObject({ status: "paused" });
+    await second.execute("quit");
+    await first.disconnect().catch(() => {});
+    await second.disconnect().catch(() => {});
+    expect(await within(child.exited, 10_000, "exit after quit")).toBe(0);
+  }, 30_000);
+
+  test("SIGTERM: QEMU's line names the sender, the status is 0, the socket is removed", async () => {
+    const socket = join(tempDir(), "qmp.sock");
+    const child = launch(EMULATOR, [...BASE, "-qmp", `unix:${socket},server=on,wait=off`]);
+    await appears(socket);
+    await talk(socket, []).catch(() => {});
+    const again = launch(EMULATOR, [
+      ...BASE,
+      "-msg",
+      "timestamp=on",
+      "-qmp",
+      `unix:${socket}.2,server=on,wait=off`,
+    ]);
+    await appears(`${socket}.2`);
+    // A command round trip: the signal handler is in place once the main loop answers (as in QEMU).
+    const client = await connect(`unix:${socket}.2`);
+    await client.execute("query-status");
+    again.kill("SIGTERM");
+    expect(await within(again.exited, 10_000, "exit on SIGTERM")).toBe(0);
+    const stderr = await new Response(again.stderr).text();
+    expect(stderr).toMatch(
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z qemu-system-x86_64: terminating on signal 15 from pid ${process.pid} \\(`,
+      ),
+    );
+    expect(existsSync(`${socket}.2`)).toBe(false);
+    await client.disconnect().catch(() => {});
+    await within(child.exited, 10_000, "first exit");
+  }, 30_000);
+});
+
+describe("steering from outside: QMPKIT_FAKE_QEMU_SCRIPT and QMPKIT_FAKE_QEMU_LOG", () => {
+  test("a scripted reply, a crash on the 3rd query-name, and a log of what the monitor received", async () => {
+    const dir = tempDir();
+    const [socket, log] = [join(dir, "qmp.sock"), join(dir, "monitor.jsonl")];
+    const script = {
+      version: 1,
+      commands: { "query-uuid": { return: { UUID: "11111111-2222-3333-4444-555555555555" } } },
+      rules: [{ command: "query-name", nth: 3, action: "crash" }],
+    };
+    const child = launch(EMULATOR, [...BASE, "-qmp", `unix:${socket},server=on,wait=off`], {
+      env: { QMPKIT_FAKE_QEMU_SCRIPT: JSON.stringify(script), QMPKIT_FAKE_QEMU_LOG: log },
+    });
+    await appears(socket);
+    const client = await connect(`unix:${socket}`);
+    expect(await client.execute("query-uuid")).toEqual({ UUID: "11111111-2222-3333-4444-555555555555" });
+    await client.execute("query-name");
+    await client.execute("query-name");
+    await expect(client.execute("query-name")).rejects.toThrow();
+    await client.disconnect().catch(() => {});
+    // The process died as a crashed QEMU does: by a signal, without cleaning up.
+    expect(await within(child.exited, 10_000, "the crash")).toBe(137);
+    const received = readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.kind === "received")
+      .map((line) => line.message.execute);
+    expect(received).toEqual(["qmp_capabilities", "query-uuid", "query-name", "query-name", "query-name"]);
+  }, 30_000);
+
+  test("an unknown member of the script is an error, never ignored", async () => {
+    const child = launch(EMULATOR, [...BASE], { env: { QMPKIT_FAKE_QEMU_SCRIPT: '{"guets": {}}' } });
+    expect(await within(child.exited, 10_000, "exit")).toBe(1);
+    expect(await new Response(child.stderr).text()).toBe(
+      "qemu-system-x86_64: QMPKIT_FAKE_QEMU_SCRIPT: unknown member 'guets' (this version knows version, commands, rules, faults)\n",
+    );
+  }, 30_000);
+});
