@@ -74,7 +74,10 @@ export interface FakeQemuOptions {
   record?: boolean;
   /** Called for every message received, in order (the CLI prints these). */
   onReceived?: (entry: ReceivedMessage) => void;
-  /** The longest input line accepted; longer input is answered with QEMU's token-size error. @default 64 MiB */
+  /**
+   * QEMU's input size limit: a token, or a message's tokens together, beyond it are refused with QEMU's
+   * `JSON token size limit exceeded` (smaller values make the limit testable). @default 64 MiB, as QEMU
+   */
   maxLineBytes?: number;
 }
 

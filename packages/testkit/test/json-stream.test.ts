@@ -1,6 +1,6 @@
 /**
- * QEMU's input parser, fed line by line as the fake's framing does: message boundaries independent of lines,
- * recovery after lexical errors, QEMU's limits. (QEMU's answers to many more inputs are in the probe fixture.)
+ * QEMU's input parser, fed bytes as they arrive: message boundaries independent of lines and of chunks, recovery
+ * after lexical errors, QEMU's limits. (QEMU's answers to many more inputs are in the probe fixture.)
  */
 import { describe, expect, test } from "bun:test";
 import { type ParsedInput, QmpInputParser } from "../src/monitor/json-stream.ts";
@@ -8,7 +8,7 @@ import { type ParsedInput, QmpInputParser } from "../src/monitor/json-stream.ts"
 function feed(...lines: string[]): ParsedInput[] {
   const out: ParsedInput[] = [];
   const parser = new QmpInputParser((input) => out.push(input));
-  for (const line of lines) parser.feedLine(Buffer.from(line));
+  for (const line of lines) parser.feed(Buffer.from(`${line}\n`));
   return out;
 }
 
@@ -59,9 +59,9 @@ describe("errors and recovery", () => {
   test("reset() forgets a message in progress", () => {
     const out: ParsedInput[] = [];
     const parser = new QmpInputParser((input) => out.push(input));
-    parser.feedLine(Buffer.from('{"a": ['));
+    parser.feed(Buffer.from('{"a": ['));
     parser.reset();
-    parser.feedLine(Buffer.from('{"b": 1}'));
+    parser.feed(Buffer.from('{"b": 1}'));
     expect(out.map((i) => i.ok && i.value)).toEqual([{ b: 1 }]);
   });
 
@@ -69,5 +69,60 @@ describe("errors and recovery", () => {
     const [input] = feed("x".repeat(5000));
     expect(input?.ok).toBe(false);
     expect((input as { error: string }).error.length).toBe(1041);
+  });
+});
+
+describe("a byte stream, not lines", () => {
+  function feedChunks(chunks: (string | Buffer)[], maxBytes?: number): ParsedInput[] {
+    const out: ParsedInput[] = [];
+    const parser = new QmpInputParser((input) => out.push(input), maxBytes);
+    for (const chunk of chunks) parser.feed(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    return out;
+  }
+
+  test("a message is complete at its closing brace: no newline needed, none waited for", () => {
+    expect(feedChunks(['{"execute": "query-kvm"}'])).toEqual([
+      { ok: true, value: { execute: "query-kvm" }, raw: '{"execute": "query-kvm"}' },
+    ]);
+  });
+
+  test("split at every byte, with multi-byte UTF-8 cut in half, it parses to the same messages", () => {
+    const text = '{"execute": "x", "arguments": {"s": "é€😀", "n": -12.5e3}}\r{"execute": "y"}';
+    const bytes = Buffer.from(text);
+    const whole = feedChunks([bytes]);
+    const split = feedChunks([...bytes].map((b) => Buffer.of(b)));
+    expect(split).toEqual(whole);
+    expect(whole.map((i) => i.ok && i.value)).toEqual([
+      { execute: "x", arguments: { s: "é€😀", n: -12500 } },
+      { execute: "y" },
+    ]);
+  });
+
+  test("a number or keyword at the end of a chunk waits for its delimiter", () => {
+    expect(feedChunks(['{"id": 12', "34}"]).map((i) => i.ok && i.value)).toEqual([{ id: 1234 }]);
+    expect(feedChunks(["[tr", "ue]"]).map((i) => i.ok && i.value)).toEqual([[true]]);
+  });
+
+  test("a token longer than the limit is refused as QEMU's lexer does, and lexing starts afresh", () => {
+    const inputs = feedChunks([`["${"a".repeat(40)}`, `${"a".repeat(40)}"]`, '\n{"ok": 1}'], 32);
+    expect(inputs[0]).toMatchObject({ ok: false, error: "JSON token size limit exceeded" });
+    expect(inputs.at(-1)).toMatchObject({ ok: true, value: { ok: 1 } });
+  });
+
+  test("the raw text kept for a message is capped at the limit", () => {
+    const [input] = feedChunks([`{"a": 1${" ".repeat(1000)}}`], 64);
+    expect(input).toMatchObject({ ok: true, value: { a: 1 } });
+    expect(input?.raw.length).toBe(64);
+  });
+
+  test("pending says whether input would be lost if the stream ended now", () => {
+    const parser = new QmpInputParser(() => {});
+    expect(parser.pending).toBe(false);
+    parser.feed(Buffer.from("{"));
+    expect(parser.pending).toBe(true);
+    parser.feed(Buffer.from("} 4"));
+    expect(parser.pending).toBe(true);
+    parser.feed(Buffer.from(" "));
+    expect(parser.pending).toBe(false);
   });
 });

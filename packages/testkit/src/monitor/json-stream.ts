@@ -2,13 +2,13 @@
  * QEMU's QMP input parser, reproduced: a byte-level JSON lexer with QEMU's extensions (single-quoted strings,
  * `\'` escapes), its streamer (a message ends when braces and brackets balance, or go negative), its recovery
  * after a lexical error (skip to the next structural or control character), its limits (nesting 1024, 2 Mi
- * tokens, 64 MiB) and its error texts (`JSON parse error, expecting value`, `stray '…'`, `duplicate key`, …).
+ * tokens, 64 MiB per token and per message) and its error texts (`JSON parse error, expecting value`,
+ * `stray '…'`, `duplicate key`, …).
  *
- * QEMU reads a byte stream, not lines. The fake frames input with protocol-core's `LineDecoder` (bounded memory)
- * and feeds each line here followed by the `\n` it ended with, so messages split over lines, several messages on
- * one line and unterminated strings behave as in QEMU. Two visible differences remain: a message is answered
- * when its line ends (QEMU can answer before the newline arrives), and a `\r` just before a newline is dropped by
- * the framing (it only shows inside the text of a `stray` error for a string broken by CRLF).
+ * Like QEMU it reads a byte stream, not lines: bytes go in as they arrive, in any split, and a message is
+ * answered the moment its closing brace arrives, with no newline after it (as QEMU's own `qemu.qmp` and npm's
+ * `qemu-qmp` send). Memory stays bounded as in QEMU: a token in progress is cut at the size limit, and the text
+ * kept for `fake.received` is capped at the same size.
  */
 
 import { Tok, type Token, TokenParser } from "./json-parser.ts";
@@ -40,7 +40,8 @@ type St = (typeof St)[keyof typeof St];
 
 const MAX_NESTING = 1024;
 const MAX_TOKEN_COUNT = 2 * 1024 * 1024;
-const MAX_TOTAL_BYTES = 64 * 1024 * 1024;
+/** QEMU's MAX_TOKEN_SIZE: the most bytes of one token, and of all tokens of one message. */
+export const QEMU_MAX_TOKEN_SIZE = 64 * 1024 * 1024;
 
 const LF = 0x0a;
 
@@ -69,40 +70,57 @@ function structural(c: number): Tok | -1 {
 }
 
 /**
- * A streaming QMP input parser for one connection. Feed it lines (without terminator) with {@link feedLine};
- * it calls `onInput` for every complete message or parse error, in order.
+ * A streaming QMP input parser for one connection. Feed it bytes as they arrive with {@link feed}; it calls
+ * `onInput` for every complete message or parse error, in order, as soon as the message's last byte is in.
  */
 export class QmpInputParser {
   readonly #onInput: (input: ParsedInput) => void;
+  readonly #maxBytes: number;
   #state: St = St.Start;
   #tokens: Token[] = [];
   #braces = 0;
   #brackets = 0;
   #totalBytes = 0;
-  /** Text of the message in progress from earlier lines. */
-  #rawPrefix = "";
+  /** The bytes of the token in progress that came in earlier chunks. */
+  #tokenHead: Buffer[] = [];
+  #tokenHeadBytes = 0;
+  /** The text of the message in progress from earlier chunks (capped at the size limit). */
+  #rawHead: Buffer[] = [];
+  #rawHeadBytes = 0;
 
-  constructor(onInput: (input: ParsedInput) => void) {
+  /** `maxBytes`: QEMU's token and message size limit (smaller in tests). @default 64 MiB, as QEMU */
+  constructor(onInput: (input: ParsedInput) => void, maxBytes = QEMU_MAX_TOKEN_SIZE) {
     this.#onInput = onInput;
+    this.#maxBytes = maxBytes;
   }
 
-  /** Forgets any message in progress (after input was dropped). */
+  /** Forgets any message in progress (QEMU drops it when the client hangs up). */
   reset(): void {
     this.#state = St.Start;
-    this.#rawPrefix = "";
+    this.#rawHead = [];
+    this.#rawHeadBytes = 0;
+    this.#dropTokenHead();
     this.#reset();
   }
 
-  /** Feeds one line's bytes; the line's `\n` is implied. */
-  feedLine(line: Uint8Array): void {
-    const buf = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
+  /** Whether a message (or a token) is in progress: bytes that will be dropped if the input ends now. */
+  get pending(): boolean {
+    return this.#tokens.length > 0 || (this.#state !== St.Start && this.#state !== St.Recovery);
+  }
+
+  /** Feeds bytes, in any split. */
+  feed(chunk: Uint8Array): void {
+    const buf = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const len = buf.length;
+    // Where the token in progress starts in this chunk (its earlier bytes, if any, are in #tokenHead).
     let tokStart = 0;
-    // Where the raw text of the message in progress starts on this line (-1: no message in progress yet).
-    let segStart = this.#tokens.length > 0 || this.#rawPrefix.length > 0 ? 0 : -1;
+    // Where the raw text of the message in progress starts in this chunk (-1: no message in progress yet).
+    let segStart = this.pending || this.#rawHeadBytes > 0 ? 0 : -1;
     let i = 0;
-    while (i <= len) {
-      const c = i === len ? LF : (buf[i] as number);
+    while (i < len) {
+      const c = buf[i] as number;
       switch (this.#state) {
         case St.Start: {
           if (c === 0x20 || c === 0x09 || c === 0x0d || c === LF) break;
@@ -137,7 +155,7 @@ export class QmpInputParser {
           const quote = this.#state === St.DqString ? 0x22 : 0x27;
           if (c === quote) {
             this.#state = St.Start;
-            this.#token(Tok.String, buf.toString("latin1", tokStart, i + 1), buf, segStart, i + 1);
+            this.#token(Tok.String, this.#tokenText(buf, tokStart, i + 1), buf, segStart, i + 1);
             if (this.#tokens.length === 0) segStart = -1;
           } else if (c === 0x5c) this.#state = this.#state === St.DqString ? St.DqEscape : St.SqEscape;
           else if (c < 0x20 || c >= 0xfe) {
@@ -163,16 +181,29 @@ export class QmpInputParser {
             break;
           }
           this.#state = St.Start;
-          this.#token(next, buf.toString("latin1", tokStart, i), buf, segStart, i);
+          this.#token(next, this.#tokenText(buf, tokStart, i), buf, segStart, i);
           if (this.#tokens.length === 0) segStart = -1;
           continue;
         }
       }
       i++;
+      if (this.#state >= St.DqString && this.#tokenHeadBytes + (i - tokStart) > this.#maxBytes) {
+        // QEMU's lexer hands a token that outgrew the limit to the streamer, which refuses it; lexing starts
+        // afresh with the next byte.
+        const raw = this.#takeRaw(buf, segStart, i);
+        this.#state = St.Start;
+        this.#dropTokenHead();
+        this.#reset();
+        segStart = -1;
+        this.#onInput({ ok: false, error: "JSON token size limit exceeded", raw });
+      }
     }
-    if (segStart >= 0 && (this.#tokens.length > 0 || this.#state !== St.Start)) {
-      this.#rawPrefix += `${buf.toString("utf8", segStart, len)}\n`;
+    if (this.#state >= St.DqString) {
+      const head = buf.subarray(tokStart, len);
+      this.#tokenHead.push(Buffer.from(head));
+      this.#tokenHeadBytes += head.length;
     }
+    if (segStart >= 0 && this.pending) this.#keepRaw(buf.subarray(segStart, len));
   }
 
   /** Number and keyword states: what byte `c` does to the token in progress. */
@@ -227,9 +258,12 @@ export class QmpInputParser {
   }
 
   #lexError(buf: Buffer, tokStart: number, at: number, c: number, segStart: number): void {
-    const text = Buffer.concat([buf.subarray(tokStart, at), Buffer.of(c)]).toString("utf8");
-    const raw = this.#takeRaw(buf, segStart < 0 ? tokStart : segStart, Math.min(at + 1, buf.length));
+    const text = Buffer.concat([...this.#tokenHead, buf.subarray(tokStart, at), Buffer.of(c)]).toString(
+      "utf8",
+    );
+    const raw = this.#takeRaw(buf, segStart < 0 ? tokStart : segStart, at + 1);
     this.#state = St.Recovery;
+    this.#dropTokenHead();
     this.#reset();
     this.#onInput({ ok: false, error: `JSON parse error, stray '${text}'`, raw });
   }
@@ -241,7 +275,7 @@ export class QmpInputParser {
     else if (type === Tok.RSquare) this.#brackets--;
 
     let limitError: string | undefined;
-    if (this.#totalBytes + text.length + 1 > MAX_TOTAL_BYTES) limitError = "JSON token size limit exceeded";
+    if (this.#totalBytes + text.length + 1 > this.#maxBytes) limitError = "JSON token size limit exceeded";
     else if (this.#tokens.length + 1 > MAX_TOKEN_COUNT) limitError = "JSON token count limit exceeded";
     else if (this.#braces + this.#brackets > MAX_NESTING) limitError = "JSON nesting depth limit exceeded";
     if (limitError !== undefined) {
@@ -264,9 +298,33 @@ export class QmpInputParser {
     );
   }
 
+  /** The text of the token ending at `end`, with what came in earlier chunks. */
+  #tokenText(buf: Buffer, tokStart: number, end: number): string {
+    if (this.#tokenHeadBytes === 0) return buf.toString("latin1", tokStart, end);
+    const text = Buffer.concat([...this.#tokenHead, buf.subarray(tokStart, end)]).toString("latin1");
+    this.#dropTokenHead();
+    return text;
+  }
+
+  #dropTokenHead(): void {
+    this.#tokenHead = [];
+    this.#tokenHeadBytes = 0;
+  }
+
+  /** Keeps raw text of the message in progress, up to the size limit (QEMU keeps none; it is for tests). */
+  #keepRaw(bytes: Buffer): void {
+    const room = this.#maxBytes - this.#rawHeadBytes;
+    if (room <= 0 || bytes.length === 0) return;
+    const kept = Buffer.from(bytes.subarray(0, room));
+    this.#rawHead.push(kept);
+    this.#rawHeadBytes += kept.length;
+  }
+
   #takeRaw(buf: Buffer, start: number, end: number): string {
-    const raw = this.#rawPrefix + buf.toString("utf8", Math.max(0, start), end);
-    this.#rawPrefix = "";
+    this.#keepRaw(buf.subarray(Math.max(0, start), Math.min(end, buf.length)));
+    const raw = Buffer.concat(this.#rawHead).toString("utf8");
+    this.#rawHead = [];
+    this.#rawHeadBytes = 0;
     return raw;
   }
 

@@ -46,7 +46,7 @@ export class MonitorServer implements SessionOwner {
   readonly #sessions: MonitorSession[] = [];
   readonly #hooks: MonitorServerHooks;
   readonly #multiClient: boolean;
-  #service: MonitorService;
+  readonly #service: MonitorService;
   #nextClient = 1;
   #stopped = false;
   #closing: Promise<void> | undefined;
@@ -60,6 +60,7 @@ export class MonitorServer implements SessionOwner {
       open: (socket: Socket<MonitorSession | undefined>) => this.#onOpen(socket),
       data: (socket: Socket<MonitorSession | undefined>, chunk: Buffer) => socket.data?.onData(chunk),
       drain: (socket: Socket<MonitorSession | undefined>) => socket.data?.onDrain(),
+      end: (socket: Socket<MonitorSession | undefined>) => socket.data?.onEnd(),
       close: (socket: Socket<MonitorSession | undefined>) => socket.data?.onClosed(),
       error: (socket: Socket<MonitorSession | undefined>) => socket.data?.onClosed(),
     };
@@ -85,6 +86,8 @@ export class MonitorServer implements SessionOwner {
       const server = Bun.listen<MonitorSession | undefined>({
         hostname,
         port: options.port ?? 0,
+        // A client may shut down its sending side after its last request and still read the reply.
+        allowHalfOpen: true,
         socket: handlers,
       });
       this.#server = server;
@@ -104,7 +107,11 @@ export class MonitorServer implements SessionOwner {
       removeStaleSocket(path);
     }
     try {
-      this.#server = Bun.listen<MonitorSession | undefined>({ unix: path, socket: handlers });
+      this.#server = Bun.listen<MonitorSession | undefined>({
+        unix: path,
+        allowHalfOpen: true,
+        socket: handlers,
+      });
       chmodSync(path, 0o600);
     } catch (error) {
       if (this.#dir !== undefined) rmSync(this.#dir, { recursive: true, force: true });

@@ -5,7 +5,6 @@
  * What a request means is not its business: a {@link MonitorService} (the QMP dispatcher, or a transcript
  * replay) gets every parsed input and answers through {@link MonitorSession.reply}.
  */
-import { FrameTooLargeError, LineDecoder } from "@qmpkit/protocol-core";
 import type { Socket } from "bun";
 import type { Fault, FaultConnection, FaultReplyAction, JsonObject, ReceivedMessage } from "../types.ts";
 import { eventText, formatReply, type Reply } from "./format.ts";
@@ -22,6 +21,7 @@ export interface MonitorService {
 
 /** What a session needs from the server that accepted it. */
 export interface SessionOwner {
+  /** QEMU's token and message size limit. */
   readonly maxLineBytes: number;
   /** Every input, as received, before it is handled. */
   record(entry: ReceivedMessage): void;
@@ -35,6 +35,8 @@ export interface SessionOwner {
 export type SessionPhase = "waiting" | "negotiation" | "command";
 
 const CONNECTION_ENDED = new Error("the client connection ended");
+/** Stands for the client's half-close among the bytes kept for a client not served yet. */
+const END_OF_INPUT = new Uint8Array(0);
 
 function isExecOob(input: ParsedInput): boolean {
   const value = input.ok ? input.value : undefined;
@@ -60,7 +62,6 @@ export class MonitorSession {
   readonly #service: MonitorService;
   readonly #socket: Socket<unknown>;
   readonly #writer: WireWriter;
-  readonly #decoder: LineDecoder;
   readonly #parser: QmpInputParser;
   readonly #faults: Fault[];
   readonly #beforeCommand: Fault[];
@@ -73,7 +74,8 @@ export class MonitorSession {
   #ready = false;
   #early: Uint8Array[] = [];
   #closing = false;
-  #skipping = false;
+  /** The client shut down its sending side (or the fake treats it so): answer what is complete, then close. */
+  #inputEnded = false;
 
   constructor(
     owner: SessionOwner,
@@ -94,8 +96,7 @@ export class MonitorSession {
     this.#endedNever = this.#ended.promise.then(() => Promise.reject(CONNECTION_ENDED));
     this.#endedNever.catch(() => {});
     this.#writer = new WireWriter(socket, () => this.#terminate());
-    this.#decoder = new LineDecoder({ maxMessageBytes: owner.maxLineBytes });
-    this.#parser = new QmpInputParser((input) => this.#onInput(input));
+    this.#parser = new QmpInputParser((input) => this.#onInput(input), owner.maxLineBytes);
     this.faultConnection = this.#makeFaultConnection();
   }
 
@@ -133,36 +134,36 @@ export class MonitorSession {
     this.#ready = true;
     const early = this.#early;
     this.#early = [];
-    for (const chunk of early) this.onData(chunk);
+    for (const chunk of early) {
+      if (chunk === END_OF_INPUT) this.onEnd();
+      else this.onData(chunk);
+    }
   }
 
-  /** Socket `data` handler. */
+  /** Socket `data` handler: bytes go straight to QEMU's parser, which answers each message once it is complete. */
   onData(chunk: Uint8Array): void {
-    if (this.ended) return;
+    if (this.ended || this.#inputEnded) return;
     if (!this.#ready) {
       // Not served yet (one-client mode, or a slow greeting): keep the bytes, as the kernel would.
       this.#early.push(Uint8Array.from(chunk));
       return;
     }
-    let data = chunk;
-    if (this.#skipping) {
-      // The rest of an oversized line: drop it, up to and including its newline.
-      const newline = data.indexOf(0x0a);
-      if (newline < 0) return;
-      this.#skipping = false;
-      data = data.subarray(newline + 1);
+    this.#parser.feed(chunk);
+  }
+
+  /**
+   * Socket `end` handler: the client shut down its sending side. QEMU answers every message that was complete,
+   * drops a half-received one, then closes the connection.
+   */
+  onEnd(): void {
+    if (this.ended || this.#inputEnded) return;
+    if (!this.#ready) {
+      this.#early.push(END_OF_INPUT);
+      return;
     }
-    try {
-      this.#decoder.decode(data, (line) => this.#parser.feedLine(line));
-    } catch (error) {
-      if (!(error instanceof FrameTooLargeError)) throw error;
-      // QEMU answers an oversized token with this error and carries on; the fake does the same per line. The
-      // decoder notices the excess before the line ends (chunks are far smaller than the limit), so the rest of
-      // the line arrives later and is skipped. A limit below the chunk size can lose what followed in the chunk.
-      this.#skipping = true;
-      this.#parser.reset();
-      this.#onInput({ ok: false, error: "JSON token size limit exceeded", raw: "" });
-    }
+    this.#inputEnded = true;
+    this.#parser.reset();
+    this.#closeWhenIdle();
   }
 
   onDrain(): void {
@@ -322,6 +323,11 @@ export class MonitorSession {
       }
     }
     this.#pumping = false;
+    this.#closeWhenIdle();
+  }
+
+  #closeWhenIdle(): void {
+    if (this.#inputEnded && !this.#pumping && this.#inband.length === 0) void this.close();
   }
 
   #makeFaultConnection(): FaultConnection {

@@ -5,6 +5,7 @@
  */
 import { describe } from "bun:test";
 import { createFakeQemu, type QemuVersion } from "../../src/index.ts";
+import { framingScenarios } from "./framing.ts";
 import { type ContractTarget, contractScenarios } from "./scenarios.ts";
 
 for (const qemuVersion of ["7.2", "10.0"] as const satisfies readonly QemuVersion[]) {
@@ -24,5 +25,6 @@ for (const qemuVersion of ["7.2", "10.0"] as const satisfies readonly QemuVersio
 
   describe(qemuVersion === "7.2" ? "contract: fake QEMU" : `contract: fake QEMU ${qemuVersion}`, () => {
     contractScenarios(fakeTarget, qemuVersion);
+    framingScenarios(fakeTarget, qemuVersion);
   });
 }

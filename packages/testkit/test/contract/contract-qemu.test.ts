@@ -12,6 +12,7 @@ import {
   skipWithoutQemu10,
   spawnQemu,
 } from "../../src/index.ts";
+import { framingScenarios } from "./framing.ts";
 import { type ContractTarget, contractScenarios } from "./scenarios.ts";
 
 const generations: { version: QemuVersion; skip: boolean; require: () => void }[] = [
@@ -38,5 +39,6 @@ for (const { version, skip, require } of generations) {
 
   describe.skipIf(skip)(`contract: real QEMU ${version}`, () => {
     contractScenarios(qemuTarget, version);
+    framingScenarios(qemuTarget, version);
   });
 }
