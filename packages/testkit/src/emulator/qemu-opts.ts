@@ -176,7 +176,8 @@ function setDotted(target: Record<string, unknown>, dottedKey: string, value: st
  */
 export function parseCliJson(text: string): unknown {
   const inputs: ParsedInput[] = [];
-  new QmpInputParser((input) => inputs.push(input)).feedLine(Buffer.from(text));
+  // The newline stands for the end of the argument: it delimits a trailing number or keyword.
+  new QmpInputParser((input) => inputs.push(input)).feed(Buffer.from(`${text}\n`));
   const [first] = inputs;
   if (first === undefined) throw new OptsSyntaxError("JSON parse error, premature EOI");
   if (!first.ok) throw new OptsSyntaxError(first.error);

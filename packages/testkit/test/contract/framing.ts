@@ -12,6 +12,8 @@ import { within } from "../helpers.ts";
 import type { ConnectTarget } from "./scenarios.ts";
 
 const BOUND_MS = 10_000;
+// Starting a real QEMU on a loaded 2-core machine can take seconds: the bounds inside each scenario are the limit.
+const SCENARIO_TIMEOUT_MS = 3 * BOUND_MS;
 const REPLY = (id: number) => `{"return": {}, "id": ${id}}\r\n`;
 
 interface Exchange {
@@ -113,52 +115,80 @@ export function framingScenarios(connectTarget: ConnectTarget, _version: QemuVer
     }
   }
 
-  test("framing: a message with no newline is answered at its closing brace", async () => {
-    const result = await run('{"execute":"query-name","id":1}', { until: lines(1) });
-    expect(result).toEqual({ text: REPLY(1), closed: false });
-  });
+  test(
+    "framing: a message with no newline is answered at its closing brace",
+    async () => {
+      const result = await run('{"execute":"query-name","id":1}', { until: lines(1) });
+      expect(result).toEqual({ text: REPLY(1), closed: false });
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
 
-  test("framing: two messages joined with no newline get two replies", async () => {
-    const result = await run('{"execute":"query-name","id":1}{"execute":"query-name","id":2}', {
-      until: lines(2),
-    });
-    expect(result).toEqual({ text: REPLY(1) + REPLY(2), closed: false });
-  });
+  test(
+    "framing: two messages joined with no newline get two replies",
+    async () => {
+      const result = await run('{"execute":"query-name","id":1}{"execute":"query-name","id":2}', {
+        until: lines(2),
+      });
+      expect(result).toEqual({ text: REPLY(1) + REPLY(2), closed: false });
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
 
-  test("framing: CR-only terminators", async () => {
-    const result = await run('{"execute":"query-name","id":1}\r{"execute":"query-name","id":2}\r', {
-      until: lines(2),
-    });
-    expect(result).toEqual({ text: REPLY(1) + REPLY(2), closed: false });
-  });
+  test(
+    "framing: CR-only terminators",
+    async () => {
+      const result = await run('{"execute":"query-name","id":1}\r{"execute":"query-name","id":2}\r', {
+        until: lines(2),
+      });
+      expect(result).toEqual({ text: REPLY(1) + REPLY(2), closed: false });
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
 
-  test("framing: a pretty-printed message whose last brace has no newline", async () => {
-    const result = await run('{\n  "execute": "query-name",\n  "id": 3\n}', { until: lines(1) });
-    expect(result).toEqual({ text: REPLY(3), closed: false });
-  });
+  test(
+    "framing: a pretty-printed message whose last brace has no newline",
+    async () => {
+      const result = await run('{\n  "execute": "query-name",\n  "id": 3\n}', { until: lines(1) });
+      expect(result).toEqual({ text: REPLY(3), closed: false });
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
 
-  test("framing: a final message then a half-close is answered, then the server closes", async () => {
-    const result = await run('{"execute":"query-name","id":4}', {
-      halfClose: true,
-      until: (_text, closed) => closed,
-    });
-    expect(result).toEqual({ text: REPLY(4), closed: true });
-  });
+  test(
+    "framing: a final message then a half-close is answered, then the server closes",
+    async () => {
+      const result = await run('{"execute":"query-name","id":4}', {
+        halfClose: true,
+        until: (_text, closed) => closed,
+      });
+      expect(result).toEqual({ text: REPLY(4), closed: true });
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
 
-  test("framing: at a half-close, a half-received message is dropped silently; complete ones are answered", async () => {
-    const result = await run('{"execute":"query-name","id":5} {"execute":"query-na', {
-      halfClose: true,
-      until: (_text, closed) => closed,
-    });
-    expect(result).toEqual({ text: REPLY(5), closed: true });
-  });
+  test(
+    "framing: at a half-close, a half-received message is dropped silently; complete ones are answered",
+    async () => {
+      const result = await run('{"execute":"query-name","id":5} {"execute":"query-na', {
+        halfClose: true,
+        until: (_text, closed) => closed,
+      });
+      expect(result).toEqual({ text: REPLY(5), closed: true });
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
 
-  test("framing: a number at the end of input is no message: nothing delimits it", async () => {
-    // Followed by a space, "42" would be a message of its own ("QMP input must be a JSON object").
-    const result = await run('{"execute":"query-name","id":6} 42', {
-      halfClose: true,
-      until: (_text, closed) => closed,
-    });
-    expect(result).toEqual({ text: REPLY(6), closed: true });
-  });
+  test(
+    "framing: a number at the end of input is no message: nothing delimits it",
+    async () => {
+      // Followed by a space, "42" would be a message of its own ("QMP input must be a JSON object").
+      const result = await run('{"execute":"query-name","id":6} 42', {
+        halfClose: true,
+        until: (_text, closed) => closed,
+      });
+      expect(result).toEqual({ text: REPLY(6), closed: true });
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
 }
