@@ -178,7 +178,16 @@ class Qemu {
       if (Date.now() > deadline) throw new Error(`QEMU did not create ${this.socketPath}`);
       await Bun.sleep(10);
     }
-    return Wire.open(this.socketPath);
+    // QEMU binds the socket a moment before it listens (seen through the 10.0 tree's chroot): a refused connect
+    // right after the file appears is retried until the deadline.
+    for (;;) {
+      try {
+        return await Wire.open(this.socketPath);
+      } catch (error) {
+        if ((error as { code?: string }).code !== "ECONNREFUSED" || Date.now() > deadline) throw error;
+        await Bun.sleep(10);
+      }
+    }
   }
 
   async stop(): Promise<void> {

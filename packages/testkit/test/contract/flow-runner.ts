@@ -65,10 +65,11 @@ function isEvent(message: QmpMessage, name?: string): boolean {
   return typeof message.event === "string" && (name === undefined || message.event === name);
 }
 
-function hasData(message: QmpMessage, want: Record<string, unknown> | undefined): boolean {
+/** Whether `value` is an object with each of `want`'s members equal (as JSON); no `want` matches anything. */
+function hasMembers(value: unknown, want: Record<string, unknown> | undefined): boolean {
   if (want === undefined) return true;
-  const data = (message.data ?? {}) as Record<string, unknown>;
-  return Object.entries(want).every(([key, value]) => JSON.stringify(data[key]) === JSON.stringify(value));
+  const object = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  return Object.entries(want).every(([key, v]) => JSON.stringify(object[key]) === JSON.stringify(v));
 }
 
 export interface RunFlowOptions {
@@ -118,15 +119,26 @@ export async function runFlow(
             closeSync(fd);
           }
         }
-        // A failed send or a dropped connection ends the wait at once (the reply will never come).
-        client.executeRaw(message as never).catch((error: unknown) => {
-          entry.incomplete = error instanceof Error ? error.message : String(error);
-          inbox.close();
-        });
-        end = await inbox.until(() => {
-          const at = inbox.messages.findIndex((m, i) => i >= cursor && m.id === id);
-          return at < 0 ? undefined : at;
-        }, deadline);
+        for (;;) {
+          // A failed send or a dropped connection ends the wait at once (the reply will never come).
+          client.executeRaw(message as never).catch((error: unknown) => {
+            entry.incomplete = error instanceof Error ? error.message : String(error);
+            inbox.close();
+          });
+          end = await inbox.until(() => {
+            const at = inbox.messages.findIndex((m, i) => i >= cursor && m.id === id);
+            return at < 0 ? undefined : at;
+          }, deadline);
+          if (end === undefined || step.until === undefined) break;
+          if (hasMembers((inbox.messages[end] as QmpMessage).return, step.until)) break;
+          if (performance.now() > deadline) {
+            entry.incomplete = `the reply never had ${JSON.stringify(step.until)} within the bound`;
+            break;
+          }
+          // Not there yet: this reply is not part of the record (events that came meanwhile are), ask again.
+          inbox.messages.splice(end, 1);
+          await Bun.sleep(5);
+        }
       } else {
         entry.wait = {
           event: step.event,
@@ -137,7 +149,7 @@ export async function runFlow(
           let seen = 0;
           for (let i = cursor; i < inbox.messages.length; i++) {
             const message = inbox.messages[i] as QmpMessage;
-            if (isEvent(message, step.event) && hasData(message, step.data) && ++seen === step.count)
+            if (isEvent(message, step.event) && hasMembers(message.data, step.data) && ++seen === step.count)
               return i;
           }
           return undefined;

@@ -25,6 +25,11 @@ export interface CommandStep {
   arguments?: Record<string, unknown>;
   /** Pass an open descriptor of this file (opened read/write) just before the command (for `getfd`, `add-fd`). */
   fdOf?: string;
+  /**
+   * Send again (bounded) until the `return` has these members; only the last reply is recorded. For a state QEMU
+   * reaches with no event to wait for (10.0 enters `postmigrate` just after its MIGRATION `completed`).
+   */
+  until?: Record<string, unknown>;
 }
 
 /** Take everything received until `count` events named `event` (counted from the step's start) arrived. */
@@ -66,6 +71,11 @@ export function cmd(execute: string, args?: Record<string, unknown>): CommandSte
 
 export function hmp(commandLine: string): CommandStep {
   return cmd("human-monitor-command", { "command-line": commandLine });
+}
+
+/** `cmd` sent until its return has `until`'s members (see {@link CommandStep.until}). */
+export function cmdUntil(execute: string, until: Record<string, unknown>): CommandStep {
+  return { ...cmd(execute), until };
 }
 
 export function withFd(path: string, execute: string, args?: Record<string, unknown>): CommandStep {
