@@ -9,9 +9,7 @@
  *   bun run fidelity [FLOW...]
  */
 import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { hasQemu, hasQemu10, type QemuVersion } from "../packages/testkit/src/index.ts";
-import type { TranscriptStep } from "../packages/testkit/test/contract/flow-runner.ts";
 import {
   compareSteps,
   FIXTURE_ROOT,
@@ -19,11 +17,12 @@ import {
   runNormalised,
 } from "../packages/testkit/test/contract/flow-session.ts";
 import { FLOWS } from "../packages/testkit/test/contract/flows/index.ts";
+import { stepLine } from "../packages/testkit/test/contract/normalise.ts";
 
-/** How each QEMU version is played live; versions not listed are compared with their fixtures only. */
-const LIVE: Readonly<Record<string, { qemuVersion: QemuVersion; available: () => boolean }>> = {
-  "qemu-7.2": { qemuVersion: "7.2", available: () => hasQemu() },
-  "qemu-10.0": { qemuVersion: "10.0", available: () => hasQemu10() },
+/** How each fixture directory's QEMU is run live; others (or an absent QEMU) are compared with the fixture. */
+const LIVE: Readonly<Record<string, { qemuVersion: QemuVersion; present: () => boolean }>> = {
+  "qemu-7.2": { qemuVersion: "7.2", present: () => hasQemu() },
+  "qemu-10.0": { qemuVersion: "10.0", present: () => hasQemu10() },
 };
 /** A fake that never sends an awaited event costs this much per wait step, not the flow's full bound. */
 const FAKE_MAX_WAIT_MS = 2000;
@@ -31,13 +30,14 @@ const SHOWN_CHARS = 240;
 
 const selected = process.argv.length > 2 ? FLOWS.filter((f) => process.argv.includes(f.name)) : FLOWS;
 const versions = existsSync(FIXTURE_ROOT)
-  ? readdirSync(FIXTURE_ROOT)
-      .filter((name) => existsSync(join(FIXTURE_ROOT, name, "q35")))
+  ? readdirSync(FIXTURE_ROOT, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
       .sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
   : [];
 const columns = versions.map((version) => {
   const live = LIVE[version];
-  return { version, qemuVersion: live?.qemuVersion, live: live?.available() === true };
+  return { version, qemuVersion: live?.qemuVersion, live: live?.present() === true };
 });
 
 interface Cell {
@@ -47,16 +47,12 @@ interface Cell {
 }
 const rows: { flow: string; cells: (Cell | undefined)[] }[] = [];
 for (const flow of selected) {
+  const fake = await runNormalised(flow, "fake", { maxWaitMs: FAKE_MAX_WAIT_MS });
   const cells: (Cell | undefined)[] = [];
   for (const column of columns) {
-    // The fake stands in for the column's version (its schema, greeting, profile and per-version rules).
-    const fake = await runNormalised(flow, "fake", {
-      maxWaitMs: FAKE_MAX_WAIT_MS,
-      ...(column.qemuVersion === undefined ? {} : { qemuVersion: column.qemuVersion }),
-    });
-    let reference: TranscriptStep[] | undefined;
+    let reference: string[] | undefined;
     if (column.live && column.qemuVersion !== undefined) {
-      reference = await runNormalised(flow, "qemu", { qemuVersion: column.qemuVersion });
+      reference = (await runNormalised(flow, "qemu", { qemuVersion: column.qemuVersion })).map(stepLine);
     } else {
       reference = await readFixture(flow, column.version);
     }
@@ -64,11 +60,11 @@ for (const flow of selected) {
       cells.push(undefined);
       continue;
     }
-    const result = compareSteps(reference, fake);
+    const result = compareSteps(reference, fake.map(stepLine));
     const difference =
       result.firstDifference === undefined
         ? undefined
-        : `  ${column.version} ${result.firstDifference.expected.slice(0, SHOWN_CHARS)}\n  fake      ${result.firstDifference.actual.slice(0, SHOWN_CHARS)}`;
+        : `  ${column.version.padEnd(9)} ${result.firstDifference.expected.slice(0, SHOWN_CHARS)}\n  ${"fake".padEnd(9)} ${result.firstDifference.actual.slice(0, SHOWN_CHARS)}`;
     cells.push({ identical: result.identical, total: result.total, ...(difference ? { difference } : {}) });
   }
   rows.push({ flow: flow.name, cells });

@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import type { QemuVersion } from "../src/index.ts";
 import { compareSteps, fixturePath, runNormalised } from "../test/contract/flow-session.ts";
 import { FLOWS } from "../test/contract/flows/index.ts";
-import { transcriptText } from "../test/contract/normalise.ts";
+import { stepLine, transcriptText } from "../test/contract/normalise.ts";
 
 const { values, positionals } = parseArgs({
   options: {
@@ -40,7 +40,7 @@ let failed = false;
 for (const flow of selected) {
   const first = await runNormalised(flow, "qemu", options);
   const second = await runNormalised(flow, "qemu", options);
-  const comparison = compareSteps(first, second);
+  const comparison = compareSteps(first.map(stepLine), second.map(stepLine));
   const incomplete = first.filter((step) => step.incomplete !== undefined).map((step) => step.step);
   if (comparison.firstDifference !== undefined || incomplete.length > 0) {
     failed = true;

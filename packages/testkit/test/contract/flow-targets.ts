@@ -25,8 +25,11 @@ export const Q35_ARGS: readonly string[] = [
   "none",
 ];
 
+/** The machine libvirt probes capabilities on. */
+export const NONE_ARGS: readonly string[] = ["-machine", "none,accel=tcg", "-nodefaults", "-display", "none"];
+
 export function qemuArgsFor(vm: VmConfig): string[] {
-  const args = [...Q35_ARGS];
+  const args = [...(vm.machine === "none" ? NONE_ARGS : Q35_ARGS)];
   if (vm.startPaused === true) args.push("-S");
   if (vm.noShutdown === true) args.push("-no-shutdown");
   if (vm.noReboot === true) args.push("-no-reboot");
@@ -53,15 +56,15 @@ export async function startQemu(
 }
 
 /**
- * The fake standing in for the same VM. `machine` and the VmConfig fields beyond the run state are the VM model's
- * to honour (issue 14 item 3); a flow whose VM the fake cannot build yet is listed in FAKE_PENDING.
+ * The fake standing in for the same VM. The VmConfig fields beyond the run state (-no-shutdown, -no-reboot,
+ * devices on the command line) are the VM model's to honour as it grows (issue 14 item 3): map them here. A
+ * flow whose VM the fake cannot build yet is listed in FAKE_PENDING.
  */
 export async function startFake(vm: VmConfig, qemuVersion?: QemuVersion): Promise<FlowTarget> {
   const status = vm.startPaused === true ? "prelaunch" : vm.incomingDefer === true ? "inmigrate" : "running";
-  const options: FakeQemuOptions & { machine: string; qemuArgs: string[] } = {
-    machine: "q35",
+  const options: FakeQemuOptions = {
+    machine: vm.machine ?? "q35",
     status,
-    qemuArgs: qemuArgsFor(vm),
     ...(qemuVersion === undefined ? {} : { qemuVersion }),
   };
   const fake = await createFakeQemu(options);

@@ -6,6 +6,8 @@
 
 /** How the VM is started. Each field has one meaning on QEMU (a command-line option) and on the fake. */
 export interface VmConfig {
+  /** The machine type: q35 (what a VM manager starts) or none (what libvirt probes). @default "q35" */
+  machine?: "q35" | "none";
   /** `-S`: start in `prelaunch`, the way a VM manager always starts QEMU. */
   startPaused?: boolean;
   /** `-no-shutdown`: a guest shutdown pauses the VM instead of ending QEMU. */

@@ -5,9 +5,12 @@ import type { Flow } from "./flow.ts";
 import { jobsMirror } from "./jobs-mirror.ts";
 import { jobsOthers } from "./jobs-others.ts";
 import { migration } from "./migration.ts";
+import { probe } from "./probe.ts";
+import { registries } from "./registries.ts";
 import { runstate } from "./runstate.ts";
 import { runstateIncoming } from "./runstate-incoming.ts";
 import { runstateShutdown } from "./runstate-shutdown.ts";
+import { startup } from "./startup.ts";
 
 export const FLOWS: readonly Flow[] = [
   runstate,
@@ -18,4 +21,7 @@ export const FLOWS: readonly Flow[] = [
   jobsMirror,
   jobsOthers,
   migration,
+  registries,
+  probe,
+  startup,
 ];
