@@ -79,7 +79,7 @@ const format = (identical: number, total: number) =>
   `${identical}/${total} ${total === 0 ? "" : `(${Math.round((100 * identical) / total)}%)`}`.trim();
 
 console.log(
-  "Steps identical between the fake and real QEMU (q35, normalised; see test/contract/normalise.ts)\n",
+  "Steps identical between the fake and real QEMU (normalised: see packages/testkit/test/contract/normalise.ts)\n",
 );
 console.log(line("flow", headers));
 for (const row of rows) {
