@@ -32,7 +32,9 @@ export const FAKE_PENDING: Readonly<Record<string, string>> = {
   "jobs-others": "no block jobs or qcow2 images",
   migration: "no migration model",
   registries: "no object/netdev/chardev/fd registries, balloon, dump-guest-memory or screendump",
-  probe: "machine none profile: schema, types, properties and probe replies not all served yet",
+  probe:
+    "query-command-line-options lacks `spice`, which QEMU lists once device-list-properties of qxl has loaded " +
+    "the spice module; query-migrate-capabilities not modelled",
   startup: "no q35 vCPU QOM properties, chardev list, balloon or block listing",
 };
 
