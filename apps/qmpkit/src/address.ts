@@ -33,6 +33,13 @@ export function parseAddress(text: string): Address {
     return { kind: "unix", path };
   }
   if (text.startsWith("tcp:")) return { kind: "tcp", ...parseHostPort(text.slice("tcp:".length)) };
+  // QEMU's other chardev spellings: `fd:3` would otherwise read as host "fd", port 3.
+  const foreign = /^(fd|vsock|file|pipe|stdio|chardev):/.exec(text)?.[1];
+  if (foreign !== undefined) {
+    throw new UsageError(
+      `'${text}': qmpkit cannot connect through '${foreign}:'; ${HOW} (a socket file of that name is ./${text})`,
+    );
+  }
   if (text.includes("/") || !text.includes(":")) return { kind: "unix", path: text };
 
   const colon = text.lastIndexOf(":");

@@ -101,7 +101,7 @@ export function parseCommandArgs<F extends FlagSpecs>(
   argv: readonly string[],
 ): CommandInput<F> {
   const split = argv.indexOf("--");
-  const own = split < 0 ? argv : argv.slice(0, split);
+  const own = joinNegativeValues(spec, split < 0 ? argv : argv.slice(0, split));
   const rest = split < 0 ? [] : argv.slice(split + 1);
   const options: NonNullable<ParseArgsConfig["options"]> = {};
   for (const [name, flag] of Object.entries<FlagSpec>({ ...COMMON_FLAGS, ...spec.flags })) {
@@ -122,6 +122,27 @@ export function parseCommandArgs<F extends FlagSpecs>(
   } catch (error) {
     throw new UsageError(`${parseArgsMessage(error, own)} (see 'qmpkit ${spec.name} --help')`);
   }
+}
+
+/**
+ * `--timeout -1` as `--timeout=-1`: parseArgs takes a word starting with `-` for a flag and reports a missing
+ * value, where the user gave a (wrong) number that deserves its own message.
+ */
+function joinNegativeValues(spec: CommandSpec<FlagSpecs>, args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const word = args[i] as string;
+    const next = args[i + 1];
+    const name = word.startsWith("--") ? word.slice(2) : undefined;
+    const flag = name === undefined ? undefined : (spec.flags[name] ?? undefined);
+    if (flag?.type === "string" && next !== undefined && /^-\d|^-\.\d/.test(next)) {
+      out.push(`${word}=${next}`);
+      i++;
+    } else {
+      out.push(word);
+    }
+  }
+  return out;
 }
 
 /** Rewrites util.parseArgs' messages, which are long and mention JavaScript. */

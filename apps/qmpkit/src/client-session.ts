@@ -5,7 +5,7 @@
  */
 
 import { type QMPClient, type QmpEvent, Runstate } from "@qmpkit/qmp";
-import { ConnectionLostError, MessageRefusedError } from "./errors.ts";
+import { ConnectionLostError, isExecuteError, MessageRefusedError } from "./errors.ts";
 import type { QmpEventLike, Session } from "./session.ts";
 
 /** Codes of the client's `UsageError`s for a message it will not send as typed. */
@@ -25,6 +25,7 @@ export class ClientSession implements Session {
   readonly #client: QMPClient;
   readonly #label: string;
   readonly #afterClose: (() => Promise<void>) | undefined;
+  readonly #embeddedFake: boolean;
   readonly #ended = new AbortController();
   #closing: Promise<void> | undefined;
 
@@ -32,10 +33,11 @@ export class ClientSession implements Session {
    * @param label how messages name the server (`unix:/tmp/qmp.sock`, `the embedded fake QEMU`).
    * @param afterClose runs once the client has disconnected (stops the embedded fake).
    */
-  constructor(client: QMPClient, label: string, afterClose?: () => Promise<void>) {
+  constructor(client: QMPClient, label: string, afterClose?: () => Promise<void>, embeddedFake = false) {
     this.#client = client;
     this.#label = label;
     this.#afterClose = afterClose;
+    this.#embeddedFake = embeddedFake;
     void this.#watchEnd();
   }
 
@@ -59,10 +61,25 @@ export class ClientSession implements Session {
     }
   }
 
+  /**
+   * The testkit's fake tells a test author to script a missing command with `fake.handle(...)`; someone at
+   * the command line gets what they can do instead.
+   */
+  #reword(desc: string): string {
+    if (!this.#embeddedFake) return desc;
+    const command = NOT_IMPLEMENTED.exec(desc)?.[1];
+    if (command === undefined) return desc;
+    return `the embedded fake QEMU does not emulate '${command}'; try it on a real QEMU ('qmpkit qemu -- …'), or give it a canned answer: 'qmpkit fake --script FILE.json' (see 'qmpkit fake --help')`;
+  }
+
   async sendRaw(message: Record<string, unknown>): Promise<unknown> {
     try {
       // The client checks the shape; a message it cannot send is reported below, not sent.
-      return await this.#client.executeRaw(message as Parameters<QMPClient["executeRaw"]>[0]);
+      const reply = (await this.#client.executeRaw(message as Parameters<QMPClient["executeRaw"]>[0])) as {
+        error?: { class: string; desc: string };
+      };
+      if (reply.error === undefined) return reply;
+      return { ...reply, error: { ...reply.error, desc: this.#reword(reply.error.desc) } };
     } catch (error) {
       throw this.#translate(error, String(message.execute ?? message["exec-oob"] ?? "message"));
     }
@@ -121,6 +138,10 @@ export class ClientSession implements Session {
   }
 
   #translate(error: unknown, command: string): unknown {
+    if (isExecuteError(error)) {
+      const desc = this.#reword(error.desc);
+      return desc === error.desc ? error : new RewordedExecuteError(error.errorClass, desc, error);
+    }
     const code = (error as { code?: unknown } | null)?.code;
     if (code === "QMP_ERR_STATE") {
       return new ConnectionLostError(
@@ -142,6 +163,22 @@ export class ClientSession implements Session {
       return new MessageRefusedError(`not sent: ${messageOf(error)}`, { cause: error });
     }
     return error;
+  }
+}
+
+const NOT_IMPLEMENTED = /^qmpkit fake: '([^']+)' is not implemented; script it with fake\.handle/;
+
+/** A server error whose text the CLI rewrote; `isExecuteError` knows it by its code, like the original. */
+class RewordedExecuteError extends Error {
+  override name = "ExecuteError";
+  readonly code = "QMP_ERR_EXECUTE";
+  readonly errorClass: string;
+  readonly desc: string;
+
+  constructor(errorClass: string, desc: string, cause: unknown) {
+    super(`${errorClass}: ${desc}`, { cause });
+    this.errorClass = errorClass;
+    this.desc = desc;
   }
 }
 

@@ -107,9 +107,28 @@ export function describeTarget(target: Target): string {
 export async function openClient(target: Target, options: ConnectionOptions): Promise<Session> {
   let fake: { address: string; close(): Promise<void> } | undefined;
   let address: SocketAddress;
+  let forget: (() => void) | undefined;
   if (target.kind === "fake") {
-    const { startEmbeddedFake } = await import("./embedded-fake.ts");
-    fake = await startEmbeddedFake();
+    const [{ startEmbeddedFake }, { cleanUpOnExit }, { rmSync }, { dirname }] = await Promise.all([
+      import("./embedded-fake.ts"),
+      import("./cleanup.ts"),
+      import("node:fs"),
+      import("node:path"),
+    ]);
+    const started = await startEmbeddedFake();
+    const socketPath = started.path;
+    // Its socket lives in a private temp dir: removed by close(), or here if a signal ends us first.
+    forget =
+      socketPath === undefined
+        ? undefined
+        : cleanUpOnExit(() => rmSync(dirname(socketPath), { recursive: true, force: true }));
+    fake = {
+      address: started.address,
+      close: async () => {
+        await started.close();
+        forget?.();
+      },
+    };
     address = fake.address;
   } else {
     address = toSocketAddress(target.address);
@@ -128,12 +147,15 @@ export async function openClient(target: Target, options: ConnectionOptions): Pr
       ...(options.skipNegotiation ? { negotiate: false } : {}),
       ...(await tlsSetting(target, options)),
     });
-    return new ClientSession(client, label, fake ? () => fake.close() : undefined);
+    return new ClientSession(client, label, fake ? () => fake.close() : undefined, fake !== undefined);
   } catch (error) {
     await fake?.close();
-    throw new ConnectionFailedError(`cannot connect to ${label}: ${explainConnectError(error)}`, {
-      cause: error,
-    });
+    throw new ConnectionFailedError(
+      `cannot connect to ${label}: ${await explainConnectError(error, target)}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -156,13 +178,51 @@ async function tlsSetting(
 }
 
 /** The client's message plus what a person can do about the usual causes. */
-function explainConnectError(error: unknown): string {
+export async function explainConnectError(error: unknown, target: Target): Promise<string> {
   const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | null)?.code;
+  const path = target.kind === "address" && target.address.kind === "unix" ? target.address.path : undefined;
   if (code === "ENOENT") return `${message} (no socket at that path; is QEMU running with -qmp?)`;
+  if (path !== undefined && (code === "ECONNREFUSED" || code === "ENOTSOCK")) {
+    const kind = await fileKind(path);
+    if (kind !== "socket" && kind !== undefined) return `${message} (${path} is ${kind}, not a socket)`;
+  }
   if (code === "ECONNREFUSED") return `${message} (nothing is listening there)`;
   if (code === "EACCES") return `${message} (permission denied on the socket)`;
+  if (isTimeout(error)) return `${message} (${SILENT_SERVER_HINT})`;
   return message;
+}
+
+/**
+ * Why a server accepts a connection and then says nothing: QEMU's monitor serves one client at a time (the
+ * next waits in the listen queue), or the socket speaks another protocol.
+ */
+export const SILENT_SERVER_HINT =
+  "no QMP greeting arrived: another client may hold the monitor, which QEMU serves one at a time, or this is not a QMP socket (a guest agent's is used with 'qmpkit ga')";
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  const cause = (error as { cause?: { name?: unknown; code?: unknown } } | null)?.cause;
+  return (
+    code === "ETIMEDOUT" ||
+    (error as { name?: unknown } | null)?.name === "TimeoutError" ||
+    cause?.name === "TimeoutError" ||
+    cause?.code === "QMP_ERR_TIMEOUT" ||
+    /timed out/i.test(error instanceof Error ? error.message : "")
+  );
+}
+
+async function fileKind(path: string): Promise<string | undefined> {
+  try {
+    const { stat } = await import("node:fs/promises");
+    const info = await stat(path);
+    if (info.isSocket()) return "socket";
+    if (info.isDirectory()) return "a directory";
+    if (info.isFile()) return "a regular file";
+    return "not a socket";
+  } catch {
+    return undefined;
+  }
 }
 
 /** Opens a session through the test override when there is one, else {@link openClient}. */

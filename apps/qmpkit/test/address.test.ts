@@ -30,11 +30,11 @@ describe("parseAddress", () => {
     ["::1:4444", "IPv6 host '::1' needs brackets: [::1]:4444"],
     [
       "vsock:3:1234",
-      "'vsock:3:1234' is not HOST:PORT; use unix:PATH, tcp:HOST:PORT, HOST:PORT or a socket path",
+      "'vsock:3:1234': qmpkit cannot connect through 'vsock:'; use unix:PATH, tcp:HOST:PORT, HOST:PORT or a socket path (a socket file of that name is ./vsock:3:1234)",
     ],
     [
       "fd:name",
-      "'fd:name': unknown address type 'fd:' (known: unix:, tcp:); for a socket path in this directory write ./fd:name",
+      "'fd:name': qmpkit cannot connect through 'fd:'; use unix:PATH, tcp:HOST:PORT, HOST:PORT or a socket path (a socket file of that name is ./fd:name)",
     ],
   ])("%j is rejected", (text, message) => {
     expect(() => parseAddress(text)).toThrow(message);

@@ -37,6 +37,42 @@ describe("help", () => {
   });
 });
 
+describe("small things from issue 17", () => {
+  test.each([
+    [["exec", "fd:3", "query-status"], "qmpkit: 'fd:3': qmpkit cannot connect through 'fd:'"],
+    [
+      ["exec", "--timeout", "-1", "--fake", "query-status"],
+      "qmpkit: --timeout needs a positive number of seconds, got '-1'",
+    ],
+    [
+      ["exec", "S", "--fake", "query-status"],
+      "qmpkit: 'S' looks like an address, and --fake takes the place of one",
+    ],
+    [
+      ["exec", "--fake", "x a=1"],
+      "qmpkit: 'x a=1' is not a command name; give the command and each KEY=VALUE as separate words",
+    ],
+    [
+      ["qemu", "--", "-machine", "none", "-daemonize"],
+      "qmpkit: '-daemonize' would leave a QEMU qmpkit cannot follow",
+    ],
+  ])("%j is refused, saying why", async (argv, start) => {
+    const result = await run(argv, { session: stubSession({ "query-status": STATUS }) });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.startsWith(start)).toBe(true);
+  });
+
+  test.each([
+    ["/etc/passwd", "(/etc/passwd is a regular file, not a socket)"],
+    ["/tmp", "(/tmp is a directory, not a socket)"],
+  ])("a path that is not a socket (%s) is named as such", async (path, why) => {
+    const result = await run(["exec", path, "query-status"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(why);
+    expect(result.stderr).not.toContain("nothing is listening");
+  });
+});
+
 describe("exec", () => {
   test("prints the return value as compact JSON off a terminal, pretty with -p", async () => {
     const session = stubSession({ "query-status": STATUS });
@@ -140,7 +176,7 @@ describe("exec", () => {
     ],
     [
       ["exec", "vsock:1:2", "x"],
-      "qmpkit: 'vsock:1:2' is not HOST:PORT; use unix:PATH, tcp:HOST:PORT, HOST:PORT or a socket path\n",
+      "qmpkit: 'vsock:1:2': qmpkit cannot connect through 'vsock:'; use unix:PATH, tcp:HOST:PORT, HOST:PORT or a socket path (a socket file of that name is ./vsock:1:2)\n",
     ],
     [
       ["exec", "--fake", "--timeout", "0", "x"],

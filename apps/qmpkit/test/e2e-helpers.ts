@@ -48,13 +48,13 @@ export function builtBinary(): Promise<string> {
         "build",
         "--compile",
         "--target=bun-linux-x64",
-        join(APP, "src", "main.ts"),
+        "./src/main.ts",
         "--outfile",
         outfile,
       ],
-      // bun build --compile writes a temp file in its working dir: one left by a killed build must not land in
-      // the source tree.
-      { cwd: dir, stdout: "pipe", stderr: "pipe" },
+      // From the app's dir, so the binary holds only relative paths. A build killed midway leaves a temp file
+      // here (*.bun-build, ignored by git).
+      { cwd: APP, stdout: "pipe", stderr: "pipe" },
     );
     const code = await within(proc.exited, 120_000, "bun build --compile");
     if (code !== 0) {

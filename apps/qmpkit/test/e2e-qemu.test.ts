@@ -6,6 +6,7 @@ import { connect } from "@qmpkit/qmp";
 import { type QemuProcess, requireQemu, skipWithoutQemu, spawnQemu } from "@qmpkit/testkit";
 import {
   builtBinary,
+  cleanEnv,
   expectPipedShellSession,
   qmpkit,
   ROOT,
@@ -232,6 +233,23 @@ describe("against real QEMU", () => {
       expect(stderr).toBe(
         "qmpkit: qemu-system-x86_64 exited with code 1 before its QMP socket accepted: qemu-system-x86_64: -no-such-option: invalid option\n",
       );
+    },
+    SLOW,
+  );
+
+  test.skipIf(skip)(
+    "qemu failing after its socket exists (gtk without a display): QEMU's status and message, not ECONNRESET",
+    async () => {
+      requireQemu();
+      const env = cleanEnv();
+      delete env.DISPLAY;
+      delete env.WAYLAND_DISPLAY;
+      const { exitCode, stderr } = await qmpkit(["qemu", "--", "-machine", "none", "-display", "gtk"], {
+        env,
+      });
+      expect(exitCode).toBe(1);
+      expect(stderr).toContain("gtk initialization failed");
+      expect(stderr).not.toContain("ECONNRESET");
     },
     SLOW,
   );

@@ -18,11 +18,22 @@ export const silentLogger: Logger = { enabled: false, debug: noop, info: noop, w
 
 const MAX_ARGUMENT_CHARS = 200;
 
-function clip(value: unknown): unknown {
-  if (typeof value === "string" && value.length > MAX_ARGUMENT_CHARS) {
-    return `${value.slice(0, MAX_ARGUMENT_CHARS)}… (${value.length} chars)`;
+/** Messages as one line of JSON: the console's own rendering cuts nesting short (`[Object ...]`) over many lines. */
+function oneLine(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || value instanceof Error) return value;
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  } catch {
+    return value;
   }
-  return value;
+}
+
+function clip(value: unknown): unknown {
+  const shown = oneLine(value);
+  if (typeof shown === "string" && shown.length > MAX_ARGUMENT_CHARS) {
+    return `${shown.slice(0, MAX_ARGUMENT_CHARS)}… (${shown.length} chars)`;
+  }
+  return shown;
 }
 
 function isEnabled(name: string, patterns: string | undefined): boolean {

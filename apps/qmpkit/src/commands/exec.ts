@@ -1,9 +1,23 @@
 import { CONNECTION_FLAGS, defineCommand, parseSeconds } from "../cli.ts";
-import { UsageError } from "../errors.ts";
+import { CliError, ExitCode, UsageError } from "../errors.ts";
 import { detectStyle, formatJson } from "../format.ts";
-import { connectionOptions, open, takeTarget } from "../session.ts";
+import { connectionOptions, DEFAULT_CONNECT_TIMEOUT_MS, open, type Session, takeTarget } from "../session.ts";
 import { readJson } from "../shell/json-value.ts";
 import { type CommandMessage, parseArgumentWords, toHmp } from "../shell/parse.ts";
+
+/** `exec --timeout` ran out, connecting or waiting for the reply. Exit status 1, like `events --timeout`. */
+export class ExecTimeoutError extends CliError {
+  override name = "ExecTimeoutError";
+  override readonly code = "QMPKIT_ERR_EXEC_TIMEOUT";
+  override readonly exitCode = ExitCode.commandFailed;
+}
+
+/** The AbortSignal.timeout() of --timeout fired (its reason is a DOMException named TimeoutError). */
+function isTimeoutAbort(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  const cause = (error as { cause?: { name?: unknown } } | null)?.cause;
+  return name === "TimeoutError" || cause?.name === "TimeoutError";
+}
 
 /** Builds the message `exec` sends from its words: `CMD k=v…`, a JSON object, or HMP text. */
 export function buildExecMessage(
@@ -20,9 +34,15 @@ export function buildExecMessage(
       throw new UsageError(`invalid JSON message at column ${parsed.offset + 1}: ${parsed.message}`);
     return parsed.value as Record<string, unknown>;
   }
+  // A quoted `'x a=1'` is one word: it would go out as a command literally named "x a=1".
+  if (/\s/.test(first.trim())) {
+    throw new UsageError(
+      `'${first}' is not a command name; give the command and each KEY=VALUE as separate words: ${first.trim()}`,
+    );
+  }
   const args = parseArgumentWords(rest);
   if (!args.ok) throw new UsageError(args.error.message);
-  return { execute: first, arguments: args.arguments };
+  return { execute: first.trim(), arguments: args.arguments };
 }
 
 export const execCommand = defineCommand({
@@ -61,6 +81,19 @@ export const execCommand = defineCommand({
   async run({ values, positionals, rest: afterDashes }, io) {
     // Words after `--` are COMMAND words too: `-H -- info block -v` keeps `-v` from the parser.
     const { target, rest } = takeTarget([...positionals, ...afterDashes], values, 1);
+    // `exec S --fake query-status`: S was meant as the address, which --fake replaces.
+    const [maybeAddress, second] = rest;
+    if (
+      values.fake &&
+      !values.hmp &&
+      maybeAddress !== undefined &&
+      second !== undefined &&
+      !/[={]/.test(second)
+    ) {
+      throw new UsageError(
+        `'${maybeAddress}' looks like an address, and --fake takes the place of one: drop '${maybeAddress}' or --fake`,
+      );
+    }
     const message = buildExecMessage(rest, values.hmp === true);
     const pretty = values.pretty ? true : values.compact ? false : undefined;
     const style = detectStyle(io.stdout, io.env, pretty);
@@ -69,9 +102,35 @@ export const execCommand = defineCommand({
       return 0;
     }
     const timeout = parseSeconds("timeout", values.timeout);
-    const session = await open(io, target, connectionOptions(values));
+    const name = typeof message.execute === "string" ? message.execute : "the message";
+    // --timeout is the whole budget: a hung QEMU may accept the connection and never greet.
+    const deadline = timeout === undefined ? undefined : performance.now() + timeout * 1000;
+    const options = connectionOptions(values);
+    const connectBudget =
+      timeout === undefined
+        ? options
+        : {
+            ...options,
+            connectTimeoutMs: Math.min(
+              options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+              timeout * 1000,
+            ),
+          };
+    let session: Session;
     try {
-      const signal = timeout === undefined ? undefined : AbortSignal.timeout(timeout * 1000);
+      session = await open(io, target, connectBudget);
+    } catch (error) {
+      if (timeout !== undefined && deadline !== undefined && performance.now() >= deadline - 50) {
+        throw new ExecTimeoutError(
+          `'${name}' timed out after ${timeout}s while connecting to ${(error as Error).message.replace(/^cannot connect to /, "")}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    try {
+      const left = deadline === undefined ? undefined : Math.max(1, deadline - performance.now());
+      const signal = left === undefined ? undefined : AbortSignal.timeout(left);
       const isCommand =
         typeof message.execute === "string" &&
         Object.keys(message).every((k) => k === "execute" || k === "arguments");
@@ -87,6 +146,10 @@ export const execCommand = defineCommand({
       // A raw message prints the whole reply; an error reply is still a failed command.
       const failed = !isCommand && typeof result === "object" && result !== null && "error" in result;
       return failed ? 1 : 0;
+    } catch (error) {
+      if (isTimeoutAbort(error))
+        throw new ExecTimeoutError(`'${name}' got no reply within ${timeout}s`, { cause: error });
+      throw error;
     } finally {
       await session.close();
     }

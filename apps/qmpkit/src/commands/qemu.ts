@@ -49,10 +49,20 @@ export const qemuCommand = defineCommand({
     if (positionals.length > 0) {
       throw new UsageError(`QEMU's arguments go after '--', as in: qmpkit qemu -- ${positionals.join(" ")}`);
     }
+    // QEMU would fork into the background and its parent exit: the shell would talk to nothing it can wait for.
+    const detach = rest.find((a) => /^--?daemonize$/.test(a));
+    if (detach !== undefined) {
+      throw new UsageError(
+        `'${detach}' would leave a QEMU qmpkit cannot follow or stop; start it yourself with -qmp and use 'qmpkit shell ADDRESS'`,
+      );
+    }
     const startTimeout = parseSeconds("start-timeout", values["start-timeout"]);
     const options = shellOptions(values, io);
     const { runShell } = await loadShell();
     const qemu = await start(values.binary, rest, startTimeout);
+    // The launcher's exit hook kills QEMU and removes its temp dir; a signal must end us through it too.
+    const { cleanUpOnExit } = await import("../cleanup.ts");
+    const forget = cleanUpOnExit(() => {});
     let exitCode: number | undefined;
     void qemu.exited.then((code) => {
       exitCode = code;
@@ -62,8 +72,11 @@ export const qemuCommand = defineCommand({
       try {
         session = await open(io, { kind: "address", address: { kind: "unix", path: qemu.path } }, {});
       } catch (error) {
-        if (exitCode === undefined) throw error;
-        throw exitedEarly(qemu, exitCode, error);
+        // QEMU may fail after creating its socket (gtk initialization failed): the connection breaks
+        // before QEMU's exit is reaped. Its own message explains far more than ECONNRESET does.
+        const code = exitCode ?? (await exitWithin(qemu, EXIT_AFTER_FAILED_CONNECT_MS));
+        if (code === undefined) throw error;
+        throw exitedEarly(qemu, code, error);
       }
       let shellStatus: number;
       try {
@@ -80,6 +93,7 @@ export const qemuCommand = defineCommand({
       return shellStatus !== 0 ? shellStatus : qemuStatus;
     } finally {
       await qemu[Symbol.asyncDispose]();
+      forget();
     }
   },
 });
@@ -106,6 +120,22 @@ async function start(
       cause: error,
       exitCode: error.exitCode,
     });
+  }
+}
+
+/** How long a QEMU whose socket broke on us gets to show that it is exiting. */
+const EXIT_AFTER_FAILED_CONNECT_MS = 3000;
+
+/** QEMU's exit status if it exits within `ms`, else undefined. */
+async function exitWithin(qemu: QemuProcess, ms: number): Promise<number | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([qemu.exited, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
