@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { requireQemu } from "../../src/index.ts";
+import { FAKE_PENDING } from "./fake-pending.ts";
 import { FIXTURE_DIR, STEPS_FIXTURE, TRACE_FIXTURE } from "./fixture-paths.ts";
 import { commandSet, commandsSent, parseMonitorLog, traceFromJsonl } from "./monitor-trace.ts";
 import { differingSteps, normaliseRun, stepsFromText } from "./normalise.ts";
@@ -67,7 +68,17 @@ describe.skipIf(skipWithoutVirsh())("libvirt scenario on real QEMU 7.2", () => {
 });
 
 describe("libvirt scenario on the fake emulator (qmpkit fake-qemu as qemu-system-x86_64)", () => {
-  // Pending until the drop-in emulator (issue 15 item 1) is on main: then this runs the same scenario with the
-  // fake's qemu-system-x86_64 link as <emulator> and requires differingSteps(fixture, fake) to be empty.
-  test.todo("every virsh step's output equals real QEMU 7.2's recorded fixture");
+  test("the pending list names scenario steps only, each with a reason", () => {
+    const names = new Set(SCENARIO.map((s) => s.name));
+    for (const [step, reason] of Object.entries(FAKE_PENDING)) {
+      expect(names.has(step)).toBe(true);
+      expect(reason.length).toBeGreaterThan(0);
+    }
+  });
+
+  // Pending: with the fake as <emulator>, libvirt's capability probe never returns (FAKE_BLOCKERS 2), so the
+  // scenario cannot run in a test yet. Once it can: run it with emulatorLink() and require
+  // differingSteps(fixture, fake) to equal Object.keys(FAKE_PENDING). Meanwhile
+  // `bun packages/testkit/scripts/libvirt-fake-report.ts` shows where the fake stands.
+  test.todo("every virsh step's output equals real QEMU 7.2's recorded fixture, except the pending list");
 });

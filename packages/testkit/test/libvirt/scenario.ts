@@ -260,13 +260,22 @@ async function run(argv: string[], cwd: string): Promise<void> {
   if (code !== 0) throw new Error(`${argv.join(" ")} failed (${code}): ${err}`);
 }
 
-/** Kills the emulators libvirt left running (only when the scenario broke off before `destroy`), by pid file. */
+/**
+ * Kills the emulators libvirt left running, by the pid files under the embed root: domains (run/qemu/NAME.pid)
+ * when the scenario broke off before `destroy`, and capability probes (lib/qemu/qmp-XXXXXX/qmp.pid) when virsh was
+ * killed while waiting for one.
+ */
 function killLeftovers(root: string): void {
-  const runDir = join(root, "run", "qemu");
-  if (!existsSync(runDir)) return;
-  for (const file of readdirSync(runDir)) {
-    if (!file.endsWith(".pid")) continue;
-    const pid = Number.parseInt(readFileSync(join(runDir, file), "utf8"), 10);
+  const pidFiles = (dir: string): string[] =>
+    existsSync(dir)
+      ? readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+          const path = join(dir, entry.name);
+          if (entry.isDirectory()) return pidFiles(path);
+          return entry.name.endsWith(".pid") ? [path] : [];
+        })
+      : [];
+  for (const file of pidFiles(root)) {
+    const pid = Number.parseInt(readFileSync(file, "utf8"), 10);
     if (!Number.isInteger(pid) || pid <= 1) continue;
     try {
       process.kill(pid, "SIGKILL");

@@ -1,0 +1,100 @@
+#!/usr/bin/env bun
+/**
+ * Runs the libvirt scenario on the fake emulator (or any --emulator) and prints how it differs from real QEMU
+ * 7.2's recorded fixture: each differing step (known in test/libvirt/fake-pending.ts or NEW) with its first
+ * differing lines, then, per monitor, the first QMP exchange whose command or reply differs from the recorded
+ * trace. A report, not a test: it exits 0 whatever it finds.
+ *
+ *   bun packages/testkit/scripts/libvirt-fake-report.ts [--emulator PATH] [--timeout-ms 120000] [--script JSON]
+ *
+ * --script bakes a QMPKIT_FAKE_QEMU_SCRIPT into the emulator link (libvirt scrubs the emulator's environment).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { emulatorLink } from "../test/libvirt/fake-emulator.ts";
+import { FAKE_PENDING } from "../test/libvirt/fake-pending.ts";
+import { FIXTURE_DIR, STEPS_FIXTURE, TRACE_FIXTURE } from "../test/libvirt/fixture-paths.ts";
+import { parseMonitorLog, type TraceEntry, traceFromJsonl } from "../test/libvirt/monitor-trace.ts";
+import { differingSteps, normaliseRun, stepsFromText } from "../test/libvirt/normalise.ts";
+import { runScenario } from "../test/libvirt/scenario.ts";
+
+const { values } = parseArgs({
+  options: {
+    emulator: { type: "string" },
+    "timeout-ms": { type: "string", default: "120000" },
+    script: { type: "string" },
+  },
+});
+
+const linkDir = mkdtempSync(join(tmpdir(), "qmpkit-fake-emulator-"));
+try {
+  const emulator =
+    values.emulator ??
+    emulatorLink(linkDir, values.script === undefined ? {} : { QMPKIT_FAKE_QEMU_SCRIPT: values.script });
+  const run = await runScenario(emulator, { timeoutMs: Number(values["timeout-ms"]) });
+  const expected = stepsFromText(await Bun.file(join(FIXTURE_DIR, STEPS_FIXTURE)).text());
+  const actual = normaliseRun(run);
+  const differing = differingSteps(expected, actual);
+  console.log(`${emulator}: ${(run.durationMs / 1000).toFixed(1)} s, virsh exit ${run.exitCode}`);
+  console.log(`${differing.length} of ${Object.keys(expected).length} steps differ from real QEMU 7.2\n`);
+  for (const name of differing) {
+    const known = FAKE_PENDING[name];
+    console.log(
+      `${known === undefined ? "NEW  " : "known"} ${name}${known === undefined ? "" : ` (${known})`}`,
+    );
+    const want = (expected[name] ?? "(missing)").split("\n");
+    const got = (actual[name] ?? "(missing)").split("\n");
+    const at = want.findIndex((line, i) => line !== got[i]);
+    const from = at < 0 ? want.length : at;
+    console.log(`      real: ${JSON.stringify(want.slice(from, from + 2))}`);
+    console.log(`      fake: ${JSON.stringify(got.slice(from, from + 2))}`);
+  }
+  const recorded = traceFromJsonl(await Bun.file(join(FIXTURE_DIR, TRACE_FIXTURE)).text());
+  const trace = parseMonitorLog(run.monitorLog, { [run.dir]: "$DIR", [run.emulator]: "$EMULATOR" });
+  console.log("\nFirst QMP difference per monitor (monitors numbered in opening order):");
+  const monitors = new Set(recorded.flatMap((e) => ("monitor" in e ? [e.monitor] : [])));
+  for (const monitor of monitors)
+    console.log(`  monitor ${monitor}: ${firstDifference(recorded, trace, monitor)}`);
+} finally {
+  rmSync(linkDir, { recursive: true, force: true });
+}
+
+/** Each command the monitor was sent, with its reply (ids dropped: they are compared by position). */
+function exchanges(trace: readonly TraceEntry[], monitor: number): { send: string; reply: string }[] {
+  const replies = new Map<unknown, string>();
+  const sends: { id: unknown; send: string }[] = [];
+  for (const entry of trace) {
+    if (!("monitor" in entry) || entry.monitor !== monitor) continue;
+    if ("send" in entry) {
+      const { id, ...send } = entry.send as { id?: unknown };
+      sends.push({ id, send: JSON.stringify(send) });
+    } else if ("recv" in entry) {
+      const { id, ...reply } = entry.recv as { id?: unknown };
+      if (id !== undefined) replies.set(id, JSON.stringify(reply));
+    }
+  }
+  return sends.map(({ id, send }) => ({ send, reply: replies.get(id) ?? "(no reply)" }));
+}
+
+function firstDifference(
+  recorded: readonly TraceEntry[],
+  trace: readonly TraceEntry[],
+  monitor: number,
+): string {
+  const want = exchanges(recorded, monitor);
+  const got = exchanges(trace, monitor);
+  const cut = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text);
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i];
+    const g = got[i];
+    if (w === undefined) break;
+    if (g === undefined) return `the fake's session ends after ${got.length} of ${want.length} commands`;
+    if (w.send !== g.send)
+      return `command ${i + 1}: libvirt sent ${cut(g.send)} where it sent ${cut(w.send)} to QEMU`;
+    if (w.reply !== g.reply)
+      return `command ${i + 1} ${cut(w.send)}\n      QEMU: ${cut(w.reply)}\n      fake: ${cut(g.reply)}`;
+  }
+  return got.length > want.length ? `${got.length - want.length} commands more than with QEMU` : "identical";
+}
