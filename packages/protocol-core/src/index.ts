@@ -1,5 +1,7 @@
 export type { ResolvedAddress, SocketAddress, TlsSetting } from "./address.ts";
 export { formatAddress, resolveAddress } from "./address.ts";
+export type { DeadlineOptions } from "./cancel.ts";
+export { Deadline, raceAbort, settlesWithin, sleep } from "./cancel.ts";
 export type { QMPErrorOptions } from "./errors.ts";
 export {
   BackpressureError,

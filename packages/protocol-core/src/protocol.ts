@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import type { Socket, SocketHandler, SocketListener, TLSOptions } from "bun";
 import { type ResolvedAddress, resolveAddress, type SocketAddress, type TlsSetting } from "./address.ts";
+import { Deadline, raceAbort, settlesWithin } from "./cancel.ts";
 import {
   BackpressureError,
   ConnectError,
@@ -87,6 +88,8 @@ export abstract class AsyncProtocol<T> {
 
   #state: Runstate = Runstate.IDLE;
   #stateWaiters: ((state: Runstate) => void)[] = [];
+  /** Set while runstateChanged() callers woken by the last transition have not had their turn yet. */
+  #watchersCatchingUp: Promise<void> | undefined;
   #stateSubscribers = new Set<(state: Runstate) => void>();
 
   #attempt: Attempt | undefined;
@@ -327,6 +330,20 @@ export abstract class AsyncProtocol<T> {
     if (writer === undefined || (this.#state !== Runstate.RUNNING && this.#state !== Runstate.CONNECTING)) {
       throw this.#stateError(Runstate.RUNNING);
     }
+    return this.#write(writer, message);
+  }
+
+  /**
+   * {@link send} for a running session only: a message sent while CONNECTING (before negotiation finished) or
+   * after the session ended throws a {@link StateError}. The one runstate check of a command's path.
+   */
+  protected sendInSession(message: T): number {
+    if (this.#state !== Runstate.RUNNING) throw this.#stateError(Runstate.RUNNING);
+    // RUNNING implies a writer: it is made before the session runs and dropped only after it stopped.
+    return this.#write(this.#writer as SocketWriter, message);
+  }
+
+  #write(writer: SocketWriter, message: T): number {
     const limit = this.#options.maxBufferedWriteBytes ?? DEFAULT_MAX_BUFFERED_WRITE_BYTES;
     if (writer.bufferedBytes >= limit) throw new BackpressureError(limit);
     if (this.logger.enabled) this.logger.debug("--> %o", message);
@@ -390,10 +407,26 @@ export abstract class AsyncProtocol<T> {
     this.#stateWaiters = [];
     for (const subscriber of this.#stateSubscribers) subscriber(next);
     // Resolution is asynchronous anyway; doing it in a microtask keeps listeners out of a half-made transition.
-    if (waiters.length > 0)
+    if (waiters.length > 0) {
       queueMicrotask(() => {
         for (const resolve of waiters) resolve(next);
       });
+      const caughtUp = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        if (this.#watchersCatchingUp === caughtUp) this.#watchersCatchingUp = undefined;
+      });
+      this.#watchersCatchingUp = caughtUp;
+    }
+  }
+
+  /**
+   * Moves to `next` once the callers that the previous transition woke have run. A caller that re-awaits
+   * runstateChanged() in a loop (qemu.qmp's `_watch_runstates`) resumes within microtasks of its wake-up; waiting
+   * for the next macrotask before a transition that follows at once lets it call again, so it sees every state:
+   * `DISCONNECTING, IDLE` after a superfluous disconnect(), `CONNECTING, DISCONNECTING, IDLE` after a failed connect.
+   */
+  async #transition(next: Runstate): Promise<void> {
+    while (this.#watchersCatchingUp !== undefined) await this.#watchersCatchingUp;
+    this.#setState(next);
   }
 
   #stateError(required: Runstate): StateError {
@@ -433,22 +466,16 @@ export abstract class AsyncProtocol<T> {
     const attempt = this.#attempt as Attempt;
     const running = Promise.withResolvers<void>();
     this.#attemptRunning = running.promise;
-    const signals = [attempt.signal];
-    if (options.signal) signals.push(options.signal);
-    const signal = AbortSignal.any(signals);
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(
-            () =>
-              attempt.controller.abort(
-                new TimeoutError(
-                  `Connection attempt timed out after ${options.timeoutMs} ms`,
-                  "QMP_ERR_CONNECT_TIMEOUT",
-                ),
-              ),
-            options.timeoutMs,
-          );
+    const deadline = new Deadline({
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      onTimeout: () =>
+        new TimeoutError(
+          `Connection attempt timed out after ${options.timeoutMs} ms`,
+          "QMP_ERR_CONNECT_TIMEOUT",
+        ),
+    });
+    const signal = AbortSignal.any([attempt.signal, deadline.signal]);
     let phase: "connection" | "session" = "connection";
     try {
       const socket = await raceAbort(openTransport(signal), signal, attempt.failure.promise);
@@ -461,7 +488,7 @@ export abstract class AsyncProtocol<T> {
       if (signal.aborted) throw signal.reason;
       throw error instanceof ConnectError ? error : new ConnectError(`Failed to establish ${phase}`, error);
     } finally {
-      clearTimeout(timer);
+      deadline.clear();
       this.#attemptRunning = undefined;
       running.resolve();
     }
@@ -702,7 +729,7 @@ export abstract class AsyncProtocol<T> {
     switch (this.#state) {
       case Runstate.IDLE:
         this.#setState(Runstate.DISCONNECTING);
-        this.#setState(Runstate.IDLE);
+        await this.#transition(Runstate.IDLE);
         return;
       case Runstate.CONNECTING: {
         // Either connect()/accept() is under way (it rolls itself back once aborted), or a server listens with no
@@ -739,18 +766,18 @@ export abstract class AsyncProtocol<T> {
     if (!socket) return;
     const flushed = this.#writer?.flushed() ?? Promise.resolve();
     const closed = this.#socketClosed?.promise ?? Promise.resolve();
-    if (!(await withinGrace(flushed))) {
+    if (!(await settlesWithin(flushed, CLOSE_GRACE_MS))) {
       socket.terminate();
       return;
     }
     socket.end();
-    if (!(await withinGrace(closed))) socket.terminate();
+    if (!(await settlesWithin(closed, CLOSE_GRACE_MS))) socket.terminate();
   }
 
   /** Releases every resource and returns to IDLE (through DISCONNECTING if needed). */
   async #teardown(): Promise<void> {
     if (this.#state === Runstate.CONNECTING || this.#state === Runstate.RUNNING) {
-      this.#setState(Runstate.DISCONNECTING);
+      await this.#transition(Runstate.DISCONNECTING);
     }
     this.#peerArrived?.reject(new ConnectionClosedError("Server stopped before a peer connected"));
     this.#peerArrived = undefined;
@@ -762,7 +789,7 @@ export abstract class AsyncProtocol<T> {
     if (socket) {
       socket.terminate();
       const closed = this.#socketClosed?.promise;
-      if (closed) await withinGrace(closed);
+      if (closed) await settlesWithin(closed, CLOSE_GRACE_MS);
     }
     this.#socket = undefined;
     this.#writer = undefined;
@@ -772,7 +799,7 @@ export abstract class AsyncProtocol<T> {
     this.#preSessionMessages = [];
     this.#decoder.reset();
     this.#sessionEstablished = false;
-    if (this.#state === Runstate.DISCONNECTING) this.#setState(Runstate.IDLE);
+    if (this.#state === Runstate.DISCONNECTING) await this.#transition(Runstate.IDLE);
   }
 }
 
@@ -784,30 +811,4 @@ export abstract class AsyncProtocol<T> {
 function clientTls(tls: TlsSetting): TLSOptions | boolean {
   if (typeof tls !== "object") return tls;
   return { ...tls, rejectUnauthorized: tls.rejectUnauthorized !== false };
-}
-
-function raceAbort<V>(work: Promise<V>, signal: AbortSignal, failure?: Promise<never>): Promise<V> {
-  if (signal.aborted) {
-    work.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<V>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    const settle = (): void => signal.removeEventListener("abort", onAbort);
-    work.then(resolve, reject).finally(settle);
-    failure?.catch(reject).finally(settle);
-  });
-}
-
-async function withinGrace(promise: Promise<void>): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS);
-  });
-  try {
-    return await Promise.race([promise.then(() => true as const), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

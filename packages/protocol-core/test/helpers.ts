@@ -228,3 +228,35 @@ export function selfSignedCert(): { key: string; cert: string } | undefined {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Patches `signal` so that it counts its abort listeners, and returns the count's getter: tests use it to prove
+ * that every listener added for a call is removed when the call settles, on every path.
+ */
+export function countAbortListeners(signal: AbortSignal): () => number {
+  const live = new Set<unknown>();
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((
+    type: string,
+    listener: Parameters<AbortSignal["addEventListener"]>[1],
+    options?: unknown,
+  ) => {
+    if (type === "abort") {
+      live.add(listener);
+      // A once listener is removed by the signal itself when it fires.
+      if (typeof options === "object" && options !== null && (options as { once?: boolean }).once)
+        add("abort", () => live.delete(listener));
+    }
+    add(type, listener, options as AddEventListenerOptions);
+  }) as typeof signal.addEventListener;
+  signal.removeEventListener = ((
+    type: string,
+    listener: Parameters<AbortSignal["addEventListener"]>[1],
+    options?: unknown,
+  ) => {
+    if (type === "abort") live.delete(listener);
+    remove(type, listener, options as EventListenerOptions);
+  }) as typeof signal.removeEventListener;
+  return () => live.size;
+}
