@@ -9,7 +9,7 @@
  * @module
  */
 
-import { TimeoutError } from "@qmpkit/protocol-core";
+import { Deadline, TimeoutError } from "@qmpkit/protocol-core";
 import { EventOverflowError, ListenerClosedError, UsageError } from "./errors.ts";
 import type { EventLike, QmpEvent } from "./messages.ts";
 
@@ -163,34 +163,30 @@ export class EventListener<Ev extends EventLike = QmpEvent> implements AsyncIter
       this.#waiters.push({ resolve, reject });
       return promise;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Deadline({
+      timeoutMs,
+      signal,
+      onTimeout: () => new TimeoutError(`No matching event arrived within ${timeoutMs} ms`),
+    });
     const waiter: Waiter<Ev> = {
       resolve: (event) => {
-        cleanup();
+        deadline.clear();
         resolve(event);
       },
       reject: (reason) => {
-        cleanup();
+        deadline.clear();
         reject(reason);
       },
     };
-    const giveUp = (reason: unknown): void => {
-      const index = this.#waiters.indexOf(waiter);
-      if (index !== -1) this.#waiters.splice(index, 1);
-      waiter.reject(reason);
-    };
-    const onAbort = (): void => giveUp(signal?.reason);
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(
-        () => giveUp(new TimeoutError(`No matching event arrived within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    }
+    deadline.signal.addEventListener(
+      "abort",
+      () => {
+        const index = this.#waiters.indexOf(waiter);
+        if (index !== -1) this.#waiters.splice(index, 1);
+        waiter.reject(deadline.signal.reason);
+      },
+      { once: true },
+    );
     this.#waiters.push(waiter);
     return promise;
   }

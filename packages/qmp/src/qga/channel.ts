@@ -2,9 +2,11 @@ import {
   AsyncProtocol,
   ConnectionClosedError,
   type ConnectOptions,
+  Deadline,
   ProtocolError,
   type ProtocolOptions,
   Runstate,
+  raceAbort,
   type SocketAddress,
   StateError,
 } from "@qmpkit/protocol-core";
@@ -169,23 +171,11 @@ export class QGAChannel extends AsyncProtocol<QGAMessage> {
     this.sendBytes(sentinelBytes());
     this.send(commandMessage("guest-sync-delimited", { id }));
     const timeoutMs = this.#syncTimeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new QGASyncError(id, timeoutMs)), timeoutMs);
-    });
-    const aborted = new Promise<never>((_, reject) => {
-      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    });
-    expired.catch(() => {});
-    aborted.catch(() => {});
-    try {
-      for (;;) {
-        const message = await Promise.race([this.recv(), expired, aborted]);
-        if (isSyncReply(message, id)) return;
-        this.#logDiscarded(message, id);
-      }
-    } finally {
-      clearTimeout(timer);
+    using deadline = new Deadline({ timeoutMs, signal, onTimeout: () => new QGASyncError(id, timeoutMs) });
+    for (;;) {
+      const message = await raceAbort(this.recv(), deadline.signal);
+      if (isSyncReply(message, id)) return;
+      this.#logDiscarded(message, id);
     }
   }
 

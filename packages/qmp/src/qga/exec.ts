@@ -1,4 +1,4 @@
-import { ProtocolError } from "@qmpkit/protocol-core";
+import { Deadline, ProtocolError, sleep } from "@qmpkit/protocol-core";
 import { previewJson } from "../messages.ts";
 import { QGAExecTimeoutError, QGATimeoutError } from "./errors.ts";
 import type { QGACommandOptions } from "./queue.ts";
@@ -52,42 +52,29 @@ export async function runExec(
   const maxPoll = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   let pid: number | undefined;
   const limit = options.timeoutMs;
-  const deadline = new AbortController();
-  const timer =
-    limit !== undefined && Number.isFinite(limit)
-      ? setTimeout(
-          () =>
-            deadline.abort(
-              pid === undefined
-                ? new QGATimeoutError("guest-exec", limit)
-                : new QGAExecTimeoutError(path, pid, limit),
-            ),
-          limit,
-        )
-      : undefined;
-  const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
-  try {
-    const spawnArgs: Record<string, unknown> = { path, arg: [...args], "capture-output": captureOutput };
-    if (options.env !== undefined) spawnArgs.env = envList(options.env);
-    if (options.input !== undefined) spawnArgs["input-data"] = toBase64(bytesOf(options.input));
-    const spawned = await runner.executeUntyped("guest-exec", spawnArgs, { signal });
-    if (!isObject(spawned) || typeof spawned.pid !== "number") {
-      throw new ProtocolError(`guest-exec returned no pid: ${previewJson(spawned)}`);
-    }
-    pid = spawned.pid;
-    let pause = FIRST_POLL_MS;
-    for (;;) {
-      await delay(Math.min(pause, maxPoll), signal);
-      pause *= 2;
-      const status = (await runner.executeUntyped(
-        "guest-exec-status",
-        { pid },
-        { signal },
-      )) as GuestExecStatus;
-      if (status.exited) return toResult(pid, status, options.encoding ?? "utf8");
-    }
-  } finally {
-    clearTimeout(timer);
+  using deadline = new Deadline({
+    timeoutMs: limit,
+    signal: options.signal,
+    onTimeout: () =>
+      pid === undefined
+        ? new QGATimeoutError("guest-exec", limit as number)
+        : new QGAExecTimeoutError(path, pid, limit as number),
+  });
+  const signal = deadline.signal;
+  const spawnArgs: Record<string, unknown> = { path, arg: [...args], "capture-output": captureOutput };
+  if (options.env !== undefined) spawnArgs.env = envList(options.env);
+  if (options.input !== undefined) spawnArgs["input-data"] = toBase64(bytesOf(options.input));
+  const spawned = await runner.executeUntyped("guest-exec", spawnArgs, { signal });
+  if (!isObject(spawned) || typeof spawned.pid !== "number") {
+    throw new ProtocolError(`guest-exec returned no pid: ${previewJson(spawned)}`);
+  }
+  pid = spawned.pid;
+  let pause = FIRST_POLL_MS;
+  for (;;) {
+    await sleep(Math.min(pause, maxPoll), signal);
+    pause *= 2;
+    const status = (await runner.executeUntyped("guest-exec-status", { pid }, { signal })) as GuestExecStatus;
+    if (status.exited) return toResult(pid, status, options.encoding ?? "utf8");
   }
 }
 
@@ -120,19 +107,4 @@ function envList(env: Readonly<Record<string, string>> | readonly string[]): str
 /** UTF-8 bytes of a string, or the bytes as given. */
 export function bytesOf(data: string | Uint8Array): Uint8Array {
   return typeof data === "string" ? new TextEncoder().encode(data) : data;
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

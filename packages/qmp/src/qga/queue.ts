@@ -1,3 +1,4 @@
+import { Deadline } from "@qmpkit/protocol-core";
 import type { QGAMessage } from "./wire.ts";
 
 /** Per-call options of every guest-agent command. */
@@ -42,10 +43,9 @@ export function createJob(
     expire: (job: Job, reason: unknown) => void;
   },
 ): Job {
+  let deadline: Deadline | undefined;
   const deferred = Promise.withResolvers<QGAMessage | undefined>();
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const { signal, expire } = init;
-  const onAbort = (): void => expire(job, signal?.reason);
   const job: Job = {
     kind: init.kind,
     command: init.command,
@@ -60,8 +60,7 @@ export function createJob(
     settle(error, reply) {
       if (job.settled) return;
       job.settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      deadline?.clear();
       if (error === undefined) deferred.resolve(reply);
       else deferred.reject(error);
     },
@@ -71,10 +70,15 @@ export function createJob(
     deferred.reject(signal.reason);
     return job;
   }
-  signal?.addEventListener("abort", onAbort, { once: true });
-  // setTimeout treats Infinity (and anything past 2^31-1 ms) as 1 ms, so only finite bounds get a timer.
-  if (Number.isFinite(init.timeoutMs) && init.timeoutMs <= 2_147_483_647) {
-    timer = setTimeout(() => expire(job, undefined), init.timeoutMs);
-  }
+  // On a timeout `expire` gets no reason: it words the error itself, which depends on how far the job got.
+  const armed = new Deadline({ timeoutMs: init.timeoutMs, signal });
+  armed.signal.addEventListener(
+    "abort",
+    () => expire(job, armed.timedOut ? undefined : armed.signal.reason),
+    {
+      once: true,
+    },
+  );
+  deadline = armed;
   return job;
 }
