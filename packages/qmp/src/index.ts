@@ -21,26 +21,10 @@ export {
   StateError,
   TimeoutError,
 } from "@qmpkit/protocol-core";
-export type {
-  ConnectFunctionOptions,
-  ExecuteOptions,
-  QMPAcceptOptions,
-  QMPClientOptions,
-  QMPConnectOptions,
-  RetryOptions,
-  SessionOptions,
-  WaitForEventOptions,
-} from "./client.ts";
 // Client
-export {
-  connect,
-  DEFAULT_GREETING_TIMEOUT_MS,
-  DEFAULT_NEGOTIATION_TIMEOUT_MS,
-  QMPClient,
-  RESERVED_ID_PREFIX,
-} from "./client.ts";
+export { connect, QMPClient } from "./client.ts";
+export { RESERVED_ID_PREFIX } from "./dispatch.ts";
 export type { ErrorBody, SentCommand } from "./errors.ts";
-
 // Errors (protocol-core's are re-exported so one import is enough)
 export {
   BadReplyError,
@@ -71,6 +55,17 @@ export type {
   Reply,
   SuccessResponse,
 } from "./messages.ts";
+export type {
+  ConnectFunctionOptions,
+  ExecuteOptions,
+  QMPAcceptOptions,
+  QMPClientOptions,
+  QMPConnectOptions,
+  RetryOptions,
+  SessionOptions,
+  WaitForEventOptions,
+} from "./options.ts";
+export { DEFAULT_GREETING_TIMEOUT_MS, DEFAULT_NEGOTIATION_TIMEOUT_MS } from "./options.ts";
 // Typed API (QAPI)
 export type { EntriesDiff, EntryDiff, SchemaChange, SchemaChangeKind, SchemaDiff } from "./qapi/diff.ts";
 export { describeChange, diffSchemas, formatSchemaDiff } from "./qapi/diff.ts";

@@ -1,13 +1,14 @@
 /**
  * Commands waiting for their replies.
  *
- * Every command the client sends carries an id; its {@link Pending} sits in a Map under that id until the reply
- * with the same id arrives, so replies may come back in any order (OOB replies overtake in-band ones). At most
- * one id-less command (a raw message sent without an id) may be pending: its reply is the only one QEMU sends
- * without an id, apart from the parse errors that have no owner.
+ * A command sent with an id waits under that id until the reply with the same id arrives, so replies may come back
+ * in any order (OOB replies overtake in-band ones). At most one command is sent without an id: QEMU answers
+ * in-band commands in order and puts the request's id (or none) in the reply, so the only id-less reply it sends
+ * (apart from parse errors, which have no owner) answers that one. Its slot stays taken after it is abandoned,
+ * until its late reply arrives, so that reply is never given to a later command.
  *
- *   execute ──► table.add(p) ──► wire          reply(id) ──► table.take(id) ──► p.settle() ──► resolve/reject
- *                    │                                    timeout / abort ──► p.settle(), id remembered as
+ *   execute ──► table.add(p) ──► wire          reply(id?) ──► table.take(id) ──► p.settle() ──► resolve/reject
+ *                    │                                    timeout / abort ──► p.settle(), p remembered as
  *                    └── session end ──► drain() ──► every p rejects      abandoned, late reply dropped quietly
  *
  * @module
@@ -21,10 +22,14 @@ export type ReplyMode = "value" | "raw";
 
 /** One command awaiting its reply. Owns its timer and abort listener; {@link settle} releases both. */
 export class Pending {
-  /** The id sent with the command, or undefined for the one id-less raw command. */
+  /** The id sent with the command, or undefined for the one sent without. */
   readonly id: string | undefined;
-  /** The sequence number of a generated id (`@<seq>`), or -1 for a caller's id or none. */
+  /** The client's number for this command: its generated id is `@<seq>`; -1 for a caller-chosen id. */
   readonly seq: number;
+  /** Sent with `execute` (answered in order), not `exec-oob`. */
+  readonly inband: boolean;
+  /** The id was the client's, not in the caller's raw message: take it off the reply handed back. */
+  stripId = false;
   /** The message as sent (used for errors; never mutated). */
   readonly message: SentCommand;
   readonly mode: ReplyMode;
@@ -51,6 +56,13 @@ export class Pending {
     this.seq = seq;
     this.message = message;
     this.mode = mode;
+    this.inband = message["exec-oob"] === undefined;
+  }
+
+  /** How logs name this command: `"query-status" (@7)`, or `(#7, sent without id)`. */
+  get label(): string {
+    const tag = this.id === undefined ? `#${this.seq}, sent without id` : this.id;
+    return `${JSON.stringify(this.command)} (${tag})`;
   }
 
   /** The command's name, for messages. */
@@ -125,8 +137,12 @@ export class PendingTable {
   readonly #bySeq = new SeqSlots();
   readonly #byCallerId = new Map<string, Pending>();
   #idless: Pending | undefined;
-  /** Ids given up on (timeout, abort) whose replies may still come; dropped quietly. Cleared per session. */
-  readonly #abandoned = new Set<string>();
+  /** The id-less command given up on whose reply is still due: the next id-less reply is its, dropped. */
+  #idlessAbandoned: Pending | undefined;
+  /** Commands given up on (timeout, abort) whose replies may still come, by id; dropped quietly. Per session. */
+  readonly #abandoned = new Map<string, Pending>();
+  /** In-band commands whose replies QEMU still owes: the pending ones and the abandoned ones not yet answered. */
+  #inbandDue = 0;
 
   constructor(prefix: string) {
     this.#prefix = prefix;
@@ -137,23 +153,36 @@ export class PendingTable {
     return this.#bySeq.size + this.#byCallerId.size + (this.#idless === undefined ? 0 : 1);
   }
 
+  /** In-band replies still due, counting those of abandoned commands. */
+  get inbandDue(): number {
+    return this.#inbandDue;
+  }
+
   /** True when a caller-chosen id is in flight. */
   has(id: string): boolean {
     return this.#byCallerId.has(id);
   }
 
-  get hasIdless(): boolean {
-    return this.#idless !== undefined;
+  /** True while an id-less command's reply is due (pending or abandoned): no other may go without an id. */
+  get idlessBusy(): boolean {
+    return this.#idless !== undefined || this.#idlessAbandoned !== undefined;
   }
 
   add(pending: Pending): void {
-    if (pending.seq >= 0) this.#bySeq.set(pending.seq, pending);
-    else if (pending.id === undefined) this.#idless = pending;
+    if (pending.inband) this.#inbandDue++;
+    if (pending.id === undefined) this.#idless = pending;
+    else if (pending.seq >= 0) this.#bySeq.set(pending.seq, pending);
     else this.#byCallerId.set(pending.id, pending);
   }
 
   /** Removes and returns the command waiting for `id` (undefined: the id-less one). */
   take(id: string | undefined): Pending | undefined {
+    const pending = this.#find(id);
+    if (pending?.inband) this.#inbandDue--;
+    return pending;
+  }
+
+  #find(id: string | undefined): Pending | undefined {
     if (id === undefined) {
       const idless = this.#idless;
       this.#idless = undefined;
@@ -172,10 +201,12 @@ export class PendingTable {
     return pending;
   }
 
-  /** Forgets a command given up on, remembering its id so a late reply is recognised and dropped quietly. */
+  /** Forgets a command given up on, remembering it so its late reply is recognised and dropped quietly. */
   abandon(pending: Pending): void {
     if (pending.id === undefined) {
-      if (this.#idless === pending) this.#idless = undefined;
+      if (this.#idless !== pending) return;
+      this.#idless = undefined;
+      this.#idlessAbandoned = pending;
       return;
     }
     if (pending.seq >= 0) {
@@ -185,22 +216,33 @@ export class PendingTable {
       if (this.#byCallerId.get(pending.id) !== pending) return;
       this.#byCallerId.delete(pending.id);
     }
-    this.#abandoned.add(pending.id);
+    this.#abandoned.set(pending.id, pending);
   }
 
-  /** True (once) when `id` belonged to an abandoned command. */
-  forgetAbandoned(id: string): boolean {
-    return this.#abandoned.delete(id);
+  /** The abandoned command whose late reply this is (once), or undefined; `id` undefined: the id-less one. */
+  forgetAbandoned(id: string | undefined): Pending | undefined {
+    let pending: Pending | undefined;
+    if (id === undefined) {
+      pending = this.#idlessAbandoned;
+      this.#idlessAbandoned = undefined;
+    } else {
+      pending = this.#abandoned.get(id);
+      if (pending !== undefined) this.#abandoned.delete(id);
+    }
+    if (pending?.inband) this.#inbandDue--;
+    return pending;
   }
 
-  /** Removes and returns every pending command; forgets abandoned ids. */
+  /** Removes and returns every pending command; forgets abandoned ones (a new session owes them nothing). */
   drain(): Pending[] {
     const all = [...this.#bySeq.values(), ...this.#byCallerId.values()];
     if (this.#idless !== undefined) all.push(this.#idless);
     this.#bySeq.clear();
     this.#byCallerId.clear();
     this.#idless = undefined;
+    this.#idlessAbandoned = undefined;
     this.#abandoned.clear();
+    this.#inbandDue = 0;
     return all;
   }
 

@@ -48,16 +48,24 @@ async function setup(script: ScriptOptions = {}, options: QMPClientOptions = {})
 const silent: ScriptOptions = { onCommand: () => {} };
 
 describe("ids", () => {
-  test("are generated in the reserved prefix, unique, and never reused", async () => {
+  test("are left out while nothing else is in flight, negotiation included: QEMU answers in order", async () => {
     const { client, server } = await setup();
-    await Promise.all([client.execute("query-status"), client.execute("query-status")]);
     await client.execute("query-status");
-    const ids = (await server.commands(3)).map((m) => m.id as string);
+    await client.execute("query-status");
+    for (const sent of await server.commands(2)) expect(sent).not.toHaveProperty("id");
+    const negotiation = (await server.peer()).received[0];
+    expect(negotiation?.execute).toBe("qmp_capabilities");
+    expect(negotiation).not.toHaveProperty("id");
+  });
+
+  test("are generated in the reserved prefix, unique, and never reused, once commands overlap", async () => {
+    const { client, server } = await setup();
+    await Promise.all([1, 2, 3, 4].map(() => client.execute("query-status")));
+    const sent = await server.commands(4);
+    expect(sent[0]).not.toHaveProperty("id");
+    const ids = sent.slice(1).map((m) => m.id as string);
     for (const id of ids) expect(id).toStartWith(RESERVED_ID_PREFIX);
     expect(new Set(ids).size).toBe(3);
-    // The negotiation used an id of the same sequence: none repeats it either.
-    const negotiationId = (await server.peer()).received[0]?.id;
-    expect(ids).not.toContain(negotiationId);
   });
 
   test("replies are matched by id, in any order", async () => {
@@ -131,8 +139,15 @@ describe("ids", () => {
 describe("reply faults", () => {
   test("an error without id while no id-less command is pending ends the session with ServerParseError", async () => {
     const { client, server, peer } = await setup(silent);
+    // The first goes without an id (nothing else in flight), the second with one; once the first is answered,
+    // no command owns an id-less reply.
+    const first = client.execute("query-status");
     const pending = client.execute("query-status");
-    await server.commands(1);
+    const [sentFirst, sentSecond] = await server.commands(2);
+    expect(sentFirst).not.toHaveProperty("id");
+    expect(sentSecond?.id).toStartWith(RESERVED_ID_PREFIX);
+    peer.send({ return: { status: "running", running: true, singlestep: false } });
+    await within(first);
     peer.send({ error: { class: "GenericError", desc: "JSON parse error, invalid keyword 'x'" } });
     const interrupted = await rejection(pending);
     expect(interrupted).toBeInstanceOf(ExecInterruptedError);
@@ -306,12 +321,17 @@ describe("executeRaw and executeMsg", () => {
     expect(await within(again)).toEqual({ return: { again: true }, id: "dup" });
   });
 
-  test("only one id-less raw command may be in flight", async () => {
-    const { client } = await setup(silent);
-    void client.executeRaw({ execute: "x" }).catch(() => {});
-    expect(((await rejection(client.executeRaw({ execute: "y" }))) as UsageError).code).toBe(
-      "QMP_ERR_DUPLICATE_ID",
-    );
+  test("a second id-less raw command in flight goes out with an id, and resolves with a reply without it", async () => {
+    const { client, server, peer } = await setup(silent);
+    const first = client.executeRaw({ execute: "x" });
+    const second = client.executeRaw({ execute: "y" });
+    const [x, y] = await server.commands(2);
+    expect(x).not.toHaveProperty("id");
+    expect(y?.id).toStartWith(RESERVED_ID_PREFIX);
+    peer.send({ return: { x: 1 } });
+    peer.send({ return: { y: 1 }, id: y?.id });
+    expect(await within(first)).toEqual({ return: { x: 1 } });
+    expect(await within(second)).toEqual({ return: { y: 1 } });
   });
 
   test("messages without execute/exec-oob, or with both, are rejected", async () => {
@@ -327,7 +347,7 @@ describe("executeRaw and executeMsg", () => {
     }
   });
 
-  test("executeMsg does not modify the caller's message and resolves with return", async () => {
+  test("executeMsg does not modify the caller's message, sends it without an id when alone, resolves with return", async () => {
     const { client, server } = await setup({
       onCommand: (m, peer) => peer.send({ return: { echoed: m.arguments }, id: m.id }),
     });
@@ -335,7 +355,7 @@ describe("executeRaw and executeMsg", () => {
     expect(await client.executeMsg(message)).toEqual({ echoed: { a: 1 } });
     expect(message).toEqual({ execute: "echo", arguments: { a: 1 } });
     const [sent] = await server.commands(1);
-    expect(sent?.id).toStartWith(RESERVED_ID_PREFIX);
+    expect(sent).not.toHaveProperty("id");
   });
 
   test("executeMsg keeps a caller-chosen id and throws ExecuteError on error replies", async () => {
@@ -350,8 +370,7 @@ describe("executeRaw and executeMsg", () => {
 
   test("a __proto__ key in a prebuilt message or a reply stays data and pollutes nothing", async () => {
     const { client, server } = await setup({
-      onCommand: (m, peer) =>
-        peer.send(`{"return": {"__proto__": {"polluted": true}}, "id": ${JSON.stringify(m.id)}}\n`),
+      onCommand: (m, peer) => peer.send(`{"return": {"__proto__": {"polluted": true}}${idMember(m.id)}}\n`),
     });
     const message = JSON.parse('{"execute": "x", "arguments": {"__proto__": {"polluted": true}}}');
     const result = (await client.executeMsg(message)) as Record<string, unknown>;
@@ -496,7 +515,7 @@ describe("integers beyond 2^53", () => {
   // QEMU sends uint64 sizes and counters; a double holds integers exactly only up to 2^53.
   const reply = (id: unknown) =>
     `{"return": {"max": 18446744073709551615, "neg": -9007199254740993, "safe": 42, "ratio": 1.5, ` +
-    `"label": "1234567890123456789"}, "id": ${JSON.stringify(id)}}\r\n`;
+    `"label": "1234567890123456789"}${idMember(id)}}\r\n`;
 
   test("arrive as the nearest number by default (JSON.parse semantics)", async () => {
     const { client } = await setup({ onCommand: (m, peer) => peer.send(reply(m.id)) });
@@ -516,3 +535,8 @@ describe("integers beyond 2^53", () => {
     });
   });
 });
+
+/** The `, "id": …` member of a hand-written reply: absent when the command was sent without an id. */
+function idMember(id: unknown): string {
+  return id === undefined ? "" : `, "id": ${JSON.stringify(id)}`;
+}

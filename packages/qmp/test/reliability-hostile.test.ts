@@ -151,10 +151,21 @@ describe("deep nesting", () => {
     expect((negotiationError as ConnectError).cause).toBeInstanceOf(NegotiationError);
     expect(client.runstate).toBe(Runstate.IDLE);
 
-    // An id-less error belongs to no command: it is QEMU's "could not parse your input", and ends the session.
-    const idless = serve({ onCommand: (_m, peer) => peer.write(`{"error": ${deep}}\r\n`) });
+    // An id-less error when no id-less command is due belongs to no command: it is QEMU's "could not parse your
+    // input", and ends the session. "first" goes without an id and is answered first; "bad" (sent with an id, as
+    // "first" was in flight) is still pending when the error comes.
+    const idless = serve({
+      onCommand: (m, peer) => {
+        if (m.execute !== "bad") return;
+        peer.write('{"return": {}}\r\n');
+        peer.write(`{"error": ${deep}}\r\n`);
+      },
+    });
     await within(client.connect(idless.path), BOUND, "connect");
+    const first = client.executeUntyped("first");
+    first.catch(() => {});
     await expectSessionEndedBy(client, client.executeUntyped("bad"), ServerParseError);
+    expect(await within(first, BOUND)).toEqual({});
     await expectHealthy(client);
   });
 
@@ -167,15 +178,18 @@ describe("deep nesting", () => {
       error() {},
       warn: (m: string) => warnings.push(m),
     };
+    // The reply first, then the deep message: an id-less message while no id-less command is due is nobody's.
+    // The next command carries an id of its own, so the deep message cannot be taken for its reply either.
     const server = serve({
       onCommand: (m, peer) => {
-        peer.write(`{"return": ${nestedArray(DEPTH)}}\r\n`);
         peer.replyRaw(m, '"return": 7');
+        if (m.execute === "x") peer.write(`{"return": ${nestedArray(DEPTH)}}\r\n`);
       },
     });
     const client = newClient({ logger });
     await within(client.connect(server.path), BOUND, "connect");
     expect(await within(client.executeUntyped("x"), BOUND)).toBe(7);
+    expect(await within(client.executeRaw({ execute: "y", id: "y" }), BOUND)).toEqual({ return: 7, id: "y" });
     expect(warnings.some((w) => w.startsWith("Dropped an unexpected message"))).toBe(true);
     expect(client.runstate).toBe(Runstate.RUNNING);
   });
@@ -186,7 +200,7 @@ describe("bytes that are not clean JSON text", () => {
     const server = serve({
       onCommand: (m, peer) => {
         const head = Buffer.from(`{"return": "a`);
-        const tail = Buffer.from(`b", "id": ${JSON.stringify(m.id)}}\r\n`);
+        const tail = Buffer.from(`b"${idMember(m.id)}}\r\n`);
         peer.write(Buffer.concat([head, Buffer.from([0xff, 0xc3, 0x28, 0xed, 0xa0, 0x80]), tail]));
       },
     });
@@ -212,9 +226,9 @@ describe("bytes that are not clean JSON text", () => {
   test("a raw NUL byte inside a string is a ProtocolError; an escaped \\u0000 is data", async () => {
     const server = serve({
       onCommand: (m, peer) => {
-        const id = JSON.stringify(m.id);
-        if (m.execute === "escaped") peer.write(`{"return": "a\\u0000b", "id": ${id}}\r\n`);
-        else peer.write(Buffer.from(`{"return": "a\u0000b", "id": ${id}}\r\n`));
+        const id = idMember(m.id);
+        if (m.execute === "escaped") peer.write(`{"return": "a\\u0000b"${id}}\r\n`);
+        else peer.write(Buffer.from(`{"return": "a\u0000b"${id}}\r\n`));
       },
     });
     const client = newClient();
@@ -389,3 +403,8 @@ describe("a line that never ends", () => {
     expect(r.after).toEqual({});
   });
 });
+
+/** The `, "id": …` member of a hand-written reply: absent when the command was sent without an id. */
+function idMember(id: unknown): string {
+  return id === undefined ? "" : `, "id": ${JSON.stringify(id)}`;
+}

@@ -165,8 +165,8 @@ describe("reply faults", () => {
     const capsId = (plain.received.at(-1)?.message as { id?: string } | undefined)?.id;
     await probe.disconnect();
     await plain.close();
-    const sessionBytes =
-      Buffer.byteLength(greeting) + Buffer.byteLength(`{"return": {}, "id": "${capsId}"}\r\n`);
+    const capsIdMember = capsId === undefined ? "" : `, "id": "${capsId}"`;
+    const sessionBytes = Buffer.byteLength(greeting) + Buffer.byteLength(`{"return": {}${capsIdMember}}\r\n`);
     const f = await start(faults.closeAfterBytes(sessionBytes));
     client = await within(connect(f.address), BOUND);
     const cause = await expectInterrupted(client.execute("query-status"), client);
@@ -209,16 +209,22 @@ describe("reply faults", () => {
   test("missingId on a success: dropped, the command times out, the session carries on", async () => {
     const f = await start(faults.missingId("query-kvm"));
     client = await within(connect(f.address), BOUND);
+    // Alone, a command goes without an id and the fault changes nothing: query-kvm is sent second, with an id.
+    const first = client.execute("query-status");
     const error = await rejection(client.execute("query-kvm", undefined, { timeoutMs: 100 }));
     expect(error).toBeInstanceOf(TimeoutError);
+    expect((await within(first, BOUND)).running).toBe(true);
     expect((await within(client.execute("query-status"), BOUND)).running).toBe(true);
   });
 
   test("missingId on an error: an id-less error is QEMU's parse-error signal and ends the session", async () => {
     const f = await start(faults.missingId("no-such-command"));
     client = await within(connect(f.address), BOUND);
+    // Sent second, with an id; when its error comes without one, no id-less reply is due any more.
+    const first = client.execute("query-status");
     const cause = await expectInterrupted(client.executeUntyped("no-such-command"), client);
     expect(cause).toBeInstanceOf(ServerParseError);
+    expect((await within(first, BOUND)).running).toBe(true);
   });
 
   test("unsolicitedReply: dropped, later commands unaffected", async () => {
@@ -261,7 +267,9 @@ describe("reply faults", () => {
     const f = await start({
       name: "emptyReply",
       reply: (reply) =>
-        reply.command === "query-kvm" ? { write: [`{"id": ${JSON.stringify(reply.id)}}\r\n`] } : undefined,
+        reply.command === "query-kvm"
+          ? { write: [reply.id === undefined ? "{}\r\n" : `{"id": ${JSON.stringify(reply.id)}}\r\n`] }
+          : undefined,
     });
     client = await within(connect(f.address), BOUND);
     expect(await rejection(client.execute("query-kvm"))).toBeInstanceOf(BadReplyError);

@@ -140,9 +140,9 @@ describe("size limits", () => {
     const limit = 4096;
     const server = hostileServer({
       onCommand: (m, peer) => {
-        // `{"return": "xxx…", "id": "@N"}` padded so the line (without CRLF) is limit + extra bytes.
+        // `{"return": "xxx…"}` (with the id, if one was sent) padded so the line (without CRLF) is limit + extra.
         const extra = (m.arguments as { extra: number }).extra;
-        const tail = `", "id": ${JSON.stringify(m.id)}}`;
+        const tail = m.id === undefined ? '"}' : `", "id": ${JSON.stringify(m.id)}}`;
         const head = '{"return": "';
         peer.write(`${head}${"x".repeat(limit + extra - head.length - tail.length)}${tail}\r\n`);
       },
