@@ -190,9 +190,14 @@ export class QMPClient<
   protected onMessage(message: QmpMessage): void {
     // Events are handed to listeners synchronously, before any later reply resolves its command.
     if (message.event !== undefined) this.#hub.deliver(message);
-    else if (message.QMP !== undefined && this.#greeting === undefined)
-      this.#greeting = parseGreeting(message);
+    else if (message.QMP !== undefined) this.#onGreeting(message);
     else this.#dispatch.route(message);
+  }
+
+  /** A greeting is never a reply, not even to a command sent without an id (see negotiation.ts on duplicates). */
+  #onGreeting(message: QmpMessage): void {
+    if (this.#greeting === undefined) this.#greeting = parseGreeting(message);
+    else if (this.logger.enabled) this.logger.debug("Dropped a second greeting");
   }
 
   protected override peerClosedError(): unknown {

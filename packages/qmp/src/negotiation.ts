@@ -78,9 +78,11 @@ async function negotiate(
       wire.onEvent(reply);
       continue;
     }
-    if (reply.QMP !== undefined && result.greeting === undefined) {
-      // A session that skipped awaitGreeting still gets it here, first.
-      result.greeting = parseGreeting(reply);
+    if (reply.QMP !== undefined) {
+      // A session that skipped awaitGreeting gets the greeting here. A second one is QEMU's too: a client that
+      // connects right after another left (a readiness probe) can get the greeting meant for that one as well.
+      if (result.greeting === undefined) result.greeting = parseGreeting(reply);
+      else if (wire.logger.enabled) wire.logger.debug("Dropped a second greeting");
       continue;
     }
     if (reply.id !== undefined) {

@@ -58,6 +58,23 @@ describe("ids", () => {
     expect(negotiation).not.toHaveProperty("id");
   });
 
+  test("a second greeting is never a reply: not during negotiation, not to a command sent without an id", async () => {
+    // Real QEMU 7.2 does this now and then to a client that connects right after another one left (a readiness
+    // probe): the greeting meant for the first connection arrives on the second as well.
+    const greeting = `${JSON.stringify(GREETING)}\r\n`;
+    const { client, server, peer } = await setup({
+      greeting: greeting + greeting,
+      onCommand: () => {},
+    });
+    expect(client.greeting).toEqual(GREETING as never);
+    const pending = client.execute("query-status");
+    const [sent] = await server.commands(1);
+    expect(sent).not.toHaveProperty("id");
+    peer.send(GREETING);
+    peer.send({ return: { status: "running", running: true, singlestep: false } });
+    expect((await within(pending)).status).toBe("running");
+  });
+
   test("are generated in the reserved prefix, unique, and never reused, once commands overlap", async () => {
     const { client, server } = await setup();
     await Promise.all([1, 2, 3, 4].map(() => client.execute("query-status")));
