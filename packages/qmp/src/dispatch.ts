@@ -9,6 +9,9 @@
  * command goes without an `id` when no other in-band reply is due (abandoned commands' included): QEMU answers
  * in-band commands in order, and the only id-less reply it sends answers the one command sent without an id.
  * With more in flight, commands carry `@<seq>` ids; `exec-oob` always does (its reply may overtake others).
+ * This relies on what QEMU guarantees: each command is answered once, with its id echoed. A server that answered
+ * twice, or dropped a reply's id, could have that reply taken for the id-less command's (the property tests in
+ * packages/testkit/test/id-matching.property.test.ts draw only faults QEMU itself can produce).
  *
  * @module
  */

@@ -75,6 +75,36 @@ describe("ids", () => {
     expect((await within(pending)).status).toBe("running");
   });
 
+  test("an abandoned id-less command keeps later ones on ids until its late reply came; the log names both", async () => {
+    const debug: string[] = [];
+    const logger = { enabled: true, debug: (m: string) => debug.push(m), info() {}, warn() {}, error() {} };
+    const { client, server, peer } = await setup(silent, { logger });
+    const slow = client.executeUntyped("slow", undefined, { timeoutMs: 1 });
+    expect(await rejection(slow)).toBeInstanceOf(TimeoutError);
+    // Its reply is still due: an id-less reply now would be its, so the next command needs an id.
+    const next = client.executeUntyped("next");
+    const [sentSlow, sentNext] = await server.commands(2);
+    expect(sentSlow).not.toHaveProperty("id");
+    expect(sentNext?.id).toStartWith(RESERVED_ID_PREFIX);
+    peer.send({ return: { late: true } });
+    peer.send({ return: { mine: true }, id: sentNext?.id });
+    expect(await within(next)).toEqual({ mine: true });
+    expect(
+      debug.some((m) =>
+        /^Dropped the late reply of abandoned command "slow" \(#\d+, sent without id\)$/.test(m),
+      ),
+    ).toBe(true);
+    // Nothing is due any more: the next command goes without an id again, and the log says whose reply it is.
+    const last = client.executeUntyped("last");
+    const [, , sentLast] = await server.commands(3);
+    expect(sentLast).not.toHaveProperty("id");
+    peer.send({ return: { last: true } });
+    expect(await within(last)).toEqual({ last: true });
+    expect(debug.some((m) => /^The reply above answers "last" \(#\d+, sent without id\)$/.test(m))).toBe(
+      true,
+    );
+  });
+
   test("are generated in the reserved prefix, unique, and never reused, once commands overlap", async () => {
     const { client, server } = await setup();
     await Promise.all([1, 2, 3, 4].map(() => client.execute("query-status")));

@@ -1,8 +1,8 @@
 /**
  * Client against the testkit's fake QEMU under a random fault schedule per run (issue 9, item 1).
  *
- * Each run injects 0–4 faults (drops, resets, splits, delays, garbage, wrong/missing/duplicate ids, unsolicited
- * replies, floods, greeting faults) into one connection, drives a random sequence of command batches through
+ * Each run injects 0–4 faults (drops, resets, splits, delays, garbage, wrong ids, unsolicited replies, floods,
+ * greeting faults) into one connection, drives a random sequence of command batches through
  * it (sometimes calling `disconnect()` in the middle of a batch), disconnects, then reconnects the same client object to the same fake (no faults now). It checks:
  *
  * - every `execute` settles within its timeout plus a margin: with its own reply, or with a typed `QMPError`;
@@ -12,6 +12,10 @@
  *   a session; every flood arrives as an unbroken prefix 0, 1, 2, …;
  * - `disconnect()` always ends in IDLE with nothing pending (it may rethrow a typed error, once);
  * - the same client object then connects again and works, events still in order.
+ *
+ * Not drawn: `missingId` and `duplicateReply`, replies QEMU never sends. Since the client sends a command without
+ * an id when no other in-band reply is due (issue 16), an id-less copy of another command's reply is
+ * indistinguishable from that command's own; faults.test.ts covers both faults with commands that carry ids.
  *
  * A failure prints fast-check's seed and path; replay with
  * `QMPKIT_PROPERTY_SEED=<seed> QMPKIT_PROPERTY_PATH=<path> bun test packages/testkit/test/reliability-faults.test.ts`.
@@ -46,7 +50,7 @@ type FaultSpec =
     }
   | { kind: "hugeReply"; command: string; kib: number }
   | { kind: "closeAfterBytes"; bytes: number }
-  | { kind: "closeMidMessage" | "reset" | "wrongId" | "missingId" | "duplicateReply"; command: string }
+  | { kind: "closeMidMessage" | "reset" | "wrongId"; command: string }
   | { kind: "unsolicitedReply"; id: unknown }
   | { kind: "delay"; command: string; ms: number }
   | { kind: "eventFlood"; count: number; trigger: string | undefined };
@@ -62,7 +66,7 @@ const faultSpec: fc.Arbitrary<FaultSpec> = fc.oneof(
   fc.record({ kind: fc.constant("hugeReply" as const), command, kib: fc.integer({ min: 1, max: 2048 }) }),
   fc.record({ kind: fc.constant("closeAfterBytes" as const), bytes: fc.integer({ min: 0, max: 3000 }) }),
   fc.record({
-    kind: fc.constantFrom("closeMidMessage", "reset", "wrongId", "missingId", "duplicateReply"),
+    kind: fc.constantFrom("closeMidMessage", "reset", "wrongId"),
     command: commandOrAll,
   }),
   // Ids the client never has in flight: a stale generated one, look-alikes, non-strings.
@@ -101,8 +105,6 @@ function makeFault(spec: FaultSpec, index: number): Fault {
     case "closeMidMessage":
     case "reset":
     case "wrongId":
-    case "missingId":
-    case "duplicateReply":
       return faults[spec.kind](spec.command);
     case "unsolicitedReply":
       return faults.unsolicitedReply({}, spec.id);
