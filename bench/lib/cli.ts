@@ -1,14 +1,40 @@
 /**
  * Workload 8: the compiled CLI. Binary size, and the wall time from spawn to
  * exit of `qmpkit --version` and `qmpkit exec --fake query-status`, beside
- * `/bin/true` (the process-spawn floor) and `bun -e 0` (Bun's own start-up; `bun -e ''` only prints help).
+ * `/bin/true` (the process-spawn floor), `bun -e 0` (Bun's own start-up; `bun -e ''` only prints help) and a
+ * compiled hello-world; the CLI is measured as `dist/qmpkit` and as a `--bytecode` build of the same sources.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { notice, progress, ROOT_DIR } from "./env.ts";
 import { megabytes, millis, type Ref, type Row } from "./report.ts";
 
 export const CLI_BINARY = join(ROOT_DIR, "dist", "qmpkit");
+const BASELINE_BIN = join(ROOT_DIR, "bench", "baseline", "bin");
+/**
+ * The same CLI compiled the plain way (`bun build --compile`, one chunk parsed at start-up), for comparison with
+ * `bun run build`'s `--splitting --format=esm --bytecode`; built fresh each run beside the baselines.
+ */
+const PLAIN_BINARY = join(BASELINE_BIN, "qmpkit-plain");
+/** A compiled `console.log("hello")`: the floor for any `bun build --compile` program (issue 17's yardstick). */
+const HELLO_BINARY = join(BASELINE_BIN, "hello-bun");
+
+/** Compiles `entry` (a file, or source text for a temp file) to `outfile`; false (with a notice) if that fails. */
+async function compile(entry: string, outfile: string, extra: string[] = []): Promise<boolean> {
+  const proc = Bun.spawn([process.execPath, "build", "--compile", ...extra, entry, "--outfile", outfile], {
+    cwd: join(ROOT_DIR, "apps", "qmpkit"),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0 || !existsSync(outfile)) {
+    notice(
+      `workload 8: compiling ${outfile} failed (exit ${code}): ${err.trim().split("\n").slice(-2).join(" / ")}`,
+    );
+    return false;
+  }
+  return true;
+}
 
 interface Command {
   readonly impl: string;
@@ -54,6 +80,12 @@ export async function benchCli(runs: number): Promise<Row[]> {
   if (trueBin !== null) commands.push({ impl: "/bin/true", argv: [trueBin], ref: "c" });
   // `bun -e ''` prints Bun's help and runs no JavaScript (Bun 1.4.4): `bun -e 0` is the runtime's real start-up.
   commands.push({ impl: "bun -e 0", argv: [process.execPath, "-e", "0"], ref: "bun" });
+  mkdirSync(BASELINE_BIN, { recursive: true });
+  const helloSource = join(BASELINE_BIN, "hello-bun.ts");
+  await Bun.write(helloSource, 'console.log("hello");\n');
+  if (await compile(helloSource, HELLO_BINARY)) {
+    commands.push({ impl: "compiled hello-world (bun build --compile)", argv: [HELLO_BINARY] });
+  }
   const rows: Row[] = [];
   if (existsSync(CLI_BINARY)) {
     commands.push({ impl: "qmpkit --version", argv: [CLI_BINARY, "--version"] });
@@ -61,6 +93,13 @@ export async function benchCli(runs: number): Promise<Row[]> {
       impl: "qmpkit exec --fake query-status",
       argv: [CLI_BINARY, "exec", "--fake", "query-status"],
     });
+    if (await compile("./src/main.ts", PLAIN_BINARY, ["--target=bun-linux-x64"])) {
+      commands.push({ impl: "qmpkit --version (plain --compile)", argv: [PLAIN_BINARY, "--version"] });
+      commands.push({
+        impl: "qmpkit exec --fake query-status (plain --compile)",
+        argv: [PLAIN_BINARY, "exec", "--fake", "query-status"],
+      });
+    }
     const size = "8. binary size";
     rows.push({
       workload: size,

@@ -4,7 +4,7 @@
  * so the help can never list a flag the parser does not know, or miss one.
  */
 
-import { type ParseArgsConfig, parseArgs } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import { UsageError } from "./errors.ts";
 import type { Env, OutputStream } from "./format.ts";
 import type { ConnectionOptions, Session, Target } from "./session.ts";
@@ -112,6 +112,8 @@ export function parseCommandArgs<F extends FlagSpecs>(
     };
   }
   try {
+    // node:util costs start-up time; only commands that take flags need it.
+    const { parseArgs } = require("node:util") as typeof import("node:util");
     const { values, positionals } = parseArgs({
       args: [...own],
       options,

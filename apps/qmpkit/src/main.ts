@@ -6,17 +6,22 @@
 
 // A static JSON import is bundled by `bun build --compile`, so --version works in the binary.
 import pkg from "../package.json" with { type: "json" };
-import { type CliIO, parseCommandArgs, renderCommandHelp } from "./cli.ts";
-import { runFakeQemu } from "./commands/fake-qemu.ts";
-import { COMMANDS } from "./commands/index.ts";
+// Only what every run needs is imported here: the commands (and through them node:util, the client, the
+// testkit) load after the global flags, so `--version` starts about as fast as a hello-world.
+import type { CliIO, CommandSpec } from "./cli.ts";
 import { ExitCode, exitCodeFor, isExecuteError, UsageError } from "./errors.ts";
 import { colorEnabled, formatCliError, formatQmpError } from "./format.ts";
-import { OutputClosedError, standardOutputs } from "./output.ts";
+import { type CliOutput, OutputClosedError, standardOutputs } from "./output.ts";
 
 export const VERSION: string = pkg.version;
 
+/** Every subcommand's spec, loaded on first use. */
+async function loadCommands(): Promise<readonly CommandSpec[]> {
+  return (await import("./commands/index.ts")).COMMANDS;
+}
+
 /** `qmpkit --help`. */
-export function renderMainHelp(): string {
+export function renderMainHelp(COMMANDS: readonly CommandSpec[]): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
   return [
     `qmpkit ${VERSION}: a toolkit for QEMU's machine protocol (QMP)`,
@@ -76,11 +81,11 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   for (; i < argv.length && argv[i]?.startsWith("-"); i++) {
     const flag = argv[i];
     if (flag === "-h" || flag === "--help") {
-      io.stdout.write(renderMainHelp());
+      await writeOnce(io, renderMainHelp(await loadCommands()));
       return ExitCode.ok;
     }
     if (flag === "-V" || flag === "--version") {
-      io.stdout.write(`qmpkit ${VERSION}\n`);
+      await writeOnce(io, `qmpkit ${VERSION}\n`);
       return ExitCode.ok;
     }
     if (flag !== "--debug") throw new UsageError(`unknown option '${flag}' (see 'qmpkit --help')`);
@@ -88,20 +93,24 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   let name = argv[i];
   let rest = argv.slice(i + 1);
   if (name === undefined) {
-    io.stderr.write(renderMainHelp());
+    io.stderr.write(renderMainHelp(await loadCommands()));
     return ExitCode.usage;
   }
   // `qmpkit help exec` is `qmpkit exec --help`.
   if (name === "help") {
     if (rest[0] === undefined) {
-      io.stdout.write(renderMainHelp());
+      io.stdout.write(renderMainHelp(await loadCommands()));
       return ExitCode.ok;
     }
     [name, rest] = [rest[0], ["--help"]];
   }
   // QEMU's arguments, not qmpkit's: handed over unparsed (only a lone `--help` is qmpkit's; `-help` is QEMU's).
   if (name === "fake-qemu" && !(rest.length === 1 && rest[0] === "--help"))
-    return await runFakeQemu(rest, io);
+    return await (await import("./commands/fake-qemu.ts")).runFakeQemu(rest, io);
+  const [COMMANDS, { parseCommandArgs, renderCommandHelp }] = await Promise.all([
+    loadCommands(),
+    import("./cli.ts"),
+  ]);
   const spec = COMMANDS.find((c) => c.name === name);
   if (!spec) {
     const near = COMMANDS.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
@@ -114,6 +123,13 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
     return ExitCode.ok;
   }
   return await spec.run(input, io);
+}
+
+/** The whole output of a run that prints one text: through the cheap native path when the stream has one. */
+async function writeOnce(io: CliIO, text: string): Promise<void> {
+  const stream = io.stdout as Partial<CliOutput>;
+  if (stream.writeOnce) await stream.writeOnce(text);
+  else io.stdout.write(text);
 }
 
 /** Stack and `cause` chain, for --debug. */
@@ -150,7 +166,7 @@ if (import.meta.main) {
   // fake QEMU. process.argv0 is the name it was run by (Bun.argv[0] is always "bun" in a compiled binary).
   const invokedAs = process.argv0.slice(process.argv0.lastIndexOf("/") + 1);
   const run = invokedAs.startsWith("qemu-system-")
-    ? runFakeQemu(Bun.argv.slice(2), io, invokedAs)
+    ? import("./commands/fake-qemu.ts").then((m) => m.runFakeQemu(Bun.argv.slice(2), io, invokedAs))
     : main(Bun.argv.slice(2), io);
   // exitCode, not exit(): let queued output drain. No top-level await: `--bytecode` refuses it.
   void run.then(async (code) => {

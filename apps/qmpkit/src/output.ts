@@ -30,6 +30,11 @@ export interface CliOutput extends OutputStream {
   readonly columns: number | undefined;
   /** Resolves when everything written so far has reached the file descriptor. */
   flush(): Promise<void>;
+  /**
+   * Writes one piece of text through Bun's native file writer, without loading `node:fs`: for `--version` and
+   * `--help`, whose start-up that module would dominate. Rejects with {@link OutputClosedError} on EPIPE.
+   */
+  writeOnce(text: string): Promise<void>;
 }
 
 type WriteSync = (fd: number, data: string | Uint8Array) => number;
@@ -125,6 +130,17 @@ class FdOutput implements CliOutput {
 
   async flush(): Promise<void> {
     // Every write has reached the descriptor by the time it returns.
+  }
+
+  async writeOnce(text: string): Promise<void> {
+    if (this.#closed.signal.aborted) throw this.#closedError();
+    try {
+      await Bun.write(this.#fd === 1 ? Bun.stdout : Bun.stderr, text);
+    } catch (error) {
+      if (!isPipeClosed(error)) throw error;
+      this.#closed.abort();
+      throw this.#closedError();
+    }
   }
 
   #closedError(): OutputClosedError {

@@ -1,4 +1,3 @@
-import { runEmulator } from "@qmpkit/testkit";
 import { type CliIO, defineCommand } from "../cli.ts";
 
 /**
@@ -23,11 +22,13 @@ export const fakeQemuCommand = defineCommand({
 });
 
 /** Runs the emulator with QEMU's arguments; `prog` is what QEMU prints before its messages. */
-export function runFakeQemu(
+export async function runFakeQemu(
   argv: readonly string[],
   io: CliIO,
   prog = "qemu-system-x86_64",
 ): Promise<number> {
+  // Loaded here: every other command would otherwise pay for the whole testkit at start-up.
+  const { runEmulator } = await import("@qmpkit/testkit");
   // A compiled binary's script path is virtual (/$bunfs/...): it relaunches itself with its own arguments.
   const script = Bun.argv[1];
   const compiled = script === undefined || script.startsWith("/$bunfs/");
