@@ -12,10 +12,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LineDecoder, resolveAddress, type SocketAddress } from "@qmpkit/protocol-core";
+import { LineDecoder, resolveAddress, type SocketAddress, SocketWriter } from "@qmpkit/protocol-core";
 import type { Socket, SocketListener } from "bun";
 import { TranscriptError } from "./errors.ts";
-import { WireWriter } from "./monitor/wire-writer.ts";
 
 /** One line of a transcript file after the header. */
 export type TranscriptEntry =
@@ -44,7 +43,7 @@ export interface TranscriptRecorder extends AsyncDisposable {
 
 interface ProxySocket {
   peer?: Socket<ProxySocket>;
-  writer?: WireWriter;
+  writer?: SocketWriter;
   decoder: LineDecoder;
   from: "client" | "server";
   conn: number;
@@ -120,7 +119,7 @@ export async function recordTranscript(options: RecordTranscriptOptions): Promis
     open: (client: Socket<ProxySocket>) => {
       const conn = nextConn++;
       client.data = { decoder: new LineDecoder(), from: "client", conn, closed: false, pending: [] };
-      client.data.writer = new WireWriter(client as Socket<unknown>, () => client.terminate());
+      client.data.writer = new SocketWriter(client as Socket<unknown>);
       sockets.add(client);
       const serverSide: ProxySocket = {
         decoder: new LineDecoder(),
@@ -137,7 +136,7 @@ export async function recordTranscript(options: RecordTranscriptOptions): Promis
       connecting.then(
         (server) => {
           sockets.add(server);
-          server.data.writer = new WireWriter(server as Socket<unknown>, () => server.terminate());
+          server.data.writer = new SocketWriter(server as Socket<unknown>);
           server.data.peer = client;
           client.data.peer = server;
           for (const chunk of client.data.pending.splice(0)) server.data.writer.write(chunk);

@@ -5,11 +5,11 @@
  * What a request means is not its business: a {@link MonitorService} (the QMP dispatcher, or a transcript
  * replay) gets every parsed input and answers through {@link MonitorSession.reply}.
  */
+import { SocketWriter } from "@qmpkit/protocol-core";
 import type { Socket } from "bun";
 import type { Fault, FaultConnection, FaultReplyAction, JsonObject, ReceivedMessage } from "../types.ts";
 import { eventText, formatReply, type Reply } from "./format.ts";
 import { type ParsedInput, QmpInputParser } from "./json-stream.ts";
-import { WireWriter } from "./wire-writer.ts";
 
 /** Answers what a session receives. */
 export interface MonitorService {
@@ -61,7 +61,7 @@ export class MonitorSession {
   readonly #owner: SessionOwner;
   readonly #service: MonitorService;
   readonly #socket: Socket<unknown>;
-  readonly #writer: WireWriter;
+  readonly #writer: SocketWriter;
   readonly #parser: QmpInputParser;
   readonly #faults: Fault[];
   readonly #beforeCommand: Fault[];
@@ -95,7 +95,7 @@ export class MonitorSession {
     // connection on that immortal promise: a leak of a Promise per connection, for the life of the process.
     this.#endedNever = this.#ended.promise.then(() => Promise.reject(CONNECTION_ENDED));
     this.#endedNever.catch(() => {});
-    this.#writer = new WireWriter(socket, () => this.#terminate());
+    this.#writer = new SocketWriter(socket, { onLimit: () => this.#terminate() });
     this.#parser = new QmpInputParser((input) => this.#onInput(input), owner.maxLineBytes);
     this.faultConnection = this.#makeFaultConnection();
   }
@@ -173,7 +173,7 @@ export class MonitorSession {
   /** Socket `close` handler. */
   onClosed(): void {
     if (this.ended) return;
-    this.#writer.close();
+    this.#writer.drop();
     this.#abort.abort();
     this.#ended.resolve();
     this.#owner.closed(this);
@@ -276,7 +276,7 @@ export class MonitorSession {
   }
 
   #terminate(): void {
-    this.#writer.close();
+    this.#writer.drop();
     this.#socket.terminate();
     this.onClosed();
   }
@@ -339,7 +339,7 @@ export class MonitorSession {
       emit: (event, data) => this.#writer.write(eventText(event, data)),
       close: () => void this.close(),
       reset: () => this.resetNow(),
-      splitWrites: () => this.#writer.splitWrites(),
+      splitWrites: () => this.#writer.splitBytes(),
       limitBytes: (total) => this.#writer.limitBytes(total),
       flushed: () => this.#writer.flushed(),
       sleep(ms) {

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SocketWriter } from "@qmpkit/protocol-core";
 import type { Socket, UnixSocketListener } from "bun";
 import { QmpCommandError } from "../errors.ts";
 import { encodeQemuJson } from "../qjson.ts";
 import { builtinHandlers, type FakeQgaState } from "./fake-qga-commands.ts";
 import { AgentInputDecoder } from "./input.ts";
-import { Outbox } from "./outbox.ts";
 import { type FakeQgaContext, type FakeQgaFaults, type FakeQgaHandler, NO_REPLY } from "./types.ts";
 
 export type { FakeQgaFaults } from "./types.ts";
@@ -69,7 +69,7 @@ interface Request {
 interface Connection {
   readonly id: number;
   readonly socket: Socket<unknown>;
-  readonly outbox: Outbox;
+  readonly writer: SocketWriter;
   readonly input: AgentInputDecoder;
   /** Inputs are handled one after another, as the agent's single thread does. */
   chain: Promise<void>;
@@ -139,8 +139,11 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
     }
   };
 
-  const send = (conn: Connection, bytes: Uint8Array): Promise<void> =>
-    conn.outbox.write(bytes, fake.faults.splitReplies === true);
+  const send = (conn: Connection, bytes: Uint8Array): Promise<void> => {
+    conn.writer.splitBytes(fake.faults.splitReplies === true);
+    conn.writer.write(bytes);
+    return conn.writer.flushed();
+  };
   const reply = (conn: Connection, body: Record<string, unknown>): Promise<void> =>
     send(conn, encoder.encode(`${encodeQemuJson(body, true)}\n`));
   const error = (errorClass: string, desc: string, id?: unknown): Record<string, unknown> => ({
@@ -182,7 +185,8 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
       noReply: NO_REPLY,
       sendRaw: (data: string | Uint8Array) =>
         send(conn, typeof data === "string" ? encoder.encode(data) : data),
-      disconnect: () => conn.outbox.end(),
+      // Bun's end() alone would drop what the kernel has not taken yet.
+      disconnect: () => void conn.writer.flushed().then(() => conn.socket.end()),
     };
     try {
       const value = await handler(request.arguments ?? {}, context);
@@ -205,7 +209,7 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
         connections.set(socket, {
           id: nextConnection++,
           socket,
-          outbox: new Outbox(socket),
+          writer: new SocketWriter(socket),
           input: new AgentInputDecoder(maxLineBytes),
           chain: Promise.resolve(),
         });
@@ -236,10 +240,10 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
         }
       },
       drain(socket) {
-        connections.get(socket)?.outbox.onDrain();
+        connections.get(socket)?.writer.onDrain();
       },
       close(socket) {
-        connections.get(socket)?.outbox.onClose();
+        connections.get(socket)?.writer.drop();
         connections.delete(socket);
       },
       error() {},

@@ -1,5 +1,5 @@
+import { SocketWriter } from "@qmpkit/protocol-core";
 import type { Socket, UnixSocketListener } from "bun";
-import { Outbox } from "./outbox.ts";
 
 /** Agent output held while no client is connected; older bytes are dropped past this. */
 const MAX_HELD_BYTES = 16 * 1024 * 1024;
@@ -14,7 +14,7 @@ const MAX_HELD_BYTES = 16 * 1024 * 1024;
 export class SerialRelay {
   readonly #toAgent: (bytes: Uint8Array) => void;
   #server: UnixSocketListener<unknown> | undefined;
-  #current: { socket: Socket<unknown>; outbox: Outbox } | undefined;
+  #current: { socket: Socket<unknown>; writer: SocketWriter } | undefined;
   #waiting: { socket: Socket<unknown>; input: Uint8Array[] }[] = [];
   #held: Uint8Array[] = [];
   #heldBytes = 0;
@@ -40,11 +40,11 @@ export class SerialRelay {
           this.#waiting.find((w) => w.socket === socket)?.input.push(Buffer.from(chunk));
         },
         drain: (socket) => {
-          if (this.#current?.socket === socket) this.#current.outbox.onDrain();
+          if (this.#current?.socket === socket) this.#current.writer.onDrain();
         },
         close: (socket) => {
           if (this.#current?.socket === socket) {
-            this.#current.outbox.onClose();
+            this.#current.writer.drop();
             this.#current = undefined;
             const next = this.#waiting.shift();
             if (next !== undefined) this.#attach(next.socket, next.input);
@@ -60,7 +60,7 @@ export class SerialRelay {
   /** Bytes the agent wrote: to the connected client, or held for the next one. */
   fromAgent(bytes: Uint8Array): void {
     if (this.#current !== undefined) {
-      void this.#current.outbox.write(bytes);
+      this.#current.writer.write(bytes);
       return;
     }
     this.#held.push(Buffer.from(bytes));
@@ -87,9 +87,9 @@ export class SerialRelay {
   }
 
   #attach(socket: Socket<unknown>, input: Uint8Array[]): void {
-    const outbox = new Outbox(socket);
-    this.#current = { socket, outbox };
-    for (const chunk of this.#held) void outbox.write(chunk);
+    const writer = new SocketWriter(socket);
+    this.#current = { socket, writer };
+    for (const chunk of this.#held) writer.write(chunk);
     this.discardHeld();
     for (const chunk of input) this.#toAgent(chunk);
   }
