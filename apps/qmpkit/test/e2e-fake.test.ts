@@ -273,6 +273,21 @@ describe("fake", () => {
     expect(await server.finish()).toMatchObject({ exitCode: 0 });
   });
 
+  test("--qemu-version 10.0: the compiled binary answers like QEMU 10.0", async () => {
+    await using server = await start(["fake", "--machine", "q35", "--qemu-version", "10.0", "--quiet"]);
+    const { address } = JSON.parse(await server.nextLine()) as { address: string };
+    const version = await qmpkit(["exec", address, "query-version"]);
+    expect(JSON.parse(version.stdout)).toMatchObject({ qemu: { major: 10, minor: 0 } });
+    // 10.0's query-status has no singlestep, and 10.0's schema knows query-audiodevs.
+    expect(JSON.parse((await qmpkit(["exec", address, "query-status"])).stdout)).toEqual({
+      status: "running",
+      running: true,
+    });
+    expect((await qmpkit(["schema", address, "query-audiodevs"])).exitCode).toBe(0);
+    expect(await qmpkit(["exec", address, "quit"])).toMatchObject({ exitCode: 0 });
+    expect(await server.finish()).toMatchObject({ exitCode: 0 });
+  });
+
   test("--script FILE.json: canned replies, errors and events, over TCP", async () => {
     const script = join(scratchDir(), "script.json");
     await Bun.write(

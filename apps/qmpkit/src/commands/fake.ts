@@ -59,6 +59,11 @@ export const fakeCommand = defineCommand({
       value: "NAME",
       description: "the machine to stand in for: none (default) or q35, as recorded from QEMU 7.2",
     },
+    "qemu-version": {
+      type: "string",
+      value: "V",
+      description: "answer like QEMU 7.2 (default) or 10.0: its greeting, schema and recorded replies",
+    },
     "multi-client": {
       type: "boolean",
       description: "serve several clients at once (QEMU serves one at a time)",
@@ -70,6 +75,7 @@ export const fakeCommand = defineCommand({
     "qmpkit fake",
     "qmpkit fake --socket /tmp/qmp.sock",
     "qmpkit fake --machine q35",
+    "qmpkit fake --machine q35 --qemu-version 10.0",
     "qmpkit fake --tcp 127.0.0.1:0 --script replies.json",
   ],
   async run({ values, positionals }, io) {
@@ -93,6 +99,7 @@ export const fakeCommand = defineCommand({
         : ["--socket", listen?.path ?? join(dir as string, "qmp.sock")]),
       ...(values.script !== undefined && json === undefined ? ["--script", values.script] : []),
       ...(values.machine !== undefined ? ["--machine", values.machine] : []),
+      ...(values["qemu-version"] !== undefined ? ["--qemu-version", values["qemu-version"]] : []),
       ...(values["multi-client"] ? ["--multi-client"] : []),
       ...(values["keep-running"] ? ["--keep-running"] : []),
     ];
