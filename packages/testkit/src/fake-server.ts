@@ -22,6 +22,7 @@ import type {
   ReceivedMessage,
 } from "./types.ts";
 import { type FakeClock, ManualClock, RealClock } from "./vm/clock.ts";
+import { Guest } from "./vm/guest.ts";
 import { loadMachine, type Machine } from "./vm/machine.ts";
 import { Runstate } from "./vm/runstate.ts";
 import { Vm } from "./vm/vm.ts";
@@ -109,10 +110,19 @@ export class FakeQemu implements AsyncDisposable {
     this.#vm = new Vm({
       machine: parts.profile,
       clock: this.clock,
-      config: { status: options.status ?? "running", version, name: options.name, uuid: options.uuid },
+      config: {
+        status: options.status ?? (options.incoming === undefined ? "running" : "inmigrate"),
+        version,
+        name: options.name,
+        uuid: options.uuid,
+        noShutdown: options.noShutdown,
+        noReboot: options.noReboot,
+        incoming: options.incoming,
+      },
       host: {
         emit: (event, data) => this.emit(event, data),
         quit: (client) => this.#quit(client),
+        exit: () => this.#exit(),
         reportError,
       },
     });
@@ -150,6 +160,14 @@ export class FakeQemu implements AsyncDisposable {
 
   set status(value: string) {
     this.#vm.get(Runstate).status = value;
+  }
+
+  /**
+   * The guest OS, played by the test: `fake.guest.reboot()`, `.shutdown()`, `.panic()`, `.answerPowerdown()`.
+   * Real QEMU with no guest OS does none of these by itself.
+   */
+  get guest(): Guest {
+    return this.#vm.get(Guest);
   }
 
   /** The clients connected now. */
@@ -293,12 +311,16 @@ export class FakeQemu implements AsyncDisposable {
 
   #quit(client: number): void {
     if ((this.#options.onQuit ?? "exit") === "exit") {
-      // QEMU exits: the listener goes first so nobody new connects, then every monitor closes.
-      for (const server of this.#servers()) server.stopListening();
-      void this.close();
+      this.#exit();
       return;
     }
     for (const session of this.#server.sessions) if (session.id === client) void session.close();
+  }
+
+  #exit(): void {
+    // QEMU exits: the listener goes first so nobody new connects, then every monitor closes.
+    for (const server of this.#servers()) server.stopListening();
+    void this.close();
   }
 
   #rejectWaiters(): void {

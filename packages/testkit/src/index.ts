@@ -77,3 +77,4 @@ export type {
   JsonObject,
   ReceivedMessage,
 } from "./types.ts";
+export type { Guest } from "./vm/guest.ts";

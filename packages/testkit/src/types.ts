@@ -50,8 +50,17 @@ export interface FakeQemuOptions {
    * `await fake.clock.advance(ms)`. @default "real"
    */
   clock?: "real" | "manual";
-  /** The run state at start (`query-status`). @default "running" */
+  /**
+   * The run state at start (`query-status`): `"prelaunch"` is QEMU's `-S`. @default "running" ("inmigrate"
+   * with `incoming`)
+   */
   status?: string;
+  /** QEMU's `-no-shutdown`: a shutdown (the guest's, or a reset under `noReboot`) pauses the VM. @default false */
+  noShutdown?: boolean;
+  /** QEMU's `-no-reboot`: every reset request becomes a shutdown. @default false */
+  noReboot?: boolean;
+  /** QEMU's `-incoming`: `"defer"` (or a URI): the VM starts in `inmigrate`. @default none */
+  incoming?: string;
   /** The UUID `query-uuid` reports (QEMU's `-uuid`). @default the all-zero UUID, as QEMU without -uuid */
   uuid?: string;
   /** The VM name `query-name` reports (QEMU's `-name`). @default none (`query-name` returns `{}`) */

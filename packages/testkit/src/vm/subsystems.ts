@@ -2,6 +2,7 @@
  * The VM's subsystems, built in this order when a fake starts. Add yours here (see README.md); a subsystem that
  * needs a sibling gets it with `vm.get(Sibling)` whatever the order.
  */
+import { Guest } from "./guest.ts";
 import { Hmp } from "./hmp.ts";
 import { Identity } from "./identity.ts";
 import { Migration } from "./migration.ts";
@@ -10,4 +11,4 @@ import { Runstate } from "./runstate.ts";
 import type { SubsystemClass } from "./types.ts";
 import { Yank } from "./yank.ts";
 
-export const SUBSYSTEMS: readonly SubsystemClass[] = [Hmp, Probe, Runstate, Identity, Yank, Migration];
+export const SUBSYSTEMS: readonly SubsystemClass[] = [Hmp, Probe, Runstate, Identity, Yank, Migration, Guest];

@@ -43,6 +43,8 @@ export interface VmHost {
   emit(event: string, data?: JsonObject): void;
   /** QEMU exits (or, with `onQuit: "close-client"`, only `client`'s monitor closes). */
   quit(client: number): void;
+  /** QEMU's process ends (a shutdown without `-no-shutdown`): every monitor closes, nothing listens. */
+  exit(): void;
   /** Adds an entry to `fake.errors`. */
   reportError(client: number | undefined, command: string | undefined, message: string): void;
 }
@@ -56,6 +58,12 @@ export interface VmConfig {
   readonly name: string | undefined;
   /** `-uuid`, if any. */
   readonly uuid?: string | undefined;
+  /** `-no-shutdown`: a shutdown stops the VM in `shutdown` instead of ending QEMU. */
+  readonly noShutdown?: boolean | undefined;
+  /** `-no-reboot`: a reset request (the host's or the guest's) is a shutdown instead. */
+  readonly noReboot?: boolean | undefined;
+  /** `-incoming`: `defer`, or the URI the VM waits for its migration stream on. */
+  readonly incoming?: string | undefined;
 }
 
 /** The VM as a subsystem sees it. */
@@ -78,6 +86,8 @@ export interface VmApi {
   get<T extends object>(subsystem: SubsystemClass<T>): T;
   /** QEMU exits after the current reply (see {@link VmHost.quit}). */
   quit(client: number): void;
+  /** QEMU's process ends now, whatever `onQuit` says (see {@link VmHost.exit}). */
+  exit(): void;
   /** Reports, then refuses, something QEMU does that the model does not (a GenericError naming it). */
   unimplemented(ctx: VmCommandContext, what: string): never;
 }

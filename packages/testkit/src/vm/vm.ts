@@ -92,6 +92,10 @@ export class Vm implements VmApi {
     this.#host.quit(client);
   }
 
+  exit(): void {
+    this.#host.exit();
+  }
+
   unimplemented(ctx: VmCommandContext, what: string): never {
     // QEMU knows this; answering "unknown" would be a lie, answering nothing a silent hole in a test.
     this.#host.reportError(ctx.client, ctx.command, `${what} is not implemented by the fake`);

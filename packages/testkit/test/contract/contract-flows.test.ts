@@ -23,9 +23,6 @@ import { stepLine } from "./normalise.ts";
  * excused; remove an entry as soon as the fake passes it (`bun run fidelity` shows how far each one gets).
  */
 export const FAKE_PENDING: Readonly<Record<string, string>> = {
-  runstate: "no q35 machine; prelaunch/reset/powerdown run states and HMP info status texts not modelled",
-  "runstate-shutdown": "-no-shutdown/-no-reboot not modelled (reset -> SHUTDOWN, `shutdown` state)",
-  "runstate-incoming": "-incoming defer (`inmigrate`) not modelled",
   devices: "no QOM tree, root ports, device_add/device_del or query-pci",
   block: "no block node registry, throttle groups or blockdev-create",
   "jobs-mirror": "no block jobs",

@@ -56,15 +56,17 @@ export async function startQemu(
 }
 
 /**
- * The fake standing in for the same VM. The VmConfig fields beyond the run state (-no-shutdown, -no-reboot,
- * devices on the command line) are the VM model's to honour as it grows (issue 14 item 3): map them here. A
- * flow whose VM the fake cannot build yet is listed in FAKE_PENDING.
+ * The fake standing in for the same VM: each VmConfig field as the fake's option of the same meaning (devices on
+ * the command line are the VM model's to honour as it grows). A flow whose VM the fake cannot build yet is
+ * listed in FAKE_PENDING.
  */
 export async function startFake(vm: VmConfig, qemuVersion?: QemuVersion): Promise<FlowTarget> {
-  const status = vm.startPaused === true ? "prelaunch" : vm.incomingDefer === true ? "inmigrate" : "running";
   const options: FakeQemuOptions = {
     machine: vm.machine ?? "q35",
-    status,
+    ...(vm.startPaused === true ? { status: "prelaunch" } : {}),
+    ...(vm.incomingDefer === true ? { incoming: "defer" } : {}),
+    ...(vm.noShutdown === true ? { noShutdown: true } : {}),
+    ...(vm.noReboot === true ? { noReboot: true } : {}),
     ...(qemuVersion === undefined ? {} : { qemuVersion }),
   };
   const fake = await createFakeQemu(options);

@@ -39,7 +39,12 @@ function makeVm(subsystems: NonNullable<ConstructorParameters<typeof Vm>[0]["sub
       version: { qemu: { major: 7, minor: 2, micro: 22 }, package: "" },
       name: undefined,
     },
-    host: { emit: (e, d) => events.push([e, d]), quit: () => {}, reportError: (_c, _k, m) => errors.push(m) },
+    host: {
+      emit: (e, d) => events.push([e, d]),
+      quit: () => {},
+      exit: () => {},
+      reportError: (_c, _k, m) => errors.push(m),
+    },
     subsystems,
   });
   return { vm, events, errors };
