@@ -7,6 +7,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { createFakeQemu, type FakeQemu } from "../fake-server.ts";
+import type { QemuVersion } from "../qemu-10.ts";
 import { loadRecordedCli } from "./catalogue.ts";
 import { listenIdle, openPty } from "./chardevs.ts";
 import { type EmulatorConfig, EmulatorExit, parseCommandLine } from "./command-line.ts";
@@ -32,6 +33,25 @@ export interface RunEmulatorOptions {
   relaunch?: readonly string[];
   /** Called once every monitor listens (tests and the bench use it). */
   onListening?: (fake: FakeQemu) => void;
+  /**
+   * The QEMU generation to answer like (its `-version`, QMP greeting, schema and profile).
+   * @default `$QMPKIT_FAKE_QEMU_VERSION` (what a program that launches the emulator can set), else "7.2"
+   */
+  qemuVersion?: QemuVersion;
+}
+
+/** The variable that picks the generation when another program launches the emulator. */
+export const FAKE_QEMU_VERSION_ENV = "QMPKIT_FAKE_QEMU_VERSION";
+
+function pickQemuVersion(io: EmulatorIO, options: RunEmulatorOptions, prog: string): QemuVersion {
+  const wanted = options.qemuVersion ?? io.env[FAKE_QEMU_VERSION_ENV] ?? "7.2";
+  if (wanted !== "7.2" && wanted !== "10.0") {
+    throw new EmulatorExit(
+      1,
+      `${prog}: ${FAKE_QEMU_VERSION_ENV}=${wanted}: the fake answers like 7.2 or 10.0\n`,
+    );
+  }
+  return wanted;
 }
 
 /**
@@ -47,7 +67,8 @@ export async function runEmulator(
   const prog =
     (daemon === undefined ? undefined : io.env.QMPKIT_FAKE_QEMU_PROG) ?? options.prog ?? "qemu-system-x86_64";
   try {
-    const recorded = await loadRecordedCli();
+    const qemuVersion = pickQemuVersion(io, options, prog);
+    const recorded = await loadRecordedCli(qemuVersion);
     const config = parseCommandLine(argv, prog, recorded);
     const machine = validateConfig(config, recorded, prog);
     if (daemon === undefined) for (const warning of config.warnings) io.stderr.write(warning);
@@ -60,10 +81,15 @@ export async function runEmulator(
       throw new EmulatorExit(1, "gtk initialization failed\n");
     }
     if (config.daemonize && daemon === undefined) {
-      return await daemonize(options.relaunch ?? [], argv, io, prog);
+      // The detached copy must answer like the same generation, however this one was told.
+      const env = { ...io.env, [FAKE_QEMU_VERSION_ENV]: qemuVersion };
+      return await daemonize(options.relaunch ?? [], argv, { ...io, env }, prog);
     }
     const script = await loadScript(io.env, prog);
-    return await serve(config, machine.family, recorded.schema, io, prog, daemon, script, options);
+    return await serve(config, machine.family, recorded.schema, io, prog, daemon, script, {
+      ...options,
+      qemuVersion,
+    });
   } catch (error) {
     if (error instanceof EmulatorExit) {
       io.stdout.write(error.stdout);
@@ -127,7 +153,7 @@ async function serve(
     const [firstMonitor, ...moreMonitors] = monitors;
     let fake: FakeQemu | undefined;
     if (firstMonitor !== undefined) {
-      fake = await openVm(firstMonitor, config, family, prog, script);
+      fake = await openVm(firstMonitor, config, family, prog, script, options.qemuVersion ?? "7.2");
       fakes.push(fake);
       await createAtStart(fake, config, ptys, prog, schema);
       script?.started(fake);
@@ -163,6 +189,7 @@ async function openVm(
   family: string,
   prog: string,
   script: ScriptControl | undefined,
+  qemuVersion: QemuVersion,
 ): Promise<FakeQemu> {
   if (family !== "none" && family !== "q35") {
     throw new EmulatorExit(
@@ -174,6 +201,7 @@ async function openVm(
     const fake = await createFakeQemu({
       ...endpoint.listen,
       machine: family,
+      qemuVersion,
       status: config.startPaused ? "prelaunch" : config.incoming !== undefined ? "inmigrate" : "running",
       ...(config.name === undefined ? {} : { name: config.name }),
       ...(config.uuid === undefined ? {} : { uuid: config.uuid }),
