@@ -5,7 +5,8 @@
  * The fake test stays a todo while blocker 2 stands (libvirt then waits forever for the probe); once it can run,
  * it requires exactly the steps of FAKE_PENDING to differ: fix one, delete its entry.
  */
-import { SCENARIO } from "./scenario.ts";
+import { LOG_STEP } from "./normalise.ts";
+import { DOMAIN, PAUSED_DOMAIN, SCENARIO } from "./scenario.ts";
 
 export const FAKE_BLOCKERS: readonly string[] = [
   "1 emulator: libvirt probes with `-machine none,accel=kvm:tcg`; without /dev/kvm QEMU prints 'failed to " +
@@ -25,11 +26,15 @@ const PROBE = "the capability probe fails (blockers 1-3)";
 const NO_DOMAIN = "no domain to act on: the probe fails, so define and start do (blockers 1-3, 5)";
 
 /** Every step that differs today, with the reason. */
-export const FAKE_PENDING: Readonly<Record<string, string>> = Object.fromEntries(
-  SCENARIO.map((step) => {
-    if (step.name === "domcapabilities") return [step.name, `${PROBE}; then blocker 4`];
-    if (step.name.startsWith("define")) return [step.name, PROBE];
-    if (step.name === "start" || step.name === "start --paused") return [step.name, "blocker 5"];
-    return [step.name, NO_DOMAIN];
-  }),
-);
+export const FAKE_PENDING: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(
+    SCENARIO.map((step) => {
+      if (step.name === "domcapabilities") return [step.name, `${PROBE}; then blocker 4`];
+      if (step.name.startsWith("define")) return [step.name, PROBE];
+      if (step.name === "start" || step.name === "start --paused") return [step.name, "blocker 5"];
+      return [step.name, NO_DOMAIN];
+    }),
+  ),
+  [`${LOG_STEP}${DOMAIN}`]: "no log: the domain never starts",
+  [`${LOG_STEP}${PAUSED_DOMAIN}`]: "no log: the domain never starts",
+};

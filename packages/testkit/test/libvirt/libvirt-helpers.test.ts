@@ -39,7 +39,7 @@ describe("virshScript and splitSteps", () => {
 });
 
 describe("normaliseOutput", () => {
-  test("replaces the run's dir, the emulator, ptys, RSS and allocation, and nothing else", () => {
+  test("replaces the run's dir, the emulator, ptys, RSS, allocation, firmware, log stamps, host and PATH, pids", () => {
     const text = [
       `Domain 'd' defined from ${run.dir}/domain.xml`,
       `<emulator>${run.emulator}</emulator>`,
@@ -50,6 +50,9 @@ describe("normaliseOutput", () => {
       " vda      67108864   204800       196616",
       "      <value>/usr/share/OVMF/OVMF_CODE_4M.fd</value>",
       "      <value>rom</value>",
+      "2026-12-06 20:32:31.088+0000: starting up libvirt version: 9.0.0, qemu version: 7.2.22Debian 1:7.2, kernel: 6.1, hostname: vm",
+      "PATH=/root/bin:/usr/bin \\",
+      "2026-12-06T20:32:34.506383Z qemu-system-x86_64: terminating on signal 15 from pid 19094 (virsh)",
       "",
     ].join("\n");
     expect(normaliseOutput(text, run)).toBe(
@@ -62,6 +65,9 @@ describe("normaliseOutput", () => {
         "Allocation:     <allocated>",
         " vda      67108864   <allocated>       196616",
         "      <value>rom</value>",
+        "starting up libvirt version: 9.0.0, qemu version: <host>",
+        "PATH=<PATH> \\",
+        "qemu-system-x86_64: terminating on signal 15 from pid <pid> (virsh)",
         "",
       ].join("\n"),
     );

@@ -9,8 +9,8 @@ import { requireQemu } from "../../src/index.ts";
 import { FAKE_PENDING } from "./fake-pending.ts";
 import { FIXTURE_DIR, STEPS_FIXTURE, TRACE_FIXTURE } from "./fixture-paths.ts";
 import { commandSet, commandsSent, parseMonitorLog, traceFromJsonl } from "./monitor-trace.ts";
-import { differingSteps, normaliseRun, stepsFromText } from "./normalise.ts";
-import { hasVirsh, runScenario, SCENARIO } from "./scenario.ts";
+import { differingSteps, LOG_STEP, normaliseRun, stepsFromText } from "./normalise.ts";
+import { DOMAIN, hasVirsh, PAUSED_DOMAIN, runScenario, SCENARIO } from "./scenario.ts";
 
 const REAL_QEMU = "/usr/bin/qemu-system-x86_64";
 // The scenario takes ~10–15 s on real QEMU on a quiet 2-core machine; the bound only stops a hung libvirt.
@@ -43,8 +43,12 @@ async function fixtureCommandSet(): Promise<string[]> {
 }
 
 describe("the libvirt fixture", () => {
-  test("has every scenario step, in order, and nothing else", async () => {
-    expect(Object.keys(await fixtureSteps())).toEqual(SCENARIO.map((s) => s.name));
+  test("has every scenario step, in order, then the two domains' logs, and nothing else", async () => {
+    expect(Object.keys(await fixtureSteps())).toEqual([
+      ...SCENARIO.map((s) => s.name),
+      `${LOG_STEP}${DOMAIN}`,
+      `${LOG_STEP}${PAUSED_DOMAIN}`,
+    ]);
   });
 });
 
@@ -68,8 +72,12 @@ describe.skipIf(skipWithoutVirsh())("libvirt scenario on real QEMU 7.2", () => {
 });
 
 describe("libvirt scenario on the fake emulator (qmpkit fake-qemu as qemu-system-x86_64)", () => {
-  test("the pending list names scenario steps only, each with a reason", () => {
-    const names = new Set(SCENARIO.map((s) => s.name));
+  test("the pending list names scenario steps and domain logs only, each with a reason", () => {
+    const names = new Set([
+      ...SCENARIO.map((s) => s.name),
+      `${LOG_STEP}${DOMAIN}`,
+      `${LOG_STEP}${PAUSED_DOMAIN}`,
+    ]);
     for (const [step, reason] of Object.entries(FAKE_PENDING)) {
       expect(names.has(step)).toBe(true);
       expect(reason.length).toBeGreaterThan(0);

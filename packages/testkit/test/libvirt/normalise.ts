@@ -45,6 +45,30 @@ export const NORMALISE_RULES: readonly NormaliseRule[] = [
     why: "libvirt lists the host's firmware descriptors (the ovmf package), without asking the emulator",
     apply: (text) => text.replace(/^ *<value>\/[^<]*<\/value>\n/gm, ""),
   },
+  {
+    what: "time stamps of libvirt's and QEMU's (-msg timestamp=on) lines in a domain log, dropped",
+    why: "wall-clock time",
+    apply: (text) =>
+      text
+        .replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\+\d{4}: /gm, "")
+        .replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z /gm, ""),
+  },
+  {
+    what: "a domain log's 'starting up' line: QEMU's package build, kernel and hostname → <host>",
+    why: "the host's kernel and name, and the Debian revision of the installed QEMU 7.2 package",
+    apply: (text) =>
+      text.replace(/qemu version: [^,]*, kernel: [^,]*, hostname: .*$/gm, "qemu version: <host>"),
+  },
+  {
+    what: "the PATH libvirt passes on to the emulator → <PATH>",
+    why: "the test runner's environment",
+    apply: (text) => text.replace(/^PATH=.* \\$/gm, "PATH=<PATH> \\"),
+  },
+  {
+    what: "the sender's pid in 'terminating on signal N from pid P (virsh)' → <pid>",
+    why: "process ids",
+    apply: (text) => text.replace(/from pid \d+ /g, "from pid <pid> "),
+  },
 ];
 
 /** Applies every rule, in order, to one step's output. */
@@ -52,12 +76,17 @@ export function normaliseOutput(text: string, run: Pick<ScenarioRun, "dir" | "em
   return NORMALISE_RULES.reduce((acc, rule) => rule.apply(acc, run), text);
 }
 
-/** The run's steps with their output normalised, as `{ step name: output }` in scenario order. */
+/** The run's steps with their output normalised, as `{ step name: output }` in scenario order, then the logs. */
 export function normaliseRun(run: ScenarioRun): Record<string, string> {
   const steps: Record<string, string> = {};
   for (const step of run.steps) steps[step.name] = normaliseOutput(step.output, run);
+  for (const [domain, log] of Object.entries(run.emulatorLogs))
+    steps[`${LOG_STEP}${domain}`] = normaliseOutput(log, run);
   return steps;
 }
+
+/** Each domain's log is compared as one more step, named `log NAME`, after the scenario's steps. */
+export const LOG_STEP = "log ";
 
 const SECTION = "=== step: ";
 

@@ -36,6 +36,11 @@ export interface ScenarioRun {
   readonly emulator: string;
   /** libvirt's own log of every QMP message it sent and received (monitor-trace.ts reads it). */
   readonly monitorLog: string;
+  /**
+   * Each domain's log (DIR/root/log/qemu/NAME.log, by domain name): the command line libvirt built from what the
+   * probe answered, and the emulator's own stderr (ptys, the signal that ended it).
+   */
+  readonly emulatorLogs: Readonly<Record<string, string>>;
   /** virsh's exit status (1 when any step failed, which some steps do on purpose). */
   readonly exitCode: number;
   /** Wall time of the virsh session. */
@@ -283,6 +288,14 @@ function killLeftovers(root: string): void {
   }
 }
 
+function readEmulatorLogs(logDir: string): Record<string, string> {
+  if (!existsSync(logDir)) return {};
+  const logs: Record<string, string> = {};
+  const domains = readdirSync(logDir).flatMap((file) => (file.endsWith(".log") ? [file.slice(0, -4)] : []));
+  for (const domain of domains.sort()) logs[domain] = readFileSync(join(logDir, `${domain}.log`), "utf8");
+  return logs;
+}
+
 /** Options of {@link runScenario}. */
 export interface RunScenarioOptions {
   /** The steps to run. @default SCENARIO */
@@ -360,6 +373,7 @@ export async function runScenario(emulator: string, options: RunScenarioOptions 
       dir,
       emulator,
       monitorLog: existsSync(monitorLog) ? readFileSync(monitorLog, "utf8") : "",
+      emulatorLogs: readEmulatorLogs(join(root, "log", "qemu")),
       exitCode,
       durationMs,
     };
