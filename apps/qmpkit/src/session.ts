@@ -104,7 +104,8 @@ export function describeTarget(target: Target): string {
  * @throws {ConnectionFailedError} (exit status 2) naming the address, with the client's error as `cause`.
  * @example const session = await openClient({ kind: "fake" }, {}); await session.execute("query-status");
  */
-export async function openClient(target: Target, options: ConnectionOptions): Promise<Session> {
+export async function openClient(requested: Target, options: ConnectionOptions): Promise<Session> {
+  let target = requested;
   let fake: { address: string; close(): Promise<void> } | undefined;
   let address: SocketAddress;
   let forget: (() => void) | undefined;
@@ -131,7 +132,9 @@ export async function openClient(target: Target, options: ConnectionOptions): Pr
     };
     address = fake.address;
   } else {
-    address = toSocketAddress(target.address);
+    const resolved = await resolveVmName(target);
+    target = resolved;
+    address = toSocketAddress(resolved.address);
   }
   const label = describeTarget(target);
   // Loaded on first use, so --help, --version and --dry-run start without the client.
@@ -157,6 +160,23 @@ export async function openClient(target: Target, options: ConnectionOptions): Pr
       },
     );
   }
+}
+
+/**
+ * A bare word that is no file here (`qmpkit shell vm1`) may be the `-name` of a QEMU on this host: its first
+ * QMP monitor, as `qmpkit ps` finds it.
+ */
+async function resolveVmName(target: Target & { kind: "address" }): Promise<Target & { kind: "address" }> {
+  const { address } = target;
+  if (address.kind !== "unix" || address.path.includes("/") || (await Bun.file(address.path).exists()))
+    return target;
+  const { findQemus } = await import("./vms.ts");
+  const vm = (await findQemus()).find((v) => v.name === address.path);
+  if (vm === undefined) return target;
+  const qmp = vm.qmp[0];
+  if (qmp === undefined)
+    throw new UsageError(`QEMU '${address.path}' (pid ${vm.pid}) has no QMP monitor to connect to`);
+  return { kind: "address", address: qmp };
 }
 
 /** @default 10 s, as `--connect-timeout` says. */

@@ -388,7 +388,7 @@ describe("apps/qmpkit/README.md", () => {
     const examples = lines(block);
     expect(examples.length).toBeGreaterThan(10);
     // Every subcommand that can run on the fake has an example here.
-    for (const name of COMMANDS.map((c) => c.name).filter((n) => !["fake", "qemu", "ga"].includes(n))) {
+    for (const name of COMMANDS.map((c) => c.name).filter((n) => !["fake", "qemu", "ga", "ps"].includes(n))) {
       expect(examples.some((l) => l.includes(`qmpkit ${name} `))).toBe(true);
     }
     const bin = join(await builtBinary(), "..");

@@ -238,6 +238,41 @@ describe("against real QEMU", () => {
   );
 
   test.skipIf(skip)(
+    "ps finds a QEMU by its -name with its QMP socket and status; the name works as an address",
+    async () => {
+      requireQemu();
+      const name = `qmpkit-ps-${process.pid}`;
+      await using qemu = await spawnQemu({
+        args: [
+          "-name",
+          `guest=${name},debug-threads=on`,
+          "-machine",
+          "none",
+          "-nodefaults",
+          "-display",
+          "none",
+        ],
+      });
+      const listed = await qmpkit(["ps", "--json", name]);
+      expect(listed.exitCode).toBe(0);
+      expect(JSON.parse(listed.stdout)).toEqual({
+        pid: qemu.pid,
+        name,
+        status: "running",
+        qmp: [`unix:${qemu.path}`],
+      });
+      const table = await qmpkit(["ps", name]);
+      expect(table.stdout.split("\n")[0]).toMatch(/^PID +NAME +STATUS +QMP$/);
+      expect(table.stdout).toContain(`${name}  running  unix:${qemu.path}`);
+      const exec = await qmpkit(["exec", name, "query-status"]);
+      expect(exec).toMatchObject({ exitCode: 0, stderr: "" });
+      expect(JSON.parse(exec.stdout).status).toBe("running");
+      expect((await qmpkit(["ps", `${name}-none`])).exitCode).toBe(1);
+    },
+    SLOW,
+  );
+
+  test.skipIf(skip)(
     "qemu failing after its socket exists (gtk without a display): QEMU's status and message, not ECONNRESET",
     async () => {
       requireQemu();

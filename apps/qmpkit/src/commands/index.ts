@@ -5,6 +5,7 @@ import { fakeCommand } from "./fake.ts";
 import { fakeQemuCommand } from "./fake-qemu.ts";
 import { gaCommand } from "./ga.ts";
 import { progressCommand } from "./progress.ts";
+import { psCommand } from "./ps.ts";
 import { qemuCommand } from "./qemu.ts";
 import { qomCommand } from "./qom.ts";
 import { schemaCommand } from "./schema.ts";
@@ -18,6 +19,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   schemaCommand,
   qomCommand,
   progressCommand,
+  psCommand,
   fakeCommand,
   fakeQemuCommand,
   qemuCommand,
