@@ -28,6 +28,7 @@ export const FAKE_PENDING: Readonly<Record<string, string>> = {
   "jobs-mirror": "no block jobs",
   "jobs-others": "no block jobs or qcow2 images",
   migration: "no migration model",
+  "migration-incoming": "no migrate-incoming (listening on a socket, MIGRATION setup, its refusals)",
   registries: "no object/netdev/chardev/fd registries, balloon, dump-guest-memory or screendump",
   probe:
     "query-command-line-options lacks `spice`, which QEMU lists once device-list-properties of qxl has loaded " +

@@ -5,6 +5,7 @@ import type { Flow } from "./flow.ts";
 import { jobsMirror } from "./jobs-mirror.ts";
 import { jobsOthers } from "./jobs-others.ts";
 import { migration } from "./migration.ts";
+import { migrationIncoming } from "./migration-incoming.ts";
 import { probe } from "./probe.ts";
 import { registries } from "./registries.ts";
 import { runstate } from "./runstate.ts";
@@ -21,6 +22,7 @@ export const FLOWS: readonly Flow[] = [
   jobsMirror,
   jobsOthers,
   migration,
+  migrationIncoming,
   registries,
   probe,
   startup,
