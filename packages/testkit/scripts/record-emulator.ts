@@ -6,6 +6,10 @@
  * status. The emulator's tests replay the table against `qmpkit fake-qemu`.
  *
  *   bun packages/testkit/scripts/record-emulator.ts [--binary qemu-system-x86_64]
+ *   bun packages/testkit/scripts/record-emulator.ts --binary "$(scripts/qemu-10.0-tree.sh)"   # QEMU 10.0's texts
+ *
+ * The files are named after the version `-version` reports (`qemu-<major.minor>-cli.json`); the table of cases is
+ * kept for 7.2 only, the generation the emulator's checks follow.
  *
  * A case that starts (its monitor socket appears) is stopped with SIGTERM, so its record also holds QEMU's
  * "terminating on signal 15 from pid P (NAME)" line, with P and NAME replaced by `<pid>` and `<name>`.
@@ -17,7 +21,10 @@ import { CLI_CASE_DIR, CLI_CASES } from "../test/emulator/cli-cases.ts";
 
 const binaryFlag = process.argv.indexOf("--binary");
 const binary = binaryFlag > 0 ? (process.argv[binaryFlag + 1] ?? "qemu-system-x86_64") : "qemu-system-x86_64";
-const fixture = join(import.meta.dir, "..", "fixtures", "qemu-7.2-cli.json");
+const versionText = await new Response(Bun.spawn([binary, "-version"], { stdout: "pipe" }).stdout).text();
+const tag = /version (\d+\.\d+)\./.exec(versionText)?.[1];
+if (tag === undefined) throw new Error(`${binary} -version printed no version: ${versionText}`);
+const fixture = join(import.meta.dir, "..", "fixtures", `qemu-${tag}-cli.json`);
 const casesFixture = join(import.meta.dir, "..", "fixtures", "qemu-7.2-cli-cases.json");
 
 interface Outcome {
@@ -96,11 +103,11 @@ const dir = mkdtempSync(join(tmpdir(), "qmpkit-record-emulator-"));
 try {
   const machineHelp = await text(["-machine", "help"]);
   const machineProps: Record<string, string> = {};
-  for (const machine of ["none", "pc-q35-7.2", "pc-i440fx-7.2"]) {
+  for (const machine of ["none", `pc-q35-${tag}`, `pc-i440fx-${tag}`]) {
     machineProps[machine] = await text(["-machine", `${machine},help`]);
   }
   const cases: Record<string, Outcome> = {};
-  for (const testCase of CLI_CASES) {
+  for (const testCase of tag === "7.2" ? CLI_CASES : []) {
     const args = testCase.args.map((arg) => arg.replaceAll(CLI_CASE_DIR, dir));
     const outcome = await run(args, dir);
     outcome.stderr = outcome.stderr.replaceAll(dir, CLI_CASE_DIR);
@@ -120,8 +127,8 @@ try {
     accelHelp: await text(["-accel", "help"]),
   };
   writeFileSync(fixture, `${JSON.stringify(record, null, 1)}\n`);
-  writeFileSync(casesFixture, `${JSON.stringify(cases, null, 1)}\n`);
-  process.stderr.write(`wrote ${fixture} and ${casesFixture}\n`);
+  if (tag === "7.2") writeFileSync(casesFixture, `${JSON.stringify(cases, null, 1)}\n`);
+  process.stderr.write(`wrote ${fixture}${tag === "7.2" ? ` and ${casesFixture}` : ""}\n`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 /**
- * The recorded texts of QEMU 7.2 the emulator prints or checks against (`fixtures/qemu-7.2-cli.json`, written by
- * `scripts/record-emulator.ts`). A dynamic import of a static path: read once, only by the emulator, and
+ * The recorded texts of QEMU 7.2 (or 10.0) the emulator prints or checks against (`fixtures/qemu-<V>-cli.json`,
+ * written by `scripts/record-emulator.ts`). A dynamic import of a static path: read once, only by the emulator, and
  * embedded by `bun build --compile`.
  */
 import { loadProfile } from "../profiles/profile.ts";
@@ -14,26 +14,27 @@ export type RecordedCli = CliTexts & Catalogue;
 
 const loaded = new Map<QemuVersion, Promise<RecordedCli>>();
 
+// One static import per generation, so `bun build --compile` embeds each file.
+const CLI_FILES: Record<QemuVersion, () => Promise<{ default: unknown }>> = {
+  "7.2": () => import("../../fixtures/qemu-7.2-cli.json", { with: { type: "json" } }),
+  "10.0": () => import("../../fixtures/qemu-10.0-cli.json", { with: { type: "json" } }),
+};
+
 /**
- * Loads the recorded command-line texts and the schema once per generation. For 10.0, `-version` and the schema
- * are 10.0's (from its profile); the other texts and lists (`-help`, `-machine help`, …) are still 7.2's.
+ * Loads one generation's recorded command-line texts (`-version`, `-help`, the machine/CPU/device lists) and its
+ * schema, once. The option table and the error texts of the checks are 7.2's for every generation.
  */
 export function loadRecordedCli(qemuVersion: QemuVersion = "7.2"): Promise<RecordedCli> {
   let cli = loaded.get(qemuVersion);
   if (cli === undefined) {
-    const seven = Promise.all([
-      import("../../fixtures/qemu-7.2-cli.json", { with: { type: "json" } }),
-      loadRecordedSchema(),
-    ]).then(([module, schema]) => ({ ...(module.default as Omit<RecordedCli, "schema">), schema }));
-    cli =
+    const schema =
       qemuVersion === "7.2"
-        ? seven
-        : Promise.all([seven, loadProfile({ qemuVersion, machine: "none" })]).then(([base, profile]) => ({
-            ...base,
-            // The profile keeps the text without its final newline; QEMU prints one.
-            version: `${profile.versionText}\n`,
-            schema: profile.schema(),
-          }));
+        ? loadRecordedSchema()
+        : loadProfile({ qemuVersion, machine: "none" }).then((profile) => profile.schema());
+    cli = Promise.all([CLI_FILES[qemuVersion](), schema]).then(([module, entries]) => ({
+      ...(module.default as Omit<RecordedCli, "schema">),
+      schema: entries,
+    }));
     loaded.set(qemuVersion, cli);
   }
   return cli;

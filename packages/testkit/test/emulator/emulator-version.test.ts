@@ -91,10 +91,49 @@ describe("QMPKIT_FAKE_QEMU_VERSION", () => {
 });
 
 describe.skipIf(skipWithoutQemu10())("against the real QEMU 10.0", () => {
-  test("-version prints what QEMU 10.0 prints", async () => {
+  // The lists the emulator prints (it does not print `-cpu help` or `-machine TYPE,help` for any generation yet).
+  const printed: [string[]][] = [[["-version"]], [["-help"]], [["-machine", "help"]]];
+  test.each(printed)("%p prints what QEMU 10.0 prints", async (args) => {
     requireQemu10();
-    const real = await run([qemu10Binary(), "-version"], {});
-    const fake = await run([...emulator, "-version"], { QMPKIT_FAKE_QEMU_VERSION: "10.0" });
+    const real = await run([qemu10Binary(), ...args], {});
+    const fake = await run([...emulator, ...args], { QMPKIT_FAKE_QEMU_VERSION: "10.0" });
     expect(fake).toEqual(real);
+  });
+
+  test("-machine q35 is 10.0's q35: query-machines marks pc-q35-10.0 as the alias target", async () => {
+    requireQemu10();
+    const dir = mkdtempSync(join(tmpdir(), "qmpkit-emu-version-"));
+    dirs.push(dir);
+    const socket = join(dir, "qmp.sock");
+    const child = Bun.spawn(
+      [
+        ...emulator,
+        "-machine",
+        "q35",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-qmp",
+        `unix:${socket},server=on,wait=off`,
+      ],
+      {
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "pipe",
+        env: { ...process.env, QMPKIT_FAKE_QEMU_VERSION: "10.0" },
+      },
+    );
+    children.push(child);
+    await within(
+      (async () => {
+        while (!existsSync(socket)) await Bun.sleep(10);
+      })(),
+      10_000,
+      "the monitor socket",
+    );
+    const client = await connect(socket);
+    const machines = (await client.executeUntyped("query-machines")) as { name: string; alias?: string }[];
+    expect(machines.find((m) => m.alias === "q35")?.name).toBe("pc-q35-10.0");
+    await client.disconnect();
   });
 });
