@@ -8,7 +8,8 @@
  * 1. the introspection schema (packages/testkit/fixtures/qemu-<V>-schema.json) and the shipped types generated
  *    from it (packages/qmp/src/qapi/qemu-<V>.ts),
  * 2. the machine profiles none and q35 (packages/testkit/profiles/qemu-<V>/),
- * 3. the contract flows' real-QEMU transcripts (packages/testkit/fixtures/flows/qemu-<V>/q35/).
+ * 3. the contract flows' real-QEMU transcripts (packages/testkit/fixtures/flows/qemu-<V>/),
+ * 4. what the emulator prints for -version, -help and the lists (packages/testkit/fixtures/qemu-<V>-cli.json).
  * Then `git diff --stat` shows what the QEMU now answers differently. Each step is its own script, run as a child
  * so that a failure names the step; the first failure stops the run.
  */
@@ -72,6 +73,7 @@ await run("profiles", [
   "/tmp",
 ]);
 await run("flow transcripts", [bun, "packages/testkit/scripts/record-flows.ts", "--qemu-version", version]);
+await run("emulator texts", [bun, "packages/testkit/scripts/record-emulator.ts", "--binary", binary]);
 // The recorders write plain JSON.stringify; the repository's JSON is formatted by biome.
 await run("formatting", [
   bun,
@@ -91,6 +93,7 @@ process.stdout.write(
     `packages/qmp/src/qapi/qemu-${version}.ts`,
     `packages/testkit/profiles/qemu-${version}`,
     `packages/testkit/fixtures/flows/qemu-${version}`,
+    `packages/testkit/fixtures/qemu-${version}-cli.json`,
   ]),
 );
 console.error(`record-qemu: QEMU ${exact} recorded; run bun run test to hold the fake and the types to it`);
