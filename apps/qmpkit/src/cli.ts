@@ -122,9 +122,18 @@ export function parseCommandArgs<F extends FlagSpecs>(
     });
     return { values: values as CommandInput<F>["values"], positionals, rest };
   } catch (error) {
-    throw new UsageError(`${parseArgsMessage(error, own)} (see 'qmpkit ${spec.name} --help')`);
+    // `qmpkit exec S -H info block -v`, `qmpkit qemu -m 1G`: words meant for someone else, with no `--`.
+    const unknownShort =
+      (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" &&
+      own.some((a) => /^-[^-]/.test(a));
+    const forgotten =
+      PASSES_ON.has(spec.name) && unknownShort ? "; words meant for QEMU or the command go after '--'" : "";
+    throw new UsageError(`${parseArgsMessage(error, own)} (see 'qmpkit ${spec.name} --help'${forgotten})`);
   }
 }
+
+/** Commands that hand the words after `--` on (to QEMU, to the monitor, to a guest program). */
+const PASSES_ON: ReadonlySet<string> = new Set(["exec", "qemu", "ga"]);
 
 /**
  * `--timeout -1` as `--timeout=-1`: parseArgs takes a word starting with `-` for a flag and reports a missing

@@ -137,7 +137,7 @@ async function unixSocketPaths(): Promise<Map<string, string>> {
       const fields = line.trim().split(/\s+/);
       const inode = fields[6];
       const path = fields[7];
-      if (inode !== undefined && path !== undefined && path.startsWith("/")) paths.set(inode, path);
+      if (inode !== undefined && path?.startsWith("/")) paths.set(inode, path);
     }
   } catch {
     // No /proc/net/unix: fd= monitors stay unknown.

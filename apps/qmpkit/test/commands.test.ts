@@ -73,6 +73,44 @@ describe("small things from issue 17", () => {
   });
 });
 
+describe("friction from issue 17", () => {
+  test("events --name that the schema does not list is refused with the likely name", async () => {
+    const schema = [
+      { name: "STOP", "meta-type": "event", "arg-type": "0" },
+      { name: "SHUTDOWN", "meta-type": "event", "arg-type": "0" },
+    ];
+    for (const name of ["stop", "STOPP"]) {
+      const session = stubSession({ "query-qmp-schema": schema });
+      const result = await run(["events", "--fake", "--name", name], { session });
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toBe(
+        `qmpkit: the server has no event named '${name}'; did you mean STOP? ('qmpkit schema --events' lists them)\n`,
+      );
+      expect(session.closed).toBe(1);
+    }
+  });
+
+  test("qom tree lists children in natural order: device[4] before device[20]", async () => {
+    const children = ["device[20]", "device[4]", "device[100]"].map((name) => ({ name, type: "child<x>" }));
+    const session = stubSession({
+      "qom-list": (args: Record<string, unknown> | undefined) => (args?.path === "/m" ? children : []),
+    });
+    const result = await run(["qom", "--fake", "tree", "/m"], { session });
+    expect(result.stdout).toBe("/m\n  device[4]\n  device[20]\n  device[100]\n");
+  });
+
+  test("a forgotten '--' is pointed out; a QEMU binary that cannot start says why", async () => {
+    expect((await run(["exec", "--fake", "-H", "info", "block", "-v"])).stderr).toBe(
+      "qmpkit: unknown option '-v' (see 'qmpkit exec --help'; words meant for QEMU or the command go after '--')\n",
+    );
+    const missing = await run(["qemu", "--binary", "/nonexistent/qemu", "--", "-machine", "none"]);
+    expect(missing).toMatchObject({
+      exitCode: 2,
+      stderr: "qmpkit: Cannot start /nonexistent/qemu: no such file (or not on PATH)\n",
+    });
+  });
+});
+
 describe("exec", () => {
   test("prints the return value as compact JSON off a terminal, pretty with -p", async () => {
     const session = stubSession({ "query-status": STATUS });
@@ -471,7 +509,10 @@ describe("fake, qemu, ga", () => {
     ],
     [["fake", "--tcp", "h"], "qmpkit: 'h' needs a port, as in h:4444\n"],
     [["fake", "--script", "/nonexistent"], "qmpkit: script file '/nonexistent' does not exist\n"],
-    [["qemu", "-machine"], "qmpkit: unknown option '-m' (in '-machine') (see 'qmpkit qemu --help')\n"],
+    [
+      ["qemu", "-machine"],
+      "qmpkit: unknown option '-m' (in '-machine') (see 'qmpkit qemu --help'; words meant for QEMU or the command go after '--')\n",
+    ],
     [["qemu", "none"], "qmpkit: QEMU's arguments go after '--', as in: qmpkit qemu -- none\n"],
     [
       ["ga", "guest-ping"],

@@ -254,3 +254,53 @@ describe("progress in a terminal", () => {
     SLOW,
   );
 });
+
+describe("history", () => {
+  test.skipIf(skip)(
+    "each line is saved as it is entered: two shells keep both, a closed terminal keeps its session, HMP apart",
+    async () => {
+      const home = scratchDir("qmpkit-home-");
+      const started: Tmux[] = [];
+      const open = async (args: string[]) => {
+        const t = new Tmux(scratchDir());
+        started.push(t);
+        await t.start([await builtBinary(), "shell", ...args], { NO_COLOR: "1", HOME: home });
+        await t.waitFor("the prompt", (s) => lastLine(s) === PROMPT.trimEnd());
+        return t;
+      };
+      try {
+        const first = await open(["--fake"]);
+        const second = await open(["--fake"]);
+        const hmp = await open(["-H", "--fake"]);
+        for (const [t, line] of [
+          [first, "query-status"],
+          [second, "query-name"],
+          [hmp, "info status"],
+        ] as const) {
+          await t.type(line);
+          await t.keys("Enter");
+          await t.waitFor(
+            `the reply to ${line}`,
+            (s) =>
+              s.split("\n").filter((l) => l === PROMPT.trimEnd()).length > 0 &&
+              s.includes(`${PROMPT}${line}\n`) &&
+              lastLine(s) === PROMPT.trimEnd(),
+          );
+        }
+        // Closing the terminals (SIGHUP), not Ctrl-D: nothing runs at a clean exit.
+        for (const t of started) await t.kill();
+        const qmp = await Bun.file(join(home, ".qmpkit_history")).text();
+        expect(
+          qmp
+            .split("\n")
+            .filter((l) => l !== "")
+            .sort(),
+        ).toEqual(["query-name", "query-status"]);
+        expect(await Bun.file(join(home, ".qmpkit_history_hmp")).text()).toBe("info status\n");
+      } finally {
+        for (const t of started) await t.kill();
+      }
+    },
+    SLOW,
+  );
+});

@@ -1,6 +1,32 @@
 import { CONNECTION_FLAGS, defineCommand, parseCount, parseSeconds } from "../cli.ts";
 import { CliError, ExitCode, UsageError } from "../errors.ts";
-import { connectionOptions, open, takeTarget } from "../session.ts";
+import { detectStyle, formatJson } from "../format.ts";
+import { connectionOptions, open, type Session, takeTarget } from "../session.ts";
+
+/**
+ * `--name stop` or `--name STOPP` would silently match nothing: names the server's schema does not list are
+ * refused, with the likely one. Servers without a schema (old QEMU) are taken at their word.
+ */
+async function checkEventNames(session: Session, names: readonly string[]): Promise<void> {
+  let known: Set<string>;
+  try {
+    const schema = (await session.execute("query-qmp-schema")) as { name: string; "meta-type": string }[];
+    known = new Set(schema.filter((e) => e["meta-type"] === "event").map((e) => e.name));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (known.has(name)) continue;
+    const upper = name.toUpperCase();
+    const near = [...known].filter(
+      (k) => k === upper || k.startsWith(upper.slice(0, -1)) || upper.startsWith(k),
+    );
+    const hint = near.length > 0 ? `; did you mean ${near.slice(0, 3).join(" or ")}?` : "";
+    throw new UsageError(
+      `the server has no event named '${name}'${hint} ('qmpkit schema --events' lists them)`,
+    );
+  }
+}
 
 /** `--timeout` ran out before `--count` events arrived. */
 export class EventTimeoutError extends CliError {
@@ -24,6 +50,7 @@ export const eventsCommand = defineCommand({
     name: { type: "string", multiple: true, value: "NAME", description: "only events named NAME" },
     count: { type: "string", value: "N", description: "exit after N events" },
     timeout: { type: "string", value: "SECONDS", description: "exit after SECONDS" },
+    pretty: { type: "boolean", short: "p", description: "indent each event (one JSON document per event)" },
   },
   examples: [
     "qmpkit events unix:/tmp/qmp.sock",
@@ -36,6 +63,15 @@ export const eventsCommand = defineCommand({
     const { target, rest } = takeTarget(positionals, values);
     if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}' (use --name to pick events)`);
     const session = await open(io, target, connectionOptions(values));
+    if (values.name !== undefined) {
+      try {
+        await checkEventNames(session, values.name);
+      } catch (error) {
+        await session.close();
+        throw error;
+      }
+    }
+    const style = detectStyle(io.stdout, io.env, values.pretty === true);
     const stop = new AbortController();
     const onInterrupt = () => stop.abort();
     process.once("SIGINT", onInterrupt);
@@ -44,7 +80,7 @@ export const eventsCommand = defineCommand({
     try {
       const names = values.name;
       for await (const event of session.events({ signal: stop.signal, ...(names ? { names } : {}) })) {
-        io.stdout.write(`${JSON.stringify(event)}\n`);
+        io.stdout.write(`${formatJson(event, style)}\n`);
         seen++;
         if (count !== undefined && seen >= count) break;
       }

@@ -25,6 +25,7 @@ export const gaCommand = defineCommand({
   ].join("\n"),
   flags: {
     pretty: { type: "boolean", short: "p", description: "indent the JSON even when not on a terminal" },
+    compact: { type: "boolean", description: "one-line JSON even on a terminal" },
     timeout: {
       type: "string",
       value: "SECONDS",
@@ -90,7 +91,11 @@ export const gaCommand = defineCommand({
           : await qga.executeUntyped(execute, args);
       // Commands without a reply (guest-shutdown, guest-suspend-*) resolve with nothing to print.
       if (result !== undefined) {
-        const style = detectStyle(io.stdout, io.env, values.pretty ? true : undefined);
+        const style = detectStyle(
+          io.stdout,
+          io.env,
+          values.pretty ? true : values.compact ? false : undefined,
+        );
         io.stdout.write(`${formatJson(result, style)}\n`);
       }
       return 0;

@@ -114,7 +114,18 @@ async function start(
   } catch (error) {
     if (!(error instanceof SpawnQemuError)) throw error;
     // SpawnQemuError's message ends with QEMU's stderr on extra lines: keep the error to one line.
-    const first = error.message.split("\n", 1)[0] ?? error.message;
+    let first = error.message.split("\n", 1)[0] ?? error.message;
+    // Not started at all: say why (no such file, not executable).
+    const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+    if (cause !== undefined && error.exitCode === undefined) {
+      const why =
+        cause.code === "ENOENT"
+          ? "no such file (or not on PATH)"
+          : cause.code === "EACCES"
+            ? "not executable"
+            : String(cause.message ?? cause.code ?? "");
+      if (why !== "") first = `${first}: ${why}`;
+    }
     const stderr = oneLine(error.stderr);
     throw new QemuStartError(`${first}${stderr ? `: ${stderr}` : ""}`, {
       cause: error,

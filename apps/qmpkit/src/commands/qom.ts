@@ -38,6 +38,8 @@ export function parseQomWords(words: readonly string[]): { action: Action; args:
 
 const isChild = (p: QomProperty) => p.type.startsWith("child<");
 
+const NATURAL = new Intl.Collator("en", { numeric: true });
+
 /** `qom-list` output as one name per line, children marked with a trailing '/'. */
 export function renderQomList(properties: readonly QomProperty[], long: boolean): string {
   const width = Math.max(0, ...properties.map((p) => p.name.length + (isChild(p) ? 1 : 0)));
@@ -52,7 +54,9 @@ export function renderQomList(properties: readonly QomProperty[], long: boolean)
 async function tree(session: Session, path: string, write: (line: string) => void, depth = 0): Promise<void> {
   const properties = (await session.execute("qom-list", { path })) as QomProperty[];
   write(`${"  ".repeat(depth)}${depth === 0 ? path : path.slice(path.lastIndexOf("/") + 1)}`);
-  for (const child of properties.filter(isChild)) {
+  // device[4] before device[20], as a person counts.
+  const children = properties.filter(isChild).sort((a, b) => NATURAL.compare(a.name, b.name));
+  for (const child of children) {
     await tree(session, `${path === "/" ? "" : path}/${child.name}`, write, depth + 1);
   }
 }
@@ -70,6 +74,7 @@ export const qomCommand = defineCommand({
     ...CONNECTION_FLAGS,
     long: { type: "boolean", short: "l", description: "ls: show each property's type" },
     pretty: { type: "boolean", short: "p", description: "get: indent the JSON even when not on a terminal" },
+    compact: { type: "boolean", description: "get: one-line JSON even on a terminal" },
   },
   examples: [
     "qmpkit qom unix:/tmp/qmp.sock ls /machine",
@@ -94,7 +99,7 @@ export const qomCommand = defineCommand({
           write(
             formatJson(
               await session.execute("qom-get", { path, property }),
-              detectStyle(io.stdout, io.env, values.pretty),
+              detectStyle(io.stdout, io.env, values.pretty ? true : values.compact ? false : undefined),
             ),
           );
           break;

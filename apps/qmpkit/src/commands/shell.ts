@@ -8,7 +8,12 @@ import type { ShellOptions } from "../shell/repl.ts";
 
 /** The shell's own flags, shared by `shell` and `qemu`. */
 export const SHELL_FLAGS = {
-  pretty: { type: "boolean", short: "p", description: "indent replies" },
+  pretty: { type: "boolean", short: "p", description: "indent replies (the default on a terminal)" },
+  compact: {
+    type: "boolean",
+    short: "c",
+    description: "one line per reply and event, as qmp-shell prints them",
+  },
   verbose: { type: "boolean", short: "v", description: "echo each message before sending it" },
   hmp: { type: "boolean", short: "H", description: "HMP mode: send every line as human-monitor-command" },
   log: {
@@ -17,13 +22,20 @@ export const SHELL_FLAGS = {
     value: "FILE",
     description: "append messages and replies to FILE (JSON lines)",
   },
-  history: { type: "string", value: "FILE", description: "history file (default ~/.qmpkit_history)" },
+  history: {
+    type: "string",
+    value: "FILE",
+    description: "history file (default ~/.qmpkit_history, ~/.qmpkit_history_hmp with -H)",
+  },
   "no-history": { type: "boolean", description: "keep no history file" },
 } as const satisfies FlagSpecs;
 
-/** `~/.qmpkit_history`, like qmp-shell's `~/.qmp-shell_history`. */
-export function defaultHistoryFile(env: Readonly<Record<string, string | undefined>>): string {
-  return join(env.HOME ?? homedir(), ".qmpkit_history");
+/**
+ * `~/.qmpkit_history`, like qmp-shell's `~/.qmp-shell_history`; HMP lines (`-H`) have their own file, so Up
+ * in one mode never brings back a line of the other's syntax.
+ */
+export function defaultHistoryFile(env: Readonly<Record<string, string | undefined>>, hmp = false): string {
+  return join(env.HOME ?? homedir(), hmp ? ".qmpkit_history_hmp" : ".qmpkit_history");
 }
 
 /**
@@ -37,11 +49,13 @@ export async function loadShell(): Promise<typeof import("../shell/repl.ts")> {
 /** {@link ShellOptions} from the shell's flags. */
 export function shellOptions(values: FlagValues<typeof SHELL_FLAGS>, io: CliIO): ShellOptions {
   return {
-    style: detectStyle(io.stdout, io.env, values.pretty ? true : undefined),
+    style: detectStyle(io.stdout, io.env, values.pretty ? true : values.compact ? false : undefined),
     verbose: values.verbose === true,
     hmp: values.hmp === true,
     ...(values.log === undefined ? {} : { logFile: values.log }),
-    historyFile: values["no-history"] ? null : (values.history ?? defaultHistoryFile(io.env)),
+    historyFile: values["no-history"]
+      ? null
+      : (values.history ?? defaultHistoryFile(io.env, values.hmp === true)),
   };
 }
 
@@ -78,7 +92,7 @@ export const shellCommand = defineCommand({
     const { target, rest } = takeTarget(positionals, values);
     if (rest.length > 0)
       throw new UsageError(`unexpected argument '${rest[0]}' (the shell reads commands from stdin)`);
-    const options = shellOptions(values, io);
+    const options = { ...shellOptions(values, io), fake: values.fake === true };
     const { runShell } = await loadShell();
     if (values["dry-run"]) return runShell(undefined, options, io);
     const session = await open(io, target, {

@@ -42,6 +42,8 @@ export interface ShellOptions {
   readonly verbose: boolean;
   /** Send every line as `human-monitor-command`. */
   readonly hmp: boolean;
+  /** The session is the embedded fake: the banner must not claim a real QEMU. */
+  readonly fake?: boolean;
   /** Append sent messages and replies, one JSON per line. */
   readonly logFile?: string;
   /** Where history persists in interactive mode; `null` for none. */
@@ -283,12 +285,16 @@ async function interactiveLoop(
     // Ctrl-U empties readline's buffer and redraws the (new) prompt.
     rl.write(null, { ctrl: true, name: "u" });
   });
-  io.stdout.write(`${welcome(session)}\n`);
+  io.stdout.write(`${welcome(session, options.fake === true)}\n`);
   prompt();
   rl.prompt();
+  // Each line is appended as it is entered: a second shell's lines survive, and so does this session's when
+  // the terminal closes under it. The file is trimmed to HISTORY_SIZE lines when a session starts.
+  const remember = options.historyFile ? await historyAppender(options.historyFile) : undefined;
   try {
     for await (const line of rl) {
       if (ui.ended) break;
+      if (line.trim() !== "") remember?.(line);
       const result = step(line, state, options.hmp);
       state = result.state;
       if (result.kind === "error") {
@@ -308,19 +314,19 @@ async function interactiveLoop(
     // Ctrl-D leaves the cursor after the prompt.
     if (!ui.ended) io.stdout.write("\n");
   } finally {
-    if (options.historyFile)
-      await saveHistory(options.historyFile, (rl as unknown as { history: string[] }).history);
+    // Nothing to save: every line went to the file as it was entered.
   }
 }
 
-function welcome(session: Session | undefined): string {
+function welcome(session: Session | undefined, fake: boolean): string {
   if (!session) return "qmpkit shell (dry run: messages are printed, not sent). Ctrl-D quits.";
   const qemu = (
     session.greeting as { QMP?: { version?: { qemu?: Record<string, number>; package?: string } } }
   )?.QMP?.version;
   const v = qemu?.qemu;
   const version = v ? ` ${v.major}.${v.minor}.${v.micro}` : "";
-  return `Connected to QEMU${version}. Tab completes, Ctrl-C clears the line, Ctrl-D quits.`;
+  const what = fake ? `the embedded fake QEMU (it answers as QEMU${version} would)` : `QEMU${version}`;
+  return `Connected to ${what}. Tab completes, Ctrl-C clears the line, Ctrl-D quits.`;
 }
 
 async function loadHistory(path: string): Promise<string[]> {
@@ -331,12 +337,28 @@ async function loadHistory(path: string): Promise<string[]> {
   return lines.slice(-HISTORY_SIZE).reverse();
 }
 
-async function saveHistory(path: string, newestFirst: readonly string[]): Promise<void> {
+/**
+ * Returns a function that appends one line to the history file. Appending (O_APPEND) interleaves the lines of
+ * shells running side by side instead of one overwriting the other's; a file grown past twice the history
+ * size is first cut back to its newest lines.
+ */
+async function historyAppender(path: string): Promise<(line: string) => void> {
+  const fs = await import("node:fs");
   try {
-    const { mkdir } = await import("node:fs/promises");
-    await mkdir(dirname(path), { recursive: true });
-    await Bun.write(path, `${[...newestFirst].slice(0, HISTORY_SIZE).reverse().join("\n")}\n`);
+    fs.mkdirSync(dirname(path), { recursive: true });
+    const text = fs.existsSync(path) ? fs.readFileSync(path, "utf8") : "";
+    const lines = text.split("\n").filter((l) => l !== "");
+    if (lines.length > 2 * HISTORY_SIZE) {
+      fs.writeFileSync(path, `${lines.slice(-HISTORY_SIZE).join("\n")}\n`);
+    }
   } catch {
-    // A read-only home must not turn a clean exit into an error.
+    // A read-only home must not stop the shell; appending below fails quietly too.
   }
+  return (line: string) => {
+    try {
+      fs.appendFileSync(path, `${line.replace(/\n/g, " ")}\n`);
+    } catch {
+      // As above: history is a convenience.
+    }
+  };
 }
