@@ -22,6 +22,7 @@ import type {
   Target,
 } from "./lib/contender.ts";
 import { makeStream, parseOnly, splitAndParse, splitOnly } from "./lib/decode.ts";
+import { benchEmulatorStartup } from "./lib/emulator.ts";
 import {
   allNotices,
   BENCH_DIR,
@@ -60,6 +61,8 @@ interface Plan {
   readonly decodeBytes: number;
   /** workload 8: spawns per command */
   readonly cliRuns: number;
+  /** workload 10: start-ups per contender and machine */
+  readonly startups: number;
 }
 
 const FULL: Plan = {
@@ -68,6 +71,7 @@ const FULL: Plan = {
   serverPipe: 100_000,
   decodeBytes: 100e6,
   cliRuns: 20,
+  startups: 10,
 };
 
 const QUICK: Plan = {
@@ -76,6 +80,7 @@ const QUICK: Plan = {
   serverPipe: 20_000,
   decodeBytes: 10e6,
   cliRuns: 5,
+  startups: 5,
 };
 
 /** One run of one contender may not take longer than this. */
@@ -423,14 +428,14 @@ async function main() {
     },
   });
   if (values.help) {
-    console.log("usage: bun run bench [-- --quick] [--only 1,2,3,4,5,6,7,8,9] [--reps N]");
+    console.log("usage: bun run bench [-- --quick] [--only 1,2,3,4,5,6,7,8,9,10] [--reps N]");
     return;
   }
   const base = values.quick ? QUICK : FULL;
   const plan: Plan = values.reps === undefined ? base : { ...base, reps: Math.max(1, Number(values.reps)) };
   const only = new Set(
     values.only === undefined
-      ? [1, 2, 3, 4, 5, 6, 7, 8, 9]
+      ? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
       : values.only.split(",").map((s) => Number(s.trim())),
   );
   const started = performance.now();
@@ -466,6 +471,7 @@ async function main() {
   if (only.has(7)) await serverWorkload(bins, plan, schemaPath, servers);
   if (only.has(8)) rows.push(...(await benchCli(plan.cliRuns)));
   if (only.has(9)) await qapiWorkload(plan, schemaPath, servers);
+  if (only.has(10)) rows.push(...(await benchEmulatorStartup(plan.startups, version)));
 
   const wall = (performance.now() - started) / 1000;
   const header = [

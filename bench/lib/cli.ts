@@ -53,7 +53,7 @@ async function runOnce(argv: string[]): Promise<{ ns: number; code: number }> {
  * Make `dist/qmpkit` with `bun run build` when it is missing. An existing binary is used as it is (it may be older
  * than the sources: delete it to measure the current code), so the bench never rewrites a binary someone else runs.
  */
-async function ensureBinary(): Promise<void> {
+export async function ensureBinary(): Promise<void> {
   if (existsSync(CLI_BINARY)) {
     progress(`workload 8: using ${CLI_BINARY} built ${statSync(CLI_BINARY).mtime.toISOString()}`);
     return;
