@@ -8,8 +8,12 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@qmpkit/qmp";
+
 import { skipWithoutQemu, spawnQemu } from "@qmpkit/testkit";
 import { builtBinary } from "./e2e-helpers.ts";
+
+/** QEMU creates its socket file a moment before it listens: a missing or refusing socket is retried. */
+const READY = { retry: { attempts: 500, delayMs: 20 }, timeoutMs: 15_000 };
 
 const Q35 = ["-machine", "q35", "-m", "256", "-nodefaults", "-display", "none"];
 let dir = "";
@@ -34,7 +38,7 @@ async function conversation(command: string[], name: string): Promise<{ said: un
   try {
     const deadline = Date.now() + 15_000;
     while (!existsSync(socket) && Date.now() < deadline) await Bun.sleep(10);
-    const client = await connect(`unix:${socket}`, { timeoutMs: 10_000 });
+    const client = await connect(`unix:${socket}`, READY);
     const said: unknown[] = [client.greeting];
     for (const command of [
       "query-status",

@@ -15,6 +15,9 @@ import { skipWithoutQemu } from "../../src/index.ts";
 import { within } from "../helpers.ts";
 import { EMULATOR_MAIN } from "./emulator-binary.ts";
 
+/** QEMU creates its socket file a moment before it listens: a missing or refusing socket is retried. */
+const READY = { retry: { attempts: 500, delayMs: 20 }, timeoutMs: 15_000 };
+
 const EMULATOR = [process.execPath, EMULATOR_MAIN];
 const QEMU = ["qemu-system-x86_64"];
 const BASE = ["-machine", "none", "-nodefaults", "-display", "none"];
@@ -78,7 +81,7 @@ function listeningSocket(path: string): { fd: number; close(): void } {
 
 /** Greeting and a few answers over the monitor at `path`, then `quit`. */
 async function talk(path: string, commands: string[]): Promise<unknown[]> {
-  const client = await connect(`unix:${path}`, { timeoutMs: 10_000 });
+  const client = await connect(`unix:${path}`, READY);
   const answers: unknown[] = [client.greeting];
   for (const command of commands) answers.push(await client.execute(command as "query-status"));
   await client.execute("quit").catch(() => {});
@@ -197,8 +200,8 @@ describe("process behaviour", () => {
     ]);
     await appears(a);
     await appears(b);
-    const first = await connect(`unix:${a}`);
-    const second = await connect(`unix:${b}`);
+    const first = await connect(`unix:${a}`, READY);
+    const second = await connect(`unix:${b}`, READY);
     const stopped = second.waitForEvent("STOP", { timeoutMs: 5000 });
     await first.execute("stop");
     await stopped;
@@ -252,7 +255,7 @@ describe("steering from outside: QMPKIT_FAKE_QEMU_SCRIPT and QMPKIT_FAKE_QEMU_LO
       env: { QMPKIT_FAKE_QEMU_SCRIPT: JSON.stringify(script), QMPKIT_FAKE_QEMU_LOG: log },
     });
     await appears(socket);
-    const client = await connect(`unix:${socket}`);
+    const client = await connect(`unix:${socket}`, READY);
     expect(await client.execute("query-uuid")).toEqual({ UUID: "11111111-2222-3333-4444-555555555555" });
     await client.execute("query-name");
     await client.execute("query-name");

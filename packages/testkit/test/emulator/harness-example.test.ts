@@ -3,7 +3,7 @@
  * command line and drives its monitor, pointed at the fake instead. Keep the two in step.
  */
 import { expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@qmpkit/qmp";
@@ -20,8 +20,11 @@ async function bootPaused(qemuBinary: string, dir: string, env: Record<string, s
     ],
     { env },
   );
-  while (!existsSync(socket)) await Bun.sleep(10);
-  const monitor = await connect(`unix:${socket}`);
+  // QEMU creates the socket file a moment before it listens: retry a missing or refusing socket.
+  const monitor = await connect(`unix:${socket}`, {
+    retry: { attempts: 250, delayMs: 20 },
+    timeoutMs: 10_000,
+  });
   await monitor.execute("cont");
   return { qemu, monitor };
 }
