@@ -111,6 +111,53 @@ describe("friction from issue 17", () => {
   });
 });
 
+describe("missing pieces from issue 17", () => {
+  test("qom get/set take the PATH.PROP form", async () => {
+    const session = stubSession({ "qom-get": (a: unknown) => a, "qom-set": {} });
+    expect((await run(["qom", "--fake", "get", "/machine.type"], { session })).stdout).toBe(
+      '{"path":"/machine","property":"type"}\n',
+    );
+    await run(["qom", "--fake", "set", "/machine/peripheral/nic0.link-up", "false"], { session });
+    expect(session.calls.at(-1)).toEqual({
+      command: "qom-set",
+      args: { path: "/machine/peripheral/nic0", property: "link-up", value: false },
+    });
+  });
+
+  test("events --regex, --data and --timestamp", async () => {
+    const at = { seconds: 1_700_000_000, microseconds: 250_000 };
+    const events = [
+      { event: "BLOCK_JOB_READY", data: { device: "drive0", len: 5 }, timestamp: at },
+      { event: "BLOCK_JOB_READY", data: { device: "drive1", len: 5 }, timestamp: at },
+      { event: "STOP", timestamp: at },
+    ];
+    const session = stubSession({}, events);
+    const result = await run(
+      [
+        "events",
+        "--fake",
+        "-t",
+        "--regex",
+        "^BLOCK_",
+        "--data",
+        "device=drive0",
+        "--data",
+        "len=5",
+        "--count",
+        "1",
+      ],
+      { session },
+    );
+    expect(result.exitCode).toBe(0);
+    const [when, json] = result.stdout.trim().split(" ");
+    expect(new Date(when as string).getTime()).toBe(1_700_000_000_250);
+    expect(JSON.parse(json as string).data.device).toBe("drive0");
+    expect((await run(["events", "--fake", "--regex", "("], { session })).stderr).toStartWith(
+      "qmpkit: --regex '(' is not a regular expression",
+    );
+  });
+});
+
 describe("exec", () => {
   test("prints the return value as compact JSON off a terminal, pretty with -p", async () => {
     const session = stubSession({ "query-status": STATUS });

@@ -28,6 +28,46 @@ async function checkEventNames(session: Session, names: readonly string[]): Prom
   }
 }
 
+/** The --regex and --data tests as one predicate. */
+export function eventFilter(
+  regex: string | undefined,
+  data: readonly string[],
+): (event: { event: string; data?: unknown }) => boolean {
+  let pattern: RegExp | undefined;
+  try {
+    pattern = regex === undefined ? undefined : new RegExp(regex);
+  } catch (error) {
+    throw new UsageError(`--regex '${regex}' is not a regular expression: ${(error as Error).message}`);
+  }
+  const pairs = data.map((pair) => {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--data needs KEY=VALUE, got '${pair}'`);
+    return { keys: pair.slice(0, eq).split("."), value: pair.slice(eq + 1) };
+  });
+  return (event) => {
+    if (pattern && !pattern.test(event.event)) return false;
+    return pairs.every(({ keys, value }) => {
+      let current: unknown = event.data;
+      for (const key of keys) current = (current as Record<string, unknown> | undefined)?.[key];
+      if (current === undefined) return false;
+      return (typeof current === "string" ? current : JSON.stringify(current)) === value;
+    });
+  };
+}
+
+/** QEMU's event timestamp as local ISO 8601 with milliseconds (virsh --timestamp prints the same instant). */
+export function eventTime(event: { timestamp?: { seconds: number; microseconds: number } }): string {
+  const t = event.timestamp;
+  const ms = t ? Number(t.seconds) * 1000 + Math.floor(Number(t.microseconds) / 1000) : Date.now();
+  const date = new Date(ms);
+  const offset = -date.getTimezoneOffset();
+  const local = new Date(ms + offset * 60_000).toISOString().slice(0, -1);
+  const sign = offset >= 0 ? "+" : "-";
+  const hh = String(Math.floor(Math.abs(offset) / 60)).padStart(2, "0");
+  const mm = String(Math.abs(offset) % 60).padStart(2, "0");
+  return `${local}${sign}${hh}:${mm}`;
+}
+
 /** `--timeout` ran out before `--count` events arrived. */
 export class EventTimeoutError extends CliError {
   override name = "EventTimeoutError";
@@ -51,10 +91,27 @@ export const eventsCommand = defineCommand({
     count: { type: "string", value: "N", description: "exit after N events" },
     timeout: { type: "string", value: "SECONDS", description: "exit after SECONDS" },
     pretty: { type: "boolean", short: "p", description: "indent each event (one JSON document per event)" },
+    regex: {
+      type: "string",
+      value: "PATTERN",
+      description: "only events whose name matches PATTERN (a regular expression, as virsh's --regex)",
+    },
+    data: {
+      type: "string",
+      multiple: true,
+      value: "KEY=VALUE",
+      description: "only events whose data has KEY (dotted for nested) equal to VALUE, as text",
+    },
+    timestamp: {
+      type: "boolean",
+      short: "t",
+      description: "start each line with the event's time (QEMU's timestamp, local ISO 8601)",
+    },
   },
   examples: [
     "qmpkit events unix:/tmp/qmp.sock",
     "qmpkit events --fake --name STOP --name RESUME",
+    "qmpkit events -t --regex '^BLOCK_JOB' --data device=drive0 unix:/tmp/qmp.sock",
     "qmpkit events localhost:4444 --name SHUTDOWN --count 1 --timeout 30",
   ],
   async run({ values, positionals }, io) {
@@ -62,6 +119,7 @@ export const eventsCommand = defineCommand({
     const timeout = parseSeconds("timeout", values.timeout);
     const { target, rest } = takeTarget(positionals, values);
     if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}' (use --name to pick events)`);
+    const wanted = eventFilter(values.regex, values.data ?? []);
     const session = await open(io, target, connectionOptions(values));
     if (values.name !== undefined) {
       try {
@@ -80,7 +138,9 @@ export const eventsCommand = defineCommand({
     try {
       const names = values.name;
       for await (const event of session.events({ signal: stop.signal, ...(names ? { names } : {}) })) {
-        io.stdout.write(`${formatJson(event, style)}\n`);
+        if (!wanted(event)) continue;
+        const when = values.timestamp ? `${eventTime(event)} ` : "";
+        io.stdout.write(`${when}${formatJson(event, style)}\n`);
         seen++;
         if (count !== undefined && seen >= count) break;
       }

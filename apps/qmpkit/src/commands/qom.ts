@@ -26,6 +26,13 @@ export function parseQomWords(words: readonly string[]): { action: Action; args:
     throw new UsageError("missing action: ls, get, set or tree (see 'qmpkit qom --help')");
   if (!Object.hasOwn(ACTIONS, action))
     throw new UsageError(`unknown qom action '${action}'; expected ls, get, set or tree`);
+  // qom-get/qom-set's PATH.PROP form (QEMU's scripts/qmp tools): `get /machine.type`.
+  const dotted = /^(.*\/[^/.]*)\.([^/.]+)$/;
+  const first = args[0];
+  const split = first === undefined ? null : dotted.exec(first);
+  if (split && ((action === "get" && args.length === 1) || (action === "set" && args.length === 2))) {
+    args.splice(0, 1, split[1] as string, split[2] as string);
+  }
   const spec = ACTIONS[action as Action];
   const min = spec.args.length - spec.optional;
   if (args.length < min || args.length > spec.args.length) {
@@ -68,7 +75,8 @@ export const qomCommand = defineCommand({
   description: [
     "ls PATH lists an object's properties (children end with '/'); get PATH PROP prints a",
     "property as JSON; set PATH PROP VALUE sets one (VALUE as in the shell: JSON if it parses,",
-    "else a string); tree [PATH] prints the composition tree below PATH (default /).",
+    "else a string); tree [PATH] prints the composition tree below PATH (default /), children",
+    "in natural order. get and set also take qom-get's PATH.PROP form: get /machine.type.",
   ].join("\n"),
   flags: {
     ...CONNECTION_FLAGS,
@@ -79,6 +87,7 @@ export const qomCommand = defineCommand({
   examples: [
     "qmpkit qom unix:/tmp/qmp.sock ls /machine",
     "qmpkit qom --fake get /machine type",
+    "qmpkit qom --fake get /machine.type",
     "qmpkit qom localhost:4444 set /machine/peripheral/nic0 link-up false",
     "qmpkit qom --fake tree /machine/unattached",
   ],
