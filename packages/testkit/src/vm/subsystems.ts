@@ -2,6 +2,10 @@
  * The VM's subsystems, built in this order when a fake starts. Add yours here (see README.md); a subsystem that
  * needs a sibling gets it with `vm.get(Sibling)` whatever the order.
  */
+import { Block } from "./block/block.ts";
+import { BlockJobs } from "./block/block-jobs.ts";
+import { Jobs } from "./block/jobs.ts";
+import { ThrottleGroups } from "./block/throttle-groups.ts";
 import { Guest } from "./guest.ts";
 import { Hmp } from "./hmp.ts";
 import { Identity } from "./identity.ts";
@@ -11,4 +15,16 @@ import { Runstate } from "./runstate.ts";
 import type { SubsystemClass } from "./types.ts";
 import { Yank } from "./yank.ts";
 
-export const SUBSYSTEMS: readonly SubsystemClass[] = [Hmp, Probe, Runstate, Identity, Yank, Migration, Guest];
+export const SUBSYSTEMS: readonly SubsystemClass[] = [
+  Hmp,
+  Probe,
+  Runstate,
+  Identity,
+  Yank,
+  Migration,
+  Guest,
+  ThrottleGroups,
+  Block,
+  Jobs,
+  BlockJobs,
+];

@@ -1,0 +1,116 @@
+/**
+ * The block node registry: blockdev-add/del with QEMU 7.2's refusals, query-named-block-nodes (newest first,
+ * QEMU's filenames), block_resize changing the host file, and the attach hook devices use.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type ExecuteError, type QMPClient } from "@qmpkit/qmp";
+import { createFakeQemu, type FakeQemu } from "../../src/index.ts";
+
+const MiB = 1024 * 1024;
+const fakes: FakeQemu[] = [];
+const clients: QMPClient[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.disconnect().catch(() => {});
+  for (const f of fakes.splice(0)) await f.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function setup() {
+  const fake = await createFakeQemu({ status: "prelaunch" });
+  fakes.push(fake);
+  const client = await connect(fake.address);
+  clients.push(client);
+  const dir = mkdtempSync(join(tmpdir(), "qmpkit-block-"));
+  dirs.push(dir);
+  const run = (command: string, args?: Record<string, unknown>) => client.executeUntyped(command, args);
+  const failure = (command: string, args?: Record<string, unknown>) =>
+    run(command, args).then(
+      () => "no error",
+      (error: ExecuteError) => error.desc,
+    );
+  return { dir, run, failure };
+}
+
+type NodeInfo = Record<string, unknown> & { image: Record<string, unknown> };
+
+test("nodes are listed newest first, with QEMU's filenames and image members per driver", async () => {
+  const { dir, run } = await setup();
+  const path = join(dir, "disk.raw");
+  await Bun.write(path, new Uint8Array(1000));
+  await run("blockdev-add", { "node-name": "plain", driver: "null-co" });
+  await run("blockdev-add", { "node-name": "sized", driver: "null-co", size: 4 * MiB, "read-zeroes": true });
+  await run("blockdev-add", { "node-name": "f", driver: "file", filename: path });
+  await run("blockdev-add", { "node-name": "r", driver: "raw", file: "f", "read-only": true });
+  const nodes = (await run("query-named-block-nodes", { flat: true })) as NodeInfo[];
+  expect(nodes.map((n) => n["node-name"])).toEqual(["r", "f", "sized", "plain"]);
+  const [r, f, sized, plain] = nodes;
+  expect(plain?.file).toBe("null-co://");
+  expect(plain?.image["virtual-size"]).toBe(1 << 30);
+  expect(sized?.file).toBe('json:{"read-zeroes": true, "driver": "null-co", "size": 4194304}');
+  expect("dirty-flag" in (sized?.image ?? {})).toBe(false);
+  // A file's length is reported in whole sectors.
+  expect(f?.image).toMatchObject({
+    "virtual-size": 1024,
+    filename: path,
+    format: "file",
+    "dirty-flag": false,
+  });
+  expect(r).toMatchObject({ ro: true, drv: "raw", file: path });
+});
+
+test("blockdev-add and blockdev-del refuse as QEMU does", async () => {
+  const { dir, run, failure } = await setup();
+  const path = join(dir, "disk.raw");
+  await Bun.write(path, new Uint8Array(MiB));
+  expect(await failure("blockdev-add", { driver: "null-co" })).toBe(
+    "'node-name' must be specified for the root node",
+  );
+  expect(await failure("blockdev-add", { "node-name": "#x", driver: "null-co" })).toBe(
+    "Invalid node-name: '#x'",
+  );
+  await run("blockdev-add", { "node-name": "f", driver: "file", filename: path });
+  expect(await failure("blockdev-add", { "node-name": "f", driver: "null-co" })).toBe(
+    "Duplicate nodes with node-name='f'",
+  );
+  expect(await failure("blockdev-add", { "node-name": "q", driver: "qcow2", file: "f" })).toBe(
+    "Image is not in qcow2 format",
+  );
+  expect(await failure("blockdev-add", { "node-name": "r", driver: "raw", file: "nope" })).toBe(
+    "Cannot find device='nope' nor node-name='nope'",
+  );
+  expect(
+    await failure("blockdev-add", { "node-name": "t", driver: "throttle", "throttle-group": "g", file: "f" }),
+  ).toBe("Throttle group 'g' does not exist");
+  await run("blockdev-add", { "node-name": "r", driver: "raw", file: "f" });
+  expect(await failure("blockdev-del", { "node-name": "f" })).toBe("Block device f is in use");
+  expect(await failure("blockdev-del", { "node-name": "gone" })).toBe(
+    "Failed to find node with node-name='gone'",
+  );
+  await run("blockdev-del", { "node-name": "r" });
+  await run("blockdev-del", { "node-name": "f" });
+  expect(await run("query-named-block-nodes")).toEqual([]);
+});
+
+test("block_resize changes the host file under a raw node; null-co cannot be resized", async () => {
+  const { dir, run, failure } = await setup();
+  const path = join(dir, "disk.raw");
+  await Bun.write(path, new Uint8Array(MiB));
+  await run("blockdev-add", { "node-name": "f", driver: "file", filename: path });
+  await run("blockdev-add", { "node-name": "r", driver: "raw", file: "f" });
+  await run("blockdev-add", { "node-name": "n", driver: "null-co" });
+  await run("block_resize", { "node-name": "r", size: 3 * MiB });
+  expect(statSync(path).size).toBe(3 * MiB);
+  expect(await failure("block_resize", { "node-name": "n", size: MiB })).toBe(
+    "Image format driver does not support resize",
+  );
+  expect(await failure("block_resize", { "node-name": "r", size: -5 })).toBe(
+    "Parameter 'size' expects a >0 size",
+  );
+  expect(await failure("block_resize", { device: "nope", size: MiB })).toBe(
+    "Cannot find device='nope' nor node-name=''",
+  );
+});
