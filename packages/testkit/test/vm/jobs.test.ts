@@ -10,6 +10,7 @@ import { connect, type ExecuteError, type QMPClient } from "@qmpkit/qmp";
 import { createFakeQemu, type FakeQemu } from "../../src/index.ts";
 
 const MiB = 1024 * 1024;
+type NodeInfo = Record<string, unknown> & { image: Record<string, unknown> };
 const fakes: FakeQemu[] = [];
 const clients: QMPClient[] = [];
 const dirs: string[] = [];
@@ -57,7 +58,7 @@ test("a mirror copies at its speed on the clock, waits in READY, and completes a
   await rawNode(run, dir, "dst", 4 * MiB);
   const events = client.listen({ names: ["JOB_STATUS_CHANGE", "BLOCK_JOB_READY", "BLOCK_JOB_COMPLETED"] });
   await run("blockdev-mirror", { "job-id": "m", device: "src", target: "dst", sync: "full", speed: MiB });
-  expect(events.clear().map((e) => e.data?.status)).toEqual(["created", "running"]);
+  expect(events.clear().map((e) => (e.data as { status?: string }).status)).toEqual(["created", "running"]);
 
   await fake.clock.advance(1000);
   const [running] = (await run("query-block-jobs")) as Record<string, unknown>[];
@@ -81,7 +82,9 @@ test("a mirror copies at its speed on the clock, waits in READY, and completes a
   const order: string[] = [];
   for (let i = 0; i < 5; i++) {
     const event = await events.get({ timeoutMs: 2000 });
-    order.push(event.event === "JOB_STATUS_CHANGE" ? String(event.data?.status) : event.event);
+    order.push(
+      event.event === "JOB_STATUS_CHANGE" ? String((event.data as { status?: string }).status) : event.event,
+    );
   }
   expect(order).toEqual(["waiting", "pending", "BLOCK_JOB_COMPLETED", "concluded", "null"]);
   expect(await run("query-jobs")).toEqual([]);
@@ -106,7 +109,9 @@ test("pausing a running job stops its progress; cancelling it sends BLOCK_JOB_CA
   const order: string[] = [];
   for (let i = 0; i < 4; i++) {
     const event = await events.get({ timeoutMs: 2000 });
-    order.push(event.event === "JOB_STATUS_CHANGE" ? String(event.data?.status) : event.event);
+    order.push(
+      event.event === "JOB_STATUS_CHANGE" ? String((event.data as { status?: string }).status) : event.event,
+    );
   }
   expect(order).toEqual(["aborting", "BLOCK_JOB_CANCELLED", "concluded", "null"]);
   expect(await failure("block-job-cancel", { device: "b" })).toBe("DeviceNotActive: Block job 'b' not found");
@@ -136,10 +141,7 @@ test("blockdev-create writes a qcow2 image that blockdev-add then reads: size, c
   while ((await events.get({ timeoutMs: 2000 })).data?.status !== "concluded");
   await run("job-dismiss", { id: "q" });
   await run("blockdev-add", { "node-name": "q", driver: "qcow2", file: "qf", backing: null });
-  const [node] = (await run("query-named-block-nodes", { flat: true })) as Record<
-    string,
-    Record<string, unknown>
-  >[];
+  const [node] = (await run("query-named-block-nodes", { flat: true })) as NodeInfo[];
   expect(node?.["node-name"]).toBe("q");
   expect(node?.backing_file).toBe("base.img");
   expect(node?.image).toMatchObject({
