@@ -72,9 +72,11 @@ export { describeChange, diffSchemas, formatSchemaDiff } from "./qapi/diff.ts";
 export type { GenerateOptions } from "./qapi/generate.ts";
 export { generateTypes } from "./qapi/generate.ts";
 export type { Commands as Qemu72Commands, Events as Qemu72Events } from "./qapi/qemu-7.2.ts";
-export type { SchemaEntry, SchemaIndex } from "./qapi/schema.ts";
+export type { SchemaEntry, SchemaIndex, TypeEntry } from "./qapi/schema.ts";
 export {
+  enumValues,
   indexSchema,
+  isOptional,
   lookupType,
   OPEN_ARGUMENT_COMMANDS,
   parseSchema,

@@ -5,24 +5,19 @@
  * 'x', expected: string`, `Parameter 'x' does not accept value 'y'`), then leftover members are reported in
  * the order of QEMU's hash tables (`Parameter 'x' is unexpected`).
  */
-import { OPEN_ARGUMENT_COMMANDS } from "@qmpkit/qmp";
+import {
+  enumValues,
+  indexSchema,
+  isOptional,
+  OPEN_ARGUMENT_COMMANDS,
+  type SchemaEntry,
+  type SchemaIndex,
+  type TypeEntry,
+} from "@qmpkit/qmp";
 import { ghashOrder, qdictOrder } from "../qjson.ts";
 
-/** One entry of QEMU's introspection schema (the `return` of `query-qmp-schema`). */
-export interface SchemaEntry {
-  name: string;
-  "meta-type": string;
-  "arg-type"?: string;
-  "ret-type"?: string;
-  "allow-oob"?: boolean;
-  "json-type"?: string;
-  "element-type"?: string;
-  members?: { name?: string; type?: string; default?: unknown }[];
-  values?: string[];
-  tag?: string;
-  variants?: { case: string; type: string }[];
-  [key: string]: unknown;
-}
+/** One entry of QEMU's introspection schema: `@qmpkit/qmp`'s model, shared with its argument validator. */
+export type { SchemaEntry } from "@qmpkit/qmp";
 
 const JSON_TYPE_NAMES: Record<string, string> = {
   string: "string",
@@ -32,34 +27,30 @@ const JSON_TYPE_NAMES: Record<string, string> = {
   null: "null",
 };
 
-/** An indexed view of an introspection schema. */
+/** QEMU's argument checks over an introspection schema, indexed once with `@qmpkit/qmp`'s model. */
 export class QapiSchema {
   readonly entries: readonly SchemaEntry[];
-  readonly #byName = new Map<string, SchemaEntry>();
-  readonly #commands = new Map<string, SchemaEntry>();
+  readonly #index: SchemaIndex;
 
   constructor(entries: readonly SchemaEntry[]) {
     this.entries = entries;
-    for (const entry of entries) {
-      if (entry["meta-type"] === "command") this.#commands.set(entry.name, entry);
-      else if (entry["meta-type"] !== "event") this.#byName.set(entry.name, entry);
-    }
+    this.#index = indexSchema(entries);
   }
 
   /** The command's entry, if the schema has it. */
-  command(name: string): SchemaEntry | undefined {
-    return this.#commands.get(name);
+  command(name: string): (SchemaEntry & { "meta-type": "command" }) | undefined {
+    return this.#index.commands.get(name);
   }
 
   /** Every command name the schema lists. */
   commandNames(): string[] {
-    return [...this.#commands.keys()];
+    return [...this.#index.commands.keys()];
   }
 
   /** Checks `args` against `command`'s argument type; returns QEMU's error text, or undefined when they pass. */
   checkArguments(command: string, args: Record<string, unknown>): string | undefined {
-    const entry = this.#commands.get(command);
-    if (entry?.["arg-type"] === undefined) return undefined;
+    const entry = this.#index.commands.get(command);
+    if (entry === undefined) return undefined;
     try {
       // device_add and its kin take members the schema does not list; QEMU checks those itself.
       this.#visitObject(entry["arg-type"], args, undefined, OPEN_ARGUMENT_COMMANDS.has(command));
@@ -70,32 +61,41 @@ export class QapiSchema {
     }
   }
 
+  /** A type entry by name (an unknown name, or a command's or event's, is no type: nothing to check). */
+  #type(name: string): TypeEntry | undefined {
+    const entry = this.#index.entries.get(name);
+    if (entry === undefined || entry["meta-type"] === "command" || entry["meta-type"] === "event")
+      return undefined;
+    return entry;
+  }
+
   #visit(typeName: string, value: unknown, path: string | undefined, rawName: string | undefined): void {
-    const type = this.#byName.get(typeName);
+    const type = this.#type(typeName);
     if (type === undefined) return;
     switch (type["meta-type"]) {
       case "builtin": {
-        const jsonType = type["json-type"] ?? "value";
+        const jsonType = type["json-type"];
         if (jsonType === "value") return;
         const ok =
           (jsonType === "string" && typeof value === "string") ||
           (jsonType === "int" && typeof value === "number" && Number.isInteger(value)) ||
           (jsonType === "number" && typeof value === "number") ||
           (jsonType === "boolean" && typeof value === "boolean") ||
-          (jsonType === "null" && value === null);
+          (jsonType === "null" && value === null) ||
+          (jsonType === "object" && typeof value === "object" && value !== null && !Array.isArray(value));
         if (!ok) throw typeError(path, JSON_TYPE_NAMES[jsonType] ?? jsonType);
         return;
       }
       case "enum":
         if (typeof value !== "string") throw typeError(path, "string");
-        if (!(type.values ?? []).includes(value)) {
+        if (!enumValues(type).includes(value)) {
           // QEMU names the member here without its path, and says 'null' for list elements (sic).
           throw new VisitError(`Parameter '${rawName ?? "null"}' does not accept value '${value}'`);
         }
         return;
       case "array": {
         if (!Array.isArray(value)) throw typeError(path, "array");
-        const element = type["element-type"] ?? "";
+        const element = type["element-type"];
         value.forEach((item, index) => {
           this.#visit(element, item, `${path ?? ""}[${index}]`, undefined);
         });
@@ -134,17 +134,15 @@ export class QapiSchema {
     path: string | undefined,
     visited: Set<string>,
   ) {
-    const type = this.#byName.get(typeName);
+    const type = this.#type(typeName);
     if (type === undefined || type["meta-type"] !== "object") return;
-    for (const member of type.members ?? []) {
-      const name = member.name ?? "";
-      const optional = "default" in member;
-      if (!Object.hasOwn(value, name)) {
-        if (optional) continue;
-        throw new VisitError(`Parameter '${join(path, name)}' is missing`);
+    for (const member of type.members) {
+      if (!Object.hasOwn(value, member.name)) {
+        if (isOptional(member)) continue;
+        throw new VisitError(`Parameter '${join(path, member.name)}' is missing`);
       }
-      visited.add(name);
-      this.#visit(member.type ?? "", value[name], join(path, name), name);
+      visited.add(member.name);
+      this.#visit(member.type, value[member.name], join(path, member.name), member.name);
     }
     if (type.tag !== undefined && type.variants !== undefined) {
       const tagValue = value[type.tag];

@@ -66,7 +66,10 @@ function convert(byName: Map<string, SchemaEntry>, typeName: string, value: unkn
       ? type["json-type"]
       : type["meta-type"] === "alternate"
         ? type.members
-            ?.map((m) => byName.get(m.type ?? "")?.["json-type"])
+            ?.map((m) => {
+              const branch = byName.get(m.type ?? "");
+              return branch?.["meta-type"] === "builtin" ? branch["json-type"] : undefined;
+            })
             .find((t) => t === "int" || t === "boolean")
         : undefined;
   if (jsonType === "int" || jsonType === "number") {
