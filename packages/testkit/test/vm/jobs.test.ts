@@ -104,8 +104,16 @@ test("pausing a running job stops its progress; cancelling it sends BLOCK_JOB_CA
   ]);
   await run("job-resume", { id: "b" });
   await fake.clock.advance(500);
+  expect(await failure("blockdev-del", { "node-name": "dst" })).toBe(
+    "GenericError: Node 'dst' is busy: block device is in use by block job: backup",
+  );
+  expect(await failure("blockdev-del", { "node-name": "src" })).toBe(
+    "GenericError: Block device src is in use",
+  );
   const events = client.listen({ names: ["JOB_STATUS_CHANGE", "BLOCK_JOB_CANCELLED"] });
   await run("block-job-cancel", { device: "b" });
+  // A backup goes down inside the command: every event is there when the reply is.
+  expect(events.size).toBe(4);
   const order: string[] = [];
   for (let i = 0; i < 4; i++) {
     const event = await events.get({ timeoutMs: 2000 });

@@ -117,7 +117,8 @@ export class BlockJobs {
     const id = this.#jobs.checkId(args["job-id"]);
     const common = this.#common(args);
     if (source.length() !== target.length()) throw generic("Source and target image have different sizes");
-    const release = block("backup", { filtered: [source], blocked: [source, target] });
+    // The copy-before-write filter holds the source (blockdev-del: "in use"); the job blocks the target ("busy").
+    const release = block("backup", { filtered: [source], blocked: [target] });
     const behaviour: JobBehaviour = {
       waitsForComplete: false,
       instant: source.isVirtual() && target.isVirtual(),

@@ -194,7 +194,9 @@ export class Job {
     }
     this.#timer?.cancel();
     this.#timer = undefined;
-    afterReply(() => this.#abort(undefined));
+    // QEMU 7.2 takes a backup down inside the command (its events precede the reply); the others after it.
+    if (this.type === "backup") this.#abort(undefined);
+    else afterReply(() => this.#abort(undefined));
   }
 
   /** job-finalize: the graph changes and the job concludes, before the reply. */
