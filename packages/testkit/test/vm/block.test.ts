@@ -114,3 +114,22 @@ test("block_resize changes the host file under a raw node; null-co cannot be res
     "Cannot find device='nope' nor node-name=''",
   );
 });
+
+test("nodes created at start (the emulator's -blockdev, client 0) are the same nodes a client then sees", async () => {
+  const fake = await createFakeQemu({ status: "prelaunch" });
+  fakes.push(fake);
+  const dir = mkdtempSync(join(tmpdir(), "qmpkit-block-"));
+  dirs.push(dir);
+  await Bun.write(join(dir, "d.raw"), new Uint8Array(MiB));
+  expect(
+    await fake.runAtStart("blockdev-add", { "node-name": "f", driver: "file", filename: join(dir, "d.raw") }),
+  ).toBe(true);
+  expect(await fake.runAtStart("blockdev-add", { "node-name": "r", driver: "raw", file: "f" })).toBe(true);
+  const client = await connect(fake.address);
+  clients.push(client);
+  const nodes = (await client.executeUntyped("query-named-block-nodes", { flat: true })) as NodeInfo[];
+  expect(nodes.map((n) => [n["node-name"], n.image["virtual-size"]])).toEqual([
+    ["r", MiB],
+    ["f", MiB],
+  ]);
+});
