@@ -33,6 +33,7 @@ if [ ! -f "$stamp" ]; then
   # A half-built tree (an interrupted run) is discarded rather than trusted.
   if [ -d "$tree" ]; then
     mountpoint -q "$tree/tmp" && umount "$tree/tmp"
+    mountpoint -q "$tree/dev/pts" && umount "$tree/dev/pts"
     rm -rf --one-file-system "$tree"
   fi
   mkdir -p "$(dirname "$tree")"
@@ -53,8 +54,10 @@ if [ ! -f "$stamp" ]; then
   log "built in $(($(date +%s) - started)) s: $(cat "$stamp")"
 fi
 
-# A socket path under /tmp then means the same file inside and outside the tree.
+# A socket path under /tmp then means the same file inside and outside the tree; the host's ptys are needed for
+# `-chardev pty` (libvirt's serial consoles).
 mountpoint -q "$tree/tmp" || mount --bind /tmp "$tree/tmp"
+mountpoint -q "$tree/dev/pts" || mount --bind /dev/pts "$tree/dev/pts"
 
 # The wrapper re-checks the mount (a reboot drops it) and execs chroot, which execs QEMU: the pid a caller
 # gets is QEMU's own, so killing it by pid works.
@@ -63,6 +66,7 @@ cat >"$wrapper.new" <<EOF
 # QEMU 10.0 from the Debian 13 tree at $tree (made by qmpkit's scripts/qemu-10.0-tree.sh).
 # Paths given to QEMU are resolved inside the tree; only /tmp is shared with the host.
 mountpoint -q "$tree/tmp" || mount --bind /tmp "$tree/tmp" || exit 1
+mountpoint -q "$tree/dev/pts" || mount --bind /dev/pts "$tree/dev/pts" || exit 1
 exec chroot "$tree" /usr/bin/qemu-system-x86_64 "\$@"
 EOF
 chmod 755 "$wrapper.new"
