@@ -9,7 +9,8 @@
  *    from it (packages/qmp/src/qapi/qemu-<V>.ts),
  * 2. the machine profiles none and q35 (packages/testkit/profiles/qemu-<V>/),
  * 3. the contract flows' real-QEMU transcripts (packages/testkit/fixtures/flows/qemu-<V>/),
- * 4. what the emulator prints for -version, -help and the lists (packages/testkit/fixtures/qemu-<V>-cli.json).
+ * 4. what the emulator prints for -version, -help and the lists (packages/testkit/fixtures/qemu-<V>-cli.json),
+ * 5. with virsh installed, libvirt 9.0's scenario on that QEMU (packages/testkit/fixtures/libvirt/*-qemu-<V>-*).
  * Then `git diff --stat` shows what the QEMU now answers differently. Each step is its own script, run as a child
  * so that a failure names the step; the first failure stops the run.
  */
@@ -74,6 +75,14 @@ await run("profiles", [
 ]);
 await run("flow transcripts", [bun, "packages/testkit/scripts/record-flows.ts", "--qemu-version", version]);
 await run("emulator texts", [bun, "packages/testkit/scripts/record-emulator.ts", "--binary", binary]);
+if (Bun.which("virsh") !== null) {
+  await run("libvirt scenario", [
+    bun,
+    "packages/testkit/scripts/record-libvirt.ts",
+    "--qemu-version",
+    version,
+  ]);
+}
 // The recorders write plain JSON.stringify; the repository's JSON is formatted by biome.
 await run("formatting", [
   bun,
@@ -94,6 +103,7 @@ process.stdout.write(
     `packages/testkit/profiles/qemu-${version}`,
     `packages/testkit/fixtures/flows/qemu-${version}`,
     `packages/testkit/fixtures/qemu-${version}-cli.json`,
+    `packages/testkit/fixtures/libvirt/libvirt-9.0-qemu-${version}-steps.txt`,
   ]),
 );
 console.error(`record-qemu: QEMU ${exact} recorded; run bun run test to hold the fake and the types to it`);

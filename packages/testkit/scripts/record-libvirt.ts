@@ -7,11 +7,13 @@
  * some events in a worker thread, racing the next step; see fixtures/libvirt/README.md.)
  *
  *   bun packages/testkit/scripts/record-libvirt.ts [--qemu /usr/bin/qemu-system-x86_64] [--runs 2]
+ *   bun packages/testkit/scripts/record-libvirt.ts --qemu-version 10.0   # the Debian 13 tree's QEMU 10.0
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { FIXTURE_DIR, STEPS_FIXTURE, TRACE_FIXTURE } from "../test/libvirt/fixture-paths.ts";
+import { qemu10Binary } from "../src/index.ts";
+import { FIXTURE_DIR, libvirtFixtures } from "../test/libvirt/fixture-paths.ts";
 import {
   commandCounts,
   commandSet,
@@ -24,11 +26,16 @@ import { runScenario } from "../test/libvirt/scenario.ts";
 
 const { values } = parseArgs({
   options: {
-    qemu: { type: "string", default: "/usr/bin/qemu-system-x86_64" },
+    qemu: { type: "string" },
+    "qemu-version": { type: "string", default: "7.2" },
     runs: { type: "string", default: "2" },
   },
 });
-const emulator = values.qemu;
+const qemuVersion = values["qemu-version"];
+if (qemuVersion !== "7.2" && qemuVersion !== "10.0")
+  throw new Error(`--qemu-version is 7.2 or 10.0, not ${qemuVersion}`);
+const emulator = values.qemu ?? (qemuVersion === "10.0" ? qemu10Binary() : "/usr/bin/qemu-system-x86_64");
+const { steps: STEPS_FIXTURE, trace: TRACE_FIXTURE } = libvirtFixtures(qemuVersion);
 const runs = Number(values.runs);
 
 let first: { steps: Record<string, string>; commands: string[]; jsonl: string } | undefined;
