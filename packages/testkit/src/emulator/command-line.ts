@@ -55,7 +55,8 @@ export interface StartupOperation {
 /** What a command line asks for. */
 export interface EmulatorConfig {
   machine: { type: string | undefined; props: Record<string, string> };
-  accel: { name: string; props: Record<string, string>; location: string }[];
+  /** In the order QEMU tries them; `location` is undefined for `-machine accel=` (QEMU then names no option). */
+  accel: { name: string; props: Record<string, string>; location: string | undefined }[];
   cpu: string | undefined;
   memoryMiB: number;
   smp: { text: string; props: Record<string, string> } | undefined;
@@ -80,6 +81,11 @@ export interface EmulatorConfig {
   boot: Record<string, string>;
   /** QEMU's warnings, formatted, in the order QEMU prints them while reading the command line. */
   warnings: string[];
+  /**
+   * What QEMU prints once it is past reading the command line (accelerator fallback): `stamped` lines get the
+   * `-msg timestamp=on` prefix, the others are printed as they are.
+   */
+  notices: { text: string; stamped: boolean }[];
 }
 
 /** Parses `argv` (without the program name). Throws {@link EmulatorExit} for `-version`, `-help` and errors. */
@@ -110,6 +116,7 @@ export function parseCommandLine(argv: readonly string[], prog: string, texts: C
     rtc: {},
     boot: {},
     warnings: [],
+    notices: [],
   };
   let i = 0;
   while (i < argv.length) {
@@ -210,7 +217,8 @@ function readOption(
       for (const entry of opts.entries) {
         if (entry.key === "type") config.machine.type = entry.value;
         else if (entry.key === "accel") {
-          for (const accel of entry.value.split(":")) config.accel.push({ name: accel, props: {}, location });
+          for (const accel of entry.value.split(":"))
+            config.accel.push({ name: accel, props: {}, location: undefined });
         } else config.machine.props[entry.key] = entry.value;
       }
       return;

@@ -71,13 +71,32 @@ export async function daemonize(
   return status;
 }
 
-/** Standard streams to /dev/null (QEMU's `os_setup_post` for a daemon), through libc's `dup2`. */
+/**
+ * Standard streams to /dev/null (QEMU's `os_setup_post` for a daemon), through libc's `dup2`. Bun keeps
+ * duplicates of fds 1 and 2 for its own writers (seen as fds 6 and 7): those are pointed at /dev/null too, or
+ * the caller reading the daemon's output to EOF (libvirt's probe does) would wait forever. They are replaced,
+ * never closed, so no later socket can reuse their numbers under Bun's writers.
+ */
 function detachStdio(): void {
   try {
     const { dlopen } = require("bun:ffi") as typeof import("bun:ffi");
-    const { openSync } = require("node:fs") as typeof import("node:fs");
+    const { openSync, readdirSync, readlinkSync } = require("node:fs") as typeof import("node:fs");
     const libc = dlopen("libc.so.6", { dup2: { args: ["int", "int"], returns: "int" } });
+    const target = (fd: number) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return undefined;
+      }
+    };
+    const caller = new Set(
+      [target(0), target(1), target(2)].filter((link) => link !== undefined && link !== "/dev/null"),
+    );
     const devNull = openSync("/dev/null", "r+");
+    const fds = readdirSync("/proc/self/fd").map(Number);
+    for (const fd of fds) {
+      if (fd > 2 && fd !== devNull && caller.has(target(fd))) libc.symbols.dup2(devNull, fd);
+    }
     for (const fd of [0, 1, 2]) libc.symbols.dup2(devNull, fd);
   } catch {
     // Keep the streams: output may show where QEMU's would not, which is harmless.

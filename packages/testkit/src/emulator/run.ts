@@ -71,7 +71,11 @@ export async function runEmulator(
     const recorded = await loadRecordedCli(qemuVersion);
     const config = parseCommandLine(argv, prog, recorded);
     const machine = validateConfig(config, recorded, prog);
-    if (daemon === undefined) for (const warning of config.warnings) io.stderr.write(warning);
+    if (daemon === undefined) {
+      for (const warning of config.warnings) io.stderr.write(warning);
+      for (const notice of config.notices)
+        io.stderr.write(`${notice.stamped ? stamp(config) : ""}${notice.text}`);
+    }
     if (
       (config.display === "default" || config.display === "gtk") &&
       !io.env.DISPLAY &&

@@ -55,14 +55,7 @@ export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, pro
     if (op.command !== "device_add") checkBackend(op, schema, prog);
   }
   checkMachineProps(config, machine, catalogue, prog);
-  for (const accel of config.accel) {
-    if (accel.name === "kvm" && !existsSync("/dev/kvm")) {
-      throw new EmulatorExit(
-        1,
-        `Could not access KVM kernel module: No such file or directory\n${prog}: failed to initialize kvm: No such file or directory\n`,
-      );
-    }
-  }
+  checkAccelerators(config, prog);
   if (config.cpu !== undefined) {
     const model = config.cpu.split(",")[0] ?? "";
     if (!cpuModels(catalogue).has(model)) fail(prog, undefined, `unable to find CPU model '${model}'`);
@@ -75,6 +68,29 @@ export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, pro
     if (!devices.has(driver)) fail(prog, op.location, `'${driver}' is not a valid device model name`);
   }
   return machine;
+}
+
+/**
+ * QEMU tries the accelerators in order (`accel=kvm:tcg`, or several `-accel`): one that fails prints why, and the
+ * next is tried ("falling back to tcg"); when the last fails, QEMU exits 1. KVM fails where /dev/kvm is missing.
+ */
+function checkAccelerators(config: EmulatorConfig, prog: string): void {
+  const accels = config.accel.length === 0 ? [{ name: "tcg", location: undefined }] : config.accel;
+  for (const [index, accel] of accels.entries()) {
+    if (accel.name !== "kvm" || existsSync("/dev/kvm")) return;
+    const where = accel.location === undefined ? "" : `${accel.location}: `;
+    config.notices.push(
+      { text: "Could not access KVM kernel module: No such file or directory\n", stamped: false },
+      { text: `${prog}: ${where}failed to initialize kvm: No such file or directory\n`, stamped: true },
+    );
+    const next = accels[index + 1];
+    if (next === undefined) {
+      const printed = config.notices.map((n) => n.text).join("");
+      config.notices.length = 0;
+      throw new EmulatorExit(1, printed);
+    }
+    config.notices.push({ text: `${prog}: falling back to ${next.name}\n`, stamped: true });
+  }
 }
 
 function resolveMachine(type: string | undefined, catalogue: Catalogue, prog: string): ResolvedMachine {

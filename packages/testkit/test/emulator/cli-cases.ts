@@ -12,6 +12,8 @@ const qmp = ["-qmp", `unix:${CLI_CASE_DIR}/probe.sock,server=on,wait=off`];
 export interface CliCase {
   readonly name: string;
   readonly args: readonly string[];
+  /** Recorded on a host without /dev/kvm (QEMU's KVM messages): skipped where KVM exists. */
+  readonly withoutKvm?: boolean;
 }
 
 function bad(name: string, ...args: string[]): CliCase {
@@ -103,4 +105,21 @@ export const CLI_CASES: readonly CliCase[] = [
   good("short-form boolean", ...base, "-msg", "timestamp"),
   good("smp zero warns", ...base, "-smp", "0"),
   good("nographic", "-machine", "none", "-nodefaults", "-nographic"),
+  // libvirt's probe: KVM first, TCG when KVM fails
+  {
+    ...good(
+      "accel=kvm:tcg falls back to tcg",
+      "-machine",
+      "none,accel=kvm:tcg",
+      "-nodefaults",
+      "-display",
+      "none",
+    ),
+    withoutKvm: true,
+  },
+  {
+    ...good("-accel kvm -accel tcg falls back", ...base, "-accel", "kvm", "-accel", "tcg"),
+    withoutKvm: true,
+  },
+  { ...bad("accel=kvm alone fails without KVM", "-machine", "none,accel=kvm"), withoutKvm: true },
 ];

@@ -142,6 +142,9 @@ describe("process behaviour", () => {
           "-daemonize",
         ]);
         expect(await within(parent.exited, 15_000, "the daemonizing parent")).toBe(0);
+        // The daemon keeps none of the caller's pipes: reading them to EOF ends (libvirt's probe does this).
+        const output = Promise.all([new Response(parent.stdout).text(), new Response(parent.stderr).text()]);
+        expect(await within(output, 10_000, "EOF on the caller's stdout and stderr")).toEqual(["", ""]);
         expect(existsSync(socket)).toBe(true);
         const pid = Number(readFileSync(pidfile, "utf8").trim());
         expect(pid).not.toBe(parent.pid);
