@@ -6,6 +6,7 @@
  * trace. A report, not a test: it exits 0 whatever it finds.
  *
  *   bun packages/testkit/scripts/libvirt-fake-report.ts [--emulator PATH] [--timeout-ms 120000] [--script JSON]
+ *     [--qemu-version 10.0]   (the fake as QEMU 10.0, compared with real QEMU 10.0's recording)
  *
  * --script bakes a QMPKIT_FAKE_QEMU_SCRIPT into the emulator link (libvirt scrubs the emulator's environment).
  */
@@ -15,7 +16,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { emulatorLink } from "../test/libvirt/fake-emulator.ts";
 import { FAKE_PENDING } from "../test/libvirt/fake-pending.ts";
-import { FIXTURE_DIR, STEPS_FIXTURE, TRACE_FIXTURE } from "../test/libvirt/fixture-paths.ts";
+import { FIXTURE_DIR, libvirtFixtures } from "../test/libvirt/fixture-paths.ts";
 import { parseMonitorLog, type TraceEntry, traceFromJsonl } from "../test/libvirt/monitor-trace.ts";
 import { differingSteps, normaliseRun, stepsFromText } from "../test/libvirt/normalise.ts";
 import { runScenario } from "../test/libvirt/scenario.ts";
@@ -25,20 +26,31 @@ const { values } = parseArgs({
     emulator: { type: "string" },
     "timeout-ms": { type: "string", default: "120000" },
     script: { type: "string" },
+    "qemu-version": { type: "string", default: "7.2" },
   },
 });
+const qemuVersion = values["qemu-version"];
+if (qemuVersion !== "7.2" && qemuVersion !== "10.0")
+  throw new Error(`--qemu-version is 7.2 or 10.0, not ${qemuVersion}`);
+const { steps: STEPS_FIXTURE, trace: TRACE_FIXTURE } = libvirtFixtures(qemuVersion);
 
 const linkDir = mkdtempSync(join(tmpdir(), "qmpkit-fake-emulator-"));
 try {
   const emulator =
     values.emulator ??
-    emulatorLink(linkDir, values.script === undefined ? {} : { QMPKIT_FAKE_QEMU_SCRIPT: values.script });
+    // libvirt scrubs the emulator's environment: the generation is baked into the link like the script.
+    emulatorLink(linkDir, {
+      ...(values.script === undefined ? {} : { QMPKIT_FAKE_QEMU_SCRIPT: values.script }),
+      ...(qemuVersion === "7.2" ? {} : { QMPKIT_FAKE_QEMU_VERSION: qemuVersion }),
+    });
   const run = await runScenario(emulator, { timeoutMs: Number(values["timeout-ms"]) });
   const expected = stepsFromText(await Bun.file(join(FIXTURE_DIR, STEPS_FIXTURE)).text());
   const actual = normaliseRun(run);
   const differing = differingSteps(expected, actual);
   console.log(`${emulator}: ${(run.durationMs / 1000).toFixed(1)} s, virsh exit ${run.exitCode}`);
-  console.log(`${differing.length} of ${Object.keys(expected).length} steps differ from real QEMU 7.2\n`);
+  console.log(
+    `${differing.length} of ${Object.keys(expected).length} steps differ from real QEMU ${qemuVersion}\n`,
+  );
   for (const name of differing) {
     const known = FAKE_PENDING[name];
     console.log(
