@@ -14,4 +14,5 @@ test("times out while holding a QEMU", async () => {
   await using qemu = await spawnQemu();
   console.log(`QEMU ${qemu.pid} ${qemu.path}`);
   await new Promise(() => {});
-}, 200);
+  // Long enough for QEMU to start on a loaded machine: the test must time out while holding it, not before.
+}, 3000);

@@ -2,8 +2,8 @@
  * spawnQemu: starts a real QEMU whose socket accepts, always cleans up (process and temp dir), and reports an
  * early exit or a timeout with QEMU's stderr. The CI rule helpers are checked with the environment faked.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { connect } from "@qmpkit/qmp";
@@ -18,6 +18,21 @@ import {
   spawnQemu,
 } from "../src/index.ts";
 import { within } from "./helpers.ts";
+
+// spawnQemu makes its dirs under tmpdir(), shared with every other test run on the machine: counting them there
+// would see other runs' QEMUs come and go. A private TMPDIR for this file (children inherit it) isolates them.
+let savedTmpdir: string | undefined;
+let privateTmpdir = "";
+beforeAll(() => {
+  savedTmpdir = process.env.TMPDIR;
+  privateTmpdir = mkdtempSync(join(tmpdir(), "qmpkit-spawn-test-"));
+  process.env.TMPDIR = privateTmpdir;
+});
+afterAll(() => {
+  if (savedTmpdir === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmpdir;
+  rmSync(privateTmpdir, { recursive: true, force: true });
+});
 
 /** spawnQemu's temp dirs currently present. */
 function qemuDirs(): string[] {
