@@ -206,7 +206,11 @@ async function openVm(
       ...endpoint.listen,
       machine: family,
       qemuVersion,
-      status: config.startPaused ? "prelaunch" : config.incoming !== undefined ? "inmigrate" : "running",
+      // -incoming wins over -S (QEMU reports inmigrate); the fake derives that from `incoming`.
+      ...(config.startPaused && config.incoming === undefined ? { status: "prelaunch" } : {}),
+      ...(config.incoming === undefined ? {} : { incoming: config.incoming }),
+      noShutdown: config.noShutdown,
+      noReboot: config.noReboot,
       ...(config.name === undefined ? {} : { name: config.name }),
       ...(config.uuid === undefined ? {} : { uuid: config.uuid }),
       faults: script?.faults ?? [],
