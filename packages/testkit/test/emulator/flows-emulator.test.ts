@@ -5,7 +5,7 @@
  * one. The flows the in-process fake does not pass yet (FAKE_PENDING) are todos here too.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { FAKE_PENDING } from "../contract/contract-flows.test.ts";
+import { FAKE_PENDING } from "../contract/fake-pending.ts";
 import { readFixture, runNormalised } from "../contract/flow-session.ts";
 import { FLOWS } from "../contract/flows/index.ts";
 import { stepLine } from "../contract/normalise.ts";
