@@ -2,8 +2,10 @@
  * The VM's subsystems, built in this order when a fake starts. Add yours here (see README.md); a subsystem that
  * needs a sibling gets it with `vm.get(Sibling)` whatever the order.
  */
+import { Bitmaps } from "./block/bitmaps.ts";
 import { Block } from "./block/block.ts";
 import { BlockJobs } from "./block/block-jobs.ts";
+import { BlockStats } from "./block/blockstats.ts";
 import { Jobs } from "./block/jobs.ts";
 import { ThrottleGroups } from "./block/throttle-groups.ts";
 import { Guest } from "./guest.ts";
@@ -27,4 +29,6 @@ export const SUBSYSTEMS: readonly SubsystemClass[] = [
   Block,
   Jobs,
   BlockJobs,
+  Bitmaps,
+  BlockStats,
 ];

@@ -19,7 +19,7 @@ export const FAKE_BLOCKERS: readonly string[] = [
     "domcapabilities' graphics enum lacks spice",
   "5 VM model: domain start needs migrate-set-capabilities, query-chardev (with the pty paths), " +
     "query-hotpluggable-cpus, query-cpus-fast, qom-list + qom-get ×398 of the vCPU, query-iothreads, balloon, " +
-    "query-balloon, query-named-block-nodes, query-block: none is implemented yet",
+    "query-balloon: none is implemented yet (query-named-block-nodes and query-block are)",
 ];
 
 const PROBE = "the capability probe fails (blockers 1-3)";

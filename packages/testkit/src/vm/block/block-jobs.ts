@@ -92,7 +92,15 @@ export class BlockJobs {
       this.#vm.emit("JOB_STATUS_CHANGE", { status: "null", id });
       throw generic("Block node is read-only");
     }
-    const release = block("mirror", { filtered: [source], backend: [target], blocked: [source] });
+    const blocked = block("mirror", { filtered: [source], backend: [target], blocked: [source] });
+    // The mirror tracks the guest's writes in an unnamed bitmap on its source, listed while it runs.
+    const tracking = { name: undefined, recording: true, persistent: false, granularity: 65536 };
+    source.bitmaps.unshift(tracking);
+    const release = () => {
+      blocked();
+      const at = source.bitmaps.indexOf(tracking);
+      if (at >= 0) source.bitmaps.splice(at, 1);
+    };
     const behaviour: JobBehaviour = {
       waitsForComplete: true,
       instant: source.isVirtual() && target.isVirtual(),

@@ -48,6 +48,11 @@ export class Block {
     return [...this.#nodes.values()];
   }
 
+  /** The nodes devices use as their drives, in attach order. */
+  attachedNodes(): BlockNode[] {
+    return [...this.#attached];
+  }
+
   /**
    * QEMU's bdrv_lookup_bs(device, node): a BlockBackend (`-drive id=`) by `device`, else a node by `nodeName`,
    * or its "Cannot find device=… nor node-name=…" error.

@@ -199,6 +199,21 @@ export class Job {
     else afterReply(() => this.#abort(undefined));
   }
 
+  /**
+   * A drained section (a `transaction`): QEMU pauses every job that is not paused already and resumes it before
+   * the command returns, each with its pair of JOB_STATUS_CHANGE events.
+   */
+  drain(): void {
+    if (this.userPaused) return;
+    if (this.status === "ready") {
+      this.#setStatus("standby");
+      this.#setStatus("ready");
+    } else if (this.status === "running") {
+      this.#setStatus("paused");
+      this.#setStatus("running");
+    }
+  }
+
   /** job-finalize: the graph changes and the job concludes, before the reply. */
   finalize(): void {
     this.check("finalize");

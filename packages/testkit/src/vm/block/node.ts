@@ -12,6 +12,15 @@ export type BlockDriverName = "file" | "null-co" | "raw" | "qcow2" | "throttle";
 /** The default size of a null-co node with no `size` (1 GiB). */
 export const NULL_CO_DEFAULT_SIZE = 1 << 30;
 
+/** A dirty bitmap on a node (`block-dirty-bitmap-add`, or a mirror's own unnamed one). */
+export interface DirtyBitmap {
+  /** Undefined for a job's internal bitmap. */
+  readonly name: string | undefined;
+  recording: boolean;
+  readonly persistent: boolean;
+  readonly granularity: number;
+}
+
 /** The device (or other BlockBackend owner) a node is the root of. */
 export interface BlockAttachment {
   /** The QOM path `query-block` reports as `qdev`, e.g. `/machine/peripheral/vd0/virtio-backend`. */
@@ -47,6 +56,8 @@ export class BlockNode {
   readonly path: string | undefined;
   header: Qcow2Header | undefined;
   readonly throttleGroup: string | undefined;
+  /** Newest first, as QEMU lists them. */
+  readonly bitmaps: DirtyBitmap[] = [];
 
   constructor(init: {
     name: string;
@@ -200,6 +211,16 @@ export class BlockNode {
       bps_wr: 0,
       write_threshold: 0,
     };
+    if (this.bitmaps.length > 0) {
+      info["dirty-bitmaps"] = this.bitmaps.map((bitmap) => ({
+        ...(bitmap.name === undefined ? {} : { name: bitmap.name }),
+        recording: bitmap.recording,
+        persistent: bitmap.persistent,
+        busy: false,
+        granularity: bitmap.granularity,
+        count: 0,
+      }));
+    }
     const backingFile = this.driver === "qcow2" ? this.header?.backingFile : undefined;
     if (backingFile !== undefined) info.backing_file = backingFile;
     const cache = (this.options.cache ?? {}) as JsonObject;
