@@ -155,10 +155,10 @@ test("query-blockstats: a device's drive with its file child as parent, and ever
     await run("blockdev-add", { "node-name": "f", driver: "file", filename: join(dir, "r.raw") });
     await run("blockdev-add", { "node-name": "r", driver: "raw", file: "f" });
     vm.get(Block).attach("r", { qdev: "/machine/peripheral/vd0/virtio-backend", device: "" }, "x.drive");
-    const [device] = (await run("query-blockstats")).return as unknown as JsonObject[];
-    expect(Object.keys(device ?? {})).toEqual(["device", "parent", "stats", "node-name", "qdev"]);
-    expect((device?.stats as JsonObject).account_invalid).toBe(true);
-    expect((device?.parent as JsonObject)["driver-specific"]).toEqual({
+    const [device = {}] = (await run("query-blockstats")).return as unknown as JsonObject[];
+    expect(Object.keys(device)).toEqual(["device", "parent", "stats", "node-name", "qdev"]);
+    expect((device.stats as JsonObject).account_invalid).toBe(true);
+    expect((device.parent as JsonObject)["driver-specific"]).toEqual({
       "discard-bytes-ok": 0,
       "discard-nb-ok": 0,
       driver: "file",
