@@ -4,8 +4,11 @@
  * the fake emulator it must give the very same output. Skipped without virsh, except under CI=true.
  */
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { qemu10Binary, requireQemu, requireQemu10, skipWithoutQemu10 } from "../../src/index.ts";
+import { emulatorLink } from "./fake-emulator.ts";
 import { FAKE_PENDING } from "./fake-pending.ts";
 import { FIXTURE_DIR, libvirtFixtures, STEPS_FIXTURE, TRACE_FIXTURE } from "./fixture-paths.ts";
 import { commandSet, commandsSent, parseMonitorLog, traceFromJsonl } from "./monitor-trace.ts";
@@ -107,9 +110,19 @@ describe("libvirt scenario on the fake emulator (qmpkit fake-qemu as qemu-system
     }
   });
 
-  // Pending: with the fake as <emulator>, libvirt's capability probe never returns (FAKE_BLOCKERS 2), so the
-  // scenario cannot run in a test yet. Once it can: run it with emulatorLink() and require
-  // differingSteps(fixture, fake) to equal Object.keys(FAKE_PENDING). Meanwhile
-  // `bun packages/testkit/scripts/libvirt-fake-report.ts` shows where the fake stands.
-  test.todo("every virsh step's output equals real QEMU 7.2's recorded fixture, except the pending list");
+  test.skipIf(skipWithoutVirsh())(
+    "every virsh step's output and domain log equals real QEMU 7.2's recorded fixture, except the pending list",
+    async () => {
+      requireVirsh();
+      const linkDir = mkdtempSync(join(tmpdir(), "qmpkit-fake-emulator-"));
+      try {
+        const run = await runScenario(emulatorLink(linkDir), { timeoutMs: SCENARIO_TIMEOUT_MS });
+        // Exactly the pending steps differ: a new difference is a regression, a fixed step must leave the list.
+        expect(differingSteps(await fixtureSteps(), normaliseRun(run))).toEqual(Object.keys(FAKE_PENDING));
+      } finally {
+        rmSync(linkDir, { recursive: true, force: true });
+      }
+    },
+    SCENARIO_TIMEOUT_MS + 10_000,
+  );
 });
