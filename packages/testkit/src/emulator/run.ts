@@ -174,6 +174,8 @@ async function serve(
     const exit = Promise.withResolvers<number>();
     const stopWatching = watchTermination((signal) => {
       io.stderr.write(`${stamp(config)}${terminationMessage(prog, signal)}\n`);
+      // QEMU tells its monitors why it goes away before closing them.
+      fake?.emit("SHUTDOWN", { guest: false, reason: "host-signal" });
       exit.resolve(0);
     });
     cleanups.push(stopWatching);

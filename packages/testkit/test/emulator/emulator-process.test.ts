@@ -215,7 +215,7 @@ describe("process behaviour", () => {
     expect(await within(child.exited, 10_000, "exit after quit")).toBe(0);
   }, 30_000);
 
-  test("SIGTERM: QEMU's line names the sender, the status is 0, the socket is removed", async () => {
+  test("SIGTERM: a SHUTDOWN event, QEMU's line naming the sender, status 0, the socket removed", async () => {
     const socket = join(tempDir(), "qmp.sock");
     const child = launch(EMULATOR, [...BASE, "-qmp", `unix:${socket},server=on,wait=off`]);
     await appears(socket);
@@ -229,9 +229,11 @@ describe("process behaviour", () => {
     ]);
     await appears(`${socket}.2`);
     // A command round trip: the signal handler is in place once the main loop answers (as in QEMU).
-    const client = await connect(`unix:${socket}.2`);
+    const client = await connect(`unix:${socket}.2`, READY);
     await client.execute("query-status");
+    const shutdown = client.waitForEvent("SHUTDOWN", { timeoutMs: 10_000 });
     again.kill("SIGTERM");
+    expect((await shutdown).data).toEqual({ guest: false, reason: "host-signal" });
     expect(await within(again.exited, 10_000, "exit on SIGTERM")).toBe(0);
     const stderr = await new Response(again.stderr).text();
     expect(stderr).toMatch(
