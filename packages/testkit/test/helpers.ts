@@ -82,14 +82,18 @@ export class RawPeer {
     return within(new Promise<void>((resolve) => this.#closedWaiters.push(resolve)), ms, "close");
   }
 
-  /** Reads the greeting and negotiates (optionally with oob); returns the greeting. */
+  /**
+   * Reads the greeting and negotiates (optionally with oob); returns the greeting. The greeting is always the
+   * first line, whether or not it has arrived yet (counting from the lines seen at the call made a peer that was
+   * slow to negotiate wait for a second greeting).
+   */
   async negotiate(oob = false): Promise<Record<string, unknown>> {
-    const start = this.lines.length;
-    const greeting = await this.message(start);
+    const greeting = await this.message(0);
+    const before = this.lines.length;
     this.sendJson(
       oob ? { execute: "qmp_capabilities", arguments: { enable: ["oob"] } } : { execute: "qmp_capabilities" },
     );
-    await this.waitLines(start + 2);
+    await this.waitLines(before + 1);
     return greeting;
   }
 
