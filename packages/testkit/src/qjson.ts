@@ -198,3 +198,11 @@ export function encodeQemuJson(value: unknown, qdict = false): string {
       throw new TypeError(`Cannot serialise a ${typeof value} as QMP JSON`);
   }
 }
+
+/**
+ * `value` as QEMU writes a return value or event payload it built as a QDict: members in hash-table order, which
+ * depends on the order they were inserted (the QAPI member order). Build `value` in schema order, then wrap it.
+ */
+export function inQdictOrder(value: unknown): RawJson {
+  return new RawJson(encodeQemuJson(value, true));
+}

@@ -9,12 +9,10 @@ export const FAKE_PENDING: Readonly<Record<string, string>> = {
     "the block model passes its steps; object-add (throttle-group) and device_add (a disk on a root port from " +
     "the command line) wait for the registries and devices subsystems",
   devices: "no QOM tree, root ports, device_add/device_del or query-pci",
-  migration: "no migration model",
-  "migration-incoming": "no migrate-incoming (listening on a socket, MIGRATION setup, its refusals)",
   registries: "no object/netdev/chardev/fd registries, balloon, dump-guest-memory or screendump",
   probe:
     "query-command-line-options lacks `spice`, which QEMU lists once device-list-properties of qxl has loaded " +
-    "the spice module; query-migrate-capabilities not modelled",
+    "the spice module",
   startup: "no q35 vCPU QOM properties, chardev list, balloon or block listing",
 };
 
