@@ -6,6 +6,7 @@ import { Bitmaps } from "./block/bitmaps.ts";
 import { Block } from "./block/block.ts";
 import { BlockJobs } from "./block/block-jobs.ts";
 import { BlockStats } from "./block/blockstats.ts";
+import { Drives } from "./block/drives.ts";
 import { Jobs } from "./block/jobs.ts";
 import { ThrottleGroups } from "./block/throttle-groups.ts";
 import { Guest } from "./guest.ts";
@@ -31,4 +32,5 @@ export const SUBSYSTEMS: readonly SubsystemClass[] = [
   BlockJobs,
   Bitmaps,
   BlockStats,
+  Drives,
 ];

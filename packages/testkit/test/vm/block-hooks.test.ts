@@ -204,3 +204,34 @@ test("a transaction drains the jobs (standby, ready before its reply) and applie
     desc: "Dirty bitmap 'nope' not found",
   });
 });
+
+test("a -drive waiting for its device is taken over by it, and goes away with it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "qmpkit-block-hooks-"));
+  try {
+    await Bun.write(join(dir, "d.raw"), new Uint8Array(4096));
+    const { vm, run } = makeVm();
+    const block = vm.get(Block);
+    block.addDrive({ id: "drive0", file: join(dir, "d.raw"), format: "raw" });
+    block.attach("drive0", { qdev: "/machine/peripheral/vd0/virtio-backend", device: "" }, "x.drive");
+    const [entry = {}] = (await run("query-block")).return as unknown as JsonObject[];
+    expect(Object.keys(entry)).toEqual([
+      "io-status",
+      "device",
+      "locked",
+      "removable",
+      "inserted",
+      "qdev",
+      "type",
+    ]);
+    expect(entry).toMatchObject({
+      device: "drive0",
+      removable: false,
+      qdev: "/machine/peripheral/vd0/virtio-backend",
+    });
+    block.detach("/machine/peripheral/vd0/virtio-backend");
+    expect(await run("query-block")).toEqual({ return: [] });
+    expect(await run("query-named-block-nodes")).toEqual({ return: [] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

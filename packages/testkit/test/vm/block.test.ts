@@ -133,3 +133,51 @@ test("nodes created at start (the emulator's -blockdev, client 0) are the same n
     ["f", MiB],
   ]);
 });
+
+test("HMP drive_add/drive_del: an if=none drive over nodes QEMU names, with QEMU's texts", async () => {
+  const { dir, run } = await setup();
+  const path = join(dir, "d.raw");
+  await Bun.write(path, new Uint8Array(MiB));
+  const hmp = (line: string) => run("human-monitor-command", { "command-line": line });
+  expect(await hmp(`drive_add 0 file=${path},if=none,id=d1,format=raw`)).toBe("OK\r\n");
+  expect(await hmp(`drive_add 0 file=${path},if=none,id=d1,format=raw`)).toBe(
+    "Duplicate ID 'd1' for drive\r\n",
+  );
+  expect(await hmp(`drive_add 0 file=${dir}/nope.raw,if=none,id=d2`)).toBe(
+    `Could not open '${dir}/nope.raw': No such file or directory\r\n`,
+  );
+  expect(await hmp(`drive_add -n dummy file=${path},if=none,id=d3`)).toBe(
+    "'node-name' needs to be specified\r\n",
+  );
+  expect(await hmp(`drive_add 0 file=${path},id=d4`)).toBe("Can't hot-add drive to type 1\r\n");
+  const [drive] = (await run("query-block")) as Record<string, unknown>[];
+  expect(Object.keys(drive ?? {})).toEqual(["device", "locked", "removable", "inserted", "type"]);
+  expect(drive).toMatchObject({ device: "d1", removable: true, inserted: { drv: "raw", file: path } });
+  expect(String((drive?.inserted as Record<string, unknown>)["node-name"])).toMatch(/^#block\d{3,}$/);
+  expect(await hmp("drive_del d1")).toBe("");
+  expect(await hmp("drive_del d1")).toBe("Device 'd1' not found\r\n");
+  expect(await run("query-named-block-nodes")).toEqual([]);
+});
+
+test("a qcow2 whose header names a backing file opens it as implicit read-only nodes, gone with the qcow2", async () => {
+  const { dir, run } = await setup();
+  await Bun.write(join(dir, "base.raw"), new Uint8Array(2 * MiB));
+  const { createQcow2Image } = await import("../../src/vm/block/qcow2.ts");
+  const image = createQcow2Image({ size: 2 * MiB, backingFile: "base.raw", backingFormat: "raw" });
+  await Bun.write(join(dir, "top.qcow2"), image);
+  await run("blockdev-add", { "node-name": "tf", driver: "file", filename: join(dir, "top.qcow2") });
+  await run("blockdev-add", { "node-name": "top", driver: "qcow2", file: "tf" });
+  const nodes = (await run("query-named-block-nodes")) as NodeInfo[];
+  // The qcow2 is named before its backing chain opens, so the chain lists first (newest first).
+  expect(nodes.map((n) => [n.drv, n.ro])).toEqual([
+    ["raw", true],
+    ["file", true],
+    ["qcow2", false],
+    ["file", false],
+  ]);
+  expect(nodes[2]).toMatchObject({ backing_file_depth: 1, backing_file: "base.raw" });
+  expect(nodes[2]?.image["backing-image"]).toMatchObject({ format: "raw", "virtual-size": 2 * MiB });
+  expect(nodes[2]?.image["full-backing-filename"]).toBe(join(dir, "base.raw"));
+  await run("blockdev-del", { "node-name": "top" });
+  expect(((await run("query-named-block-nodes")) as NodeInfo[]).map((n) => n["node-name"])).toEqual(["tf"]);
+});

@@ -5,6 +5,7 @@
  * file imports neither.
  */
 import { closeSync, existsSync, openSync, readSync, truncateSync, writeSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { QmpCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
@@ -25,6 +26,7 @@ export class Block {
   readonly #nodes = new Map<string, BlockNode>();
   /** Devices' drives in attach order, as query-block lists them. */
   readonly #attached: BlockNode[] = [];
+  #implicitCount = 0;
   readonly #vm: VmApi;
 
   constructor(vm: VmApi) {
@@ -73,7 +75,17 @@ export class Block {
    * or already written to by another device or node.
    */
   attach(nodeName: string, attachment: BlockAttachment, property: string): BlockNode {
-    const node = this.#nodes.get(nodeName) ?? this.#attached.find((n) => n.attachment?.device === nodeName);
+    const drive = this.#attached.find((n) => n.attachment?.device === nodeName && nodeName !== "");
+    if (drive?.attachment !== undefined && drive.attachment.qdev === undefined) {
+      // A -drive if=none waiting for its device: the device takes it over.
+      drive.attachment = {
+        device: nodeName,
+        qdev: attachment.qdev,
+        removable: attachment.removable ?? false,
+      };
+      return drive;
+    }
+    const node = this.#nodes.get(nodeName) ?? drive;
     if (node === undefined) throw generic(`Property '${property}' can't find value '${nodeName}'`);
     const holder =
       node.attachment !== undefined
@@ -90,12 +102,93 @@ export class Block {
     return node;
   }
 
-  /** The device at `qdev` is gone: its drive is a plain node again (device_del, unplug). */
+  /**
+   * The device at `qdev` is gone (device_del, unplug): a `-blockdev` node is a plain node again; a `-drive` goes
+   * with its device, as QEMU deletes legacy drives automatically.
+   */
   detach(qdev: string): void {
     const index = this.#attached.findIndex((node) => node.attachment?.qdev === qdev);
     if (index < 0) return;
     const [node] = this.#attached.splice(index, 1);
-    if (node !== undefined) node.attachment = undefined;
+    if (node === undefined) return;
+    const legacy = node.attachment?.device !== "";
+    node.attachment = undefined;
+    if (legacy && node.implicit) this.#remove(node);
+  }
+
+  /**
+   * `-drive file=…,if=none,id=…[,format=…][,readonly=on]` (the emulator's command line, HMP drive_add): a named
+   * BlockBackend over nodes QEMU names itself (`#blockNNN`), the format probed when not given, a qcow2's backing
+   * chain opened from its header. `device_add …,drive=ID` then attaches it.
+   */
+  addDrive(spec: { id: string; file: string; format?: string | undefined; readOnly?: boolean }): BlockNode {
+    if (this.#attached.some((node) => node.attachment?.device === spec.id))
+      throw generic(`Duplicate ID '${spec.id}' for drive`);
+    const node = this.#openImage(spec.file, spec.format, spec.readOnly === true);
+    node.attachment = { device: spec.id, removable: true };
+    this.#attached.push(node);
+    return node;
+  }
+
+  /** HMP drive_del: a drive no device uses goes away with its nodes. */
+  deleteDrive(id: string): void {
+    const node = this.#attached.find((n) => n.attachment?.device === id && id !== "");
+    if (node === undefined) throw generic(`Device '${id}' not found`);
+    if (node.attachment?.qdev !== undefined) {
+      throw generic("qmpkit fake: drive_del of a drive a device still uses is not implemented");
+    }
+    this.#attached.splice(this.#attached.indexOf(node), 1);
+    node.attachment = undefined;
+    if (node.implicit) this.#remove(node);
+  }
+
+  /** An image file opened the way QEMU opens one by name: implicit protocol and format nodes. */
+  #openImage(path: string, format: string | undefined, readOnly: boolean): BlockNode {
+    if (!existsSync(path)) throw generic(`Could not open '${path}': No such file or directory`);
+    const ro = readOnly ? { "read-only": true } : {};
+    const file = this.#implicit({ driver: "file", options: { driver: "file", filename: path, ...ro }, path });
+    const header = parseQcow2Header(readHead(path));
+    const driver = format ?? (header === undefined ? "raw" : "qcow2");
+    if (driver === "raw") return this.#implicit({ driver, options: { driver, ...ro }, file });
+    if (driver !== "qcow2")
+      throw generic(`qmpkit fake: opening a '${driver}' image by name is not implemented`);
+    if (header === undefined) throw generic("Image is not in qcow2 format");
+    const options = { driver, ...ro };
+    const node = this.#implicit({ driver, options, file, header, size: header.virtualSize });
+    this.#linkBacking(node);
+    return node;
+  }
+
+  /** A qcow2's backing file as its header names it (relative to the image), opened read-only. */
+  #openBacking(image: string, name: string | undefined, format: string | undefined): BlockNode | undefined {
+    if (name === undefined) return undefined;
+    const path = isAbsolute(name) ? name : join(dirname(image), name);
+    try {
+      return this.#openImage(path, format, true);
+    } catch (error) {
+      if (error instanceof QmpCommandError) throw generic(`Could not open backing file: ${error.desc}`);
+      throw error;
+    }
+  }
+
+  #implicit(init: Omit<ConstructorParameters<typeof BlockNode>[0], "name" | "implicit">): BlockNode {
+    // QEMU names a node "#block" + a counter + two random digits; the fake's digits are fixed per counter.
+    const counter = this.#implicitCount++;
+    const name = `#block${counter}${String((counter * 37 + 11) % 100).padStart(2, "0")}`;
+    const node = new BlockNode({ ...init, name, implicit: true });
+    this.#nodes.set(name, node);
+    return node;
+  }
+
+  /** Takes a node out of the graph, and with it the implicit children nothing else uses. */
+  #remove(node: BlockNode): void {
+    this.#nodes.delete(node.name);
+    if (node.throttleGroup !== undefined) this.#vm.get(ThrottleGroups).use(node.throttleGroup, -1);
+    for (const child of [node.file, node.backing]) {
+      if (child === undefined) continue;
+      child.parents.delete(node);
+      if (child.implicit && child.isRoot() && child.attachment === undefined) this.#remove(child);
+    }
   }
 
   /** Moves a device from one node to another (a mirror's or commit's pivot). */
@@ -116,6 +209,23 @@ export class Block {
     if (this.#nodes.has(name)) throw generic(`Duplicate nodes with node-name='${name}'`);
     const node = await this.#open(name, driver as BlockDriverName, args, ctx);
     this.#nodes.set(name, node);
+    if (node.driver === "qcow2" && args.backing === undefined) this.#linkBacking(node);
+  }
+
+  /**
+   * Opens the backing chain a qcow2's header names, as QEMU does when `backing` is not given: after the node
+   * itself has its name, so the backing nodes list before it (newest first). A failure takes the node back out.
+   */
+  #linkBacking(node: BlockNode): void {
+    const path = node.hostPath();
+    if (path === undefined || node.header?.backingFile === undefined) return;
+    try {
+      node.backing = this.#openBacking(path, node.header.backingFile, node.header.backingFormat);
+      node.backing?.parents.add(node);
+    } catch (error) {
+      this.#remove(node);
+      throw error;
+    }
   }
 
   async #open(
@@ -160,8 +270,6 @@ export class Block {
         let backing: BlockNode | undefined;
         if (typeof args.backing === "string") {
           backing = this.lookup(args.backing, args.backing);
-        } else if (args.backing === undefined && header.backingFile !== undefined) {
-          this.#vm.unimplemented(ctx, "opening a qcow2 backing file from its header (give `backing`)");
         }
         return new BlockNode({
           name,
@@ -200,9 +308,7 @@ export class Block {
       throw generic(`Node '${name}' is busy: block device is in use by block job: ${blocker}`);
     if (node.implicit) throw generic(`Node ${name} is not owned by the monitor`);
     if (!node.isRoot()) throw generic(`Block device ${name} is in use`);
-    this.#nodes.delete(name);
-    for (const child of [node.file, node.backing]) child?.parents.delete(node);
-    if (node.throttleGroup !== undefined) this.#vm.get(ThrottleGroups).use(node.throttleGroup, -1);
+    this.#remove(node);
   }
 
   resize(args: JsonObject): void {
@@ -280,13 +386,15 @@ function readHead(path: string): Uint8Array {
 
 function queryBlockEntry(node: BlockNode): JsonObject {
   const attachment = node.attachment;
+  // A drive no device uses has no I/O status and no qdev.
+  const attached = attachment?.qdev !== undefined;
   return {
-    "io-status": "ok",
+    ...(attached ? { "io-status": "ok" } : {}),
     device: attachment?.device ?? "",
     locked: false,
     removable: attachment?.removable ?? false,
     inserted: node.deviceInfo(false),
-    qdev: attachment?.qdev ?? "",
+    ...(attached ? { qdev: attachment?.qdev } : {}),
     type: "unknown",
   };
 }

@@ -69,7 +69,7 @@ export class BlockStats {
         entry.stats = stats ?? null;
         entry["node-name"] = node.name;
         if (rest["driver-specific"] !== undefined) entry["driver-specific"] = rest["driver-specific"];
-        entry.qdev = node.attachment?.qdev ?? "";
+        if (node.attachment?.qdev !== undefined) entry.qdev = node.attachment.qdev;
         return entry;
       });
     });

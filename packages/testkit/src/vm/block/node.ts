@@ -23,8 +23,11 @@ export interface DirtyBitmap {
 
 /** The device (or other BlockBackend owner) a node is the root of. */
 export interface BlockAttachment {
-  /** The QOM path `query-block` reports as `qdev`, e.g. `/machine/peripheral/vd0/virtio-backend`. */
-  readonly qdev: string;
+  /**
+   * The QOM path `query-block` reports as `qdev`, e.g. `/machine/peripheral/vd0/virtio-backend`; undefined for
+   * a `-drive if=none` no device uses yet.
+   */
+  readonly qdev?: string | undefined;
   /** The BlockBackend's name (`-drive id=`), "" for a device attached to a `-blockdev` node. */
   readonly device: string;
   /** `query-block`'s `removable` (a CD-ROM is). @default false */
