@@ -150,10 +150,10 @@ test("HMP drive_add/drive_del: an if=none drive over nodes QEMU names, with QEMU
     "'node-name' needs to be specified\r\n",
   );
   expect(await hmp(`drive_add 0 file=${path},id=d4`)).toBe("Can't hot-add drive to type 1\r\n");
-  const [drive] = (await run("query-block")) as Record<string, unknown>[];
-  expect(Object.keys(drive ?? {})).toEqual(["device", "locked", "removable", "inserted", "type"]);
+  const [drive = {}] = (await run("query-block")) as Record<string, unknown>[];
+  expect(Object.keys(drive)).toEqual(["device", "locked", "removable", "inserted", "type"]);
   expect(drive).toMatchObject({ device: "d1", removable: true, inserted: { drv: "raw", file: path } });
-  expect(String((drive?.inserted as Record<string, unknown>)["node-name"])).toMatch(/^#block\d{3,}$/);
+  expect(String((drive.inserted as Record<string, unknown>)["node-name"])).toMatch(/^#block\d{3,}$/);
   expect(await hmp("drive_del d1")).toBe("");
   expect(await hmp("drive_del d1")).toBe("Device 'd1' not found\r\n");
   expect(await run("query-named-block-nodes")).toEqual([]);
