@@ -304,3 +304,38 @@ describe("history", () => {
     SLOW,
   );
 });
+
+describe("typing while a command runs", () => {
+  test.skipIf(skip)(
+    "the reply starts on its own line, the typed keys come back with the prompt, Ctrl-U still clears them",
+    async () => {
+      fake = await createFakeQemu();
+      const release = Promise.withResolvers<void>();
+      let started = false;
+      fake.handle("query-name", async () => {
+        started = true;
+        await release.promise;
+        return { name: "slow" };
+      });
+      const t = await shell([fake.address]);
+      await t.type("query-name");
+      await t.keys("Enter");
+      for (let i = 0; !started; i++) {
+        if (i > 400) throw new Error("query-name never reached the fake");
+        await Bun.sleep(25);
+      }
+      await t.type("abc");
+      await t.waitFor("the keys typed meanwhile", (s) => s.includes("abc"));
+      release.resolve();
+      const screen = await t.waitFor("the reply and the prompt with the typed keys", (s) =>
+        lastLine(s).startsWith(`${PROMPT}abc`),
+      );
+      // The reply is not glued to the typed text.
+      expect(screen).not.toMatch(/abc\{/);
+      expect(screen).toContain('\n{\n  "return": {\n    "name": "slow"');
+      await t.keys("C-u");
+      await t.waitFor("an empty prompt after Ctrl-U", (s) => lastLine(s) === PROMPT.trimEnd());
+    },
+    SLOW,
+  );
+});

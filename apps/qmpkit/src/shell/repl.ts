@@ -100,6 +100,8 @@ export async function runShell(
       print(text);
       ui.rl.prompt(true);
     } else {
+      // Mid-command: clear whatever was typed meanwhile; it comes back with the next prompt.
+      if (ui.rl) io.stdout.write("\r\x1b[K");
       print(text);
     }
   };
@@ -142,6 +144,9 @@ export async function runShell(
       log?.write(`${JSON.stringify({ received: reply })}\n`);
       if ("error" in reply) tally.failedCommands++;
       const value = "return" in reply ? reply.return : undefined;
+      // Keys typed while the command ran are on screen without a prompt: clear them off this line (readline
+      // keeps them and redraws them after the next prompt) so the reply starts at column 0.
+      if (ui.rl) io.stdout.write("\r\x1b[K");
       print(
         options.hmp && typeof value === "string"
           ? value.replace(/\n$/, "")
@@ -309,7 +314,9 @@ async function interactiveLoop(
         return;
       }
       prompt();
-      rl.prompt();
+      // preserveCursor: keys typed while the command ran stay editable where they were (prompt() alone moves
+      // the cursor to column 0 of them, which left Ctrl-U nothing to delete).
+      rl.prompt(true);
     }
     // Ctrl-D leaves the cursor after the prompt.
     if (!ui.ended) io.stdout.write("\n");
