@@ -129,6 +129,27 @@ export class TimeoutError extends QMPError {
 }
 
 /**
+ * A unix socket kept refusing connections although its file exists: the listener is busy. QEMU's monitor serves one
+ * client and queues two more (qemu-ga the same while it is busy); the next connect fails at once with EAGAIN,
+ * which reports as `ECONNREFUSED`, like a socket nobody listens on. `connect()` retries such a refusal within its
+ * timeout and then fails with this (as the `cause` of its `ConnectError`).
+ */
+export class ListenerBusyError extends QMPError {
+  override name = "ListenerBusyError";
+  override code = "QMP_ERR_BUSY";
+  /** The socket's path. */
+  readonly path: string;
+
+  constructor(path: string, waitedMs: number, options?: QMPErrorOptions) {
+    super(
+      `${path} refused every connection for ${Math.round(waitedMs)} ms: the monitor is busy (QEMU serves one client at a time)`,
+      options,
+    );
+    this.path = path;
+  }
+}
+
+/**
  * A message was refused because the peer is not reading and the outgoing queue already holds
  * `maxBufferedWriteBytes`. Nothing was queued; the session goes on, and the call may be retried once the peer reads.
  */

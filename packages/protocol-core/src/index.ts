@@ -8,6 +8,7 @@ export {
   ConnectError,
   ConnectionClosedError,
   FrameTooLargeError,
+  ListenerBusyError,
   ProtocolError,
   QMPError,
   StateError,

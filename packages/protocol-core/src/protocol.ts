@@ -1,11 +1,12 @@
-import { rmSync } from "node:fs";
+import { lstatSync, rmSync } from "node:fs";
 import type { Socket, SocketHandler, SocketListener, TLSOptions } from "bun";
 import { type ResolvedAddress, resolveAddress, type SocketAddress, type TlsSetting } from "./address.ts";
-import { Deadline, raceAbort, settlesWithin } from "./cancel.ts";
+import { Deadline, raceAbort, settlesWithin, sleep } from "./cancel.ts";
 import {
   BackpressureError,
   ConnectError,
   ConnectionClosedError,
+  ListenerBusyError,
   ProtocolError,
   StateError,
   TimeoutError,
@@ -62,6 +63,12 @@ const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 
 /** @see ProtocolOptions.maxBufferedWriteBytes */
 export const DEFAULT_MAX_BUFFERED_WRITE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * How long a refused connect to an existing unix socket is retried when the call has no `timeoutMs`: the listener
+ * is probably busy (QEMU's monitor serves one client and queues two), or its process is gone.
+ */
+export const DEFAULT_BUSY_WAIT_MS = 5_000;
 
 /** How long a clean disconnect waits for queued writes and for the peer before it resets the socket. */
 const CLOSE_GRACE_MS = 5_000;
@@ -558,22 +565,28 @@ export abstract class AsyncProtocol<T> {
       // A connect that completes after the attempt was abandoned must not leave a socket behind.
       if (signal.aborted) socket.terminate();
     });
-    const connecting =
+    const dial = (): Promise<Socket<unknown>> => {
+      const connecting =
+        address.kind === "unix"
+          ? Bun.connect({ unix: address.path, socket: handlers })
+          : Bun.connect({
+              hostname: address.host,
+              port: address.port,
+              socket: handlers,
+              ...(tls ? { tls: clientTls(tls) } : {}),
+            });
+      connecting.then(
+        (socket) => {
+          if (signal.aborted) socket.terminate();
+        },
+        () => {},
+      );
+      return raceAbort(connecting, signal);
+    };
+    const socket =
       address.kind === "unix"
-        ? Bun.connect({ unix: address.path, socket: handlers })
-        : Bun.connect({
-            hostname: address.host,
-            port: address.port,
-            socket: handlers,
-            ...(tls ? { tls: clientTls(tls) } : {}),
-          });
-    connecting.then(
-      (socket) => {
-        if (signal.aborted) socket.terminate();
-      },
-      () => {},
-    );
-    const socket = await raceAbort(connecting, signal);
+        ? await dialBusyListener(address.path, dial, signal, options.timeoutMs, this.logger)
+        : await dial();
     // With a handshake handler installed, TLS writes made before the handshake are lost (BUN-NOTES).
     if (this.#handshake) {
       this.#socket = socket;
@@ -811,4 +824,46 @@ export abstract class AsyncProtocol<T> {
 function clientTls(tls: TlsSetting): TLSOptions | boolean {
   if (typeof tls !== "object") return tls;
   return { ...tls, rejectUnauthorized: tls.rejectUnauthorized !== false };
+}
+
+/**
+ * Dials a unix socket, retrying while it refuses although its file exists: QEMU's monitor and qemu-ga queue only
+ * two clients while they serve one, and refuse the next at once (EAGAIN, reported as ECONNREFUSED). Retries stop
+ * short of `timeoutMs` (or after {@link DEFAULT_BUSY_WAIT_MS}) so the caller hears "busy", not a bare timeout.
+ */
+async function dialBusyListener(
+  path: string,
+  dial: () => Promise<Socket<unknown>>,
+  signal: AbortSignal,
+  timeoutMs: number | undefined,
+  logger: Logger,
+): Promise<Socket<unknown>> {
+  const started = performance.now();
+  // Leave the attempt's own timer a margin, so this gives up first, with the reason.
+  const budget =
+    timeoutMs === undefined ? DEFAULT_BUSY_WAIT_MS : Math.max(0, timeoutMs - Math.min(50, timeoutMs / 4));
+  let pause = 2;
+  for (;;) {
+    try {
+      return await dial();
+    } catch (error) {
+      if (signal.aborted || (error as { code?: unknown }).code !== "ECONNREFUSED" || !isSocketFile(path))
+        throw error;
+      const waited = performance.now() - started;
+      if (waited + pause > budget) throw new ListenerBusyError(path, waited, { cause: error });
+      if (logger.enabled)
+        logger.debug(`${path} refused the connection (a busy listener?); retrying in ${pause} ms`);
+      await sleep(pause, signal);
+      pause = Math.min(pause * 2, 50);
+    }
+  }
+}
+
+function isSocketFile(path: string): boolean {
+  if (path.startsWith("\0")) return false; // an abstract socket has no file to tell busy from absent
+  try {
+    return lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
 }

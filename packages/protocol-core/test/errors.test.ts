@@ -3,6 +3,7 @@ import {
   ConnectError,
   ConnectionClosedError,
   FrameTooLargeError,
+  ListenerBusyError,
   ProtocolError,
   QMPError,
   Runstate,
@@ -32,6 +33,14 @@ const rows: {
     name: "ConnectError",
     code: "QMP_ERR",
     message: "Failed to establish session: QMPError: no greeting",
+    parent: QMPError,
+  },
+  {
+    error: new ListenerBusyError("/run/qmp.sock", 499.6),
+    name: "ListenerBusyError",
+    code: "QMP_ERR_BUSY",
+    message:
+      "/run/qmp.sock refused every connection for 500 ms: the monitor is busy (QEMU serves one client at a time)",
     parent: QMPError,
   },
   {

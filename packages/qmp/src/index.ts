@@ -15,6 +15,7 @@ export {
   ConnectError,
   ConnectionClosedError,
   FrameTooLargeError,
+  ListenerBusyError,
   ProtocolError,
   QMPError,
   Runstate,

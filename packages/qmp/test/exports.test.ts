@@ -32,6 +32,7 @@ test("@qmpkit/qmp exports exactly these runtime names", async () => {
     "ConnectError",
     "ConnectionClosedError",
     "FrameTooLargeError",
+    "ListenerBusyError",
     "ProtocolError",
     "QMPError",
     "Runstate",
