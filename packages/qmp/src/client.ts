@@ -184,7 +184,9 @@ export class QMPClient<
   }
 
   protected encodeMessage(message: QmpMessage): string {
-    return `${JSON.stringify(message)}\n`;
+    // No newline: QEMU's JSON streamer ends a message at its closing brace, and reads its monitor one byte per
+    // main-loop turn, so a trailing byte is pure latency (qemu.qmp sends none either).
+    return JSON.stringify(message);
   }
 
   protected onMessage(message: QmpMessage): void {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket, UnixSocketListener } from "bun";
 import type { Parameters as FcParameters } from "fast-check";
+import { JsonSplitter } from "./helpers/json-splitter.ts";
 
 /** Rejects if `promise` does not settle within `ms`: a bound on a wait, never a synchronisation. */
 export function within<T>(promise: Promise<T>, ms: number, what = "operation"): Promise<T> {
@@ -125,7 +126,13 @@ export function hostileServer(script: HostileScript = {}): HostileServer {
     unix: path,
     socket: {
       open(socket) {
-        const s: PeerState = { queue: [], waiters: [], partial: "", written: 0, closed: false };
+        const s: PeerState = {
+          queue: [],
+          waiters: [],
+          splitter: new JsonSplitter(),
+          written: 0,
+          closed: false,
+        };
         state.set(socket, s);
         const peer = makePeer(socket, s);
         peers.push(peer);
@@ -136,8 +143,7 @@ export function hostileServer(script: HostileScript = {}): HostileServer {
       data(socket, chunk) {
         const s = state.get(socket);
         if (s === undefined) return;
-        const lines = (s.partial + chunk.toString("latin1")).split("\n");
-        s.partial = lines.pop() ?? "";
+        const lines = s.splitter.push(chunk.toString("latin1"));
         const peer = peers.find((p) => p.socket === socket);
         for (const line of lines) {
           if (line.trim() === "" || peer === undefined) continue;
@@ -177,7 +183,7 @@ export function hostileServer(script: HostileScript = {}): HostileServer {
 interface PeerState {
   queue: Uint8Array[];
   waiters: (() => void)[];
-  partial: string;
+  splitter: JsonSplitter;
   written: number;
   closed: boolean;
 }

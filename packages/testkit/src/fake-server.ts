@@ -4,7 +4,7 @@
  * QEMU's request checks, negotiation, the command table with `fake.handle()` overrides, argument checks) and
  * the VM model (`vm/`: runstate, identity, … one subsystem per file, on a clock the test may drive).
  */
-import { TimeoutError } from "@qmpkit/protocol-core";
+import { Deadline, raceAbort, TimeoutError } from "@qmpkit/protocol-core";
 import type { HandlerContext } from "./dispatch/context.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { QapiSchema } from "./dispatch/schema-args.ts";
@@ -265,28 +265,17 @@ export class FakeQemu implements AsyncDisposable {
     if (found !== undefined) return Promise.resolve(found);
     if (this.#server.stopped) return Promise.reject(new FakeQemuError("The fake QEMU is closed"));
     const timeoutMs = options.timeoutMs ?? 5000;
-    return new Promise<ReceivedMessage>((resolve, reject) => {
-      const waiter: Waiter = { command, count: count - seen.length, resolve: done, reject: fail };
-      const timer = setTimeout(
-        () => fail(new TimeoutError(`Fake QEMU received no ${command} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      const onAbort = () => fail(options.signal?.reason);
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      const cleanup = () => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener("abort", onAbort);
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-      };
-      function done(entry: ReceivedMessage) {
-        cleanup();
-        resolve(entry);
-      }
-      function fail(reason: unknown) {
-        cleanup();
-        reject(reason);
-      }
-      this.#waiters.push(waiter);
+    const arrived = Promise.withResolvers<ReceivedMessage>();
+    const waiter: Waiter = { command, count: count - seen.length, ...arrived };
+    this.#waiters.push(waiter);
+    const deadline = new Deadline({
+      timeoutMs,
+      signal: options.signal,
+      onTimeout: () => new TimeoutError(`Fake QEMU received no ${command} within ${timeoutMs} ms`),
+    });
+    return raceAbort(arrived.promise, deadline.signal).finally(() => {
+      deadline.clear();
+      this.#waiters = this.#waiters.filter((w) => w !== waiter);
     });
   }
 

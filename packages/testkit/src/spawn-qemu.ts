@@ -3,9 +3,11 @@
  * that must talk to the real thing. The process and the dir are always cleaned up: by `kill()`/dispose, and by
  * a process-exit hook for whatever a crashed test left behind.
  */
+
 import { constants, existsSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { settlesWithin } from "@qmpkit/protocol-core";
 import type { Subprocess } from "bun";
 import { SpawnQemuError } from "./errors.ts";
 import { QEMU10_SHARED_DIR, type QemuVersion, qemu10Binary, requireQemu10 } from "./qemu-10.ts";
@@ -278,9 +280,7 @@ export async function spawnQemu(options: SpawnQemuOptions = {}): Promise<QemuPro
           } catch {}
           // A cleared timer, not Bun.sleep: a pending sleep would keep the caller's process alive for the
           // full 2 s after QEMU had already gone.
-          let grace: ReturnType<typeof setTimeout> | undefined;
-          await Promise.race([exited, new Promise((resolve) => (grace = setTimeout(resolve, 2000)))]);
-          clearTimeout(grace);
+          await settlesWithin(exited, 2000);
         }
         return cleanup();
       })();

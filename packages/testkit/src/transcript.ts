@@ -9,12 +9,14 @@
  *   {"t":13.1,"conn":1,"from":"client","line":"{\"execute\":…}"}
  *   {"t":90.0,"conn":1,"from":"server","close":true}               who closed first
  */
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LineDecoder, resolveAddress, type SocketAddress, SocketWriter } from "@qmpkit/protocol-core";
 import type { Socket, SocketListener } from "bun";
 import { TranscriptError } from "./errors.ts";
+import { QmpInputParser } from "./monitor/json-stream.ts";
 
 /** One line of a transcript file after the header. */
 export type TranscriptEntry =
@@ -44,7 +46,8 @@ export interface TranscriptRecorder extends AsyncDisposable {
 interface ProxySocket {
   peer?: Socket<ProxySocket>;
   writer?: SocketWriter;
-  decoder: LineDecoder;
+  /** Pushes bytes, logging each complete message: the client's by QEMU's rule (braces balance), QEMU's by line. */
+  decoder: { decode(chunk: Uint8Array): void };
   from: "client" | "server";
   conn: number;
   closed: boolean;
@@ -75,10 +78,19 @@ export async function recordTranscript(options: RecordTranscriptOptions): Promis
     `${JSON.stringify({ type: "transcript", version: 1, target: String(options.target), started: new Date().toISOString() })}\n`,
   );
 
-  const record = (side: ProxySocket, chunk: Uint8Array): void => {
-    side.decoder.decode(chunk, (line) =>
-      log({ conn: side.conn, from: side.from, line: textDecoder.decode(line) }),
-    );
+  const record = (side: ProxySocket, chunk: Uint8Array): void => side.decoder.decode(chunk);
+  // Clients need not end a message with a newline (QEMU's streamer ends it at its closing brace); QEMU's own
+  // output is one message per line.
+  const clientDecoder = (conn: number): ProxySocket["decoder"] => {
+    const parser = new QmpInputParser((input) => log({ conn, from: "client", line: input.raw.trim() }));
+    return { decode: (chunk) => parser.feed(chunk) };
+  };
+  const serverDecoder = (conn: number): ProxySocket["decoder"] => {
+    const lines = new LineDecoder();
+    return {
+      decode: (chunk) =>
+        lines.decode(chunk, (line) => log({ conn, from: "server", line: textDecoder.decode(line) })),
+    };
   };
   const sockets = new Set<Socket<ProxySocket>>();
   let nextConn = 1;
@@ -118,11 +130,11 @@ export async function recordTranscript(options: RecordTranscriptOptions): Promis
     ...handlers,
     open: (client: Socket<ProxySocket>) => {
       const conn = nextConn++;
-      client.data = { decoder: new LineDecoder(), from: "client", conn, closed: false, pending: [] };
+      client.data = { decoder: clientDecoder(conn), from: "client", conn, closed: false, pending: [] };
       client.data.writer = new SocketWriter(client as Socket<unknown>);
       sockets.add(client);
       const serverSide: ProxySocket = {
-        decoder: new LineDecoder(),
+        decoder: serverDecoder(conn),
         from: "server",
         conn,
         closed: false,

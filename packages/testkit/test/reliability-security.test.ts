@@ -170,8 +170,9 @@ describe("wire data is never code, a path or a command line", () => {
   const RISKY =
     /\beval\s*\(|new Function\b|\bFunction\s*\(|\bimport\s*\(|\brequire\s*\(|Bun\.spawn|child_process|from "node:fs"|Bun\.file|Bun\.write|\bdlopen\b/;
   const REVIEWED: Record<string, string> = {
-    // rmSync of the caller's own listening socket path (startServer's address), never a path from the wire.
-    'protocol-core/src/protocol.ts:import { rmSync } from "node:fs";': "caller's path",
+    // rmSync of the caller's own listening socket path (startServer's address), and lstatSync of the caller's
+    // connect path (a busy socket is retried, a missing one is not): never a path from the wire.
+    'protocol-core/src/protocol.ts:import { lstatSync, rmSync } from "node:fs";': "caller's path",
     // bun:ffi for SCM_RIGHTS: a literal module name, libc by its literal name, the fd from the caller.
     'qmp/src/fd-passing.ts:let ffi: typeof import("bun:ffi");': "literal",
     'qmp/src/fd-passing.ts:ffi = await import("bun:ffi");': "literal",

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket, UnixSocketListener } from "bun";
+import { JsonSplitter } from "./json-splitter.ts";
 
 export const GREETING = {
   QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: "scripted" }, capabilities: ["oob"] },
@@ -53,7 +54,7 @@ export function scriptServer(options: ScriptOptions = {}): ScriptServer {
   const peerWaiters: { index: number; resolve: (peer: ScriptPeer) => void }[] = [];
   const commands: Json[] = [];
   let commandWaiters: { count: number; resolve: (all: Json[]) => void }[] = [];
-  const buffers = new Map<Socket<undefined>, string>();
+  const splitters = new Map<Socket<undefined>, JsonSplitter>();
   const byPeer = new Map<Socket<undefined>, ScriptPeer>();
   const greeting = options.greeting === undefined ? GREETING : options.greeting;
 
@@ -90,7 +91,7 @@ export function scriptServer(options: ScriptOptions = {}): ScriptServer {
           },
         };
         byPeer.set(socket, peer);
-        buffers.set(socket, "");
+        splitters.set(socket, new JsonSplitter());
         peers.push(peer);
         if (greeting !== null) peer.send(greeting);
         for (const w of peerWaiters.filter((w) => w.index === peers.length - 1)) w.resolve(peer);
@@ -98,9 +99,7 @@ export function scriptServer(options: ScriptOptions = {}): ScriptServer {
       data(socket, chunk) {
         const peer = byPeer.get(socket);
         if (!peer) return;
-        const lines = ((buffers.get(socket) ?? "") + chunk.toString()).split("\n");
-        buffers.set(socket, lines.pop() ?? "");
-        for (const line of lines) if (line.trim() !== "") onLine(peer, line);
+        for (const line of splitters.get(socket)?.push(chunk.toString()) ?? []) onLine(peer, line);
       },
       drain(socket) {
         drainQueue(socket);

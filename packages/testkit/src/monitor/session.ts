@@ -5,7 +5,7 @@
  * What a request means is not its business: a {@link MonitorService} (the QMP dispatcher, or a transcript
  * replay) gets every parsed input and answers through {@link MonitorSession.reply}.
  */
-import { SocketWriter } from "@qmpkit/protocol-core";
+import { SocketWriter, settlesWithin, sleep } from "@qmpkit/protocol-core";
 import type { Socket } from "bun";
 import type { Fault, FaultConnection, FaultReplyAction, JsonObject, ReceivedMessage } from "../types.ts";
 import { eventText, formatReply, type Reply } from "./format.ts";
@@ -201,19 +201,10 @@ export class MonitorSession {
   async close(graceMs = 2000): Promise<void> {
     if (this.ended || this.#closing) return this.#ended.promise;
     this.#closing = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-    });
-    await Promise.race([this.#writer.flushed(), timedOut]);
-    clearTimeout(timer);
+    await settlesWithin(this.#writer.flushed(), graceMs);
     if (this.ended) return;
     this.#socket.end();
-    const closed = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-    });
-    await Promise.race([this.#ended.promise, closed]);
-    clearTimeout(timer);
+    await settlesWithin(this.#ended.promise, graceMs);
     if (!this.ended) this.#terminate();
   }
 
@@ -343,16 +334,8 @@ export class MonitorSession {
       limitBytes: (total) => this.#writer.limitBytes(total),
       flushed: () => this.#writer.flushed(),
       sleep(ms) {
-        return new Promise<void>((resolve) => {
-          if (session.ended) return resolve();
-          const timer = setTimeout(done, ms);
-          function done() {
-            clearTimeout(timer);
-            session.signal.removeEventListener("abort", done);
-            resolve();
-          }
-          session.signal.addEventListener("abort", done, { once: true });
-        });
+        // Ends early, without an error, when the connection does: the fault's work is moot then.
+        return session.ended ? Promise.resolve() : sleep(ms, session.signal).catch(() => {});
       },
     };
   }

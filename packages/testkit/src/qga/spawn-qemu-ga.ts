@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { settlesWithin } from "@qmpkit/protocol-core";
 import type { Subprocess } from "bun";
 import { QemuGaSpawnError } from "./errors.ts";
 import { SerialRelay } from "./serial-relay.ts";
@@ -123,15 +124,7 @@ export async function spawnQemuGa(options: SpawnQemuGaOptions = {}): Promise<Qem
     killing ??= (async () => {
       const { proc } = started;
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const stopped = await Promise.race([
-        proc.exited.then(() => true),
-        new Promise<false>((resolve) => {
-          timer = setTimeout(() => resolve(false), KILL_GRACE_MS);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (!stopped) {
+      if (!(await settlesWithin(proc.exited, KILL_GRACE_MS))) {
         proc.kill("SIGKILL");
         await proc.exited;
       }
