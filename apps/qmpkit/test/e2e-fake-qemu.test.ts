@@ -80,6 +80,31 @@ describe("dist/qmpkit as qemu-system-x86_64", () => {
     });
   }, 30_000);
 
+  test("through the link with a scrubbed environment (as libvirt starts QEMU), LINK.env steers it", async () => {
+    const log = join(dir, "monitor.jsonl");
+    const script = JSON.stringify({ commands: { "query-name": { return: { name: "from-the-env-file" } } } });
+    await Bun.write(`${link}.env`, `QMPKIT_FAKE_QEMU_LOG=${log}\nQMPKIT_FAKE_QEMU_SCRIPT=${script}\n`);
+    try {
+      const socket = join(dir, "scrubbed.sock");
+      const child = Bun.spawn([link, ...Q35, "-qmp", `unix:${socket},server=on,wait=off`], {
+        env: {},
+        stderr: "pipe",
+      });
+      const client = await connect(`unix:${socket}`, READY);
+      expect(await client.execute("query-name")).toEqual({ name: "from-the-env-file" });
+      await client.execute("quit");
+      await client.disconnect().catch(() => {});
+      expect(await child.exited).toBe(0);
+      const received = (await Bun.file(log).text())
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line).message?.execute);
+      expect(received).toEqual(["qmp_capabilities", "query-name", "quit"]);
+    } finally {
+      rmSync(`${link}.env`, { force: true });
+    }
+  }, 30_000);
+
   test("through the link, spawnQemu({ binary }) starts it as it starts QEMU, and the monitor answers", async () => {
     await using qemu = await spawnQemu({ binary: link, args: Q35 });
     const client = await connect(qemu.address);

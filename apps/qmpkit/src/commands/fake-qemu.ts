@@ -33,5 +33,12 @@ export async function runFakeQemu(
   const script = Bun.argv[1];
   const compiled = script === undefined || script.startsWith("/$bunfs/");
   const relaunch = compiled ? [process.execPath, "fake-qemu"] : [process.execPath, script, "fake-qemu"];
-  return runEmulator(argv, io, { prog, relaunch });
+  // Run through a link (libvirt's <emulator>), `LINK.env` may hold the QMPKIT_FAKE_QEMU_* settings that a
+  // launcher scrubbing the environment would drop.
+  const link = prog.startsWith("qemu-system-")
+    ? process.argv0.includes("/")
+      ? process.argv0
+      : Bun.which(process.argv0)
+    : null;
+  return runEmulator(argv, io, { prog, relaunch, ...(link ? { envFile: `${link}.env` } : {}) });
 }

@@ -4,7 +4,7 @@
  * command line's backends and devices in the VM model, then run until `quit` or a termination signal, and clean
  * up (pidfile, sockets) on the way out.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { createFakeQemu, type FakeQemu } from "../fake-server.ts";
 import type { QemuVersion } from "../qemu-10.ts";
@@ -31,6 +31,12 @@ export interface RunEmulatorOptions {
   prog?: string;
   /** The command that runs this emulator again with the same arguments (for `-daemonize`). */
   relaunch?: readonly string[];
+  /**
+   * A file of `QMPKIT_FAKE_QEMU_*=value` lines read when those variables are not in the environment: programs
+   * such as libvirt start QEMU with a scrubbed environment, so a test puts them beside the emulator's link
+   * (`qemu-system-x86_64.env`, see the testkit README). A missing file is no error.
+   */
+  envFile?: string;
   /** Called once every monitor listens (tests and the bench use it). */
   onListening?: (fake: FakeQemu) => void;
   /**
@@ -63,6 +69,8 @@ export async function runEmulator(
   io: EmulatorIO,
   options: RunEmulatorOptions = {},
 ): Promise<number> {
+  // The env file's settings become the environment, so a -daemonize child inherits them too.
+  io = { ...io, env: withEnvFile(io.env, options.envFile) };
   const daemon = daemonChild(io.env);
   const prog =
     (daemon === undefined ? undefined : io.env.QMPKIT_FAKE_QEMU_PROG) ?? options.prog ?? "qemu-system-x86_64";
@@ -230,6 +238,20 @@ function bindError(prog: string, endpoint: MonitorEndpoint, error: unknown): Emu
     1,
     `${prog}: ${endpoint.location}: Failed to bind socket to ${endpoint.describe}: ${errnoText(error)}\n`,
   );
+}
+
+/** `env` completed with the `QMPKIT_FAKE_QEMU_*` lines of `file`; the environment wins. */
+function withEnvFile(
+  env: Readonly<Record<string, string | undefined>>,
+  file: string | undefined,
+): Readonly<Record<string, string | undefined>> {
+  if (file === undefined || !existsSync(file)) return env;
+  const merged: Record<string, string | undefined> = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const match = /^(QMPKIT_FAKE_QEMU_[A-Z_]+)=(.*)$/.exec(line.trim());
+    if (match?.[1] !== undefined) merged[match[1]] = match[2];
+  }
+  return { ...merged, ...env };
 }
 
 /** `-msg timestamp=on`: QEMU's UTC time with microseconds, then a space. */
