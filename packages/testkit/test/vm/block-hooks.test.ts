@@ -21,19 +21,14 @@ import type { VmCommandContext } from "../../src/vm/types.ts";
 import { Vm } from "../../src/vm/vm.ts";
 import { block as blockFlow } from "../contract/flows/block.ts";
 
-const MACHINE: Machine = {
-  name: "q35",
-  qemuVersion: "7.2",
-  schema: [],
-  commands: [],
-  profile: undefined,
-  replies: new Map(),
-};
+function machine(qemuVersion: "7.2" | "10.0" = "7.2"): Machine {
+  return { name: "q35", qemuVersion, schema: [], commands: [], profile: undefined, replies: new Map() };
+}
 
-function makeVm() {
+function makeVm(qemuVersion: "7.2" | "10.0" = "7.2") {
   const events: [string, unknown][] = [];
   const vm = new Vm({
-    machine: MACHINE,
+    machine: machine(qemuVersion),
     clock: new ManualClock(),
     config: {
       status: "prelaunch",
@@ -67,8 +62,9 @@ function makeVm() {
 }
 
 /** What the flow's fixture says each command step answered, with `actual-size` out of the comparison. */
-async function fixtureAnswers(): Promise<Map<number, unknown>> {
-  const text = await Bun.file(join(import.meta.dir, "../../fixtures/flows/qemu-7.2/q35/block.jsonl")).text();
+async function fixtureAnswers(qemuVersion: string): Promise<Map<number, unknown>> {
+  const fixture = `../../fixtures/flows/qemu-${qemuVersion}/q35/block.jsonl`;
+  const text = await Bun.file(join(import.meta.dir, fixture)).text();
   const answers = new Map<number, unknown>();
   for (const line of text.trim().split("\n")) {
     const step = JSON.parse(line) as { step: number; send?: unknown; recv?: JsonObject[] };
@@ -86,42 +82,44 @@ function comparable(value: unknown, dir: string): unknown {
   );
 }
 
-test("with the hooks playing object-add and device_add, the block flow's commands answer as QEMU 7.2", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "qmpkit-block-hooks-"));
-  try {
-    await blockFlow.setup?.({ dir });
-    const { vm, run } = makeVm();
-    const groups = vm.get(ThrottleGroups);
-    const answers = await fixtureAnswers();
-    const steps = blockFlow.steps({ dir });
-    for (const [index, step] of steps.entries()) {
-      if (step.kind !== "command") continue;
-      const args = (step.arguments ?? {}) as JsonObject;
-      // An unknown driver is refused by the schema check before any subsystem sees it.
-      if (args.driver === "no-such-driver") continue;
-      let answer: JsonObject;
-      if (step.execute === "object-add") {
-        groups.define(String(args.id), args.limits as JsonObject);
-        answer = { return: {} };
-      } else if (step.execute === "object-del") {
-        answer = groups.remove(String(args.id)) ? { return: {} } : { error: {} };
-      } else if (step.execute === "device_add") {
-        const qdev = `/machine/peripheral/${String(args.id)}/virtio-backend`;
-        vm.get(Block).attach(String(args.drive), { qdev, device: "" }, "virtio-blk-device.drive");
-        answer = { return: {} };
-      } else {
-        answer = await run(step.execute, args);
+for (const qemuVersion of ["7.2", "10.0"] as const) {
+  test(`with the hooks playing object-add and device_add, the block flow's commands answer as QEMU ${qemuVersion}`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "qmpkit-block-hooks-"));
+    try {
+      await blockFlow.setup?.({ dir });
+      const { vm, run } = makeVm(qemuVersion);
+      const groups = vm.get(ThrottleGroups);
+      const answers = await fixtureAnswers(qemuVersion);
+      const steps = blockFlow.steps({ dir });
+      for (const [index, step] of steps.entries()) {
+        if (step.kind !== "command") continue;
+        const args = (step.arguments ?? {}) as JsonObject;
+        // An unknown driver is refused by the schema check before any subsystem sees it.
+        if (args.driver === "no-such-driver") continue;
+        let answer: JsonObject;
+        if (step.execute === "object-add") {
+          groups.define(String(args.id), args.limits as JsonObject);
+          answer = { return: {} };
+        } else if (step.execute === "object-del") {
+          answer = groups.remove(String(args.id)) ? { return: {} } : { error: {} };
+        } else if (step.execute === "device_add") {
+          const qdev = `/machine/peripheral/${String(args.id)}/virtio-backend`;
+          vm.get(Block).attach(String(args.drive), { qdev, device: "" }, "virtio-blk-device.drive");
+          answer = { return: {} };
+        } else {
+          answer = await run(step.execute, args);
+        }
+        // Steps are numbered from 1 after qmp_capabilities.
+        expect({ step: step.execute, answer: comparable(answer, dir) }).toEqual({
+          step: step.execute,
+          answer: answers.get(index + 2),
+        });
       }
-      // Steps are numbered from 1 after qmp_capabilities.
-      expect({ step: step.execute, answer: comparable(answer, dir) }).toEqual({
-        step: step.execute,
-        answer: answers.get(index + 2),
-      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  });
+}
 
 test("attach refuses a missing node and a node another device writes, with QEMU's texts", async () => {
   const { vm, run } = makeVm();

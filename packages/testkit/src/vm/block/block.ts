@@ -33,10 +33,11 @@ export class Block {
     this.#vm = vm;
     vm.command("blockdev-add", (args, ctx) => this.add(args, ctx));
     vm.command("blockdev-del", (args) => this.delete(String(args["node-name"])));
+    const since10 = vm.machine.qemuVersion !== "7.2";
     vm.command("query-named-block-nodes", (args) =>
-      [...this.#nodes.values()].reverse().map((node) => node.deviceInfo(args.flat === true)),
+      [...this.#nodes.values()].reverse().map((node) => node.deviceInfo(args.flat === true, since10)),
     );
-    vm.command("query-block", () => this.#attached.map((node) => queryBlockEntry(node)));
+    vm.command("query-block", () => this.#attached.map((node) => queryBlockEntry(node, since10)));
     vm.command("block_resize", (args) => this.resize(args));
   }
 
@@ -384,7 +385,7 @@ function readHead(path: string): Uint8Array {
   }
 }
 
-function queryBlockEntry(node: BlockNode): JsonObject {
+function queryBlockEntry(node: BlockNode, since10: boolean): JsonObject {
   const attachment = node.attachment;
   // A drive no device uses has no I/O status and no qdev.
   const attached = attachment?.qdev !== undefined;
@@ -393,7 +394,7 @@ function queryBlockEntry(node: BlockNode): JsonObject {
     device: attachment?.device ?? "",
     locked: false,
     removable: attachment?.removable ?? false,
-    inserted: node.deviceInfo(false),
+    inserted: node.deviceInfo(false, since10),
     ...(attached ? { qdev: attachment?.qdev } : {}),
     type: "unknown",
   };

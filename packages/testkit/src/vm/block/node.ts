@@ -163,10 +163,13 @@ export class BlockNode {
     }
   }
 
-  /** `ImageInfo`: with `nested`, the backing chain hangs below as `backing-image`. */
-  imageInfo(nested: boolean): JsonObject {
+  /**
+   * `ImageInfo`: with `nested`, the backing chain hangs below as `backing-image`. `since10` adds what QEMU 10.0
+   * reports beyond 7.2 (a file node's empty `format-specific`).
+   */
+  imageInfo(nested: boolean, since10 = false): JsonObject {
     const info: JsonObject = {};
-    if (nested && this.backing !== undefined) info["backing-image"] = this.backing.imageInfo(true);
+    if (nested && this.backing !== undefined) info["backing-image"] = this.backing.imageInfo(true, since10);
     const header = this.driver === "qcow2" ? this.header : undefined;
     if (header?.backingFormat !== undefined && header.backingFile !== undefined)
       info["backing-filename-format"] = header.backingFormat;
@@ -188,6 +191,7 @@ export class BlockNode {
         },
       };
     }
+    if (since10 && this.driver === "file") info["format-specific"] = { type: "file", data: {} };
     if (header?.backingFile !== undefined) {
       info["full-backing-filename"] = this.#fullBackingFilename(header.backingFile);
       info["backing-filename"] = header.backingFile;
@@ -197,14 +201,16 @@ export class BlockNode {
   }
 
   /** `BlockDeviceInfo`, the element of query-named-block-nodes and query-block's `inserted`. */
-  deviceInfo(flat: boolean): JsonObject {
+  deviceInfo(flat: boolean, since10 = false): JsonObject {
     let depth = 0;
     if (!flat) for (let b = this.backing; b !== undefined; b = b.backing) depth++;
     const info: JsonObject = {
       iops_rd: 0,
       detect_zeroes:
         typeof this.options["detect-zeroes"] === "string" ? this.options["detect-zeroes"] : "off",
-      image: this.imageInfo(!flat),
+      // QEMU 9.2 added whether the node is active (every node is, outside a migration's handover).
+      ...(since10 ? { active: true } : {}),
+      image: this.imageInfo(!flat, since10),
       iops_wr: 0,
       ro: this.readOnly,
       "node-name": this.name,
