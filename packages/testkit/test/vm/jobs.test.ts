@@ -161,3 +161,27 @@ test("blockdev-create writes a qcow2 image that blockdev-add then reads: size, c
     "backing-filename": "base.img",
   });
 });
+
+test("job ids and speeds are refused as QEMU 7.2 does; a negative speed shows the job created and gone", async () => {
+  const { client, run, failure } = await setup();
+  for (const name of ["n", "n2"])
+    await run("blockdev-add", { "node-name": name, driver: "null-co", size: MiB });
+  const mirror = { device: "n", target: "n2", sync: "full" };
+  // With no job-id QEMU takes the device's BlockBackend name, which a node has not: "".
+  expect(await failure("blockdev-mirror", mirror)).toBe("GenericError: Invalid job ID ''");
+  expect(await failure("blockdev-mirror", { ...mirror, "job-id": "0bad" })).toBe(
+    "GenericError: Invalid job ID '0bad'",
+  );
+  const events = client.listen({ names: ["JOB_STATUS_CHANGE"] });
+  expect(await failure("blockdev-mirror", { ...mirror, "job-id": "j", speed: -1 })).toBe(
+    "GenericError: Parameter 'speed' expects a non-negative value",
+  );
+  expect(events.clear().map((e) => (e.data as { status?: string }).status)).toEqual(["created", "null"]);
+  expect(await failure("block-commit", { "job-id": "c", device: "n" })).toBe(
+    "GenericError: cannot commit an image into itself",
+  );
+  await run("blockdev-mirror", { ...mirror, "job-id": "j" });
+  expect(await failure("blockdev-mirror", { ...mirror, "job-id": "j" })).toBe(
+    "GenericError: Need a root block node",
+  );
+});

@@ -70,10 +70,23 @@ export class BlockJobs {
     return node;
   }
 
-  #common(args: JsonObject): { speed: number; autoFinalize: boolean; autoDismiss: boolean } {
+  /**
+   * A block job's id (QEMU falls back to the device's BlockBackend name, "" for a node, which it then refuses)
+   * and common options. A negative speed is found once the job exists: created, then null, then the error.
+   */
+  #common(
+    args: JsonObject,
+    device: BlockNode,
+  ): { id: string; speed: number; autoFinalize: boolean; autoDismiss: boolean } {
+    const id = this.#jobs.checkId(args["job-id"] ?? device.attachment?.device ?? "");
     const speed = typeof args.speed === "number" ? args.speed : 0;
-    if (speed < 0) throw generic("Parameter 'speed' expects a non-negative value");
+    if (speed < 0) {
+      this.#vm.emit("JOB_STATUS_CHANGE", { status: "created", id });
+      this.#vm.emit("JOB_STATUS_CHANGE", { status: "null", id });
+      throw generic("Parameter 'speed' expects a non-negative value");
+    }
     return {
+      id,
       speed,
       autoFinalize: args["auto-finalize"] !== false,
       autoDismiss: args["auto-dismiss"] !== false,
@@ -84,8 +97,8 @@ export class BlockJobs {
     const source = this.#root(String(args.device));
     const target = this.#root(String(args.target));
     if (args.sync !== "full") this.#vm.unimplemented(ctx, `blockdev-mirror sync '${String(args.sync)}'`);
-    const id = this.#jobs.checkId(args["job-id"]);
-    const common = this.#common(args);
+    const common = this.#common(args, source);
+    const id = common.id;
     if (target.readOnly) {
       // QEMU creates the job before it finds out, and takes it down again.
       this.#vm.emit("JOB_STATUS_CHANGE", { status: "created", id });
@@ -111,7 +124,7 @@ export class BlockJobs {
       },
       release,
     };
-    this.#jobs.start({ id, type: "mirror", len: source.length(), ...common, behaviour }, ctx);
+    this.#jobs.start({ type: "mirror", len: source.length(), ...common, behaviour }, ctx);
   }
 
   #backup(args: JsonObject, ctx: VmCommandContext): void {
@@ -122,8 +135,7 @@ export class BlockJobs {
     const target = this.#block.lookup(targetName, targetName);
     checkNotBusy(target);
     if (args.sync !== "full") this.#vm.unimplemented(ctx, `blockdev-backup sync '${String(args.sync)}'`);
-    const id = this.#jobs.checkId(args["job-id"]);
-    const common = this.#common(args);
+    const common = this.#common(args, source);
     if (source.length() !== target.length()) throw generic("Source and target image have different sizes");
     // The copy-before-write filter holds the source (blockdev-del: "in use"); the job blocks the target ("busy").
     const release = block("backup", { filtered: [source], blocked: [target] });
@@ -132,7 +144,7 @@ export class BlockJobs {
       instant: source.isVirtual() && target.isVirtual(),
       release,
     };
-    this.#jobs.start({ id, type: "backup", len: source.length(), ...common, behaviour }, ctx);
+    this.#jobs.start({ type: "backup", len: source.length(), ...common, behaviour }, ctx);
   }
 
   #stream(args: JsonObject, ctx: VmCommandContext): void {
@@ -141,8 +153,7 @@ export class BlockJobs {
     checkNotBusy(top);
     if (args.base !== undefined || args["base-node"] !== undefined || args.bottom !== undefined)
       this.#vm.unimplemented(ctx, "block-stream with a base");
-    const id = this.#jobs.checkId(args["job-id"] ?? device);
-    const common = this.#common(args);
+    const common = this.#common(args, top);
     const chain: BlockNode[] = [];
     for (let node = top.backing; node !== undefined; node = node.backing) chain.push(node);
     const release = block("stream", { blocked: [top, ...chain] });
@@ -156,7 +167,7 @@ export class BlockJobs {
       },
       release,
     };
-    this.#jobs.start({ id, type: "stream", len: top.length(), ...common, behaviour }, ctx);
+    this.#jobs.start({ type: "stream", len: top.length(), ...common, behaviour }, ctx);
   }
 
   #commit(args: JsonObject, ctx: VmCommandContext): void {
@@ -169,9 +180,8 @@ export class BlockJobs {
         "block-commit of an intermediate node (only the active commit is modelled)",
       );
     const base = top.backing;
-    if (base === undefined) this.#vm.unimplemented(ctx, "block-commit of a node without a backing node");
-    const id = this.#jobs.checkId(args["job-id"] ?? device);
-    const common = this.#common(args);
+    if (base === undefined) throw generic("cannot commit an image into itself");
+    const common = this.#common(args, top);
     const release = block("commit", { filtered: [top], backend: [base], blocked: [top, base] });
     const behaviour: JobBehaviour = {
       waitsForComplete: true,
@@ -181,7 +191,7 @@ export class BlockJobs {
       },
       release,
     };
-    this.#jobs.start({ id, type: "commit", len: top.length(), ...common, behaviour }, ctx);
+    this.#jobs.start({ type: "commit", len: top.length(), ...common, behaviour }, ctx);
   }
 
   #create(args: JsonObject, ctx: VmCommandContext): void {
