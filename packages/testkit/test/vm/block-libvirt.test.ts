@@ -137,8 +137,8 @@ test("libvirt's blockcopy --pivot gets QEMU 7.2's replies and events from the bl
     expect(compared).toBe(16); // every command from libvirt-447 to libvirt-463 but the condensed listing
     expect(events).toEqual(expectedEvents as JsonObject[]);
     // The pivot: the first disk now reads from the copy.
-    const [first] = ((await run("query-block", {})).return as unknown as JsonObject[]) ?? [];
-    expect((first?.inserted as JsonObject)["node-name"]).toBe("libvirt-3-format");
+    const [first = {}] = (await run("query-block", {})).return as unknown as JsonObject[];
+    expect((first.inserted as JsonObject)["node-name"]).toBe("libvirt-3-format");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
