@@ -4,17 +4,16 @@
  * an event stream that ends when the session ends, and one place that closes the embedded fake.
  */
 
-import { type QMPClient, type QmpEvent, Runstate } from "@qmpkit/qmp";
+import {
+  ExecInterruptedError,
+  type QMPClient,
+  type QmpEvent,
+  Runstate,
+  StateError,
+  UsageError,
+} from "@qmpkit/qmp";
 import { ConnectionLostError, isExecuteError, MessageRefusedError } from "./errors.ts";
 import type { QmpEventLike, Session } from "./session.ts";
-
-/** Codes of the client's `UsageError`s for a message it will not send as typed. */
-const REFUSED = new Set([
-  "QMP_ERR_INVALID_MESSAGE",
-  "QMP_ERR_RESERVED_ID",
-  "QMP_ERR_DUPLICATE_ID",
-  "QMP_ERR_OOB_NOT_ENABLED",
-]);
 
 /**
  * A live connection as a {@link Session}. Events are read from the client's default listener, which
@@ -142,8 +141,8 @@ export class ClientSession implements Session {
       const desc = this.#reword(error.desc);
       return desc === error.desc ? error : new RewordedExecuteError(error.errorClass, desc, error);
     }
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code === "QMP_ERR_STATE") {
+    // instanceof, not code strings: qmpkit's error classes are branded, so this holds for a second copy too.
+    if (error instanceof StateError) {
       return new ConnectionLostError(
         `the connection to ${this.#label} is closed; '${command}' was not sent`,
         {
@@ -151,15 +150,16 @@ export class ClientSession implements Session {
         },
       );
     }
-    if (code === "QMP_ERR_INTERRUPTED") {
-      const cause = (error as { cause?: unknown }).cause;
+    if (error instanceof ExecInterruptedError) {
+      const cause = error.cause;
       const why = cause === undefined ? "" : `: ${messageOf(cause)}`;
       return new ConnectionLostError(
         `the connection to ${this.#label} closed before '${command}' was answered${why}`,
         { cause: error },
       );
     }
-    if (typeof code === "string" && REFUSED.has(code)) {
+    // The client's refusals of a message it will not send as typed (bad shape, reserved or duplicate id, no oob).
+    if (error instanceof UsageError) {
       return new MessageRefusedError(`not sent: ${messageOf(error)}`, { cause: error });
     }
     return error;

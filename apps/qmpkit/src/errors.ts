@@ -23,12 +23,6 @@ export class UsageError extends CliError {
   override readonly code: string = "QMPKIT_ERR_USAGE";
 }
 
-/** A subcommand part that waits for something a library does not export yet. */
-export class NotImplementedError extends CliError {
-  override name = "NotImplementedError";
-  override readonly code = "QMPKIT_ERR_NOT_IMPLEMENTED";
-}
-
 /** Connecting or negotiating failed; `cause` is the client's error (`ConnectError`, a timeout, …). */
 export class ConnectionFailedError extends CliError {
   override name = "ConnectionFailedError";

@@ -1,8 +1,11 @@
 import type { Runstate } from "./runstate.ts";
 
-// Brands every qmpkit error so `instanceof QMPError` still holds when an application ends up with two copies of
-// the package (two workspace versions, or a bundled and an installed one).
+// Brands every qmpkit error so `instanceof` still holds when an application ends up with two copies of a package
+// (two workspace versions, or a bundled and an installed one), for the base class and for every subclass: an
+// instance lists the names of the classes it was made from (`kBrands`), and each class's `instanceof` checks its
+// own name there when the ordinary prototype check fails (undici's pattern, without a symbol per class).
 const kQmpkitError = Symbol.for("qmpkit.error");
+const kBrands = Symbol.for("qmpkit.error.brands");
 
 /** Options accepted by every qmpkit error constructor. */
 export interface QMPErrorOptions {
@@ -30,17 +33,27 @@ export class QMPError extends Error {
     return true;
   }
 
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof.
-    if (this === QMPError) {
-      return (
-        typeof value === "object" &&
-        value !== null &&
-        (value as Record<symbol, unknown>)[kQmpkitError] === true
-      );
+  /** The names of this error's classes, most derived first, up to `QMPError`. */
+  get [kBrands](): readonly string[] {
+    const names: string[] = [];
+    for (let proto = Object.getPrototypeOf(this); proto !== null; proto = Object.getPrototypeOf(proto)) {
+      const name = (proto.constructor as { name?: unknown } | undefined)?.name;
+      if (typeof name === "string") names.push(name);
+      if (name === "QMPError") break;
     }
-    // biome-ignore lint/complexity/noThisInStatic: subclasses keep the ordinary prototype-chain check.
-    return Function.prototype[Symbol.hasInstance].call(this, value);
+    return names;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== "object" || value === null) return false;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof.
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    const record = value as Record<symbol, unknown>;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof.
+    if (this === QMPError) return record[kQmpkitError] === true;
+    const brands = record[kBrands];
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof.
+    return Array.isArray(brands) && brands.includes(this.name);
   }
 }
 
