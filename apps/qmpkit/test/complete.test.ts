@@ -40,8 +40,10 @@ describe("argument names", () => {
     expect(complete(tiny, "node-add driver=wrap i")).toEqual([["inner="], "i"]);
   });
 
-  test("nothing for values, quotes, raw JSON and unknown commands", () => {
-    expect(complete(tiny, "node-add driver=fi")).toEqual([[], ""]);
+  test("nothing for free-form values, quotes, raw JSON and unknown commands", () => {
+    expect(complete(tiny, "node-add name=fi")).toEqual([[], "name=fi"]);
+    // driver is an enum in the tiny schema: its members are offered (see "argument values").
+    expect(complete(tiny, "node-add driver=fi")).toEqual([["driver=file"], "driver=fi"]);
     expect(complete(tiny, "node-add name='a b")).toEqual([[], ""]);
     expect(complete(tiny, "node-add 'na")).toEqual([[], ""]);
     expect(complete(tiny, '{"execute": "')).toEqual([[], ""]);
@@ -82,5 +84,28 @@ describe("transactions (QEMU 7.2 schema)", () => {
   test("nothing after ')'", async () => {
     const source = completionSourceFromSchema(await qemuSchema());
     expect(complete(source, "transaction( abort ) ")).toEqual([[], ""]);
+  });
+});
+
+describe("argument values", () => {
+  test("an enum argument's members after 'key=', as whole words", async () => {
+    const source = completionSourceFromSchema(await qemuSchema());
+    const [drivers, word] = complete(source, "blockdev-add driver=nu");
+    expect(word).toBe("driver=nu");
+    expect(drivers).toEqual(expect.arrayContaining(["driver=null-aio", "driver=null-co"]));
+    expect(drivers.every((d) => d.startsWith("driver=nu"))).toBe(true);
+    expect(complete(source, "object-add qom-type=iothrea")[0]).toEqual(["qom-type=iothread"]);
+    expect(complete(source, "drive-backup sync=")[0]).toEqual(
+      expect.arrayContaining(["sync=full", "sync=top", "sync=none", "sync=incremental"]),
+    );
+    expect(complete(source, "block-job-pause id=")[0]).toEqual([]);
+  });
+
+  test("a boolean argument offers false and true", async () => {
+    const source = completionSourceFromSchema(await qemuSchema());
+    expect(complete(source, "block-dirty-bitmap-add persistent=")[0]).toEqual([
+      "persistent=false",
+      "persistent=true",
+    ]);
   });
 });

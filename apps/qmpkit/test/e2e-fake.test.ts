@@ -354,7 +354,8 @@ describe("the binary", () => {
       expect(help.stdout).toContain("\nExamples:\n  qmpkit ");
       expect((await qmpkit(["help", command.name])).stdout).toBe(help.stdout);
     }
-  });
+    // One process per command: more than bun's 5 s default on a loaded machine.
+  }, 30_000);
 
   test("errors are one line without a stack trace", async () => {
     for (const [args, stderr] of [

@@ -68,8 +68,9 @@ export const shellCommand = defineCommand({
     "null, [..], {..}), quoted values are strings, dotted keys nest (a.b=1), and a line starting",
     "with '{' is sent as-is. 'transaction(' starts a block of actions that ')' sends; the one-line",
     "form is 'transaction( a x=1, b y=2 )'. Events print as they arrive. Tab completes command",
-    "and argument names. With stdin not a terminal, it reads one command per line, prints each",
-    "reply as a JSON line, and exits 1 if a command failed (2 if a line did not parse).",
+    "and argument names, and enum values (driver=, sync=). With stdin not a terminal, it reads",
+    "one command per line, prints each reply as a JSON line, and exits 1 if a command failed",
+    "(2 if a line did not parse).",
   ].join("\n"),
   flags: {
     ...CONNECTION_FLAGS,

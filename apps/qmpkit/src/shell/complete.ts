@@ -4,10 +4,11 @@
  * - first word: command names (plus `transaction(`), or inside a transaction the action names;
  * - later words without `=`: the argument names of that command or action, as `name=`, leaving
  *   out the ones already typed;
- * - values, quoted text and raw JSON lines: nothing.
+ * - after `name=`: the members of the argument's enum type (`driver=`, `sync=`), or true/false;
+ * - other values, quoted text and raw JSON lines: nothing.
  */
 
-import { argumentMembers, argumentTag, type SchemaIndex, sortedNames } from "../schema.ts";
+import { argumentMembers, argumentTag, enumValues, type SchemaIndex, sortedNames } from "../schema.ts";
 import type { ShellState } from "./parse.ts";
 import { tokenize, type WordToken } from "./tokenize.ts";
 
@@ -17,6 +18,8 @@ export interface CompletionSource {
   readonly commands: readonly string[];
   /** Argument names of a command; `given` holds the top-level key=value pairs typed so far. */
   argumentsOf(command: string, given: ReadonlyMap<string, string>): readonly string[];
+  /** The values an argument may take when its type lists them (an enum, a boolean); [] otherwise. */
+  valuesOf?(command: string, key: string, given: ReadonlyMap<string, string>): readonly string[];
   /** Transaction action names, sorted. */
   readonly actions: readonly string[];
   /** The `data` member names of one transaction action. */
@@ -39,6 +42,16 @@ export function completionSourceFromSchema(index: SchemaIndex): CompletionSource
       return argumentMembers(index, command, tag === undefined ? undefined : given.get(tag)).map(
         (m) => m.name,
       );
+    },
+    valuesOf(command, key, given) {
+      const tag = argumentTag(index, command);
+      const member = argumentMembers(index, command, tag === undefined ? undefined : given.get(tag)).find(
+        (m) => m.name === key,
+      );
+      const type = member ? index.entries.get(member.type) : undefined;
+      if (type?.["meta-type"] === "enum") return enumValues(type);
+      if (type?.["meta-type"] === "builtin" && type["json-type"] === "boolean") return ["false", "true"];
+      return [];
     },
     actions: actionUnion ? (actionUnion.variants ?? []).map((v) => v.case).sort() : [],
     actionArgumentsOf(action) {
@@ -73,8 +86,9 @@ export function complete(source: CompletionSource, line: string, state?: ShellSt
   const tokens = tokenized.tokens;
   const last = tokens.at(-1);
   const current = last?.kind === "word" && last.end === line.length ? last : undefined;
-  if (current && (current.open || current.eq >= 0)) return [[], ""];
+  if (current?.open) return [[], ""];
   const word = current ? line.slice(current.column - 1) : "";
+  const typedValue = current && current.eq >= 0 ? current : undefined;
   if (/["'\\]/.test(word)) return [[], word];
 
   // The words of the current command or action, up to (not including) the current word.
@@ -105,6 +119,13 @@ export function complete(source: CompletionSource, line: string, state?: ShellSt
     const given = new Map<string, string>();
     for (const w of segment.slice(1)) {
       if (w.eq > 0) given.set(w.text.slice(0, w.eq).split(".")[0] as string, w.text.slice(w.eq + 1));
+    }
+    if (typedValue) {
+      // `driver=nu`: the argument's enum members, as whole `key=value` words. Only top-level keys of commands.
+      const key = typedValue.text.slice(0, typedValue.eq);
+      if (inTransaction || key.includes(".") || /["'\\]/.test(word) || !source.valuesOf) return [[], word];
+      const values = source.valuesOf(name.text, key, given);
+      return [values.map((v) => `${key}=${v}`).filter((c) => c.startsWith(word)), word];
     }
     const names = inTransaction ? source.actionArgumentsOf(name.text) : source.argumentsOf(name.text, given);
     candidates = names.filter((n) => !given.has(n)).map((n) => `${n}=`);
