@@ -11,9 +11,10 @@
  *   - query-qmp-schema      -> {"return": <SCHEMA_FILE>}
  *   - bench-events {count}  -> `count` BENCH events, then {"return": {}}
  *   - anything else         -> a fixed query-status return
- * Every reply echoes the request's "id" text verbatim. Requests are expected
- * to be compact single-line JSON (the benchmark writes them), so the command
- * name, "id" and "count" are found by a simple scan, not a JSON parser.
+ * Every reply echoes the request's "id" text verbatim (none when it had none).
+ * A request ends where its braces balance, as in QEMU's streamer: no newline is
+ * needed. Requests are expected to be compact JSON (the benchmark writes them),
+ * so the command name, "id" and "count" are found by a simple scan.
  *
  * Non-blocking socket + poll; many requests per read (pipelining) are
  * answered into one large output buffer that is written in big chunks, and
@@ -212,7 +213,9 @@ static size_t value_len(const char *p, const char *end) {
 typedef struct {
   int fd;
   buf_t in;
-  size_t scanned; /* bytes after in.head already known to hold no newline */
+  size_t scanned; /* bytes after in.head already scanned for the end of a message */
+  int depth, in_str, esc; /* the scan's state: brace depth, inside a string, after a backslash */
+  size_t msg_end; /* length of the complete message at in.head, 0 while there is none */
   int eof;
   buf_t out;
   /* a bench-events command in progress */
@@ -303,12 +306,37 @@ static void produce_events(client_t *c) {
   }
 }
 
+/* The length of the complete message at in.head (it ends where its braces balance), or 0. */
+static size_t message_end(client_t *c) {
+  if (c->msg_end) return c->msg_end;
+  const char *p = c->in.p + c->in.head;
+  size_t avail = buf_size(&c->in);
+  for (size_t i = c->scanned; i < avail; i++) {
+    char ch = p[i];
+    if (c->in_str) {
+      if (c->esc) c->esc = 0;
+      else if (ch == '\\') c->esc = 1;
+      else if (ch == '"') c->in_str = 0;
+    } else if (ch == '"') {
+      c->in_str = 1;
+    } else if (ch == '{' || ch == '[') {
+      c->depth++;
+    } else if ((ch == '}' || ch == ']') && --c->depth <= 0) {
+      c->depth = 0;
+      c->scanned = 0;
+      c->msg_end = i + 1;
+      return c->msg_end;
+    }
+  }
+  c->scanned = avail;
+  return 0;
+}
+
 /* Is there work that produce() could do right now? */
 static int can_produce(client_t *c) {
   if (buf_size(&c->out) >= OUT_HIGH) return 0;
   if (c->ev_left > 0) return 1;
-  size_t avail = buf_size(&c->in);
-  return avail > c->scanned && memchr(c->in.p + c->in.head + c->scanned, '\n', avail - c->scanned) != NULL;
+  return message_end(c) != 0;
 }
 
 /* Answer complete lines and pending events until out is full or no work. */
@@ -319,17 +347,11 @@ static void produce(client_t *c) {
       produce_events(c);
       continue;
     }
-    char *start = c->in.p + c->in.head;
-    size_t avail = buf_size(&c->in);
-    char *nl = avail > c->scanned ? memchr(start + c->scanned, '\n', avail - c->scanned) : NULL;
-    if (!nl) {
-      c->scanned = avail;
-      return;
-    }
-    size_t n = (size_t)(nl - start);
-    handle_line(c, start, n);
-    buf_consume(&c->in, n + 1);
-    c->scanned = 0;
+    size_t n = message_end(c);
+    if (!n) return;
+    handle_line(c, c->in.p + c->in.head, n);
+    buf_consume(&c->in, n);
+    c->msg_end = 0;
   }
 }
 
