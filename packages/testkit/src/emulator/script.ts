@@ -33,15 +33,35 @@ export interface ScriptControl {
 interface Rule {
   command: string;
   nth?: number;
-  action: "crash" | "delay" | "hang" | "disconnect" | "reset" | "emit";
+  action:
+    | "crash"
+    | "delay"
+    | "hang"
+    | "disconnect"
+    | "reset"
+    | "emit"
+    | "guest-shutdown"
+    | "guest-reboot"
+    | "guest-panic";
   ms?: number;
   signal?: NodeJS.Signals;
   event?: string;
   data?: JsonObject;
 }
 
-const SCRIPT_KEYS = ["version", "commands", "rules", "faults"];
-const RULE_ACTIONS = ["crash", "delay", "hang", "disconnect", "reset", "emit"];
+const SCRIPT_KEYS = ["version", "commands", "rules", "faults", "guest"];
+const RULE_ACTIONS = [
+  "crash",
+  "delay",
+  "hang",
+  "disconnect",
+  "reset",
+  "emit",
+  "guest-shutdown",
+  "guest-reboot",
+  "guest-panic",
+];
+const GUEST_KEYS = ["answerPowerdown"];
 
 /** Reads the script and log settings from `env`; undefined when neither is set. */
 export async function loadScript(
@@ -78,7 +98,14 @@ export async function loadScript(
     if (make === undefined) refuse(`unknown fault '${entry.fault}' (see faults.* in the testkit README)`);
     faults.push((make as (...args: unknown[]) => Fault)(...(entry.args ?? [])));
   }
-  if (rules.length > 0) faults.push(rulesFault(rules));
+  const guest = (script.guest ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(guest)) {
+    if (!GUEST_KEYS.includes(key))
+      refuse(`unknown guest member '${key}' (this version knows ${GUEST_KEYS.join(", ")})`);
+  }
+  // The rules act on the VM through the fake, which exists only once the emulator has opened it.
+  const vm: { fake: FakeQemu | undefined } = { fake: undefined };
+  if (rules.length > 0) faults.push(rulesFault(rules, vm));
   const commands = (script.commands ?? {}) as Record<
     string,
     { return?: unknown; error?: { class: string; desc: string } }
@@ -108,6 +135,8 @@ export async function loadScript(
         log({ kind: "not-created", command: error.command, message: error.message });
     },
     install(fake) {
+      vm.fake = fake;
+      if (guest.answerPowerdown === true) fake.guest.answerPowerdown();
       for (const [name, reply] of Object.entries(commands)) {
         fake.handle(name, () => {
           if (reply.error !== undefined) throw new QmpCommandError(reply.error.class, reply.error.desc);
@@ -119,7 +148,7 @@ export async function loadScript(
 }
 
 /** The rules as one fault: counts calls per command over the whole process, as a VM manager's session sees them. */
-function rulesFault(rules: Rule[]): Fault {
+function rulesFault(rules: Rule[], vm: { fake: FakeQemu | undefined }): Fault {
   const calls = new Map<string, number>();
   return {
     name: "script rules",
@@ -144,6 +173,22 @@ function rulesFault(rules: Rule[]): Fault {
           case "reset":
             conn.reset();
             return new Promise<void>(() => {});
+          case "guest-shutdown":
+          case "guest-reboot":
+          case "guest-panic": {
+            // The guest acts after this command's reply, on its own time, as a guest OS would.
+            const guest = vm.fake?.guest;
+            setTimeout(() => {
+              try {
+                if (rule.action === "guest-shutdown") guest?.shutdown();
+                else if (rule.action === "guest-reboot") guest?.reboot();
+                else guest?.panic();
+              } catch {
+                // Not running (paused, shut down): a guest that is not running does nothing.
+              }
+            }, rule.ms ?? 0);
+            break;
+          }
           case "emit":
             conn.emit(rule.event ?? "", rule.data);
             break;

@@ -277,11 +277,24 @@ describe("steering from outside: QMPKIT_FAKE_QEMU_SCRIPT and QMPKIT_FAKE_QEMU_LO
     expect(received).toEqual(["qmp_capabilities", "query-uuid", "query-name", "query-name", "query-name"]);
   }, 30_000);
 
+  test("a guest that answers the power button: system_powerdown ends in SHUTDOWN from the guest and exit 0", async () => {
+    const socket = join(tempDir(), "qmp.sock");
+    const child = launch(EMULATOR, [...BASE, "-qmp", `unix:${socket},server=on,wait=off`], {
+      env: { QMPKIT_FAKE_QEMU_SCRIPT: JSON.stringify({ version: 1, guest: { answerPowerdown: true } }) },
+    });
+    const client = await connect(`unix:${socket}`, READY);
+    const shutdown = client.waitForEvent("SHUTDOWN", { timeoutMs: 10_000 });
+    await client.execute("system_powerdown");
+    expect((await shutdown).data).toEqual({ guest: true, reason: "guest-shutdown" });
+    await client.disconnect().catch(() => {});
+    expect(await within(child.exited, 10_000, "exit after the guest's shutdown")).toBe(0);
+  }, 30_000);
+
   test("an unknown member of the script is an error, never ignored", async () => {
     const child = launch(EMULATOR, [...BASE], { env: { QMPKIT_FAKE_QEMU_SCRIPT: '{"guets": {}}' } });
     expect(await within(child.exited, 10_000, "exit")).toBe(1);
     expect(await new Response(child.stderr).text()).toBe(
-      "qemu-system-x86_64: QMPKIT_FAKE_QEMU_SCRIPT: unknown member 'guets' (this version knows version, commands, rules, faults)\n",
+      "qemu-system-x86_64: QMPKIT_FAKE_QEMU_SCRIPT: unknown member 'guets' (this version knows version, commands, rules, faults, guest)\n",
     );
   }, 30_000);
 });
