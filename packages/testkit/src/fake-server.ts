@@ -360,5 +360,12 @@ function commandOf(message: unknown): string | undefined {
  */
 export async function createFakeQemu(options: FakeQemuOptions = {}): Promise<FakeQemu> {
   const profile = await loadMachine(options.machine ?? "none", options.qemuVersion ?? "7.2");
-  return new FakeQemu(options, { profile });
+  const fake = new FakeQemu(options, { profile });
+  try {
+    for (const device of options.devices ?? []) await fake.runAtStart("device_add", device as JsonObject);
+  } catch (error) {
+    await fake.close();
+    throw error;
+  }
+  return fake;
 }

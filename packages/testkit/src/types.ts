@@ -61,6 +61,12 @@ export interface FakeQemuOptions {
   noReboot?: boolean;
   /** QEMU's `-incoming`: `"defer"` (or a URI): the VM starts in `inmigrate`. @default none */
   incoming?: string;
+  /**
+   * QEMU's `-device` options, as its JSON form takes them (`{ driver: "pcie-root-port", id: "rp1", bus: "pcie.0",
+   * chassis: 1 }`): created before any client connects, cold-plugged (`hotplugged` false; on pcie.0 they can never
+   * be unplugged). A device QEMU would refuse makes `createFakeQemu` reject with QEMU's error. @default none
+   */
+  devices?: Record<string, unknown>[];
   /** The UUID `query-uuid` reports (QEMU's `-uuid`). @default the all-zero UUID, as QEMU without -uuid */
   uuid?: string;
   /** The VM name `query-name` reports (QEMU's `-name`). @default none (`query-name` returns `{}`) */

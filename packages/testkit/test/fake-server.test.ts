@@ -193,18 +193,18 @@ describe("scripting", () => {
   test("a schema command the fake does not emulate: QEMU's argument checks, then a loud error", async () => {
     const fake = await fakeQemu();
     const c = await client(fake.address);
-    const bad = await c.executeUntyped("device_del", {}).catch((e: ExecuteError) => e.desc);
-    expect(bad).toBe("Parameter 'id' is missing");
+    const bad = await c.executeUntyped("set_link", { up: true }).catch((e: ExecuteError) => e.desc);
+    expect(bad).toBe("Parameter 'name' is missing");
     const unimplemented = await c
-      .executeUntyped("device_del", { id: "nic0" })
+      .executeUntyped("set_link", { name: "nic0", up: true })
       .catch((e: ExecuteError) => e.desc);
     expect(unimplemented).toContain("not implemented");
     expect(fake.errors).toHaveLength(1);
     // Scripting it makes it work, with QEMU's argument checks kept.
-    fake.handle("device_del", () => ({}));
-    expect(await c.executeUntyped("device_del", { id: "nic0" })).toEqual({});
-    expect(await c.executeUntyped("device_del", { id: 5 }).catch((e: ExecuteError) => e.desc)).toBe(
-      "Invalid parameter type for 'id', expected: string",
+    fake.handle("set_link", () => ({}));
+    expect(await c.executeUntyped("set_link", { name: "nic0", up: true })).toEqual({});
+    expect(await c.executeUntyped("set_link", { name: 5, up: true }).catch((e: ExecuteError) => e.desc)).toBe(
+      "Invalid parameter type for 'name', expected: string",
     );
   });
 

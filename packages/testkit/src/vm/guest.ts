@@ -8,20 +8,32 @@
  *   or QEMU exits;
  * - panic (the default `-action panic=shutdown`): under `-no-shutdown` GUEST_PANICKED {action: "pause"} and STOP
  *   in `guest-panicked`; otherwise GUEST_PANICKED {action: "poweroff"}, STOP, SHUTDOWN (guest-panic) and exit.
+ * - an unplug acknowledged (the guest releases a device after `device_del`): DEVICE_DELETED for a virtio device's
+ *   inner `…/virtio-backend` first, then for the device with its id, as QEMU finalizes them; the device leaves the
+ *   QOM tree and `query-pci`, and its drive is free again.
  */
+import { type Device, Devices } from "./devices/devices.ts";
 import { Runstate } from "./runstate.ts";
 import type { VmApi } from "./types.ts";
 
 // How long a guest OS takes to shut down after the power button, when a test asks it to answer the button.
 const POWERDOWN_SHUTDOWN_DELAY_MS = 50;
+// How long the guest takes to release a device once asked, when a test makes it acknowledge every unplug.
+const UNPLUG_ACK_DELAY_MS = 100;
 
 /** What a test can make the guest do (`fake.guest`). */
 export class Guest {
   readonly #vm: VmApi;
   #answersPowerdown = false;
+  #acksUnplugs = false;
+  readonly #unplugRequests = new Set<Device>();
 
   constructor(vm: VmApi) {
     this.#vm = vm;
+    vm.get(Devices).onUnplugRequest((device) => {
+      this.#unplugRequests.add(device);
+      if (this.#acksUnplugs) this.#ackLater(device);
+    });
     vm.get(Runstate).onPowerdown(() => {
       if (!this.#answersPowerdown) return;
       // The guest shuts down on its own time, after the POWERDOWN event and the command's reply.
@@ -38,6 +50,35 @@ export class Guest {
   answerPowerdown(answers = true): this {
     this.#answersPowerdown = answers;
     return this;
+  }
+
+  /**
+   * Whether the guest OS releases every device a later `device_del` asks for (PCIe hot-unplug), a short while
+   * after the request on the VM clock and only while its CPUs run. @default false, as a QEMU with no guest OS:
+   * the unplug then stays "in the process of unplug" forever
+   */
+  ackUnplugs(acks = true): this {
+    this.#acksUnplugs = acks;
+    return this;
+  }
+
+  /** The guest releases the device `id` now, answering the pending `device_del` of it. */
+  ackUnplug(id: string): void {
+    this.#requireRunning(`acknowledge the unplug of ${id}`);
+    const device = [...this.#unplugRequests].find((d) => d.id === id || d.path === id);
+    if (device === undefined) throw new Error(`No unplug of ${id} is pending: send device_del first`);
+    this.#unplugRequests.delete(device);
+    this.#vm.get(Devices).completeUnplug(device);
+  }
+
+  #ackLater(device: Device): void {
+    this.#vm.clock.setTimeout(() => {
+      if (!this.#unplugRequests.has(device)) return;
+      // A paused guest answers nothing; it does once its CPUs run again.
+      if (!this.#runstate.running) return this.#ackLater(device);
+      this.#unplugRequests.delete(device);
+      this.#vm.get(Devices).completeUnplug(device);
+    }, UNPLUG_ACK_DELAY_MS);
   }
 
   /** The guest powers itself off (ACPI S5). */

@@ -9,6 +9,9 @@ import { BlockStats } from "./block/blockstats.ts";
 import { Drives } from "./block/drives.ts";
 import { Jobs } from "./block/jobs.ts";
 import { ThrottleGroups } from "./block/throttle-groups.ts";
+import { Cpus } from "./devices/cpus.ts";
+import { Devices } from "./devices/devices.ts";
+import { Qom } from "./devices/qom.ts";
 import { Guest } from "./guest.ts";
 import { Hmp } from "./hmp.ts";
 import { Identity } from "./identity.ts";
@@ -33,4 +36,7 @@ export const SUBSYSTEMS: readonly SubsystemClass[] = [
   Bitmaps,
   BlockStats,
   Drives,
+  Qom,
+  Cpus,
+  Devices,
 ];

@@ -8,12 +8,14 @@ export const FAKE_PENDING: Readonly<Record<string, string>> = {
   block:
     "the block model passes its steps; object-add (throttle-group) and device_add (a disk on a root port from " +
     "the command line) wait for the registries and devices subsystems",
-  devices: "no QOM tree, root ports, device_add/device_del or query-pci",
+  devices: "netdev_add (the registries' model): every other step is identical",
   registries: "no object/netdev/chardev/fd registries, balloon, dump-guest-memory or screendump",
   probe:
     "query-command-line-options lacks `spice`, which QEMU lists once device-list-properties of qxl has loaded " +
     "the spice module",
-  startup: "no q35 vCPU QOM properties, chardev list, balloon or block listing",
+  startup:
+    "query-chardev, query-iothreads, balloon and query-balloon (the registries' model); the vCPU QOM, CPUs, " +
+    "devices, migration and block steps are identical",
 };
 
 /**

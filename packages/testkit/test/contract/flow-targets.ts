@@ -67,6 +67,7 @@ export async function startFake(vm: VmConfig, qemuVersion?: QemuVersion): Promis
     ...(vm.incomingDefer === true ? { incoming: "defer" } : {}),
     ...(vm.noShutdown === true ? { noShutdown: true } : {}),
     ...(vm.noReboot === true ? { noReboot: true } : {}),
+    ...(vm.devices === undefined ? {} : { devices: vm.devices }),
     ...(qemuVersion === undefined ? {} : { qemuVersion }),
   };
   const fake = await createFakeQemu(options);
