@@ -180,3 +180,15 @@ test("a device QEMU would refuse on the command line makes createFakeQemu reject
   }).catch((e) => e)) as Error;
   expect(failed.message).toContain("drive property not set");
 });
+
+test("a command-line device the model cannot build is reported in fake.errors and left out, not fatal", async () => {
+  const fake = await createFakeQemu({ machine: "q35", devices: [{ driver: "isa-serial", id: "serial0" }] });
+  fakes.push(fake);
+  expect(fake.errors.map((e) => e.message).join("\n")).toContain("isa-serial");
+  const client = await connect(fake.address);
+  clients.push(client);
+  const refused = (await client
+    .executeUntyped("device_add", { driver: "isa-serial" })
+    .catch((e) => e)) as ExecuteError;
+  expect(refused.desc).toContain("not implemented");
+});

@@ -67,27 +67,41 @@ export function parseDevfn(addr: unknown): number {
   return slot * SLOT_FUNCTIONS + fn;
 }
 
-/** Where on `bus` a PCI device goes (QEMU's slot search and refusals). */
-export function placePci(bus: Bus, driver: string, addr: unknown, hotplugged: boolean): number {
+/**
+ * Where on `bus` a PCI device goes (QEMU's slot search and refusals). QEMU 7.2 checks a hotplugged device against
+ * its slot's function 0 only when the address was given; later QEMUs (10.0) also when they chose the slot, so a
+ * root port takes a single hotplugged device.
+ */
+export function placePci(
+  bus: Bus,
+  driver: string,
+  addr: unknown,
+  hotplugged: boolean,
+  checkChosenSlot: boolean,
+): number {
+  let devfn: number | undefined;
   if (addr === undefined) {
-    for (let devfn = 0; devfn < DEVFNS; devfn += SLOT_FUNCTIONS) {
-      if (!bus.slots.has(devfn)) return devfn;
+    for (let candidate = 0; candidate < DEVFNS && devfn === undefined; candidate += SLOT_FUNCTIONS) {
+      if (!bus.slots.has(candidate)) devfn = candidate;
     }
-    throw new QmpCommandError(
-      "GenericError",
-      `PCI: no slot/function available for ${driver}, all in use or reserved`,
-    );
+    if (devfn === undefined) {
+      throw new QmpCommandError(
+        "GenericError",
+        `PCI: no slot/function available for ${driver}, all in use or reserved`,
+      );
+    }
+    if (!checkChosenSlot) return devfn;
+  } else {
+    devfn = parseDevfn(addr);
+    const taken = bus.slots.get(devfn);
+    if (taken !== undefined) {
+      throw new QmpCommandError(
+        "GenericError",
+        `PCI: slot ${devfn >> 3} function ${devfn & 7} not available for ${driver}, in use by ${taken.driver},id=${taken.id ?? "(null)"}`,
+      );
+    }
   }
-  const devfn = parseDevfn(addr);
-  const slot = devfn >> 3;
-  const taken = bus.slots.get(devfn);
-  if (taken !== undefined) {
-    throw new QmpCommandError(
-      "GenericError",
-      `PCI: slot ${slot} function ${devfn & 7} not available for ${driver}, in use by ${taken.driver},id=${taken.id ?? "(null)"}`,
-    );
-  }
-  const functionZero = bus.belowRootPort ? 0 : slot * SLOT_FUNCTIONS;
+  const functionZero = bus.belowRootPort ? 0 : (devfn >> 3) * SLOT_FUNCTIONS;
   const first = bus.slots.get(functionZero);
   if (hotplugged && first !== undefined) {
     throw new QmpCommandError(

@@ -5,10 +5,11 @@
  */
 import { readFileSync } from "node:fs";
 import devices72 from "../../../profiles/qemu-7.2/devices.json.gz" with { type: "file" };
+import devices100 from "../../../profiles/qemu-10.0/devices.json.gz" with { type: "file" };
 import type { QemuVersion } from "../../qemu-10.ts";
 import { DEVICES_FORMAT, type DeviceRecording, type DevicesData, type InstanceRecording } from "./format.ts";
 
-const FILES: Partial<Record<QemuVersion, string>> = { "7.2": devices72 };
+const FILES: Partial<Record<QemuVersion, string>> = { "7.2": devices72, "10.0": devices100 };
 const loaded = new Map<QemuVersion, DevicesData | undefined>();
 
 /** The recorded device types of QEMU `version`, or undefined when none were recorded for it. */
