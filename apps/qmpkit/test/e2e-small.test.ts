@@ -64,9 +64,9 @@ describe("the binary", () => {
   });
 
   test("the embedded fake's missing commands say what a CLI user can do", async () => {
-    const { exitCode, stderr } = await qmpkit(["exec", "--fake", "device_add", "driver=e1000"]);
+    const { exitCode, stderr } = await qmpkit(["exec", "--fake", "x-exit-preconfig"]);
     expect(exitCode).toBe(1);
-    expect(stderr).toContain("GenericError: the embedded fake QEMU does not emulate 'device_add'");
+    expect(stderr).toContain("GenericError: the embedded fake QEMU does not emulate 'x-exit-preconfig'");
     expect(stderr).not.toContain("fake.handle");
   });
 

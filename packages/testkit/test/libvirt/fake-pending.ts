@@ -13,8 +13,8 @@ export const FAKE_BLOCKERS: readonly string[] = [
   "1 profile: query-command-line-options has 35 groups, QEMU 36 under libvirt's probe options (no `spice`), so " +
     "domcapabilities' graphics enum lacks spice",
   "2 VM model: domain start stops at query-chardev (libvirt reads the pty paths from it); after it libvirt sends " +
-    "query-hotpluggable-cpus, query-cpus-fast, qom-list + qom-get ×398 of the vCPU, query-iothreads, balloon, " +
-    "query-balloon, query-named-block-nodes, query-block, cont (see fixtures/libvirt/README.md)",
+    "query-hotpluggable-cpus, query-cpus-fast, qom-list + qom-get ×398 of the vCPU (modelled), query-iothreads, " +
+    "balloon, query-balloon (not yet), query-named-block-nodes, query-block, cont (see fixtures/libvirt/README.md)",
 ];
 
 /**
