@@ -36,9 +36,7 @@ export class GHashOrder {
 
   #index(hash: number): number {
     // GLib multiplies by a small prime before the modulo; in 32-bit unsigned arithmetic.
-    return Math.imul(hash, 11) >>> 0 > 0
-      ? (Math.imul(hash, 11) >>> 0) % (PRIME_MOD[this.#shift] as number)
-      : 0;
+    return (Math.imul(hash, 11) >>> 0) % (PRIME_MOD[this.#shift] as number);
   }
 
   #lookup(key: string): { index: number; hash: number; found: boolean } {
