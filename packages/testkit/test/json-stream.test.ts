@@ -65,6 +65,26 @@ describe("errors and recovery", () => {
     expect(out.map((i) => i.ok && i.value)).toEqual([{ b: 1 }]);
   });
 
+  test("a byte of 0x80 or more ends a keyword or number, and only that byte is quoted (recorded from QEMU 7.2)", () => {
+    const out: ParsedInput[] = [];
+    const parser = new QmpInputParser((input) => out.push(input));
+    // Bytes as sent to QEMU 7.2's monitor; its replies were stray '\uFFFD' then the next command's return, each time.
+    parser.feed(Buffer.from('{"execute":"query-name","id":tr\xff{"execute":"query-name","id":2}', "latin1"));
+    parser.feed(Buffer.from('{"execute":"query-name","id":12\xff{"execute":"query-name","id":3}', "latin1"));
+    parser.feed(Buffer.from('{"execute":"query-name","id":tr\x80{"execute":"query-name","id":4}', "latin1"));
+    parser.feed(Buffer.from('{"execute":"query-name","id":"ab\xff{"execute":"query-name","id":5}', "latin1"));
+    expect(out.map((i) => (i.ok ? i.value : i.error))).toEqual([
+      "JSON parse error, stray '\uFFFD'",
+      { execute: "query-name", id: 2 },
+      "JSON parse error, stray '\uFFFD'",
+      { execute: "query-name", id: 3 },
+      "JSON parse error, stray '\uFFFD'",
+      { execute: "query-name", id: 4 },
+      "JSON parse error, stray '\"ab\uFFFD'",
+      { execute: "query-name", id: 5 },
+    ]);
+  });
+
   test("an invalid keyword's error text is cut like QEMU's 1024-byte buffer", () => {
     const [input] = feed("x".repeat(5000));
     expect(input?.ok).toBe(false);

@@ -208,7 +208,9 @@ export class QmpInputParser {
 
   /** Number and keyword states: what byte `c` does to the token in progress. */
   #advanceScalar(c: number): "extend" | "error" | Tok {
-    const terminal = (type: Tok): Tok | "error" => (c < 0x80 ? type : "error");
+    // QEMU 7.2's table ends a number or keyword at any byte (0x00–0xFF); the byte is then lexed on its own, so a
+    // 0xFF after `tr` is a stray '\xFF', not a stray 'tr\xFF' (older QEMU's table stopped at 0x7F).
+    const terminal = (type: Tok): Tok => type;
     switch (this.#state) {
       case St.Negative:
         if (c === 0x30) this.#state = St.Zero;
