@@ -328,6 +328,37 @@ describe("shell, piped", () => {
     expect(result.stdout).toBe('{"command-line":"info  status"}\n');
   });
 
+  test("HMP 'cpu N' is checked, then sent as cpu-index with every later command", async () => {
+    const session = stubSession({
+      "human-monitor-command": (a: { "cpu-index"?: number }) => {
+        if ((a["cpu-index"] ?? 0) > 1)
+          throw new FakeExecuteError("GenericError", "Parameter 'cpu-index' expects a CPU number");
+        return `${JSON.stringify(a)}\n`;
+      },
+    });
+    const result = await run(["shell", "-H", "--fake"], {
+      session,
+      stdin: "info registers\ncpu 1\ninfo registers\ncpu 7\ncpu x\ninfo registers\n",
+    });
+    expect(result.stdout).toBe(
+      [
+        '{"command-line":"info registers"}',
+        '{"command-line":"info registers","cpu-index":1}',
+        '{"command-line":"info registers","cpu-index":1}',
+        "",
+      ].join("\n"),
+    );
+    expect(result.stderr).toBe(
+      "qmpkit: cpu 7: Parameter 'cpu-index' expects a CPU number\nqmpkit: cpu takes one CPU index, as in 'cpu 1'\n",
+    );
+    // The check itself: a harmless command with the new index, as qmp-shell does it.
+    expect(session.calls.map((c) => c.args)).toContainEqual({
+      "command-line": "info version",
+      "cpu-index": 1,
+    });
+    expect(result.exitCode).toBe(2);
+  });
+
   test("--dry-run prints what would be sent", async () => {
     const result = await run(["shell", "-n", "--fake"], { stdin: "stop\nx a.b=1\n" });
     expect(result).toMatchObject({

@@ -109,3 +109,42 @@ describe("argument values", () => {
     ]);
   });
 });
+
+describe("nested keys", () => {
+  test("'key.' offers the members of the nested object, with the full prefix", async () => {
+    const source = completionSourceFromSchema(await qemuSchema());
+    expect(complete(source, "blockdev-add driver=qcow2 cache.")).toEqual([
+      ["cache.direct=", "cache.no-flush="],
+      "cache.",
+    ]);
+    expect(complete(source, "blockdev-add driver=qcow2 cache.di")).toEqual([["cache.direct="], "cache.di"]);
+    expect(complete(source, "blockdev-add driver=qcow2 cache.direct=true cache.")).toEqual([
+      ["cache.no-flush="],
+      "cache.",
+    ]);
+  });
+
+  test("values of dotted keys, and a nested union's variant once its tag is typed", async () => {
+    const source = completionSourceFromSchema(await qemuSchema());
+    expect(complete(source, "blockdev-add driver=qcow2 cache.direct=")[0]).toEqual([
+      "cache.direct=false",
+      "cache.direct=true",
+    ]);
+    // file is a BlockdevRef (an alternate): its object branch, BlockdevOptions, a union on driver.
+    expect(complete(source, "blockdev-add driver=qcow2 file.driver=fi")[0]).toEqual(["file.driver=file"]);
+    expect(complete(source, "blockdev-add driver=qcow2 file.driver=file file.filen")[0]).toEqual([
+      "file.filename=",
+    ]);
+    expect(complete(source, "blockdev-add driver=qcow2 file.filen")[0]).toEqual([]);
+  });
+
+  test("several levels deep; nothing under a scalar", () => {
+    expect(complete(tiny, "deep a.")).toEqual([["a.b="], "a."]);
+    expect(complete(tiny, "deep a.b.")).toEqual([["a.b.c="], "a.b."]);
+    expect(complete(tiny, "deep a.b.c.")).toEqual([[], "a.b.c."]);
+    expect(complete(tiny, "node-add driver=wrap inner.driver=file inner.")).toEqual([
+      ["inner.name=", "inner.filename=", "inner.size="],
+      "inner.",
+    ]);
+  });
+});

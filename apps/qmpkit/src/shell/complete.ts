@@ -3,12 +3,20 @@
  *
  * - first word: command names (plus `transaction(`), or inside a transaction the action names;
  * - later words without `=`: the argument names of that command or action, as `name=`, leaving
- *   out the ones already typed;
- * - after `name=`: the members of the argument's enum type (`driver=`, `sync=`), or true/false;
+ *   out the ones already typed; after `key.` the members of the nested object (`cache.` ->
+ *   `cache.direct=`, `cache.no-flush=`), union variants chosen by tags typed so far (`file.driver=`);
+ * - after `name=` (dotted too): the members of the argument's enum type (`driver=`, `sync=`), or true/false;
  * - other values, quoted text and raw JSON lines: nothing.
  */
 
-import { argumentMembers, argumentTag, enumValues, type SchemaIndex, sortedNames } from "../schema.ts";
+import {
+  argumentMembers,
+  argumentTag,
+  enumValues,
+  type SchemaIndex,
+  type SchemaMember,
+  sortedNames,
+} from "../schema.ts";
 import type { ShellState } from "./parse.ts";
 import { tokenize, type WordToken } from "./tokenize.ts";
 
@@ -16,9 +24,16 @@ import { tokenize, type WordToken } from "./tokenize.ts";
 export interface CompletionSource {
   /** Command names, sorted. */
   readonly commands: readonly string[];
-  /** Argument names of a command; `given` holds the top-level key=value pairs typed so far. */
-  argumentsOf(command: string, given: ReadonlyMap<string, string>): readonly string[];
-  /** The values an argument may take when its type lists them (an enum, a boolean); [] otherwise. */
+  /**
+   * Argument names of a command, or of the object at a dotted `path` under it (`["cache"]`); `given` holds the
+   * key=value pairs typed so far, by their full dotted keys.
+   */
+  argumentsOf(
+    command: string,
+    given: ReadonlyMap<string, string>,
+    path?: readonly string[],
+  ): readonly string[];
+  /** The values an argument (`key` may be dotted) may take when its type lists them (enum, boolean); [] otherwise. */
   valuesOf?(command: string, key: string, given: ReadonlyMap<string, string>): readonly string[];
   /** Transaction action names, sorted. */
   readonly actions: readonly string[];
@@ -37,17 +52,13 @@ export function completionSourceFromSchema(index: SchemaIndex): CompletionSource
   const actionUnion = findActionUnion(index);
   return {
     commands,
-    argumentsOf(command, given) {
-      const tag = argumentTag(index, command);
-      return argumentMembers(index, command, tag === undefined ? undefined : given.get(tag)).map(
-        (m) => m.name,
-      );
+    argumentsOf(command, given, path = []) {
+      return membersAt(index, command, path, given).map((m) => m.name);
     },
     valuesOf(command, key, given) {
-      const tag = argumentTag(index, command);
-      const member = argumentMembers(index, command, tag === undefined ? undefined : given.get(tag)).find(
-        (m) => m.name === key,
-      );
+      const path = key.split(".");
+      const leaf = path.pop() as string;
+      const member = membersAt(index, command, path, given).find((m) => m.name === leaf);
       const type = member ? index.entries.get(member.type) : undefined;
       if (type?.["meta-type"] === "enum") return enumValues(type);
       if (type?.["meta-type"] === "builtin" && type["json-type"] === "boolean") return ["false", "true"];
@@ -118,17 +129,28 @@ export function complete(source: CompletionSource, line: string, state?: ShellSt
   } else {
     const given = new Map<string, string>();
     for (const w of segment.slice(1)) {
-      if (w.eq > 0) given.set(w.text.slice(0, w.eq).split(".")[0] as string, w.text.slice(w.eq + 1));
+      if (w.eq > 0) given.set(w.text.slice(0, w.eq), w.text.slice(w.eq + 1));
     }
     if (typedValue) {
-      // `driver=nu`: the argument's enum members, as whole `key=value` words. Only top-level keys of commands.
+      // `driver=nu`, `file.driver=`: the argument's enum members, as whole `key=value` words. Commands only.
       const key = typedValue.text.slice(0, typedValue.eq);
-      if (inTransaction || key.includes(".") || /["'\\]/.test(word) || !source.valuesOf) return [[], word];
+      if (inTransaction || /["'\\]/.test(word) || !source.valuesOf) return [[], word];
       const values = source.valuesOf(name.text, key, given);
       return [values.map((v) => `${key}=${v}`).filter((c) => c.startsWith(word)), word];
     }
-    const names = inTransaction ? source.actionArgumentsOf(name.text) : source.argumentsOf(name.text, given);
-    candidates = names.filter((n) => !given.has(n)).map((n) => `${n}=`);
+    // `cache.` or `file.fi`: the members of the nested object, spelled with their full dotted prefix.
+    const dot = word.lastIndexOf(".");
+    const path = dot < 0 ? [] : word.slice(0, dot).split(".");
+    if (inTransaction && path.length > 0) return [[], word];
+    const prefix = dot < 0 ? "" : word.slice(0, dot + 1);
+    const typed = new Set<string>();
+    for (const key of given.keys()) {
+      if (key.startsWith(prefix)) typed.add(key.slice(prefix.length).split(".")[0] as string);
+    }
+    const names = inTransaction
+      ? source.actionArgumentsOf(name.text)
+      : source.argumentsOf(name.text, given, path);
+    candidates = names.filter((n) => !typed.has(n)).map((n) => `${prefix}${n}=`);
   }
   return [candidates.filter((c) => c.startsWith(word)), word];
 }
@@ -143,4 +165,36 @@ function findActionUnion(index: SchemaIndex) {
   if (list?.["meta-type"] !== "array") return undefined;
   const element = index.entries.get(list["element-type"]);
   return element?.["meta-type"] === "object" && element.tag ? element : undefined;
+}
+
+/**
+ * The members of the object a dotted path leads to under a command's arguments: `[]` is the arguments
+ * themselves, `["cache"]` the members of `cache`'s type. An alternate is taken at its object branch (a
+ * `BlockdevRef` as `BlockdevOptions`); a union adds the variant that the tag typed at that level chooses.
+ */
+function membersAt(
+  index: SchemaIndex,
+  command: string,
+  path: readonly string[],
+  given: ReadonlyMap<string, string>,
+): readonly SchemaMember[] {
+  const tag = argumentTag(index, command);
+  let members = argumentMembers(index, command, tag === undefined ? undefined : given.get(tag));
+  for (const [depth, key] of path.entries()) {
+    const member = members.find((m) => m.name === key);
+    let type = member ? index.entries.get(member.type) : undefined;
+    if (type?.["meta-type"] === "alternate") {
+      const objectBranch = type.members
+        .map((m) => index.entries.get(m.type))
+        .find((t) => t?.["meta-type"] === "object");
+      type = objectBranch;
+    }
+    if (type?.["meta-type"] !== "object") return [];
+    const at = path.slice(0, depth + 1).join(".");
+    const chosen = type.tag === undefined ? undefined : given.get(`${at}.${type.tag}`);
+    const variant = type.variants?.find((v) => v.case === chosen);
+    const extra = variant ? index.entries.get(variant.type) : undefined;
+    members = extra?.["meta-type"] === "object" ? [...type.members, ...extra.members] : type.members;
+  }
+  return members;
 }

@@ -99,8 +99,26 @@ export function parseShellLine(line: string, state: ShellState): ShellLineResult
  * Wraps a line for HMP mode: the text goes to `human-monitor-command` untouched.
  * @example toHmp("info block") // { execute: "human-monitor-command", arguments: { "command-line": "info block" } }
  */
-export function toHmp(line: string): CommandMessage {
-  return { execute: "human-monitor-command", arguments: { "command-line": line.replace(/\r?\n?$/, "") } };
+export function toHmp(line: string, cpuIndex?: number): CommandMessage {
+  const commandLine = line.replace(/\r?\n?$/, "");
+  return {
+    execute: "human-monitor-command",
+    arguments:
+      cpuIndex === undefined
+        ? { "command-line": commandLine }
+        : { "command-line": commandLine, "cpu-index": cpuIndex },
+  };
+}
+
+/**
+ * The CPU index of an HMP `cpu N` line, `NaN` for `cpu` with anything but one index, `undefined` for other lines.
+ * QEMU forgets `cpu N` after each `human-monitor-command` (each runs in a monitor of its own), so the shell keeps
+ * the index and sends it as `cpu-index` with every later command, as qmp-shell does.
+ */
+export function hmpCpuIndex(line: string): number | undefined {
+  const words = line.trim().split(/\s+/);
+  if (words[0] !== "cpu") return undefined;
+  return words.length === 2 && /^\d+$/.test(words[1] as string) ? Number(words[1]) : Number.NaN;
 }
 
 /**

@@ -27,8 +27,10 @@ import {
   completionSourceFromCommands,
   completionSourceFromSchema,
 } from "./complete.ts";
+import { completeHmp, type HmpCompletionSource, hmpCompletionSource } from "./hmp-complete.ts";
 import {
   type CommandMessage,
+  hmpCpuIndex,
   initialShellState,
   parseShellLine,
   type ShellLineResult,
@@ -64,6 +66,10 @@ interface ShellUi {
   busy: boolean;
   /** The session ended (QEMU quit or went away). */
   ended: boolean;
+  /** HMP: the CPU chosen with `cpu N`, sent as `cpu-index` with every later command. */
+  cpu?: number;
+  /** Called after `qmp_capabilities` succeeded (under `-N`): the commands are known only now. */
+  onNegotiated?: () => Promise<void>;
 }
 
 /** Exit statuses of a piped run: 2 if any line failed to parse, else 1 if any command failed. */
@@ -143,6 +149,7 @@ export async function runShell(
       }
       log?.write(`${JSON.stringify({ received: reply })}\n`);
       if ("error" in reply) tally.failedCommands++;
+      else if (message.execute === "qmp_capabilities") await ui.onNegotiated?.();
       const value = "return" in reply ? reply.return : undefined;
       // Keys typed while the command ran are on screen without a prompt: clear them off this line (readline
       // keeps them and redraws them after the next prompt) so the reply starts at column 0.
@@ -157,13 +164,33 @@ export async function runShell(
     }
   };
 
+  // `cpu N` under -H: checked the way qmp-shell checks it (a harmless command with that `cpu-index`), then kept.
+  const hmpLine = async (line: string): Promise<boolean> => {
+    const cpu = options.hmp ? hmpCpuIndex(line) : undefined;
+    if (cpu === undefined) return false;
+    if (Number.isNaN(cpu)) {
+      tally.parseErrors++;
+      io.stderr.write(`${formatCliError("cpu takes one CPU index, as in 'cpu 1'", options.style.color)}\n`);
+      return true;
+    }
+    const reply = session
+      ? await exchange(session, toHmp("info version", cpu)).catch(() => undefined)
+      : undefined;
+    if (reply && "error" in reply) {
+      tally.failedCommands++;
+      io.stderr.write(`${formatCliError(`cpu ${cpu}: ${reply.error.desc}`, options.style.color)}\n`);
+    } else if (reply || !session) {
+      ui.cpu = cpu;
+    }
+    return true;
+  };
+
   try {
     if (interactive) {
-      const source = session ? await completionSource(session) : completionSourceFromCommands([]);
-      await interactiveLoop(session, source, options, io, send, ui);
+      await interactiveLoop(session, options, io, send, hmpLine, ui);
       return 0;
     }
-    return await pipedLoop(options, io, send, tally, ui);
+    return await pipedLoop(options, io, send, hmpLine, tally, ui);
   } finally {
     stopEvents.abort();
     await eventsDone;
@@ -202,7 +229,10 @@ async function pumpEvents(
   }
 }
 
-/** Completion from the schema, falling back to `query-commands`, then to nothing. */
+/**
+ * Completion from the schema, falling back to `query-commands`, then to `qmp_capabilities` alone: a monitor
+ * still negotiating (`-N`) answers nothing else until it is sent.
+ */
 async function completionSource(session: Session): Promise<CompletionSource> {
   try {
     return completionSourceFromSchema(loadSchema(await session.execute("query-qmp-schema")));
@@ -211,20 +241,36 @@ async function completionSource(session: Session): Promise<CompletionSource> {
       const list = (await session.execute("query-commands")) as { name: string }[];
       return completionSourceFromCommands(list.map((c) => c.name));
     } catch {
-      return completionSourceFromCommands([]);
+      return completionSourceFromCommands(["qmp_capabilities"]);
     }
   }
 }
 
-function step(line: string, state: ShellState, hmp: boolean): ShellLineResult {
+/** HMP completion from this QEMU's `help` and `help info`; nothing if it will not say. */
+async function hmpSource(session: Session): Promise<HmpCompletionSource> {
+  const help = async (line: string) => {
+    try {
+      const text = await session.execute("human-monitor-command", { "command-line": line });
+      return typeof text === "string" ? text : "";
+    } catch {
+      return "";
+    }
+  };
+  return hmpCompletionSource(await help("help"), await help("help info"));
+}
+
+function step(line: string, state: ShellState, hmp: boolean, cpu?: number): ShellLineResult {
   if (!hmp) return parseShellLine(line, state);
-  return line.trim() === "" ? { kind: "empty", state } : { kind: "command", message: toHmp(line), state };
+  return line.trim() === ""
+    ? { kind: "empty", state }
+    : { kind: "command", message: toHmp(line, cpu), state };
 }
 
 async function pipedLoop(
   options: ShellOptions,
   io: CliIO,
   send: (message: CommandMessage | Record<string, unknown>) => Promise<void>,
+  hmpLine: (line: string) => Promise<boolean>,
   tally: Tally,
   ui: ShellUi,
 ): Promise<number> {
@@ -237,7 +283,8 @@ async function pipedLoop(
     // The connection closed (after quit, or QEMU went away): input after that is not read.
     if (ui.ended) break;
     lineNumber++;
-    const result = step(line, state, options.hmp);
+    if (await hmpLine(line)) continue;
+    const result = step(line, state, options.hmp, ui.cpu);
     state = result.state;
     if (result.kind === "error") {
       tally.parseErrors++;
@@ -260,13 +307,22 @@ async function pipedLoop(
 
 async function interactiveLoop(
   session: Session | undefined,
-  source: CompletionSource,
   options: ShellOptions,
   io: CliIO,
   send: (message: CommandMessage | Record<string, unknown>) => Promise<void>,
+  hmpLine: (line: string) => Promise<boolean>,
   ui: ShellUi,
 ): Promise<void> {
   let state = initialShellState;
+  let source: CompletionSource = completionSourceFromCommands([]);
+  let hmp: HmpCompletionSource = { commands: [], infoCommands: [] };
+  if (session && options.hmp) hmp = await hmpSource(session);
+  else if (session) source = await completionSource(session);
+  if (session) {
+    ui.onNegotiated = async () => {
+      source = await completionSource(session);
+    };
+  }
   const history = options.historyFile ? await loadHistory(options.historyFile) : [];
   const { createInterface } = await import("node:readline");
   const rl = createInterface({
@@ -276,7 +332,7 @@ async function interactiveLoop(
     history,
     historySize: HISTORY_SIZE,
     removeHistoryDuplicates: true,
-    completer: (line: string) => complete(source, line, state),
+    completer: (line: string) => (options.hmp ? completeHmp(hmp, line) : complete(source, line, state)),
   });
   ui.rl = rl;
   ui.input = rl;
@@ -300,7 +356,12 @@ async function interactiveLoop(
     for await (const line of rl) {
       if (ui.ended) break;
       if (line.trim() !== "") remember?.(line);
-      const result = step(line, state, options.hmp);
+      if (await hmpLine(line)) {
+        prompt();
+        rl.prompt(true);
+        continue;
+      }
+      const result = step(line, state, options.hmp, ui.cpu);
       state = result.state;
       if (result.kind === "error") {
         io.stdout.write(`${" ".repeat(rl.getPrompt().length + result.error.column - 1)}^\n`);

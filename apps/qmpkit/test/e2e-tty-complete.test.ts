@@ -1,0 +1,73 @@
+// Completion and line editing in a real terminal (tmux): what only the screen shows.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { builtBinary, removeScratch } from "./e2e-helpers.ts";
+import { lastLine, PROMPT, SLOW, skip, startShell, type Tmux } from "./tmux.ts";
+
+let tmux: Tmux | undefined;
+
+beforeAll(async () => {
+  if (!skip) await builtBinary();
+}, 120_000);
+afterEach(async () => {
+  await tmux?.kill();
+  tmux = undefined;
+});
+afterAll(removeScratch);
+
+describe("completion in a terminal", () => {
+  test.skipIf(skip)(
+    "-N: Tab offers qmp_capabilities, and the commands once it has been sent",
+    async () => {
+      const t = (tmux = await startShell(["-N", "--fake"]));
+      await t.type("qmp_");
+      await t.keys("Tab");
+      await t.waitFor("qmp_capabilities completed", (s) => lastLine(s) === `${PROMPT}qmp_capabilities`);
+      await t.keys("Enter");
+      await t.waitFor("the reply", (s) => s.includes('"return": {}') && lastLine(s) === PROMPT.trimEnd());
+      await t.type("query-statu");
+      await t.keys("Tab");
+      await t.waitFor("query-status completed", (s) => lastLine(s) === `${PROMPT}query-status`);
+      await t.keys("C-u", "C-d");
+      expect(await t.exitStatus()).toBe(0);
+    },
+    SLOW,
+  );
+
+  test.skipIf(skip)(
+    "-H: Tab completes HMP command words and info subcommands from QEMU's help",
+    async () => {
+      const t = (tmux = await startShell(["-H", "--fake"]));
+      await t.type("system_re");
+      await t.keys("Tab");
+      await t.waitFor("system_reset completed", (s) => lastLine(s) === `${PROMPT}system_reset`);
+      await t.keys("C-u");
+      await t.type("info statu");
+      await t.keys("Tab");
+      await t.waitFor("info status completed", (s) => lastLine(s) === `${PROMPT}info status`);
+      await t.keys("Enter");
+      await t.waitFor(
+        "the status",
+        (s) => s.includes("VM status: running") && lastLine(s) === PROMPT.trimEnd(),
+      );
+      await t.keys("C-d");
+      expect(await t.exitStatus()).toBe(0);
+    },
+    SLOW,
+  );
+
+  test.skipIf(skip)(
+    "a nested key: 'cache.' then Tab lists the members of the nested object",
+    async () => {
+      const t = (tmux = await startShell(["--fake"]));
+      await t.type("blockdev-add driver=null-co cache.no");
+      await t.keys("Tab");
+      await t.waitFor(
+        "cache.no-flush= completed",
+        (s) => lastLine(s) === `${PROMPT}blockdev-add driver=null-co cache.no-flush=`,
+      );
+      await t.keys("C-u", "C-d");
+      expect(await t.exitStatus()).toBe(0);
+    },
+    SLOW,
+  );
+});

@@ -1,0 +1,42 @@
+import { describe, expect, test } from "bun:test";
+import { HMP_HELP, HMP_HELP_INFO } from "../../../packages/testkit/src/vm/hmp-text.ts";
+import { completeHmp, hmpCompletionSource } from "../src/shell/hmp-complete.ts";
+import { hmpCpuIndex } from "../src/shell/parse.ts";
+
+// The help texts QEMU 7.2 printed, as the testkit recorded them.
+const source = hmpCompletionSource(HMP_HELP, HMP_HELP_INFO);
+
+describe("HMP completion from QEMU's help text", () => {
+  test("command words and their aliases; continuation lines are not commands", () => {
+    expect(source.commands).toContain("cont");
+    expect(source.commands).toContain("c");
+    expect(source.commands).toContain("drive_add");
+    expect(source.commands.some((c) => c.startsWith("[") || c.includes("="))).toBe(false);
+    expect(completeHmp(source, "block_job_c")).toEqual([
+      ["block_job_cancel", "block_job_complete"],
+      "block_job_c",
+    ]);
+  });
+
+  test("info subcommands after 'info', command words after 'help'", () => {
+    expect(completeHmp(source, "info blo")).toEqual([["block", "block-jobs", "blockstats"], "blo"]);
+    expect(completeHmp(source, "help migrate_s")).toEqual([
+      ["migrate_set_capability", "migrate_set_parameter", "migrate_start_postcopy"],
+      "migrate_s",
+    ]);
+    expect(completeHmp(source, "info status x")).toEqual([[], "x"]);
+    expect(completeHmp(source, "stop ")).toEqual([[], ""]);
+  });
+
+  test("nothing known, nothing offered", () => {
+    expect(completeHmp(hmpCompletionSource("", ""), "in")).toEqual([[], "in"]);
+  });
+});
+
+test("hmpCpuIndex reads 'cpu N' only", () => {
+  expect(hmpCpuIndex(" cpu 2 ")).toBe(2);
+  expect(hmpCpuIndex("cpu")).toBeNaN();
+  expect(hmpCpuIndex("cpu 1 2")).toBeNaN();
+  expect(hmpCpuIndex("cpus")).toBeUndefined();
+  expect(hmpCpuIndex("info cpus")).toBeUndefined();
+});
