@@ -14,11 +14,16 @@ afterEach(async () => {
 });
 afterAll(removeScratch);
 
+async function shell(args: string[]): Promise<Tmux> {
+  tmux = await startShell(args);
+  return tmux;
+}
+
 describe("completion in a terminal", () => {
   test.skipIf(skip)(
     "-N: Tab offers qmp_capabilities, and the commands once it has been sent",
     async () => {
-      const t = (tmux = await startShell(["-N", "--fake"]));
+      const t = await shell(["-N", "--fake"]);
       await t.type("qmp_");
       await t.keys("Tab");
       await t.waitFor("qmp_capabilities completed", (s) => lastLine(s) === `${PROMPT}qmp_capabilities`);
@@ -36,7 +41,7 @@ describe("completion in a terminal", () => {
   test.skipIf(skip)(
     "-H: Tab completes HMP command words and info subcommands from QEMU's help",
     async () => {
-      const t = (tmux = await startShell(["-H", "--fake"]));
+      const t = await shell(["-H", "--fake"]);
       await t.type("system_re");
       await t.keys("Tab");
       await t.waitFor("system_reset completed", (s) => lastLine(s) === `${PROMPT}system_reset`);
@@ -58,7 +63,7 @@ describe("completion in a terminal", () => {
   test.skipIf(skip)(
     "a nested key: 'cache.' then Tab lists the members of the nested object",
     async () => {
-      const t = (tmux = await startShell(["--fake"]));
+      const t = await shell(["--fake"]);
       await t.type("blockdev-add driver=null-co cache.no");
       await t.keys("Tab");
       await t.waitFor(
