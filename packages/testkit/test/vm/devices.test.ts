@@ -4,7 +4,12 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { connect, type ExecuteError, type QMPClient } from "@qmpkit/qmp";
+import type { QmpCommandError } from "../../src/errors.ts";
 import { createFakeQemu, type FakeQemu, type FakeQemuOptions } from "../../src/index.ts";
+import { ManualClock } from "../../src/vm/clock.ts";
+import { Devices } from "../../src/vm/devices/devices.ts";
+import { loadMachine } from "../../src/vm/machine.ts";
+import { Vm } from "../../src/vm/vm.ts";
 
 const fakes: FakeQemu[] = [];
 const clients: QMPClient[] = [];
@@ -191,4 +196,38 @@ test("a command-line device the model cannot build is reported in fake.errors an
     .executeUntyped("device_add", { driver: "isa-serial" })
     .catch((e) => e)) as ExecuteError;
   expect(refused.desc).toContain("not implemented");
+});
+
+test("a NIC's netdev: one NIC per netdev, and only netdevs that exist once a registry says which do", async () => {
+  const { run, refusal } = await setup();
+  await run("device_add", { driver: "virtio-net-pci", id: "nic0", bus: "rp1", netdev: "net0" });
+  expect(await refusal("device_add", { driver: "e1000e", id: "nic1", bus: "rp2", netdev: "net0" })).toBe(
+    "Property 'e1000e.netdev' can't take value 'net0', it's in use",
+  );
+  // The registries model tells devices which netdevs exist; a VM with only the device model shows the hook.
+  const vm = new Vm({
+    machine: await loadMachine("q35"),
+    clock: new ManualClock(),
+    config: {
+      status: "prelaunch",
+      version: { qemu: { major: 7, minor: 2, micro: 22 }, package: "" },
+      name: undefined,
+    },
+    host: { emit() {}, quit() {}, exit() {}, reportError() {} },
+    subsystems: [Devices],
+  });
+  vm.get(Devices).useNetdevs({ has: (id) => id === "net0" });
+  const ctx = { client: 0, command: "device_add", signal: new AbortController().signal, afterReply() {} };
+  vm.get(Devices).add({ driver: "pcie-root-port", id: "rp1", bus: "pcie.0", chassis: 1 }, ctx);
+  const added = vm.commandHandler("device_add");
+  const attempt = (netdev: string) => {
+    try {
+      added?.({ driver: "virtio-net-pci", id: `n-${netdev}`, bus: "rp1", netdev }, { ...ctx, client: 1 });
+      return "added";
+    } catch (error) {
+      return (error as QmpCommandError).desc;
+    }
+  };
+  expect(attempt("nonet")).toBe("Property 'virtio-net-device.netdev' can't find value 'nonet'");
+  expect(attempt("net0")).toBe("added");
 });

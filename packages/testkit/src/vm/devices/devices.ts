@@ -34,8 +34,15 @@ export interface Device extends Plugged {
   readonly ownBus: Bus | undefined;
   /** The block node its `drive` names, if any. */
   readonly drive: string | undefined;
+  /** The netdev its `netdev` names, if any. */
+  readonly netdev: string | undefined;
   /** When a pending unplug request lapses (clock ms), or undefined while none is pending. */
   unplugExpires: number | undefined;
+}
+
+/** Which netdevs exist (`netdev_add`), as far as devices need to know. */
+export interface NetdevLookup {
+  has(id: string): boolean;
 }
 
 export class Devices {
@@ -45,6 +52,7 @@ export class Devices {
   readonly #devices = new Map<string, Device>();
   readonly #unplugListeners: ((device: Device) => void)[] = [];
   #anonCount = 0;
+  #netdevs: NetdevLookup | undefined;
 
   constructor(vm: VmApi) {
     this.#vm = vm;
@@ -83,6 +91,26 @@ export class Devices {
   /** Every device, in creation order. */
   list(): Device[] {
     return [...this.#devices.values()];
+  }
+
+  /**
+   * Lets device_add check a NIC's `netdev` against the netdevs that exist (the registries model registers this;
+   * without it any name is taken).
+   */
+  useNetdevs(lookup: NetdevLookup): void {
+    this.#netdevs = lookup;
+  }
+
+  #checkNetdev(netdev: string, owner: string): void {
+    if (this.#netdevs !== undefined && !this.#netdevs.has(netdev)) {
+      throw new QmpCommandError("GenericError", `Property '${owner}.netdev' can't find value '${netdev}'`);
+    }
+    if (this.list().some((device) => device.netdev === netdev)) {
+      throw new QmpCommandError(
+        "GenericError",
+        `Property '${owner}.netdev' can't take value '${netdev}', it's in use`,
+      );
+    }
   }
 
   /** Calls `listener` when a guest OS would be asked to release a device (a PCIe unplug request). */
@@ -131,6 +159,8 @@ export class Devices {
       if (known !== undefined && !known.has(name)) {
         throw new QmpCommandError("GenericError", `Property '${driver}.${name}' not found`);
       }
+      if (name === "netdev")
+        this.#checkNetdev(String(args.netdev), this.#types.get(driver)?.backendType ?? driver);
     }
     const type = this.#types.get(driver);
     if (type === undefined)
@@ -154,6 +184,7 @@ export class Devices {
       hotplugged: !cold,
       ownBus: ownBus(driver, id, path),
       drive,
+      netdev: args.netdev === undefined ? undefined : String(args.netdev),
       unplugExpires: undefined,
     };
     bus.slots.set(slot, device);
