@@ -85,6 +85,30 @@ describe("errors and recovery", () => {
     ]);
   });
 
+  test("recovery after a lexical error stops at ':' and ',' too, each then a message of its own (recorded from QEMU 7.2)", () => {
+    const out: ParsedInput[] = [];
+    const parser = new QmpInputParser((input) => out.push(input));
+    // Bytes as sent to QEMU 7.2; it answered the values here with "QMP input must be a JSON object".
+    parser.feed(Buffer.from('{"a":-p,"id":1}{"execute":"query-name","id":2}'));
+    parser.feed(Buffer.from('{"a":tr\x01x:y,"z"}{"execute":"query-name","id":3}'));
+    expect(out.map((i) => (i.ok ? i.value : i.error))).toEqual([
+      "JSON parse error, stray '-p'",
+      "JSON parse error, expecting value",
+      "id",
+      "JSON parse error, expecting value",
+      1,
+      "JSON parse error, expecting value",
+      { execute: "query-name", id: 2 },
+      "JSON parse error, stray '\u0001'",
+      "JSON parse error, expecting value",
+      "JSON parse error, invalid keyword 'y'",
+      "JSON parse error, expecting value",
+      "z",
+      "JSON parse error, expecting value",
+      { execute: "query-name", id: 3 },
+    ]);
+  });
+
   test("an invalid keyword's error text is cut like QEMU's 1024-byte buffer", () => {
     const [input] = feed("x".repeat(5000));
     expect(input?.ok).toBe(false);

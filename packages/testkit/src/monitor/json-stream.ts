@@ -143,9 +143,10 @@ export class QmpInputParser {
           break;
         }
         case St.Recovery:
-          // Skip to a promising resynchronisation point: a structural bracket, a control character other than
-          // tab, or a byte that can never be UTF-8; that byte is then read again in the start state.
-          if ((c < 0x20 && c !== 0x09) || c >= 0xfe || c === 0x5b || c === 0x5d || c === 0x7b || c === 0x7d) {
+          // Skip to a promising resynchronisation point: a structural character (brackets, braces, ':' and ','),
+          // a control character other than tab, or a byte that can never be UTF-8; that byte is then read again in
+          // the start state.
+          if ((c < 0x20 && c !== 0x09) || c >= 0xfe || structural(c) !== -1) {
             this.#state = St.Start;
             continue;
           }
