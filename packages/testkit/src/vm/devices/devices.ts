@@ -147,7 +147,8 @@ export class Devices {
       throw new QmpCommandError("GenericError", `Bus '${bus.name}' does not support hotplugging`);
     }
     const id = args.id === undefined ? undefined : String(args.id);
-    if (id !== undefined && !IDENTIFIER.test(id)) {
+    // QEMU 7.2 wants an identifier; 10.0 takes any id from JSON device_add.
+    if (id !== undefined && this.#vm.machine.qemuVersion === "7.2" && !IDENTIFIER.test(id)) {
       throw new QmpCommandError("GenericError", "Parameter 'id' expects an identifier");
     }
     if (id !== undefined && this.#vm.get(Qom).hasPeripheral(id)) {
@@ -289,8 +290,9 @@ export class Devices {
         throw new QmpCommandError("GenericError", "Bus 'virtio-bus' does not support hotplugging");
       }
     }
-    if (this.#vm.machine.profile?.qomTree().has(id) === true) {
-      throw new QmpCommandError("GenericError", `${id} is not a hotpluggable device`);
+    if (this.#vm.get(Qom).has(id)) {
+      const what = this.#vm.machine.qemuVersion === "7.2" ? "a hotpluggable device" : "a device";
+      throw new QmpCommandError("GenericError", `${id} is not ${what}`);
     }
     throw new QmpCommandError("DeviceNotFound", `Device '${id}' not found`);
   }

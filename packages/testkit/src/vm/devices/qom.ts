@@ -65,6 +65,11 @@ export class Qom {
     this.#devices.delete(path);
   }
 
+  /** Whether an object exists at this absolute path. */
+  has(path: string): boolean {
+    return this.#exists(path);
+  }
+
   /** Whether `name` is taken in `/machine/peripheral` (device ids share it). */
   hasPeripheral(name: string): boolean {
     return this.#containers.get(PERIPHERAL)?.types.has(name) === true;
