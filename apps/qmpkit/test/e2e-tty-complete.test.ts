@@ -76,3 +76,61 @@ describe("completion in a terminal", () => {
     SLOW,
   );
 });
+
+describe("Ctrl-R reverse history search", () => {
+  test.skipIf(skip)(
+    "typing narrows to the newest match, Ctrl-R goes older, Enter runs it, Ctrl-G restores, other keys edit",
+    async () => {
+      const t = await shell(["--fake"]);
+      for (const line of ["query-status", "stop", "query-name", "cont"]) {
+        await t.type(line);
+        await t.keys("Enter");
+        await t.waitFor(
+          `the reply to ${line}`,
+          (s) => lastLine(s) === PROMPT.trimEnd() && s.includes(`${PROMPT}${line}\n`),
+        );
+      }
+      await t.type("half");
+      await t.keys("C-r");
+      await t.type("que");
+      await t.waitFor("the newest match", (s) => lastLine(s) === "(reverse-i-search)'que': query-name");
+      await t.keys("C-r");
+      await t.waitFor("the next older match", (s) => lastLine(s) === "(reverse-i-search)'que': query-status");
+      await t.keys("C-r");
+      await t.waitFor(
+        "no older match: the last one stays, marked failed",
+        (s) => lastLine(s) === "(failed reverse-i-search)'que': query-status",
+      );
+      // Ctrl-G: back to what was typed before the search.
+      await t.keys("C-g");
+      await t.waitFor("the line from before the search", (s) => lastLine(s) === `${PROMPT}half`);
+      await t.keys("C-u", "C-r");
+      await t.type("sto");
+      await t.waitFor("stop found", (s) => lastLine(s) === "(reverse-i-search)'sto': stop");
+      // End: the search ends on the line found, and the key does its job (the cursor to the end) so text appends.
+      await t.keys("End");
+      await t.type("x");
+      await t.waitFor("the found line, edited", (s) => lastLine(s) === `${PROMPT}stopx`);
+      // A clear screen (Ctrl-L), so the run below is the only query-status on it.
+      await t.keys("C-u", "C-l");
+      await t.waitFor("a clear screen", (s) => s === PROMPT.trimEnd());
+      await t.keys("C-r");
+      await t.type("status");
+      await t.waitFor(
+        "query-status found",
+        (s) => lastLine(s) === "(reverse-i-search)'status': query-status",
+      );
+      await t.keys("Enter");
+      await t.waitFor(
+        "query-status run again",
+        (s) =>
+          s.startsWith(`${PROMPT}query-status\n`) &&
+          s.includes('"status": "running"') &&
+          lastLine(s) === PROMPT.trimEnd(),
+      );
+      await t.keys("C-d");
+      expect(await t.exitStatus()).toBe(0);
+    },
+    SLOW,
+  );
+});

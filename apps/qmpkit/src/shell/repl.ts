@@ -37,6 +37,7 @@ import {
   type ShellState,
   toHmp,
 } from "./parse.ts";
+import { installReverseSearch } from "./reverse-search.ts";
 
 export interface ShellOptions {
   readonly style: OutputStyle;
@@ -334,6 +335,7 @@ async function interactiveLoop(
     removeHistoryDuplicates: true,
     completer: (line: string) => (options.hmp ? completeHmp(hmp, line) : complete(source, line, state)),
   });
+  installReverseSearch(rl);
   ui.rl = rl;
   ui.input = rl;
   const prompt = () => rl.setPrompt(state.transaction ? "TRANS> " : "(QEMU) ");

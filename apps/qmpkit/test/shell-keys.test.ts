@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { HMP_HELP, HMP_HELP_INFO } from "../../../packages/testkit/src/vm/hmp-text.ts";
 import { completeHmp, hmpCompletionSource } from "../src/shell/hmp-complete.ts";
 import { hmpCpuIndex } from "../src/shell/parse.ts";
+import { findInHistory } from "../src/shell/reverse-search.ts";
 
 // The help texts QEMU 7.2 printed, as the testkit recorded them.
 const source = hmpCompletionSource(HMP_HELP, HMP_HELP_INFO);
@@ -39,4 +40,12 @@ test("hmpCpuIndex reads 'cpu N' only", () => {
   expect(hmpCpuIndex("cpu 1 2")).toBeNaN();
   expect(hmpCpuIndex("cpus")).toBeUndefined();
   expect(hmpCpuIndex("info cpus")).toBeUndefined();
+});
+
+test("findInHistory: the first line at or after 'from' (newest first) containing the text", () => {
+  const history = ["cont", "query-name", "stop", "query-status"];
+  expect(findInHistory(history, "que", 0)).toBe(1);
+  expect(findInHistory(history, "que", 2)).toBe(3);
+  expect(findInHistory(history, "que", 4)).toBe(-1);
+  expect(findInHistory(history, "", 0)).toBe(0);
 });
