@@ -99,6 +99,45 @@ describe("friction from issue 17", () => {
     expect(result.stdout).toBe("/m\n  device[4]\n  device[20]\n  device[100]\n");
   });
 
+  test("qom tree --values: each object's properties, sorted naturally, with type and value, before its children", async () => {
+    const lists: Record<string, { name: string; type: string }[]> = {
+      "/m": [
+        { name: "prop[10]", type: "uint32" },
+        { name: "dev", type: "child<x>" },
+        { name: "prop[9]", type: "string" },
+        { name: "secret", type: "string" },
+      ],
+      "/m/dev": [{ name: "type", type: "string" }],
+    };
+    const values: Record<string, unknown> = {
+      "prop[10]": 18446744073709551615n,
+      "prop[9]": "nine",
+      type: "x",
+    };
+    const session = stubSession({
+      "qom-list": (a: Record<string, unknown> | undefined) => lists[a?.path as string] ?? [],
+      "qom-get": (a: Record<string, unknown> | undefined) => {
+        const value = values[a?.property as string];
+        if (value === undefined)
+          throw new FakeExecuteError("GenericError", "Property 'secret' is not readable");
+        return value;
+      },
+    });
+    const result = await run(["qom", "--fake", "tree", "--values", "/m"], { session });
+    expect(result.stdout).toBe(
+      [
+        "/m",
+        '  .prop[9] (string) = "nine"',
+        "  .prop[10] (uint32) = 18446744073709551615",
+        "  .secret (string) = <GenericError: Property 'secret' is not readable>",
+        "  dev",
+        '    .type (string) = "x"',
+        "",
+      ].join("\n"),
+    );
+    expect(result.exitCode).toBe(0);
+  });
+
   test("a forgotten '--' is pointed out; a QEMU binary that cannot start says why", async () => {
     expect((await run(["exec", "--fake", "-H", "info", "block", "-v"])).stderr).toBe(
       "qmpkit: unknown option '-v' (see 'qmpkit exec --help'; words meant for QEMU or the command go after '--')\n",

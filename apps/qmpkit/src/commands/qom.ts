@@ -1,5 +1,5 @@
 import { CONNECTION_FLAGS, defineCommand } from "../cli.ts";
-import { UsageError } from "../errors.ts";
+import { isExecuteError, UsageError } from "../errors.ts";
 import { detectStyle, formatJson } from "../format.ts";
 import { connectionOptions, open, type Session, takeTarget } from "../session.ts";
 import { parseValue } from "../shell/parse.ts";
@@ -58,13 +58,45 @@ export function renderQomList(properties: readonly QomProperty[], long: boolean)
     .join("\n");
 }
 
-async function tree(session: Session, path: string, write: (line: string) => void, depth = 0): Promise<void> {
+/**
+ * One property of `qom tree --values`: `name (type) = value`, the value as one-line JSON, or why it could not
+ * be read (write-only properties and some QEMU getters refuse) as `<ErrorClass: desc>`.
+ */
+export function renderQomValue(property: QomProperty, value: { ok: unknown } | { error: string }): string {
+  const shown = "ok" in value ? formatJson(value.ok, { pretty: false, color: false }) : `<${value.error}>`;
+  return `${property.name} (${property.type}) = ${shown}`;
+}
+
+async function readProperty(session: Session, path: string, property: QomProperty): Promise<string> {
+  try {
+    return renderQomValue(property, {
+      ok: await session.execute("qom-get", { path, property: property.name }),
+    });
+  } catch (error) {
+    if (!isExecuteError(error)) throw error;
+    return renderQomValue(property, { error: `${error.errorClass}: ${error.desc}` });
+  }
+}
+
+async function tree(
+  session: Session,
+  path: string,
+  write: (line: string) => void,
+  withValues: boolean,
+  depth = 0,
+): Promise<void> {
   const properties = (await session.execute("qom-list", { path })) as QomProperty[];
   write(`${"  ".repeat(depth)}${depth === 0 ? path : path.slice(path.lastIndexOf("/") + 1)}`);
   // device[4] before device[20], as a person counts.
-  const children = properties.filter(isChild).sort((a, b) => NATURAL.compare(a.name, b.name));
-  for (const child of children) {
-    await tree(session, `${path === "/" ? "" : path}/${child.name}`, write, depth + 1);
+  const byName = (a: QomProperty, b: QomProperty) => NATURAL.compare(a.name, b.name);
+  if (withValues) {
+    // Properties first, marked with '.', then the children below them, like QEMU's qom-tree script.
+    for (const property of properties.filter((p) => !isChild(p)).sort(byName)) {
+      write(`${"  ".repeat(depth + 1)}.${await readProperty(session, path, property)}`);
+    }
+  }
+  for (const child of properties.filter(isChild).sort(byName)) {
+    await tree(session, `${path === "/" ? "" : path}/${child.name}`, write, withValues, depth + 1);
   }
 }
 
@@ -76,11 +108,17 @@ export const qomCommand = defineCommand({
     "ls PATH lists an object's properties (children end with '/'); get PATH PROP prints a",
     "property as JSON; set PATH PROP VALUE sets one (VALUE as in the shell: JSON if it parses,",
     "else a string); tree [PATH] prints the composition tree below PATH (default /), children",
-    "in natural order. get and set also take qom-get's PATH.PROP form: get /machine.type.",
+    "in natural order; with --values each object's properties too, as '.name (type) = value'.",
+    "get and set also take qom-get's PATH.PROP form: get /machine.type.",
   ].join("\n"),
   flags: {
     ...CONNECTION_FLAGS,
     long: { type: "boolean", short: "l", description: "ls: show each property's type" },
+    values: {
+      type: "boolean",
+      short: "V",
+      description: "tree: each property's type and value (a qom-get per property)",
+    },
     pretty: { type: "boolean", short: "p", description: "get: indent the JSON even when not on a terminal" },
     compact: { type: "boolean", description: "get: one-line JSON even on a terminal" },
   },
@@ -90,6 +128,7 @@ export const qomCommand = defineCommand({
     "qmpkit qom --fake get /machine.type",
     "qmpkit qom localhost:4444 set /machine/peripheral/nic0 link-up false",
     "qmpkit qom --fake tree /machine/unattached",
+    "qmpkit qom --fake tree --values /machine/peripheral-anon",
   ],
   async run({ values, positionals }, io) {
     const { target, rest } = takeTarget(positionals, values, 1);
@@ -116,7 +155,7 @@ export const qomCommand = defineCommand({
           await session.execute("qom-set", { path, property, value: parseValue(value ?? "", false) });
           break;
         case "tree":
-          await tree(session, path, write);
+          await tree(session, path, write, values.values === true);
           break;
       }
       return 0;
