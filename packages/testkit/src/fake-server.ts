@@ -281,6 +281,8 @@ export class FakeQemu implements AsyncDisposable {
 
   /** Stops listening, closes every connection, removes the socket and its temp dir. Idempotent. */
   async close(): Promise<void> {
+    // Jobs and migrations still scheduled on the clock stop with the VM.
+    this.clock.stop();
     await Promise.all(this.#servers().map((server) => server.close()));
     this.#exited.resolve();
   }

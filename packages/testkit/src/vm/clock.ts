@@ -30,20 +30,43 @@ export interface FakeClock extends Clock {
    * Throws on the real clock (create the fake with `clock: "manual"`).
    */
   advance(ms: number): Promise<void>;
+  /**
+   * @internal The fake closed: every pending timer is dropped and later ones never fire, so a job or migration
+   * still running does not keep the process alive.
+   */
+  stop(): void;
 }
 
 /** Follows the wall clock. */
 export class RealClock implements FakeClock {
   readonly kind = "real";
   readonly #start = performance.now();
+  readonly #pending = new Set<ReturnType<typeof setTimeout>>();
+  #stopped = false;
 
   now(): number {
     return performance.now() - this.#start;
   }
 
   setTimeout(callback: () => void, ms: number): ClockTimer {
-    const timer = setTimeout(callback, ms);
-    return { cancel: () => clearTimeout(timer) };
+    if (this.#stopped) return { cancel: () => {} };
+    const timer = setTimeout(() => {
+      this.#pending.delete(timer);
+      callback();
+    }, ms);
+    this.#pending.add(timer);
+    return {
+      cancel: () => {
+        clearTimeout(timer);
+        this.#pending.delete(timer);
+      },
+    };
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#pending) clearTimeout(timer);
+    this.#pending.clear();
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -70,12 +93,19 @@ export class ManualClock implements FakeClock {
   #now = 0;
   #seq = 0;
   #timers: ManualTimer[] = [];
+  #stopped = false;
 
   now(): number {
     return this.#now;
   }
 
+  stop(): void {
+    for (const timer of this.#timers) timer.cancelled = true;
+    this.#stopped = true;
+  }
+
   setTimeout(callback: () => void, ms: number): ClockTimer {
+    if (this.#stopped) return { cancel: () => {} };
     const timer: ManualTimer = {
       due: this.#now + Math.max(0, ms),
       seq: this.#seq++,

@@ -69,3 +69,20 @@ test("createFakeQemu exposes the clock it was asked for", async () => {
   await manual.clock.advance(1000);
   expect(manual.clock.now()).toBe(1000);
 });
+
+test("closing the fake stops its clock: timers still pending never fire, later ones are never armed", async () => {
+  const manual = await createFakeQemu({ clock: "manual" });
+  const fired: string[] = [];
+  manual.clock.setTimeout(() => fired.push("manual before close"), 10);
+  await manual.close();
+  manual.clock.setTimeout(() => fired.push("manual after close"), 0);
+  await manual.clock.advance(100);
+
+  const real = await createFakeQemu();
+  real.clock.setTimeout(() => fired.push("real before close"), 5);
+  await real.close();
+  real.clock.setTimeout(() => fired.push("real after close"), 0);
+  // Timers fire in due order: both would have fired before this one.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(fired).toEqual([]);
+});
