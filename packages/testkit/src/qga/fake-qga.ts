@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { SocketWriter } from "@qmpkit/protocol-core";
 import type { Socket, UnixSocketListener } from "bun";
 import { QmpCommandError } from "../errors.ts";
+import type { ParsedInput } from "../monitor/json-stream.ts";
 import { encodeQemuJson } from "../qjson.ts";
 import { builtinHandlers, type FakeQgaState } from "./fake-qga-commands.ts";
-import { AgentInputDecoder } from "./input.ts";
+import { AgentInputStream } from "./input.ts";
 import { type FakeQgaContext, type FakeQgaFaults, type FakeQgaHandler, NO_REPLY } from "./types.ts";
 
 export type { FakeQgaFaults } from "./types.ts";
@@ -19,7 +20,10 @@ export interface FakeQgaOptions {
   faults?: FakeQgaFaults;
   /** The version `guest-info` reports. @default "7.2.22" */
   version?: string;
-  /** The longest command line accepted before the connection is dropped. @default 64 MiB */
+  /**
+   * The largest JSON token, and message, the agent takes (QEMU's lexer limit); past it the agent answers `JSON token
+   * size limit exceeded` and goes on, as qemu-ga does. @default 64 MiB
+   */
   maxLineBytes?: number;
 }
 
@@ -34,8 +38,10 @@ export interface FakeQgaCall {
 }
 
 /**
- * A scriptable fake QEMU guest agent on a unix socket. By default it answers like qemu-ga 7.2 (byte-exact JSON):
- * the 0xFF byte gets the agent's GenericError, `guest-sync-delimited` is answered behind a 0xFF sentinel, and
+ * A scriptable fake QEMU guest agent on a unix socket. By default it answers like qemu-ga 7.2 (byte-exact JSON).
+ * It reads a JSON stream as qemu-ga does: no newline needed, joined commands, a message a client left half-sent
+ * completed by the next client. The 0xFF byte gets the agent's GenericError, `guest-sync-delimited` is answered
+ * behind a 0xFF sentinel, and
  * `guest-sync`, `guest-ping`, `guest-info`, `guest-get-osinfo`, `guest-get-time`, `guest-shutdown` and the
  * fsfreeze commands work, with qemu-ga's JSON bytes (QDict key order included). Every client is served at once
  * and on its own (qemu-ga serves one at a time), each one's commands strictly in order.
@@ -70,9 +76,11 @@ interface Connection {
   readonly id: number;
   readonly socket: Socket<unknown>;
   readonly writer: SocketWriter;
-  readonly input: AgentInputDecoder;
+  readonly input: AgentInputStream;
   /** Inputs are handled one after another, as the agent's single thread does. */
   chain: Promise<void>;
+  /** Whether this client's input ended and its stream went to the next client. */
+  inputReleased: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -97,6 +105,8 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
   for (const [name, handler] of builtinHandlers(() => fake.faults, state)) state.handlers.set(name, handler);
   let nextConnection = 1;
   let sentinels = 0;
+  // qemu-ga has one parser for its life: the stream of the client that left last goes to the next one.
+  let leftInput: AgentInputStream | undefined;
   let closing: Promise<void> | undefined;
 
   const fake: FakeQga = {
@@ -153,20 +163,25 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
 
   // Commands are recorded as they arrive, so a test can see what a client sent while an earlier command is still
   // being handled; handling itself is serial per client, as in qemu-ga's single thread.
-  const acceptLine = (conn: Connection, text: string): (() => Promise<void>) | undefined => {
-    if (text.trim() === "") return undefined;
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      const token = text.trim().split(/[\s{}[\]:,]/)[0] ?? "";
-      return () => reply(conn, error("GenericError", `JSON parse error, invalid keyword '${token}'`));
-    }
+  const acceptInput = (conn: Connection, input: ParsedInput): (() => Promise<void>) => {
+    if (!input.ok) return () => reply(conn, error("GenericError", input.error));
+    const message = input.value;
     const problem = requestProblem(message);
-    if (problem !== undefined) return () => reply(conn, error("GenericError", problem));
+    if (problem !== undefined) {
+      // The agent reads the id before it checks the rest of the request, so these errors carry it.
+      const id = isRecord(message) ? message.id : undefined;
+      return () => reply(conn, error("GenericError", problem, id));
+    }
     const request = message as Request;
     record({ client: conn.id, execute: request.execute, arguments: request.arguments, at: Date.now() });
     return () => runCommand(conn, request);
+  };
+
+  // No more bytes come from this client: its parser, half-sent message included, is the next client's.
+  const releaseInput = (conn: Connection): void => {
+    if (conn.inputReleased || closing !== undefined) return;
+    conn.inputReleased = true;
+    leftInput = conn.input;
   };
 
   const runCommand = async (conn: Connection, request: Request): Promise<void> => {
@@ -204,46 +219,50 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
 
   const server: UnixSocketListener<unknown> = Bun.listen({
     unix: path,
+    // A client may shut down its sending side after its last command and still read the reply.
+    allowHalfOpen: true,
     socket: {
       open(socket) {
-        connections.set(socket, {
+        const input = leftInput ?? new AgentInputStream(maxLineBytes);
+        leftInput = undefined;
+        const conn: Connection = {
           id: nextConnection++,
           socket,
           writer: new SocketWriter(socket),
-          input: new AgentInputDecoder(maxLineBytes),
+          input,
           chain: Promise.resolve(),
+          inputReleased: false,
+        };
+        connections.set(socket, conn);
+        input.attach((parsed) => {
+          // Handlers catch their own errors; a failed write (client gone) must not stall later input.
+          conn.chain = conn.chain.then(acceptInput(conn, parsed)).catch(() => {});
         });
       },
       data(socket, chunk) {
         const conn = connections.get(socket);
+        if (conn !== undefined) sentinels += conn.input.push(chunk);
+      },
+      end(socket) {
+        // A half-close: qemu-ga answers what was complete, then closes; a half-sent message stays in its parser.
+        const conn = connections.get(socket);
         if (conn === undefined) return;
-        let inputs: ReturnType<AgentInputDecoder["push"]>;
-        try {
-          inputs = conn.input.push(chunk);
-        } catch {
-          socket.terminate();
-          return;
-        }
-        for (const input of inputs) {
-          let work: (() => Promise<void>) | undefined;
-          if (input.kind === "line") {
-            work = acceptLine(conn, input.text);
-          } else {
-            sentinels++;
-            // qemu-ga's lexer rejects 0xFF as a stray byte, dropping what it had half-parsed; the error quotes the
-            // token it was in the middle of.
-            const stray = `${partialToken(input.discarded)}\uFFFD`;
-            work = () => reply(conn, error("GenericError", `JSON parse error, stray '${stray}'`));
-          }
-          // Handlers catch their own errors; a failed write (client gone) must not stall later input.
-          if (work !== undefined) conn.chain = conn.chain.then(work).catch(() => {});
-        }
+        releaseInput(conn);
+        conn.chain = conn.chain
+          .then(() => conn.writer.flushed())
+          .then(() => {
+            socket.end();
+          })
+          .catch(() => {});
       },
       drain(socket) {
         connections.get(socket)?.writer.onDrain();
       },
       close(socket) {
-        connections.get(socket)?.writer.drop();
+        const conn = connections.get(socket);
+        if (conn === undefined) return;
+        conn.writer.drop();
+        releaseInput(conn);
         connections.delete(socket);
       },
       error() {},
@@ -252,25 +271,11 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
   return fake;
 }
 
-/**
- * The open string a lexer would be in the middle of at the end of `text`, quote included. qemu-ga's error quotes
- * only that kind of partial token; a half keyword or number is not quoted (checked against qemu-ga 7.2).
- */
-function partialToken(text: string): string {
-  let stringStart = -1;
-  let escaped = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i];
-    if (stringStart === -1) {
-      if (char === '"') stringStart = i;
-    } else if (escaped) escaped = false;
-    else if (char === "\\") escaped = true;
-    else if (char === '"') stringStart = -1;
-  }
-  return stringStart === -1 ? "" : text.slice(stringStart);
+/** qemu-ga's checks on the request object itself, with its messages (recorded from qemu-ga 7.2). */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** qemu-ga's checks on the request object itself, with its messages (recorded from qemu-ga 7.2). */
 function requestProblem(message: unknown): string | undefined {
   if (typeof message !== "object" || message === null || Array.isArray(message)) {
     return "QMP input must be a JSON object";

@@ -1,55 +1,36 @@
-const LF = 0x0a;
+import { type ParsedInput, QmpInputParser } from "../monitor/json-stream.ts";
+
 const SENTINEL = 0xff;
 
-/** What the agent's input side sees: a complete line, or a 0xFF byte (with whatever half-line preceded it). */
-export type AgentInput = { kind: "line"; text: string } | { kind: "sentinel"; discarded: string };
-
 /**
- * Splits a client's byte stream the way qemu-ga reacts to it: a 0xFF byte acts at once (the agent drops its
- * half-parsed input and answers with an error), a newline ends a command. qemu-ga parses a JSON stream and needs no
- * newlines; the fake wants one per command, which every qmpkit client sends. Bytes are scanned once each.
+ * What qemu-ga reads: a JSON byte stream parsed like QEMU's monitor (the same lexer and streamer), so a command is
+ * answered at its closing brace with no newline needed, joined commands are separate commands, and a 0xFF byte is a
+ * lexical error that drops the half-parsed message and is answered with `JSON parse error, stray '…'`.
+ *
+ * qemu-ga keeps one parser for its whole life, not one per client: a message a client left half-sent is completed
+ * by the next client's bytes (recorded from qemu-ga 7.2; that is why clients start with 0xFF and a
+ * `guest-sync-delimited`). The fake serves clients at once, so each has its own stream, and a stream that a client
+ * left is handed to the next client that connects.
  */
-export class AgentInputDecoder {
-  readonly #maxLineBytes: number;
-  #parts: Uint8Array[] = [];
-  #bytes = 0;
-  readonly #utf8 = new TextDecoder();
+export class AgentInputStream {
+  readonly #parser: QmpInputParser;
+  #sink: (input: ParsedInput) => void = () => {};
 
-  constructor(maxLineBytes: number) {
-    this.#maxLineBytes = maxLineBytes;
+  /** `maxBytes`: QEMU's token and message size limit. */
+  constructor(maxBytes: number) {
+    this.#parser = new QmpInputParser((input) => this.#sink(input), maxBytes);
   }
 
-  /** Feeds one chunk; returns the inputs it completed, in order. Throws RangeError past the line limit. */
-  push(chunk: Uint8Array): AgentInput[] {
-    const inputs: AgentInput[] = [];
-    let start = 0;
-    let nextLf = chunk.indexOf(LF);
-    let nextFf = chunk.indexOf(SENTINEL);
-    while (nextLf !== -1 || nextFf !== -1) {
-      const stop = nextLf === -1 ? nextFf : nextFf === -1 ? nextLf : Math.min(nextLf, nextFf);
-      this.#parts.push(chunk.subarray(start, stop));
-      const text = this.#take();
-      inputs.push(chunk[stop] === SENTINEL ? { kind: "sentinel", discarded: text } : { kind: "line", text });
-      start = stop + 1;
-      if (stop === nextLf) nextLf = chunk.indexOf(LF, start);
-      if (stop === nextFf) nextFf = chunk.indexOf(SENTINEL, start);
-    }
-    if (start < chunk.length) {
-      this.#bytes += chunk.length - start;
-      if (this.#bytes > this.#maxLineBytes) {
-        this.#parts = [];
-        this.#bytes = 0;
-        throw new RangeError(`A command line exceeds ${this.#maxLineBytes} bytes`);
-      }
-      this.#parts.push(chunk.slice(start));
-    }
-    return inputs;
+  /** Where parsed inputs go from now on (the client that owns the stream). */
+  attach(sink: (input: ParsedInput) => void): void {
+    this.#sink = sink;
   }
 
-  #take(): string {
-    const parts = this.#parts;
-    this.#parts = [];
-    this.#bytes = 0;
-    return parts.length === 1 ? this.#utf8.decode(parts[0]) : this.#utf8.decode(Buffer.concat(parts));
+  /** Feeds one chunk; the sink is called for each input it completes. Returns how many 0xFF bytes it held. */
+  push(chunk: Uint8Array): number {
+    let sentinels = 0;
+    for (let at = chunk.indexOf(SENTINEL); at !== -1; at = chunk.indexOf(SENTINEL, at + 1)) sentinels++;
+    this.#parser.feed(chunk);
+    return sentinels;
   }
 }
