@@ -231,3 +231,20 @@ test("a NIC's netdev: one NIC per netdev, and only netdevs that exist once a reg
   expect(attempt("nonet")).toBe("Property 'virtio-net-device.netdev' can't find value 'nonet'");
   expect(attempt("net0")).toBe("added");
 });
+
+test("HMP device_add, device_del, qom-list and qom-get print what QEMU 7.2 prints; NICs get QEMU's default MACs", async () => {
+  const { run } = await setup();
+  const hmp = (line: string) => run("human-monitor-command", { "command-line": line });
+  expect(await hmp("device_del nope")).toBe("Error: Device 'nope' not found\r\n");
+  expect(await hmp("device_add virtio-net-pci,id=n1,bus=rp1")).toBe("");
+  expect(await hmp("device_add virtio-net-pci,id=n1,bus=rp1")).toBe("Error: Duplicate device ID 'n1'\r\n");
+  expect(await hmp("device_add nosuch")).toBe("Error: 'nosuch' is not a valid device model name\r\n");
+  expect(await hmp("device_add")).toBe("Error: Parameter 'driver' is missing\r\n");
+  expect(await hmp("device_del n1")).toBe("");
+  expect(await hmp("qom-get /machine/peripheral/n1 mac")).toBe('"52:54:00:12:34:56"\r\n');
+  expect(await hmp("qom-list /machine/peripheral")).toBe(
+    "type (string)\r\nn1 (child<virtio-net-pci>)\r\nrp1 (child<pcie-root-port>)\r\nrp2 (child<pcie-root-port>)\r\n",
+  );
+  await run("device_add", { driver: "e1000e", id: "n2", bus: "rp2" });
+  expect(await run("qom-get", { path: "/machine/peripheral/n2", property: "mac" })).toBe("52:54:00:12:34:57");
+});

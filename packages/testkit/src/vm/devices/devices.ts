@@ -16,10 +16,12 @@ import type { VmApi, VmCommandContext } from "../types.ts";
 import { type Bus, type BusKind, ownBus, type Plugged, placePci } from "./buses.ts";
 import { type RecordedType, recordedTypes } from "./catalogue.ts";
 import { Cpus } from "./cpus.ts";
-import { PERIPHERAL, PERIPHERAL_ANON, Qom } from "./qom.ts";
+import { hmpText, PERIPHERAL, PERIPHERAL_ANON, Qom } from "./qom.ts";
 
 /** How long a PCIe unplug request stays "in process" in a running VM (QEMU's 5 s attention-button window). */
 const UNPLUG_REQUEST_EXPIRES_MS = 5000;
+const DEFAULT_MAC_PREFIX = "52:54:00:12:34:";
+const DEFAULT_MAC_FIRST = 0x56;
 const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 
 /** One device in the VM. */
@@ -36,6 +38,8 @@ export interface Device extends Plugged {
   readonly drive: string | undefined;
   /** The netdev its `netdev` names, if any. */
   readonly netdev: string | undefined;
+  /** A NIC's MAC address: given, or QEMU's first free default (52:54:00:12:34:56 upwards). */
+  readonly mac: string | undefined;
   /** When a pending unplug request lapses (clock ms), or undefined while none is pending. */
   unplugExpires: number | undefined;
 }
@@ -80,6 +84,13 @@ export class Devices {
     vm.command("device_add", (args, ctx) => this.add(args, ctx));
     vm.command("device_del", (args, ctx) => this.#delete(String(args.id), ctx));
     vm.command("query-pci", () => this.#queryPci());
+    vm.hmp("device_add", (words, ctx) => hmpText(() => this.#hmpAdd(words.join(" "), ctx)));
+    vm.hmp("device_del", (words, ctx) =>
+      hmpText(() => {
+        this.#delete(words[0] ?? "", ctx);
+        return "";
+      }),
+    );
     vm.command("query-memory-devices", () => []);
   }
 
@@ -111,6 +122,19 @@ export class Devices {
         `Property '${owner}.netdev' can't take value '${netdev}', it's in use`,
       );
     }
+  }
+
+  /** QEMU's default MAC for a NIC given none: the first of 52:54:00:12:34:56… no NIC uses. */
+  #freeMac(): string {
+    const used = new Set(
+      this.list()
+        .map((device) => device.mac)
+        .filter((mac) => mac?.startsWith(DEFAULT_MAC_PREFIX))
+        .map((mac) => Number.parseInt((mac as string).slice(DEFAULT_MAC_PREFIX.length), 16)),
+    );
+    let last = DEFAULT_MAC_FIRST;
+    while (used.has(last) && last < 0xff) last++;
+    return `${DEFAULT_MAC_PREFIX}${last.toString(16).padStart(2, "0")}`;
   }
 
   /** Calls `listener` when a guest OS would be asked to release a device (a PCIe unplug request). */
@@ -175,6 +199,7 @@ export class Devices {
     }
     const path = id === undefined ? `${PERIPHERAL_ANON}/device[${this.#anonCount++}]` : `${PERIPHERAL}/${id}`;
     const drive = this.#attachDrive(type, args, id, path);
+    const isNic = type.recording.cold.nodes[""]?.get.mac !== undefined;
     const device: Device = {
       driver,
       id,
@@ -186,6 +211,7 @@ export class Devices {
       ownBus: ownBus(driver, id, path),
       drive,
       netdev: args.netdev === undefined ? undefined : String(args.netdev),
+      mac: isNic ? String(args.mac ?? this.#freeMac()) : undefined,
       unplugExpires: undefined,
     };
     bus.slots.set(slot, device);
@@ -194,6 +220,21 @@ export class Devices {
     const nodes = type.nodes(path, id, !cold);
     this.#vm.get(Qom).mount(path, { type: driver, nodes, values: instanceValues(device, args, nodes) });
     return {};
+  }
+
+  /** HMP `device_add driver,key=value,…`: the first item is the driver, values stay strings (qdev parses them). */
+  #hmpAdd(line: string, ctx: VmCommandContext): string {
+    const args: JsonObject = {};
+    for (const [index, item] of line.split(",").entries()) {
+      if (item === "") continue;
+      const at = item.indexOf("=");
+      if (at < 0 && index === 0) args.driver = item;
+      else if (at < 0) args[item] = "on";
+      else args[item.slice(0, at)] = item.slice(at + 1);
+    }
+    if (args.driver === undefined) throw new QmpCommandError("GenericError", "Parameter 'driver' is missing");
+    this.add(args, ctx);
+    return "";
   }
 
   /** QEMU's refusal of a driver that is no device it can create; else the type's ancestors, itself first. */
@@ -387,6 +428,7 @@ function instanceValues(
     if (name === "driver" || name === "bus" || name === "id" || name === "addr") continue;
     values.set(name, typed(types.get(name), value));
   }
+  if (device.mac !== undefined) values.set("mac", device.mac);
   return values;
 }
 

@@ -42,6 +42,16 @@ export class Qom {
     this.#static = vm.machine.profile?.qomTree() ?? new Map();
     vm.command("qom-list", (args) => this.#list(args.path as string));
     vm.command("qom-get", (args) => this.#get(args.path as string, args.property as string));
+    // HMP prints the same answers: `name (type)` lines, and the value as (pretty) JSON.
+    vm.hmp("qom-list", (words) =>
+      hmpText(() => {
+        const listed = plain(this.#list(words[0] ?? "/")) as { name: string; type: string }[];
+        return listed.map((p) => `${p.name} (${p.type})\r\n`).join("");
+      }),
+    );
+    vm.hmp("qom-get", (words) =>
+      hmpText(() => `${JSON.stringify(plain(this.#get(words[0] ?? "", words[1] ?? "")), null, 4)}\r\n`),
+    );
     vm.command("qom-set", (args, ctx) =>
       this.#set(args.path as string, args.property as string, args.value, ctx),
     );
@@ -177,6 +187,21 @@ export class Qom {
         this.#containers.get(resolved)?.types.has(property) === true;
     if (!known) this.#notFound(resolved, property);
     return this.#vm.unimplemented(ctx, `qom-set of ${resolved} property ${property}`);
+  }
+}
+
+/** A value as JSON data (a recorded reply is kept as QEMU's text until now). */
+function plain(value: unknown): unknown {
+  return value instanceof RawJson ? JSON.parse(value.text) : value;
+}
+
+/** What HMP prints for a command: its text, or QEMU's `Error: …` line. */
+export function hmpText(run: () => string): string {
+  try {
+    return run();
+  } catch (error) {
+    if (error instanceof QmpCommandError) return `Error: ${error.desc}\r\n`;
+    throw error;
   }
 }
 
