@@ -89,6 +89,68 @@ export function renderSchemaEntry(
   }
 }
 
+/**
+ * Renders what a dotted path names under a command, event or type: `blockdev-add.qcow2` is one branch of the
+ * argument union (the shared members, the tag fixed, that case's members), `blockdev-add.cache` the type of
+ * the member `cache`; segments chain (`blockdev-add.qcow2.file`), an alternate is followed to its object
+ * branch. QEMU masks the names of types in `query-qmp-schema`, so a path from a command is how a type is
+ * named. Returns `undefined` for an unknown head, an error message for a segment that names nothing.
+ */
+export function renderSchemaPath(
+  index: SchemaIndex,
+  path: string,
+  options: SchemaViewOptions = {},
+): string | { error: string } | undefined {
+  const [head = "", ...segments] = path.split(".");
+  const entry = index.entries.get(head);
+  if (!entry) return undefined;
+  if (segments.length === 0) return renderSchemaEntry(index, head, options);
+  let current: SchemaEntry | undefined =
+    entry["meta-type"] === "command" || entry["meta-type"] === "event"
+      ? index.entries.get(entry["arg-type"])
+      : entry;
+  let fixedTag: { name: string; value: string } | undefined;
+  for (const [i, segment] of segments.entries()) {
+    const at = [head, ...segments.slice(0, i)].join(".");
+    if (current?.["meta-type"] === "alternate") {
+      current = current.members
+        .map((m) => index.entries.get(m.type))
+        .find((t) => t?.["meta-type"] === "object");
+    }
+    if (current?.["meta-type"] !== "object")
+      return { error: `'${at}' is not an object: it has no '${segment}'` };
+    const object: SchemaEntry & { "meta-type": "object" } = current;
+    const variant = object.variants?.find((v) => v.case === segment);
+    const branch = variant ? index.entries.get(variant.type) : undefined;
+    if (variant && current.tag !== undefined) {
+      const extra = branch?.["meta-type"] === "object" ? branch.members : [];
+      fixedTag = { name: current.tag, value: segment };
+      current = {
+        name: `${current.name}.${segment}`,
+        "meta-type": "object",
+        members: [...object.members.filter((m) => m.name !== object.tag), ...extra],
+      } as SchemaEntry;
+      continue;
+    }
+    const member = current.members.find((m) => m.name === segment);
+    if (!member) {
+      const names = current.members.map((m) => m.name);
+      const members = names.length > 0 ? `members: ${names.join(", ")}` : "no members";
+      const cases = (object.variants ?? []).map((v) => v.case);
+      const branches = cases.length > 0 ? `; ${object.tag} branches: ${cases.join(", ")}` : "";
+      return { error: `'${at}' has no member or branch '${segment}' (${members}${branches})` };
+    }
+    fixedTag = undefined;
+    current = index.entries.get(member.type);
+  }
+  if (!current) return { error: `'${path}' names a type the schema lacks` };
+  const view = new TypeView(index, options.maxDepth ?? 4, options.width ?? 100);
+  let text = view.entry(current, 0);
+  // A branch has its tag fixed: show the one value instead of the whole enum.
+  if (fixedTag) text = text.replace(/^\{\n/, `{\n  ${fixedTag.name}: ${JSON.stringify(fixedTag.value)};\n`);
+  return `${path}: ${text}`;
+}
+
 /** Renders a type by name in the notation above. */
 export function renderType(index: SchemaIndex, typeName: string, options: SchemaViewOptions = {}): string {
   return new TypeView(index, options.maxDepth ?? 4, options.width ?? 100).type(typeName);

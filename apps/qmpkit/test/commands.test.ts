@@ -99,6 +99,16 @@ describe("friction from issue 17", () => {
     expect(result.stdout).toBe("/m\n  device[4]\n  device[20]\n  device[100]\n");
   });
 
+  test("schema NAME.BRANCH; not on a terminal the text is written as it is, whatever PAGER says", async () => {
+    const result = await run(["schema", "--file", SCHEMA_FIXTURE, "blockdev-add.qcow2.cache"], {
+      env: { PAGER: "false" },
+    });
+    expect(result).toMatchObject({
+      exitCode: 0,
+      stdout: "blockdev-add.qcow2.cache: {\n  direct?: boolean;\n  no-flush?: boolean;\n}\n",
+    });
+  });
+
   test("qom tree --values: each object's properties, sorted naturally, with type and value, before its children", async () => {
     const lists: Record<string, { name: string; type: string }[]> = {
       "/m": [
@@ -471,7 +481,7 @@ describe("schema", () => {
     expect(result).toMatchObject({
       exitCode: 2,
       stderr:
-        "qmpkit: no command or event named 'query-stauts'; did you mean query-stats, query-status, query-fdsets?\n",
+        "qmpkit: no command, event or type named 'query-stauts'; did you mean query-stats, query-status, query-fdsets?\n",
     });
   });
 

@@ -151,7 +151,7 @@ describe("schema", () => {
     const { exitCode, stderr } = await qmpkit(["schema", "--fake", "query-stat"]);
     expect(exitCode).toBe(2);
     expect(stderr).toBe(
-      "qmpkit: no command or event named 'query-stat'; did you mean query-stats, query-status, query-stats-schemas?\n",
+      "qmpkit: no command, event or type named 'query-stat'; did you mean query-stats, query-status, query-stats-schemas?\n",
     );
   });
 });

@@ -1,7 +1,7 @@
 // Completion and line editing in a real terminal (tmux): what only the screen shows.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { builtBinary, removeScratch } from "./e2e-helpers.ts";
-import { lastLine, PROMPT, SLOW, skip, startShell, type Tmux } from "./tmux.ts";
+import { builtBinary, cleanEnv, removeScratch, scratchDir } from "./e2e-helpers.ts";
+import { lastLine, PROMPT, SLOW, skip, startShell, Tmux } from "./tmux.ts";
 
 let tmux: Tmux | undefined;
 
@@ -130,6 +130,25 @@ describe("Ctrl-R reverse history search", () => {
       );
       await t.keys("C-d");
       expect(await t.exitStatus()).toBe(0);
+    },
+    SLOW,
+  );
+});
+
+describe("schema on a terminal", () => {
+  test.skipIf(skip)(
+    "goes through $PAGER",
+    async () => {
+      tmux = new Tmux(scratchDir());
+      // A pager that marks each line it passes on shows that the text went through it.
+      await tmux.start([await builtBinary(), "schema", "--fake", "blockdev-add.qcow2.cache"], {
+        HOME: cleanEnv().HOME ?? "",
+        NO_COLOR: "1",
+        PAGER: "sed 's/^/paged: /'",
+      });
+      expect(await tmux.exitStatus()).toBe(0);
+      const screen = await tmux.screen();
+      expect(screen).toContain("paged: blockdev-add.qcow2.cache: {\npaged:   direct?: boolean;");
     },
     SLOW,
   );

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { loadSchema, suggestNames } from "../src/schema.ts";
-import { renderSchemaEntry, renderSchemaList, renderType } from "../src/schema-view.ts";
+import { renderSchemaEntry, renderSchemaList, renderSchemaPath, renderType } from "../src/schema-view.ts";
 import { qemuSchema, tinySchema } from "./schema-fixture.ts";
 
 describe("renderSchemaList", () => {
@@ -135,5 +135,38 @@ describe("loadSchema (the client's parseSchema + indexSchema)", () => {
     [[null], "schema entry 0 is not an object"],
   ])("rejects %j", (raw, message) => {
     expect(() => loadSchema(raw)).toThrow(message);
+  });
+});
+
+describe("renderSchemaPath: a union branch, a member's type", () => {
+  test("NAME.BRANCH: shared members, the tag fixed, that case's members", () => {
+    expect(renderSchemaPath(tinySchema, "node-add.file")).toBe(
+      'node-add.file: {\n  driver: "file";\n  name?: string;\n  filename: string;\n  size?: int; // deprecated\n}',
+    );
+  });
+
+  test("NAME.MEMBER, chained, through an alternate to its object branch", () => {
+    expect(renderSchemaPath(tinySchema, "deep.a.b")).toBe("deep.a.b: {\n  c: any;\n}");
+    expect(renderSchemaPath(tinySchema, "node-add.wrap.inner.null")).toBe(
+      'node-add.wrap.inner.null: {\n  driver: "null";\n  name?: string;\n}',
+    );
+  });
+
+  test("the recorded QEMU schema: blockdev-add.qcow2.cache", async () => {
+    expect(renderSchemaPath(await qemuSchema(), "blockdev-add.qcow2.cache")).toBe(
+      "blockdev-add.qcow2.cache: {\n  direct?: boolean;\n  no-flush?: boolean;\n}",
+    );
+  });
+
+  test("a plain NAME is renderSchemaEntry; an unknown head is undefined; a bad segment says what there is", () => {
+    expect(renderSchemaPath(tinySchema, "ping")).toBe(renderSchemaEntry(tinySchema, "ping") as string);
+    expect(renderSchemaPath(tinySchema, "nosuch.x")).toBeUndefined();
+    expect(renderSchemaPath(tinySchema, "node-add.zip")).toEqual({
+      error:
+        "'node-add' has no member or branch 'zip' (members: driver, name; driver branches: file, host, wrap, null)",
+    });
+    expect(renderSchemaPath(tinySchema, "deep.a.b.c.d")).toEqual({
+      error: "'deep.a.b.c' is not an object: it has no 'd'",
+    });
   });
 });

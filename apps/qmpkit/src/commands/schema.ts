@@ -1,8 +1,9 @@
 import { CONNECTION_FLAGS, defineCommand, parseCount } from "../cli.ts";
 import { UsageError } from "../errors.ts";
+import { writePaged } from "../pager.ts";
 import { loadSchema, type SchemaIndex, suggestNames } from "../schema.ts";
 import { schemaDiffText } from "../schema-diff.ts";
-import { renderSchemaEntry, renderSchemaList } from "../schema-view.ts";
+import { renderSchemaList, renderSchemaPath } from "../schema-view.ts";
 import { connectionOptions, open, takeTarget } from "../session.ts";
 
 async function loadSchemaFile(path: string): Promise<SchemaIndex> {
@@ -25,12 +26,15 @@ async function loadSchemaFile(path: string): Promise<SchemaIndex> {
 
 export const schemaCommand = defineCommand({
   name: "schema",
-  summary: "list commands and events, or show one command's arguments and return type",
-  usage: "[options] (ADDRESS | --fake | --file FILE) [NAME]  |  --diff A B",
+  summary: "list commands and events, or show one command's arguments, a type, a union branch",
+  usage: "[options] (ADDRESS | --fake | --file FILE) [NAME[.MEMBER|.BRANCH]…]  |  --diff A B",
   description: [
     "Without NAME, lists every command and event the server knows (from query-qmp-schema).",
     "With NAME, shows that command's arguments and return type, or that event's data, in a",
     "TypeScript-like notation: 'name?: type' is optional, masked type names are expanded inline.",
+    "NAME.BRANCH shows one branch of a union (blockdev-add.qcow2), NAME.MEMBER a member's type",
+    "(blockdev-add.cache); they chain. QEMU masks type names, so a path from a command names a type.",
+    "On a terminal the text goes through $PAGER (default 'less -R').",
     "--file reads a saved query-qmp-schema result instead of connecting.",
     "--emit-ts prints TypeScript types for every command and event of this QEMU (what @qmpkit/qmp",
     "ships for 7.2), to use as QMPClient<Commands, Events> with your QEMU version.",
@@ -58,6 +62,7 @@ export const schemaCommand = defineCommand({
     "qmpkit schema --fake query-status",
     "qmpkit schema --file qemu-7.2-schema.json --grep block",
     "qmpkit schema localhost:4444 blockdev-add --depth 2",
+    "qmpkit schema --fake blockdev-add.qcow2",
     "qmpkit schema unix:/tmp/qmp.sock --emit-ts > qemu-types.ts",
     "qmpkit schema --diff 7.2 10.0",
     "qmpkit schema --diff 7.2 unix:/tmp/qmp.sock --json",
@@ -103,19 +108,22 @@ export const schemaCommand = defineCommand({
     if (name === undefined) {
       const kind =
         values.commands && !values.events ? "command" : values.events && !values.commands ? "event" : "all";
-      io.stdout.write(
+      await writePaged(
+        io,
         `${renderSchemaList(index, { kind, ...(values.grep === undefined ? {} : { filter: values.grep }) })}\n`,
       );
       return 0;
     }
-    const text = renderSchemaEntry(index, name, depth === undefined ? {} : { maxDepth: depth });
+    const text = renderSchemaPath(index, name, depth === undefined ? {} : { maxDepth: depth });
     if (text === undefined) {
-      const near = suggestNames(index, name);
+      const head = name.split(".")[0] as string;
+      const near = suggestNames(index, head);
       throw new UsageError(
-        `no command or event named '${name}'${near.length ? `; did you mean ${near.join(", ")}?` : ""}`,
+        `no command, event or type named '${head}'${near.length ? `; did you mean ${near.join(", ")}?` : ""}`,
       );
     }
-    io.stdout.write(`${text}\n`);
+    if (typeof text !== "string") throw new UsageError(text.error);
+    await writePaged(io, `${text}\n`);
     return 0;
   },
 });
