@@ -16,6 +16,7 @@ import { Guest } from "./guest.ts";
 import { Hmp } from "./hmp.ts";
 import { Identity } from "./identity.ts";
 import { Migration } from "./migration.ts";
+import { Objects } from "./objects.ts";
 import { Probe } from "./probe.ts";
 import { Runstate } from "./runstate.ts";
 import type { SubsystemClass } from "./types.ts";
@@ -29,6 +30,7 @@ export const SUBSYSTEMS: readonly SubsystemClass[] = [
   Yank,
   Migration,
   Guest,
+  Objects,
   ThrottleGroups,
   Block,
   Jobs,

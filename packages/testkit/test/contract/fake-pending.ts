@@ -5,9 +5,6 @@
  * excused; remove an entry as soon as the fake passes it (`bun run fidelity` shows how far each one gets).
  */
 export const FAKE_PENDING: Readonly<Record<string, string>> = {
-  block:
-    "the block model passes its steps; object-add (throttle-group) and device_add (a disk on a root port from " +
-    "the command line) wait for the registries and devices subsystems",
   devices: "netdev_add (the registries' model): every other step is identical",
   registries: "no object/netdev/chardev/fd registries, balloon, dump-guest-memory or screendump",
   probe:

@@ -181,3 +181,23 @@ test("a qcow2 whose header names a backing file opens it as implicit read-only n
   await run("blockdev-del", { "node-name": "top" });
   expect(((await run("query-named-block-nodes")) as NodeInfo[]).map((n) => n["node-name"])).toEqual(["tf"]);
 });
+
+test("throttle groups through object-add/object-del, with QEMU's texts for duplicates, limits and use", async () => {
+  const { run, failure } = await setup();
+  await run("object-add", { "qom-type": "throttle-group", id: "tg0", limits: { "iops-total": 100 } });
+  expect(await failure("object-add", { "qom-type": "throttle-group", id: "tg0" })).toBe(
+    "attempt to add duplicate property 'tg0' to object (type 'container')",
+  );
+  expect(await failure("object-add", { "qom-type": "throttle-group", id: "0bad" })).toBe(
+    "Parameter 'id' expects an identifier",
+  );
+  expect(
+    await failure("object-add", { "qom-type": "throttle-group", id: "tg1", limits: { "iops-total": -1 } }),
+  ).toBe("bps/iops/max values must be within [0, 1000000000000000]");
+  await run("blockdev-add", { "node-name": "n", driver: "null-co" });
+  await run("blockdev-add", { "node-name": "t", driver: "throttle", "throttle-group": "tg0", file: "n" });
+  expect(await failure("object-del", { id: "tg0" })).toBe("object 'tg0' is in use, can not be deleted");
+  await run("blockdev-del", { "node-name": "t" });
+  await run("object-del", { id: "tg0" });
+  expect(await failure("object-del", { id: "tg0" })).toBe("object 'tg0' not found");
+});

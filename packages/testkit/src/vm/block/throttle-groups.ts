@@ -1,18 +1,32 @@
 /**
- * Throttle groups by id, as `object-add qom-type=throttle-group` creates them. The block model only asks
- * whether one exists and counts the throttle nodes using it; whoever implements `object-add`/`object-del`
- * calls {@link ThrottleGroups.define} and {@link ThrottleGroups.remove}, so block depends on no registry.
+ * Throttle groups by id, as `object-add qom-type=throttle-group` (or `-object throttle-group,…`) creates them:
+ * the block layer registers the type with the objects registry, checks the limits as QEMU does, and counts the
+ * throttle nodes using each group so `object-del` refuses a group in use.
  */
+import { QmpCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
+import { Objects } from "../objects.ts";
 import type { VmApi } from "../types.ts";
+
+// QEMU's THROTTLE_VALUE_MAX: every bps/iops limit lies in [0, 1e15].
+const LIMIT_MAX = 1e15;
 
 export class ThrottleGroups {
   readonly #groups = new Map<string, { limits: JsonObject; users: number }>();
 
-  constructor(_vm: VmApi) {}
+  constructor(vm: VmApi) {
+    vm.get(Objects).defineType("throttle-group", {
+      add: (id, args) => this.define(id, (args.limits ?? {}) as JsonObject),
+      remove: (id) => this.remove(id),
+    });
+  }
 
-  /** A new group (object-add). */
+  /** A new group (object-add); refuses limits out of QEMU's range with its text. */
   define(id: string, limits: JsonObject = {}): void {
+    for (const value of Object.values(limits)) {
+      if (typeof value === "number" && (value < 0 || value > LIMIT_MAX))
+        throw new QmpCommandError("GenericError", "bps/iops/max values must be within [0, 1000000000000000]");
+    }
     this.#groups.set(id, { limits, users: 0 });
   }
 
