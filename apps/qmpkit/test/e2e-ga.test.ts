@@ -84,6 +84,32 @@ describe("ga against the fake agent", () => {
     });
   });
 
+  test("exec passes piped stdin to the program as input-data, bytes intact; --no-stdin does not", async () => {
+    const fake = await fakeQga();
+    fake.handle("guest-exec", () => ({ pid: 7 }));
+    fake.handle("guest-exec-status", () => ({ exited: true, exitcode: 0 }));
+    const input = "line 1\nline 2 \u00e9\n";
+    expect(await qmpkit(["ga", fake.address, "exec", "--", "/bin/cat"], { stdin: input })).toEqual({
+      exitCode: 0,
+      stdout: "",
+      stderr: "",
+    });
+    expect((await fake.waitFor("guest-exec")).arguments).toEqual({
+      path: "/bin/cat",
+      arg: [],
+      "capture-output": true,
+      "input-data": Buffer.from(input).toString("base64"),
+    });
+    expect(
+      (await qmpkit(["ga", fake.address, "exec", "--no-stdin", "--", "/bin/cat"], { stdin: input })).exitCode,
+    ).toBe(0);
+    expect((await fake.waitFor("guest-exec", 2)).arguments).toEqual({
+      path: "/bin/cat",
+      arg: [],
+      "capture-output": true,
+    });
+  });
+
   test("guest-get-time prints the agent's nanoseconds digit for digit (beyond 2^53)", async () => {
     const fake = await fakeQga();
     fake.handle("guest-get-time", () => 1795686610763952123n);
@@ -145,6 +171,21 @@ describe("ga against a real qemu-ga (on this host)", () => {
         stdout: "",
         stderr: "GenericError: failed to open file '/nonexistent/x' (mode: 'r'): No such file or directory\n",
       });
+    },
+    SLOW,
+  );
+
+  test.skipIf(skip)(
+    "exec -- /bin/cat gets our piped stdin",
+    async () => {
+      const ga = await agent();
+      expect(await qmpkit(["ga", ga.address, "exec", "--", "/bin/cat"], { stdin: "to the guest\n" })).toEqual(
+        {
+          exitCode: 0,
+          stdout: "to the guest\n",
+          stderr: "",
+        },
+      );
     },
     SLOW,
   );

@@ -22,6 +22,8 @@ export const gaCommand = defineCommand({
     "",
     "'exec -- PROGRAM ARGS...' runs PROGRAM in the guest (guest-exec, then guest-exec-status until",
     "it exits), writes its stdout and stderr to ours, and exits with its exit status, like ssh.",
+    "When our stdin is not a terminal, it is read to its end first and given to the program as its",
+    "stdin (guest-exec's input-data); --no-stdin leaves it alone (the program reads /dev/null).",
   ].join("\n"),
   flags: {
     pretty: { type: "boolean", short: "p", description: "indent the JSON even when not on a terminal" },
@@ -37,11 +39,13 @@ export const gaCommand = defineCommand({
       description: "give up connecting and synchronising after SECONDS (default 10)",
     },
     "dry-run": { type: "boolean", short: "n", description: "print the message instead of sending it" },
+    "no-stdin": { type: "boolean", description: "exec: do not pass our stdin to the program (ssh -n)" },
   },
   examples: [
     "qmpkit ga unix:/run/vm1/qga.sock guest-ping",
     "qmpkit ga /run/vm1/qga.sock guest-get-osinfo",
     "qmpkit ga /run/vm1/qga.sock exec -- /bin/uname -r",
+    "qmpkit ga /run/vm1/qga.sock exec -- /bin/sh -c 'cat > /tmp/x' < local-file",
   ],
   async run({ values, positionals, rest }, io) {
     const [address, ...words] = [...positionals, ...rest];
@@ -79,7 +83,10 @@ export const gaCommand = defineCommand({
       });
     }
     try {
-      if (program !== undefined) return await runProgram(qga, program, timeout, io);
+      if (program !== undefined) {
+        const input = values["no-stdin"] || io.stdin.isTTY === true ? undefined : await readAll(io.stdin);
+        return await runProgram(qga, program, timeout, input, io);
+      }
       const { execute, arguments: args } = message as {
         execute: string;
         arguments?: Record<string, unknown>;
@@ -109,11 +116,14 @@ async function runProgram(
   qga: QGAClient,
   [path, ...args]: readonly string[],
   timeout: number | undefined,
+  input: Uint8Array | undefined,
   io: CliIO,
 ): Promise<number> {
   // Bytes, not text: the program's output is passed on as it is, like a local exec would.
   const result = await qga.exec(path as string, args, {
     encoding: "bytes",
+    // Empty input is the same end of file as /dev/null, so the request stays as it was without it.
+    ...(input === undefined || input.length === 0 ? {} : { input }),
     ...(timeout === undefined ? {} : { timeoutMs: timeout * 1000 }),
   });
   if (result.stdout.length > 0) io.stdout.write(result.stdout);
@@ -127,6 +137,15 @@ async function runProgram(
   if (result.exitcode !== undefined) return result.exitcode;
   io.stderr.write(`qmpkit: ${path} was killed by signal ${result.signal ?? "?"}\n`);
   return 128 + (result.signal ?? 0);
+}
+
+/** Our stdin to its end, as bytes (the guest program's input need not be text). */
+async function readAll(stdin: CliIO["stdin"]): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stdin) {
+    chunks.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : (chunk as Uint8Array));
+  }
+  return Buffer.concat(chunks);
 }
 
 function explain(error: unknown): string {
