@@ -248,3 +248,20 @@ test("HMP device_add, device_del, qom-list and qom-get print what QEMU 7.2 print
   await run("device_add", { driver: "e1000e", id: "n2", bus: "rp2" });
   expect(await run("qom-get", { path: "/machine/peripheral/n2", property: "mac" })).toBe("52:54:00:12:34:57");
 });
+
+test("no hotplug or unplug while a migration runs, after the bus check, as QEMU 7.2 refuses them", async () => {
+  const { fake, run, refusal } = await setup({ clock: "manual" });
+  await run("device_add", { driver: "virtio-net-pci", id: "nic0", bus: "rp1" });
+  await run("migrate-set-parameters", { "max-bandwidth": 1000 });
+  await run("migrate", { uri: "exec:cat > /dev/null" });
+  expect(await refusal("device_add", { driver: "virtio-net-pci", id: "n1", bus: "rp2" })).toBe(
+    "device_add not allowed while migrating",
+  );
+  expect(await refusal("device_add", { driver: "virtio-net-pci", id: "n1", bus: "pcie.0" })).toBe(
+    "Bus 'pcie.0' does not support hotplugging",
+  );
+  expect(await refusal("device_del", { id: "nic0" })).toBe("device_del not allowed while migrating");
+  await run("migrate_cancel");
+  await fake.clock.advance(1000);
+  expect(await run("device_del", { id: "nic0" })).toEqual({});
+});

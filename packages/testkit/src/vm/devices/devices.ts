@@ -11,6 +11,7 @@
 import { QmpCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import { Block } from "../block/block.ts";
+import { Migration } from "../migration.ts";
 import { Runstate } from "../runstate.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
 import { type Bus, type BusKind, ownBus, type Plugged, placePci } from "./buses.ts";
@@ -124,6 +125,11 @@ export class Devices {
     }
   }
 
+  /** QEMU's migration_is_idle() turned round: an outgoing migration is under way. */
+  #migrating(): boolean {
+    return ["setup", "active", "device", "cancelling"].includes(this.#vm.get(Migration).status);
+  }
+
   /** QEMU's default MAC for a NIC given none: the first of 52:54:00:12:34:56… no NIC uses. */
   #freeMac(): string {
     const used = new Set(
@@ -169,6 +175,9 @@ export class Devices {
     const bus = this.#findBus(driver, busKindOf(ancestors), args.bus, ctx);
     if (!cold && !bus.hotpluggable) {
       throw new QmpCommandError("GenericError", `Bus '${bus.name}' does not support hotplugging`);
+    }
+    if (!cold && this.#migrating()) {
+      throw new QmpCommandError("GenericError", "device_add not allowed while migrating");
     }
     const id = args.id === undefined ? undefined : String(args.id);
     // QEMU 7.2 wants an identifier; 10.0 takes any id from JSON device_add.
@@ -303,6 +312,8 @@ export class Devices {
     if (!device.bus.hotpluggable) {
       throw new QmpCommandError("GenericError", `Bus '${device.bus.name}' does not support hotplugging`);
     }
+    if (this.#migrating())
+      throw new QmpCommandError("GenericError", "device_del not allowed while migrating");
     if (device.bus.kind !== "PCIE") {
       // SCSI, USB and virtio-serial unplug at once; QEMU frees the device (and sends its event) just after.
       this.#vm.get(Qom).unmount(device.path);
