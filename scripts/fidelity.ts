@@ -27,6 +27,21 @@ const LIVE: Readonly<Record<string, { qemuVersion: QemuVersion; present: () => b
 /** A fake that never sends an awaited event costs this much per wait step, not the flow's full bound. */
 const FAKE_MAX_WAIT_MS = 2000;
 const SHOWN_CHARS = 240;
+/** How much of the shared text is shown before the first differing character. */
+const CONTEXT_CHARS = 60;
+
+/**
+ * Both lines cut to the same window, starting a little before their first differing character: a difference deep
+ * in a long reply (a schema, a help text) is then on screen, not cut off after a shared prefix.
+ */
+function aroundFirstDifference(expected: string, actual: string): [string, string] {
+  let at = 0;
+  while (at < expected.length && at < actual.length && expected[at] === actual[at]) at++;
+  const start = at < SHOWN_CHARS - CONTEXT_CHARS ? 0 : at - CONTEXT_CHARS;
+  const cut = (text: string) =>
+    `${start > 0 ? `…(${start} chars) ` : ""}${text.slice(start, start + SHOWN_CHARS)}`;
+  return [cut(expected), cut(actual)];
+}
 
 const selected = process.argv.length > 2 ? FLOWS.filter((f) => process.argv.includes(f.name)) : FLOWS;
 const versions = existsSync(FIXTURE_ROOT)
@@ -65,10 +80,14 @@ for (const flow of selected) {
       continue;
     }
     const result = compareSteps(reference, fake.map(stepLine));
-    const difference =
-      result.firstDifference === undefined
-        ? undefined
-        : `  ${column.version.padEnd(9)} ${result.firstDifference.expected.slice(0, SHOWN_CHARS)}\n  ${"fake".padEnd(9)} ${result.firstDifference.actual.slice(0, SHOWN_CHARS)}`;
+    let difference: string | undefined;
+    if (result.firstDifference !== undefined) {
+      const [expected, actual] = aroundFirstDifference(
+        result.firstDifference.expected,
+        result.firstDifference.actual,
+      );
+      difference = `  ${column.version.padEnd(9)} ${expected}\n  ${"fake".padEnd(9)} ${actual}`;
+    }
     cells.push({ identical: result.identical, total: result.total, ...(difference ? { difference } : {}) });
   }
   rows.push({ flow: flow.name, cells });
