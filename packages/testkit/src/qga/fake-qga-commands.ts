@@ -1,6 +1,6 @@
 import { QmpCommandError } from "../errors.ts";
 import { encodeQemuJson } from "../qjson.ts";
-import { type FakeQgaFaults, type FakeQgaHandler, NO_REPLY } from "./types.ts";
+import type { FakeQgaFaults, FakeQgaHandler } from "./types.ts";
 
 /** State the built-in commands share. */
 export interface FakeQgaState {
