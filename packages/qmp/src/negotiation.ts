@@ -45,7 +45,14 @@ export async function establish(
           "QMP_ERR_GREETING_TIMEOUT",
         ),
     });
-    result.greeting = parseGreeting(await raceAbort(wire.recv(), deadline.signal));
+    let first = await raceAbort(wire.recv(), deadline.signal);
+    // QEMU 7.2 queues an event raised before any client connected (RESUME as the VM starts) and hands it to the
+    // first client ahead of the greeting. It is a real event: deliver it, and keep waiting for the greeting.
+    while (typeof first.event === "string" && first.QMP === undefined) {
+      wire.onEvent(first);
+      first = await raceAbort(wire.recv(), deadline.signal);
+    }
+    result.greeting = parseGreeting(first);
   }
   if (session.negotiate) await negotiate(wire, session, signal, result);
   return result;

@@ -75,6 +75,21 @@ describe("ids", () => {
     expect((await within(pending)).status).toBe("running");
   });
 
+  test("an event ahead of the greeting is delivered, and the greeting still read", async () => {
+    // Seen on real QEMU 7.2 in CI: the RESUME of the VM's start, raised before any client connected, reached the
+    // first client before its greeting.
+    const resume = '{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "RESUME"}\r\n';
+    const server = scriptServer({ greeting: `${resume}${JSON.stringify(GREETING)}\r\n` });
+    cleanups.push(() => server.stop());
+    const client = new QMPClient();
+    cleanups.push(() => client.disconnect());
+    const events = client.listen();
+    await within(client.connect(server.path));
+    expect(client.greeting).toEqual(GREETING as never);
+    expect((await within(events.get())).event).toBe("RESUME");
+    expect(await within(client.execute("query-status"))).toBeDefined();
+  });
+
   test("an abandoned id-less command keeps later ones on ids until its late reply came; the log names both", async () => {
     const debug: string[] = [];
     const logger = { enabled: true, debug: (m: string) => debug.push(m), info() {}, warn() {}, error() {} };
