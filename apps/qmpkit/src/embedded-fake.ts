@@ -7,7 +7,7 @@
  * start-up.
  */
 
-import { createFakeQemu, type FakeQemu } from "@qmpkit/testkit";
+import { createFakeQemu, type FakeQemu } from "@qmpkit/testkit/fake";
 import { qomHandlers } from "./fake-qom.ts";
 
 /** Adds the CLI's answers to a fake: QOM from a recorded `-machine none` tree, idle jobs and migration. */

@@ -4,7 +4,7 @@
  * not recorded default by type (false, "", 0). Errors use QEMU's classes and wording.
  */
 
-import { type CommandHandler, QmpCommandError, RawJson } from "@qmpkit/testkit";
+import { type CommandHandler, QmpCommandError, RawJson } from "@qmpkit/testkit/fake";
 
 type Props = readonly (readonly [name: string, type: string])[];
 

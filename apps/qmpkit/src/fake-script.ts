@@ -20,7 +20,7 @@
  * Arguments are still checked against the schema first, as QEMU would.
  */
 
-import type { CommandHandler, FakeQemu } from "@qmpkit/testkit";
+import type { CommandHandler, FakeQemu } from "@qmpkit/testkit/fake";
 import { UsageError } from "./errors.ts";
 
 /** One canned answer. */

@@ -173,10 +173,15 @@ export class MachineProfile {
     return this.returnOf<ObjectTypeInfo[]>("qom-list-types", { abstract: true });
   }
 
-  /** The recorded QOM tree, by path (`/`, `/machine`, …). */
+  /**
+   * The recorded QOM tree, by path (`/`, `/machine`, …). Built on its first read, not when asked for: a fake
+   * holds it from the start, and most sessions never look at QOM.
+   */
   qomTree(): ReadonlyMap<string, QomNode> {
-    this.#tree ??= this.#buildTree();
-    return this.#tree;
+    return new LazyMap(() => {
+      this.#tree ??= this.#buildTree();
+      return this.#tree;
+    });
   }
 
   #buildTree(): Map<string, QomNode> {
@@ -198,6 +203,46 @@ export class MachineProfile {
       tree.set(path, { path, properties, values, children });
     }
     return tree;
+  }
+}
+
+/** A read-only map whose contents are made on first use. */
+class LazyMap<K, V> implements ReadonlyMap<K, V> {
+  readonly #make: () => ReadonlyMap<K, V>;
+  #made: ReadonlyMap<K, V> | undefined;
+
+  constructor(make: () => ReadonlyMap<K, V>) {
+    this.#make = make;
+  }
+
+  get #map(): ReadonlyMap<K, V> {
+    this.#made ??= this.#make();
+    return this.#made;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+  get(key: K): V | undefined {
+    return this.#map.get(key);
+  }
+  has(key: K): boolean {
+    return this.#map.has(key);
+  }
+  forEach(callback: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this.#map) callback.call(thisArg, value, key, this);
+  }
+  entries(): MapIterator<[K, V]> {
+    return this.#map.entries();
+  }
+  keys(): MapIterator<K> {
+    return this.#map.keys();
+  }
+  values(): MapIterator<V> {
+    return this.#map.values();
+  }
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.#map[Symbol.iterator]();
   }
 }
 

@@ -52,16 +52,22 @@ export interface NetdevLookup {
 
 export class Devices {
   readonly #vm: VmApi;
-  readonly #types: Map<string, RecordedType>;
+  // Read on the first device_add: decompressing the recordings is most of a fake's start-up, and few sessions
+  // add a device.
+  #recorded: Map<string, RecordedType> | undefined;
   readonly #buses = new Map<string, Bus>();
   readonly #devices = new Map<string, Device>();
   readonly #unplugListeners: ((device: Device) => void)[] = [];
   #anonCount = 0;
   #netdevs: NetdevLookup | undefined;
 
+  #types(): Map<string, RecordedType> {
+    this.#recorded ??= recordedTypes(this.#vm.machine.qemuVersion);
+    return this.#recorded;
+  }
+
   constructor(vm: VmApi) {
     this.#vm = vm;
-    this.#types = recordedTypes(vm.machine.qemuVersion);
     vm.get(Qom);
     vm.get(Cpus);
     const root: Bus = {
@@ -194,9 +200,9 @@ export class Devices {
         throw new QmpCommandError("GenericError", `Property '${driver}.${name}' not found`);
       }
       if (name === "netdev")
-        this.#checkNetdev(String(args.netdev), this.#types.get(driver)?.backendType ?? driver);
+        this.#checkNetdev(String(args.netdev), this.#types().get(driver)?.backendType ?? driver);
     }
-    const type = this.#types.get(driver);
+    const type = this.#types().get(driver);
     if (type === undefined)
       this.#vm.unimplemented(ctx, `device_add of '${driver}' (its QOM view was not recorded)`);
     const slot =
