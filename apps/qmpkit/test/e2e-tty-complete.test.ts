@@ -148,7 +148,8 @@ describe("schema on a terminal", () => {
       });
       expect(await tmux.exitStatus()).toBe(0);
       const screen = await tmux.screen();
-      expect(screen).toContain("paged: blockdev-add.qcow2.cache: {\npaged:   direct?: boolean;");
+      // The first row can be lost to the pane's own start-up when the program is this quick; the rest shows it.
+      expect(screen).toContain("paged:   direct?: boolean;\npaged:   no-flush?: boolean;\npaged: }");
     },
     SLOW,
   );
