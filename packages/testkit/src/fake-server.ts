@@ -24,6 +24,7 @@ import type {
 import { type FakeClock, ManualClock, RealClock } from "./vm/clock.ts";
 import { Guest } from "./vm/guest.ts";
 import { loadMachine, type Machine } from "./vm/machine.ts";
+import { Chardevs } from "./vm/registries/chardevs.ts";
 import { Runstate } from "./vm/runstate.ts";
 import { Vm } from "./vm/vm.ts";
 
@@ -124,6 +125,12 @@ export class FakeQemu implements AsyncDisposable {
         quit: (client) => this.#quit(client),
         exit: () => this.#exit(),
         reportError,
+        // QEMU names the chardev of each `-qmp` compat_monitorN and lists it with its listening address.
+        monitors: () =>
+          this.#servers().map((server, index) => ({
+            label: `compat_monitor${index}`,
+            filename: monitorFilename(server.address),
+          })),
       },
     });
     const schemaEntries = options.schema === false ? undefined : (options.schema ?? parts.profile.schema);
@@ -281,6 +288,7 @@ export class FakeQemu implements AsyncDisposable {
 
   /** Stops listening, closes every connection, removes the socket and its temp dir. Idempotent. */
   async close(): Promise<void> {
+    this.#vm.get(Chardevs).closeAll();
     // Jobs and migrations still scheduled on the clock stop with the VM.
     this.clock.stop();
     await Promise.all(this.#servers().map((server) => server.close()));
@@ -370,4 +378,11 @@ export async function createFakeQemu(options: FakeQemuOptions = {}): Promise<Fak
     throw error;
   }
   return fake;
+}
+
+/** A monitor's listening address as QEMU's `query-chardev` prints it for a connected server socket. */
+function monitorFilename(address: string): string {
+  if (address.startsWith("unix:")) return `unix:${address.slice(5)},server=on`;
+  if (address.startsWith("tcp:")) return `tcp:${address.slice(4)},server=on`;
+  return address;
 }

@@ -43,6 +43,10 @@ export class HandlerContext implements CommandContextBase {
     return this.#session.signal;
   }
 
+  takeFd(): boolean {
+    return this.#session.takeFd();
+  }
+
   /** The session running this command (for the monitor's own commands). */
   get session(): MonitorSession {
     return this.#session;

@@ -54,6 +54,7 @@ export class MonitorSession {
   /** The client's number (1 for the first connection). */
   readonly id: number;
   phase: SessionPhase = "waiting";
+  #fdPassed = false;
   /** Whether the client enabled out-of-band execution in `qmp_capabilities`. */
   oob = false;
   /** The fault hooks as a fault sees this connection. */
@@ -149,6 +150,18 @@ export class MonitorSession {
       return;
     }
     this.#parser.feed(chunk);
+    // Bun reads with recv(2), so a descriptor passed with SCM_RIGHTS is closed by the kernel unseen. What stays
+    // visible is its carrier: Linux ends a read right after the byte that carried descriptors, and clients send
+    // them on one space byte (QEMU's parser skips it). A read ending in a space between messages is taken as
+    // one; QEMU too keeps only the last descriptor received until a command takes it.
+    if (chunk.length > 0 && chunk[chunk.length - 1] === 0x20 && !this.#parser.pending) this.#fdPassed = true;
+  }
+
+  /** Takes the descriptor passed before the current command (`getfd`, `add-fd`): false when none came. */
+  takeFd(): boolean {
+    const passed = this.#fdPassed;
+    this.#fdPassed = false;
+    return passed;
   }
 
   /**

@@ -7,12 +7,14 @@
  * - shutdown: SHUTDOWN {guest: true, reason: "guest-shutdown"}, then STOP in `shutdown` under `-no-shutdown`,
  *   or QEMU exits;
  * - panic (the default `-action panic=shutdown`): under `-no-shutdown` GUEST_PANICKED {action: "pause"} and STOP
- *   in `guest-panicked`; otherwise GUEST_PANICKED {action: "poweroff"}, STOP, SHUTDOWN (guest-panic) and exit.
+ *   in `guest-panicked`; otherwise GUEST_PANICKED {action: "poweroff"}, STOP, SHUTDOWN (guest-panic) and exit;
  * - an unplug acknowledged (the guest releases a device after `device_del`): DEVICE_DELETED for a virtio device's
  *   inner `…/virtio-backend` first, then for the device with its id, as QEMU finalizes them; the device leaves the
  *   QOM tree and `query-pci`, and its drive is free again.
+ * - balloon: BALLOON_CHANGE {actual} when the driver's figure changes (QEMU sends none for an unchanged one).
  */
 import { type Device, Devices } from "./devices/devices.ts";
+import { Balloon } from "./registries/balloon.ts";
 import { Runstate } from "./runstate.ts";
 import type { VmApi } from "./types.ts";
 
@@ -105,6 +107,15 @@ export class Guest {
     this.#vm.emit("GUEST_PANICKED", { action: "poweroff" });
     runstate.enter("guest-panicked");
     runstate.requestShutdown("guest-panic");
+  }
+
+  /**
+   * The guest's balloon driver gives memory back or takes it (default: to the host's last `balloon` target),
+   * which QEMU reports as BALLOON_CHANGE. Needs a balloon device and running CPUs.
+   */
+  balloon(actualBytes?: number): void {
+    this.#requireRunning("move its balloon");
+    this.#vm.get(Balloon).guestReports(actualBytes);
   }
 
   get #runstate(): Runstate {

@@ -55,6 +55,11 @@ export class Objects {
     this.#types.set(qomType, type);
   }
 
+  /** Every object's id, in creation order (QEMU's listings walk a hash table built in that order). */
+  ids(): string[] {
+    return [...this.#objects.keys()];
+  }
+
   /** The qom-type of the object `id`, if it exists. */
   typeOf(id: string): string | undefined {
     return this.#objects.get(id);

@@ -102,6 +102,11 @@ export class Runstate {
     return this.status === "running";
   }
 
+  /** Whether the guest's CPUs have ever run (the firmware has set the machine up: memory map, video mode). */
+  get firmwareRan(): boolean {
+    return this.#firmwareRan;
+  }
+
   /** Pauses the guest; a second stop changes nothing and sends no event, as in QEMU. */
   stop(): void {
     this.enter("paused");

@@ -18,6 +18,13 @@ import { Identity } from "./identity.ts";
 import { Migration } from "./migration.ts";
 import { Objects } from "./objects.ts";
 import { Probe } from "./probe.ts";
+import { Balloon } from "./registries/balloon.ts";
+import { Chardevs } from "./registries/chardevs.ts";
+import { Display } from "./registries/display.ts";
+import { Dump } from "./registries/dump.ts";
+import { Fds } from "./registries/fds.ts";
+import { Iothreads } from "./registries/iothreads.ts";
+import { Netdevs } from "./registries/netdevs.ts";
 import { Runstate } from "./runstate.ts";
 import type { SubsystemClass } from "./types.ts";
 import { Yank } from "./yank.ts";
@@ -41,4 +48,11 @@ export const SUBSYSTEMS: readonly SubsystemClass[] = [
   Qom,
   Cpus,
   Devices,
+  Iothreads,
+  Netdevs,
+  Chardevs,
+  Fds,
+  Balloon,
+  Dump,
+  Display,
 ];

@@ -17,6 +17,18 @@ export interface VmCommandContext {
   readonly signal: AbortSignal;
   /** Runs `callback` right after this command's reply is written (QEMU's `quit` exits then). */
   afterReply(callback: () => void): void;
+  /**
+   * Takes the file descriptor the client passed (SCM_RIGHTS) before this command, as `getfd` and `add-fd` do:
+   * true once per descriptor, false when none came. The fake sees that one came but not the descriptor itself
+   * (see the testkit README). Absent where no monitor is involved (the emulator's start-up).
+   */
+  takeFd?(): boolean;
+}
+
+/** A monitor's own chardev as `query-chardev` lists it. */
+export interface MonitorChardev {
+  readonly label: string;
+  readonly filename: string;
 }
 
 /**
@@ -47,6 +59,8 @@ export interface VmHost {
   exit(): void;
   /** Adds an entry to `fake.errors`. */
   reportError(client: number | undefined, command: string | undefined, message: string): void;
+  /** The chardevs the monitors listen on (QEMU's `compat_monitor0`, …), in creation order. */
+  monitors?(): readonly MonitorChardev[];
 }
 
 /** The settings a fake starts its VM with. */
@@ -88,6 +102,8 @@ export interface VmApi {
   quit(client: number): void;
   /** QEMU's process ends now, whatever `onQuit` says (see {@link VmHost.exit}). */
   exit(): void;
+  /** The chardevs the monitors listen on, for `query-chardev`. */
+  monitors(): readonly MonitorChardev[];
   /** Reports, then refuses, something QEMU does that the model does not (a GenericError naming it). */
   unimplemented(ctx: VmCommandContext, what: string): never;
 }

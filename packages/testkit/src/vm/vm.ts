@@ -10,6 +10,7 @@ import type { Machine } from "./machine.ts";
 import { SUBSYSTEMS } from "./subsystems.ts";
 import type {
   HmpCommand,
+  MonitorChardev,
   SubsystemClass,
   VmApi,
   VmCommand,
@@ -94,6 +95,10 @@ export class Vm implements VmApi {
 
   exit(): void {
     this.#host.exit();
+  }
+
+  monitors(): readonly MonitorChardev[] {
+    return this.#host.monitors?.() ?? [];
   }
 
   unimplemented(ctx: VmCommandContext, what: string): never {
