@@ -108,7 +108,12 @@ export class Chardevs {
     if (type === "pty" && typeof pty === "string") return simple(`pty:${pty}`);
     if (type === "socket") {
       const addr = data.addr as { type: string; data: JsonObject } | undefined;
-      if (addr?.type === "unix" && data.server === true) return this.#listen(label, String(addr.data.path));
+      if (addr?.type === "unix" && data.server === true) {
+        const path = String(addr.data.path);
+        // The emulator binds the command line's sockets itself before the VM exists (client 0 is the start-up).
+        if (ctx.client === 0) return simple(`disconnected:unix:${path},server=on`);
+        return this.#listen(label, path);
+      }
     }
     return this.#vm.unimplemented(ctx, `chardev-add of a ${describe(backend)} chardev`);
   }
