@@ -7,9 +7,9 @@
 export const FAKE_PENDING: Readonly<Record<string, string>> = {
   devices: "netdev_add (the registries' model): every other step is identical",
   registries:
-    "32 of 37 steps pass; the rest wait for the devices model: the command line's virtio-balloon-pci and VGA " +
-    "(Balloon.attach, Display.attach) and qom-list /objects (Objects.children); registries-hooks.test.ts " +
-    "plays those hooks and matches all steps",
+    "32 of 37 steps pass; the rest need the devices model to call Balloon.attach/Display.attach for the " +
+    "command line's virtio-balloon-pci and VGA, and the QOM tree to list /objects' children (Objects.ids); " +
+    "registries-hooks.test.ts plays the device hooks and matches every other step",
   probe:
     "query-command-line-options lacks `spice`, which QEMU lists once device-list-properties of qxl has loaded " +
     "the spice module",

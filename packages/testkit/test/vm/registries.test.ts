@@ -47,7 +47,6 @@ test("object-add refuses a duplicate id as QEMU's container does, and object-del
   expect(await error("object-add", { "qom-type": "memory-backend-ram", id: "m1" })).toBe(
     "Parameter 'size' is missing",
   );
-  expect(await error("object-del", { id: "pc.ram" })).toBe("object 'pc.ram' is in use, can not be deleted");
   await run("object-del", { id: "m0" });
   expect(await error("object-del", { id: "m0" })).toBe("object 'm0' not found");
 });
