@@ -5,7 +5,6 @@
  * excused; remove an entry as soon as the fake passes it (`bun run fidelity` shows how far each one gets).
  */
 export const FAKE_PENDING: Readonly<Record<string, string>> = {
-  devices: "netdev_add (the registries' model): every other step is identical",
   registries:
     "32 of 37 steps pass; the rest need the devices model to call Balloon.attach/Display.attach for the " +
     "command line's virtio-balloon-pci and VGA, and the QOM tree to list /objects' children (Objects.ids); " +
