@@ -9,7 +9,7 @@
  *   bun packages/testkit/scripts/record-profile.ts \
  *     --qemu "chroot /srv/trixie qemu-system-x86_64" --socket-dir /srv/trixie/tmp   # see profiles/README.md
  *
- * Writes profiles/qemu-<major.minor>/<machine>.json.gz and updates profiles/qemu-<major.minor>/manifest.json.
+ * Writes profiles/qemu-<major.minor>/<machine>.qprof and updates profiles/qemu-<major.minor>/manifest.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +22,7 @@ import {
   UNKNOWN_NAMES,
 } from "../src/profiles/format.ts";
 import { requestKey } from "../src/profiles/key.ts";
+import { packProfile } from "../src/profiles/pack.ts";
 import { readProfileRequests } from "./lib/profile-requests.ts";
 import { QemuGoneError, type RawMessage, type RawQmp, RecordingQemu, stripId } from "./lib/raw-qmp.ts";
 
@@ -359,9 +360,9 @@ for (const machine of machines) {
   const dir = values.out ? resolve(values.out) : join(PROFILES, `qemu-${version}`);
   mkdirSync(dir, { recursive: true });
   const json = JSON.stringify(data);
-  const gz = Bun.gzipSync(json, { level: 9 });
-  const file = join(dir, `${machine}.json.gz`);
-  writeFileSync(file, gz);
+  const packed = packProfile(data);
+  const file = join(dir, `${machine}.qprof`);
+  writeFileSync(file, packed);
   const manifestFile = join(dir, "manifest.json");
   const manifest = (await Bun.file(manifestFile)
     .json()
@@ -373,8 +374,8 @@ for (const machine of machines) {
     args: data.args,
     ...counts,
     jsonBytes: json.length,
-    gzipBytes: gz.length,
+    fileBytes: packed.length,
   };
   writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
-  console.log(`${file}: ${JSON.stringify(stats)} ${json.length} B json, ${gz.length} B gzip`);
+  console.log(`${file}: ${JSON.stringify(stats)} ${json.length} B json, ${packed.length} B packed`);
 }

@@ -1,5 +1,5 @@
-/** A gzip file imported `with { type: "file" }`: its path (on disk, or inside a compiled executable). */
-declare module "*.json.gz" {
+/** A packed profile imported `with { type: "file" }`: its path (on disk, or inside a compiled executable). */
+declare module "*.qprof" {
   const path: string;
   export default path;
 }

@@ -4,10 +4,10 @@
  * its profiles with no `profiles/` directory beside it. Nothing is read until a profile is loaded.
  */
 
-import none72 from "../../profiles/qemu-7.2/none.json.gz" with { type: "file" };
-import q3572 from "../../profiles/qemu-7.2/q35.json.gz" with { type: "file" };
-import none100 from "../../profiles/qemu-10.0/none.json.gz" with { type: "file" };
-import q35100 from "../../profiles/qemu-10.0/q35.json.gz" with { type: "file" };
+import none72 from "../../profiles/qemu-7.2/none.qprof" with { type: "file" };
+import q3572 from "../../profiles/qemu-7.2/q35.qprof" with { type: "file" };
+import none100 from "../../profiles/qemu-10.0/none.qprof" with { type: "file" };
+import q35100 from "../../profiles/qemu-10.0/q35.qprof" with { type: "file" };
 import type { QemuVersion } from "../qemu-10.ts";
 
 /** The QEMU versions with recorded profiles. */

@@ -1,12 +1,13 @@
 /**
- * The layout of a recorded profile file (`profiles/qemu-<version>/<machine>.json.gz`, gzip of this JSON).
+ * What a recorded profile holds (`profiles/qemu-<version>/<machine>.qprof`, packed by `pack.ts` so that reply
+ * texts are read in parts).
  * Replies are kept as QEMU wrote them (its separators, its number formatting, integers beyond 2^53 intact),
  * minus the `id`, and each distinct reply text is stored once: `replies` maps a request key (see `key.ts`) to
  * an index into `pool`.
  */
 
 /** The format tag; bumped when the layout changes incompatibly. */
-export const PROFILE_FORMAT = "qmpkit-profile/1";
+export const PROFILE_FORMAT = "qmpkit-profile/2";
 
 /** Stands for the QMP socket path of the recording session in reply texts (`query-chardev`, `info chardev`). */
 export const SOCKET_PLACEHOLDER = "@QMP_SOCKET@";

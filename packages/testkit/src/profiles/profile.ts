@@ -1,15 +1,17 @@
 /**
  * `loadProfile()`: what a real QEMU answered when recorded (see scripts/record-profile.ts), with accessors for
  * the parts a fake VM serves: the schema, the command list, the QOM types and tree, and any recorded reply by
- * command and arguments. Files are read and decompressed on first use and cached per version and machine.
+ * command and arguments. Files are read on first use and cached per version and machine; each chunk of reply
+ * texts is decompressed when a reply in it is first asked for (see `pack.ts`).
  */
 
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import type { QemuVersion } from "../qemu-10.ts";
 import { RawJson } from "../qjson.ts";
 import { MACHINES, type MachineName, PROFILE_FILES, PROFILE_VERSIONS } from "./files.ts";
-import { PROFILE_FORMAT, type ProfileData, SOCKET_PLACEHOLDER } from "./format.ts";
+import { SOCKET_PLACEHOLDER } from "./format.ts";
 import { requestKey } from "./key.ts";
+import { type PackedHeader, PackedProfile } from "./pack.ts";
 
 /** Which profile to load. */
 export interface ProfileSelector {
@@ -50,16 +52,17 @@ export interface ObjectTypeInfo {
 
 /** A recorded machine profile. Obtain one with {@link loadProfile}. */
 export class MachineProfile {
-  readonly #data: ProfileData;
+  readonly #packed: PackedProfile;
+  readonly #data: PackedHeader;
   readonly #parsed = new Map<number, ProfileReply>();
   readonly #volatile: ReadonlySet<string>;
   #tree: Map<string, QomNode> | undefined;
 
   /** @internal Use {@link loadProfile}. */
-  constructor(data: ProfileData) {
-    if (data.format !== PROFILE_FORMAT) throw new Error(`unsupported profile format ${String(data.format)}`);
-    this.#data = data;
-    this.#volatile = new Set(data.volatile);
+  constructor(packed: PackedProfile) {
+    this.#packed = packed;
+    this.#data = packed.header;
+    this.#volatile = new Set(packed.header.volatile);
   }
 
   /** The machine this profile stands for. */
@@ -99,12 +102,12 @@ export class MachineProfile {
 
   /** Every recorded request key (see `requestKey`), in recording order. */
   keys(): string[] {
-    return Object.keys(this.#data.replies);
+    return this.#packed.keys();
   }
 
   /** Whether this request was recorded. */
   has(command: string, args?: unknown): boolean {
-    return requestKey(command, args) in this.#data.replies;
+    return this.#packed.poolIndex(requestKey(command, args)) !== undefined;
   }
 
   /** Whether the reply to this key varied between two fresh QEMUs (thread ids, clocks, hash order). */
@@ -124,8 +127,8 @@ export class MachineProfile {
 
   /** The recorded reply's text without its id (`{"return": …}` or `{"error": …}`), exactly as QEMU wrote it. */
   replyTextByKey(key: string): string | undefined {
-    const index = this.#data.replies[key];
-    return index === undefined ? undefined : this.#data.pool[index];
+    const index = this.#packed.poolIndex(key);
+    return index === undefined ? undefined : this.#packed.text(index);
   }
 
   /** The recorded reply to `command` with `args`, or undefined when that exact request was not recorded. */
@@ -135,11 +138,11 @@ export class MachineProfile {
 
   /** Like {@link reply}, by request key. */
   replyByKey(key: string): ProfileReply | undefined {
-    const index = this.#data.replies[key];
+    const index = this.#packed.poolIndex(key);
     if (index === undefined) return undefined;
     let reply = this.#parsed.get(index);
     if (reply === undefined) {
-      reply = parseReply(this.#data.pool[index] as string);
+      reply = parseReply(this.#packed.text(index));
       this.#parsed.set(index, reply);
     }
     return reply;
@@ -271,7 +274,7 @@ export function rawReturn(reply: ProfileReply & { kind: "return" }): RawJson {
 const cache = new Map<string, Promise<MachineProfile>>();
 
 /**
- * Loads a recorded machine profile (decompressed on first use, then cached).
+ * Loads a recorded machine profile (read on first use, then cached; reply texts inflate chunk by chunk).
  *
  * @example
  * const q35 = await loadProfile({ machine: "q35" });
@@ -295,9 +298,7 @@ export function loadProfile(selector: ProfileSelector): Promise<MachineProfile> 
   if (loading === undefined) {
     loading = Bun.file(path)
       .bytes()
-      .then(
-        (gz) => new MachineProfile(JSON.parse(new TextDecoder().decode(Bun.gunzipSync(gz))) as ProfileData),
-      );
+      .then((bytes) => new MachineProfile(new PackedProfile(bytes)));
     // A failed read must not poison the cache for the next caller.
     loading.catch(() => cache.delete(cacheKey));
     cache.set(cacheKey, loading);
