@@ -3,3 +3,9 @@ declare module "*.qprof" {
   const path: string;
   export default path;
 }
+
+/** A gzip file imported `with { type: "file" }` (the device catalogues): its path, as for `*.qprof`. */
+declare module "*.json.gz" {
+  const path: string;
+  export default path;
+}

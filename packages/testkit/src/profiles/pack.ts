@@ -50,7 +50,10 @@ export function packProfile(data: ProfileData): Uint8Array {
     const command = commandOfKey(key);
     if (!commandOf.has(index)) commandOf.set(index, command);
     let chunk = keyChunks.get(command);
-    if (chunk === undefined) keyChunks.set(command, (chunk = { keys: [], pool: [], order: [] }));
+    if (chunk === undefined) {
+      chunk = { keys: [], pool: [], order: [] };
+      keyChunks.set(command, chunk);
+    }
     chunk.keys.push(key);
     chunk.pool.push(index);
     chunk.order.push(order);
@@ -59,7 +62,10 @@ export function packProfile(data: ProfileData): Uint8Array {
   for (let index = 0; index < data.pool.length; index++) {
     const command = commandOf.get(index) ?? "";
     let group = groups.get(command);
-    if (group === undefined) groups.set(command, (group = []));
+    if (group === undefined) {
+      group = [];
+      groups.set(command, group);
+    }
     group.push(index);
   }
   const slots = new Array<number>(data.pool.length * 3).fill(0);
@@ -112,7 +118,8 @@ export class PackedProfile {
     const header = JSON.parse(
       new TextDecoder().decode(Bun.gunzipSync(bytes.subarray(4, 4 + headerLength))),
     ) as PackedHeader;
-    if (header.format !== PROFILE_FORMAT) throw new Error(`unsupported profile format ${String(header.format)}`);
+    if (header.format !== PROFILE_FORMAT)
+      throw new Error(`unsupported profile format ${String(header.format)}`);
     this.header = header;
     this.#bytes = bytes;
     let offset = 4 + headerLength;
