@@ -6,15 +6,11 @@
  */
 export const FAKE_PENDING: Readonly<Record<string, string>> = {
   registries:
-    "32 of 37 steps pass; the rest need the devices model to call Balloon.attach/Display.attach for the " +
-    "command line's virtio-balloon-pci and VGA, and the QOM tree to list /objects' children (Objects.ids); " +
-    "registries-hooks.test.ts plays the device hooks and matches every other step",
+    "36 of 37 steps pass: qom-list /objects waits for the QOM tree to list the object registry's children " +
+    "(Objects.ids gives them in creation order; QEMU lists them in GLib hash order, prepended)",
   probe:
     "query-command-line-options lacks `spice`, which QEMU lists once device-list-properties of qxl has loaded " +
     "the spice module",
-  startup:
-    "query-chardev, query-iothreads, balloon and query-balloon (the registries' model); the vCPU QOM, CPUs, " +
-    "devices, migration and block steps are identical",
 };
 
 /**

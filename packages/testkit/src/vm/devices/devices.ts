@@ -8,10 +8,13 @@
  * Devices given on the command line (created before any client, `fake.runAtStart`) are cold-plugged:
  * `hotplugged` false, and those on pcie.0 can never be unplugged.
  */
+
 import { QmpCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import { Block } from "../block/block.ts";
 import { Migration } from "../migration.ts";
+import { Balloon } from "../registries/balloon.ts";
+import { Display } from "../registries/display.ts";
 import { Runstate } from "../runstate.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
 import { type Bus, type BusKind, ownBus, type Plugged, placePci } from "./buses.ts";
@@ -49,6 +52,9 @@ export interface Device extends Plugged {
 export interface NetdevLookup {
   has(id: string): boolean;
 }
+
+// Devices that give the VM a console (screendump's subject).
+const DISPLAY_DRIVERS = new Set(["VGA", "virtio-vga", "qxl-vga", "cirrus-vga", "bochs-display", "ramfb"]);
 
 export class Devices {
   readonly #vm: VmApi;
@@ -234,6 +240,9 @@ export class Devices {
     this.#devices.set(path, device);
     const nodes = type.nodes(path, id, !cold);
     this.#vm.get(Qom).mount(path, { type: driver, nodes, values: instanceValues(device, args, nodes) });
+    // The registries model the balloon and the consoles; they learn of their devices here.
+    if (driver === "virtio-balloon-pci") this.#vm.get(Balloon).attach(id ?? "");
+    if (DISPLAY_DRIVERS.has(driver)) this.#vm.get(Display).attach(path);
     return {};
   }
 
@@ -363,6 +372,8 @@ export class Devices {
     }
     device.bus.slots.delete(device.slot);
     this.#devices.delete(device.path);
+    if (device.driver === "virtio-balloon-pci") this.#vm.get(Balloon).detach();
+    if (DISPLAY_DRIVERS.has(device.driver)) this.#vm.get(Display).detach(device.path);
     this.#vm.get(Qom).unmount(device.path);
     if (device.drive !== undefined) {
       const qdev =
