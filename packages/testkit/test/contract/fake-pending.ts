@@ -5,9 +5,6 @@
  * excused; remove an entry as soon as the fake passes it (`bun run fidelity` shows how far each one gets).
  */
 export const FAKE_PENDING: Readonly<Record<string, string>> = {
-  registries:
-    "36 of 37 steps pass: qom-list /objects waits for the QOM tree to list the object registry's children " +
-    "(Objects.ids gives them in creation order; QEMU lists them in GLib hash order, prepended)",
   probe:
     "query-command-line-options lacks `spice`, which QEMU lists once device-list-properties of qxl has loaded " +
     "the spice module",

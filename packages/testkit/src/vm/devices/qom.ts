@@ -7,6 +7,7 @@
 import { QmpCommandError } from "../../errors.ts";
 import type { QomNode } from "../../profiles/profile.ts";
 import { RawJson } from "../../qjson.ts";
+import { Objects } from "../objects.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
 import type { DeviceNode } from "./catalogue.ts";
 import { GHashOrder } from "./ghash.ts";
@@ -125,6 +126,7 @@ export class Qom {
 
   #list(path: string): unknown {
     const resolved = this.#resolve(path);
+    if (resolved === "/objects") return this.#objects();
     const container = this.#containers.get(resolved);
     if (container !== undefined) {
       // qom-list prepends as it walks: the object's own properties come out reversed, after the class's `type`.
@@ -138,6 +140,28 @@ export class Qom {
     if (found) return returnOf(found.node.list);
     const reply = this.#vm.machine.profile?.reply("qom-list", { path: resolved });
     return serve(reply?.kind === "return" ? { return: reply.text } : undefined, resolved);
+  }
+
+  /** /objects: the machine's RAM backend and what object-add created, in GLib's order for that history. */
+  #objects(): unknown {
+    const objects = this.#vm.get(Objects);
+    const order = new GHashOrder();
+    const types = new Map<string, string>();
+    const recorded = this.#static.get("/objects")?.properties ?? [];
+    for (const property of recorded) {
+      if (!property.type.startsWith("child<")) continue;
+      order.add(property.name);
+      types.set(property.name, property.type);
+    }
+    for (const id of objects.ids()) {
+      order.add(id);
+      types.set(id, `child<${objects.typeOf(id) ?? "object"}>`);
+    }
+    const children = order
+      .keys()
+      .reverse()
+      .map((name) => ({ name, type: types.get(name) as string }));
+    return [{ name: "type", type: "string" }, ...children];
   }
 
   #typeOf(path: string): string {
