@@ -50,6 +50,9 @@ export interface ObjectTypeInfo {
   parent?: string;
 }
 
+/** Parsed `query-qmp-schema` returns by their text, shared by the profiles of one QEMU. */
+const schemas = new Map<string, SchemaEntry[]>();
+
 /** A recorded machine profile. Obtain one with {@link loadProfile}. */
 export class MachineProfile {
   readonly #packed: PackedProfile;
@@ -163,7 +166,15 @@ export class MachineProfile {
 
   /** `query-qmp-schema`. */
   schema(): SchemaEntry[] {
-    return this.returnOf<SchemaEntry[]>("query-qmp-schema");
+    const reply = this.reply("query-qmp-schema");
+    if (reply?.kind !== "return") return this.returnOf<SchemaEntry[]>("query-qmp-schema");
+    // Every machine of one QEMU binary has the same schema text: parse it once for all of them.
+    let entries = schemas.get(reply.text);
+    if (entries === undefined) {
+      entries = reply.value() as SchemaEntry[];
+      schemas.set(reply.text, entries);
+    }
+    return entries;
   }
 
   /** The names in `query-commands`, in QEMU's order. */
