@@ -70,7 +70,7 @@ export async function runEmulator(
   options: RunEmulatorOptions = {},
 ): Promise<number> {
   // The env file's settings become the environment, so a -daemonize child inherits them too.
-  io = { ...io, env: withEnvFile(io.env, options.envFile) };
+  io = withEnv(io, withEnvFile(io.env, options.envFile));
   const daemon = daemonChild(io.env);
   const prog =
     (daemon === undefined ? undefined : io.env.QMPKIT_FAKE_QEMU_PROG) ?? options.prog ?? "qemu-system-x86_64";
@@ -95,7 +95,7 @@ export async function runEmulator(
     if (config.daemonize && daemon === undefined) {
       // The detached copy must answer like the same generation, however this one was told.
       const env = { ...io.env, [FAKE_QEMU_VERSION_ENV]: qemuVersion };
-      return await daemonize(options.relaunch ?? [], argv, { ...io, env }, prog);
+      return await daemonize(options.relaunch ?? [], argv, withEnv(io, env), prog);
     }
     const script = await loadScript(io.env, prog);
     return await serve(config, machine.family, recorded.schema, io, prog, daemon, script, {
@@ -241,6 +241,20 @@ function bindError(prog: string, endpoint: MonitorEndpoint, error: unknown): Emu
 }
 
 /** `env` completed with the `QMPKIT_FAKE_QEMU_*` lines of `file`; the environment wins. */
+/**
+ * `io` with another environment. Not `{ ...io, env }`: spreading reads every getter, and the CLI's `stdin` getter
+ * loads Node's stream modules (~15 ms of start-up) for an emulator that never reads its stdin.
+ */
+function withEnv(io: EmulatorIO, env: EmulatorIO["env"]): EmulatorIO {
+  return Object.defineProperties(
+    {},
+    {
+      ...Object.getOwnPropertyDescriptors(io),
+      env: { value: env, enumerable: true },
+    },
+  ) as EmulatorIO;
+}
+
 function withEnvFile(
   env: Readonly<Record<string, string | undefined>>,
   file: string | undefined,
