@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { type EventListener, QMPClient, type QmpEvent, type QmpMessage } from "../packages/qmp/src/index.ts";
+import { type EventListener, QMPClient, type QMPEvent, type QMPMessage } from "../packages/qmp/src/index.ts";
 import { Latencies, prng, type RssSample, sampleRss, sig3, thousands } from "./lib/soak-stats.ts";
 
 const { values } = parseArgs({
@@ -98,10 +98,10 @@ function eventPlan(random: () => number): Uint16Array {
 }
 
 /** Reads events as an application would (get() per event) and checks each is the next one. */
-async function consume(listener: EventListener<QmpEvent>): Promise<void> {
+async function consume(listener: EventListener<QMPEvent>): Promise<void> {
   let expected = 0;
   while (true) {
-    let event: QmpEvent;
+    let event: QMPEvent;
     try {
       event = await listener.get();
     } catch (error) {
@@ -128,7 +128,7 @@ async function main(): Promise<number> {
   const random = prng(SEED);
   const plan = eventPlan(random);
   const client = new QMPClient({
-    onInbound: (message: QmpMessage) => {
+    onInbound: (message: QMPMessage) => {
       if (message.event !== undefined) tally.wireEvents++;
       else if (message.return !== undefined) tally.wireReplies++;
     },

@@ -46,7 +46,7 @@ interface Manifest {
  */
 const PROBES: Record<string, string> = {
   "@qmpkit/qmp": `import { connect, ExecuteError } from "@qmpkit/qmp";
-export async function probeQmp(address: string): Promise<void> {
+export async function probeQMP(address: string): Promise<void> {
   const client = await connect(address);
   const { status } = await client.execute("query-status");
   // @ts-expect-error a run state is a string union, not a number

@@ -9,7 +9,7 @@
  *   bun run fidelity [FLOW...]
  */
 import { existsSync, readdirSync } from "node:fs";
-import { hasQemu, hasQemu10, type QemuVersion } from "../packages/testkit/src/index.ts";
+import { hasQemu, hasQemu10, type QemuRelease } from "../packages/testkit/src/index.ts";
 import {
   compareSteps,
   FIXTURE_ROOT,
@@ -20,7 +20,7 @@ import { FLOWS } from "../packages/testkit/test/contract/flows/index.ts";
 import { stepLine } from "../packages/testkit/test/contract/normalise.ts";
 
 /** How each fixture directory's QEMU is run live; others (or an absent QEMU) are compared with the fixture. */
-const LIVE: Readonly<Record<string, { qemuVersion: QemuVersion; present: () => boolean }>> = {
+const LIVE: Readonly<Record<string, { qemuVersion: QemuRelease; present: () => boolean }>> = {
   "qemu-7.2": { qemuVersion: "7.2", present: () => hasQemu() },
   "qemu-10.0": { qemuVersion: "10.0", present: () => hasQemu10() },
 };

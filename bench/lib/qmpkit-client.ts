@@ -6,7 +6,7 @@
  * by a relative path, which is the same module the package's `exports` point at.
  */
 import type { Logger } from "../../packages/protocol-core/src/index.ts";
-import { connect, type EventListener, type QMPClient, type QmpEvent } from "../../packages/qmp/src/index.ts";
+import { connect, type EventListener, type QMPClient, type QMPEvent } from "../../packages/qmp/src/index.ts";
 import type { Contender, Measurement, Target } from "./contender.ts";
 
 /**
@@ -38,7 +38,7 @@ async function session(t: Target, logger: Logger | undefined): Promise<QMPClient
 }
 
 /** Consume a listener with `for await` (the documented way) until `n` events were seen. */
-async function consume(listener: EventListener<QmpEvent>, n: number): Promise<void> {
+async function consume(listener: EventListener<QMPEvent>, n: number): Promise<void> {
   if (n === 0) return;
   let seen = 0;
   for await (const _event of listener) {

@@ -1,12 +1,12 @@
 /**
  * Workload 6 rows for qmpkit: protocol-core's `LineDecoder` alone, and followed by JSON.parse the way the client
- * decodes each frame (`decodeQmpMessage`: UTF-8 decode, JSON.parse, object check).
+ * decodes each frame (`decodeQMPMessage`: UTF-8 decode, JSON.parse, object check).
  *
- * `decodeQmpMessage` is not exported by `@qmpkit/qmp`; it is imported from its source file so the row measures
+ * `decodeQMPMessage` is not exported by `@qmpkit/qmp`; it is imported from its source file so the row measures
  * exactly what `QMPClient` does per frame.
  */
 import { LineDecoder } from "../../packages/protocol-core/src/index.ts";
-import { decodeQmpMessage } from "../../packages/qmp/src/messages.ts";
+import { decodeQMPMessage } from "../../packages/qmp/src/messages.ts";
 import type { DecoderContender } from "./contender.ts";
 
 const decoder = new TextDecoder();
@@ -41,12 +41,12 @@ export const lineDecoderParse: DecoderContender = {
 
 /** LineDecoder, then the client's own per-frame decoding. */
 export const lineDecoderClient: DecoderContender = {
-  name: "qmpkit LineDecoder + decodeQmpMessage",
+  name: "qmpkit LineDecoder + decodeQMPMessage",
   decode(chunks) {
     const framer = new LineDecoder();
     let n = 0;
     const onLine = (line: Uint8Array): void => {
-      if (decodeQmpMessage(line) !== null) n++;
+      if (decodeQMPMessage(line) !== null) n++;
     };
     for (const chunk of chunks) framer.decode(chunk, onLine);
     return n;

@@ -2,18 +2,19 @@
  * Issue 7's benchmark line, printed as workload 9: the QAPI schema (~207 KB) fetched from a server and checked, and
  * the TypeScript file generated from it, beside `JSON.parse` of the same bytes.
  *
- * The parse and generate steps come from `measureQapiTimings` (packages/qmp/scripts/qapi-timings.ts, median of its
+ * The parse and generate steps come from `measureQAPITimings` (packages/qmp/scripts/qapi-timings.ts, median of its
  * own runs) once per repetition; the fetch is timed here through `QMPClient` against a running server.
  */
-import { measureQapiTimings, type QapiTimings } from "../../packages/qmp/scripts/qapi-timings.ts";
-import { connect, parseSchema } from "../../packages/qmp/src/index.ts";
+import { measureQAPITimings, type QAPITimings } from "../../packages/qmp/scripts/qapi-timings.ts";
+import { connect } from "../../packages/qmp/src/index.ts";
+import { parseSchema } from "../../packages/qmp/src/qapi/index.ts";
 import type { Measurement, Target } from "./contender.ts";
 import type { Ref } from "./report.ts";
 
-/** Runs of each step inside one repetition (measureQapiTimings takes their median). */
+/** Runs of each step inside one repetition (measureQAPITimings takes their median). */
 const INNER_RUNS = 3;
 
-export interface QapiJob {
+export interface QAPIJob {
   readonly name: string;
   readonly ref?: Ref;
   /** n: how many fetches (the other rows ignore it and report one median). */
@@ -24,9 +25,9 @@ export interface QapiJob {
  * The rows, in the order they must run within a repetition: the first one measures every in-process step and the
  * next two report its figures, so the three come from the same runs.
  */
-export function qapiJobs(schemaText: string, fetchFrom: Target): QapiJob[] {
-  let latest: QapiTimings | undefined;
-  const step = (pick: (t: QapiTimings) => number) => async (): Promise<Measurement> => {
+export function qapiJobs(schemaText: string, fetchFrom: Target): QAPIJob[] {
+  let latest: QAPITimings | undefined;
+  const step = (pick: (t: QAPITimings) => number) => async (): Promise<Measurement> => {
     if (latest === undefined) throw new Error("the JSON.parse row must run first");
     return { ns: pick(latest) * 1e6, ops: 1 };
   };
@@ -35,7 +36,7 @@ export function qapiJobs(schemaText: string, fetchFrom: Target): QapiJob[] {
       name: `JSON.parse of the schema (${(Buffer.byteLength(schemaText) / 1e3).toFixed(0)} KB)`,
       ref: "bun",
       async run() {
-        latest = measureQapiTimings(schemaText, INNER_RUNS);
+        latest = measureQAPITimings(schemaText, INNER_RUNS);
         return { ns: latest.jsonParseMs * 1e6, ops: 1 };
       },
     },

@@ -13,7 +13,7 @@ import {
   connect,
   type EventListener,
   type QMPClient,
-  type QmpEvent,
+  type QMPEvent,
   Runstate,
 } from "@qmpkit/qmp";
 import { type QemuProcess, spawnQemu } from "@qmpkit/testkit";
@@ -53,7 +53,7 @@ function parseCli(argv: string[]) {
   });
 }
 
-function formatEvent(event: QmpEvent): string {
+function formatEvent(event: QMPEvent): string {
   const { seconds, microseconds } = event.timestamp;
   const when = seconds >= 0 ? new Date(seconds * 1000 + microseconds / 1000).toISOString() : "(no timestamp)";
   return `${when} ${event.event} ${JSON.stringify(event.data)}`;

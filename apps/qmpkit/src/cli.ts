@@ -5,7 +5,7 @@
  */
 
 import type { ParseArgsConfig } from "node:util";
-import { UsageError } from "./errors.ts";
+import { CliUsageError } from "./errors.ts";
 import type { Env, OutputStream } from "./format.ts";
 import type { ConnectionOptions, Session, Target } from "./session.ts";
 
@@ -94,7 +94,7 @@ export function defineCommand<F extends FlagSpecs>(spec: CommandSpec<F>): Comman
 
 /**
  * Parses a command's arguments. Words after the first `--` are returned in `rest` unparsed.
- * @throws {UsageError} for unknown flags, missing values and the like, naming the command.
+ * @throws {CliUsageError} for unknown flags, missing values and the like, naming the command.
  */
 export function parseCommandArgs<F extends FlagSpecs>(
   spec: CommandSpec<F>,
@@ -128,7 +128,7 @@ export function parseCommandArgs<F extends FlagSpecs>(
       own.some((a) => /^-[^-]/.test(a));
     const forgotten =
       PASSES_ON.has(spec.name) && unknownShort ? "; words meant for QEMU or the command go after '--'" : "";
-    throw new UsageError(`${parseArgsMessage(error, own)} (see 'qmpkit ${spec.name} --help'${forgotten})`);
+    throw new CliUsageError(`${parseArgsMessage(error, own)} (see 'qmpkit ${spec.name} --help'${forgotten})`);
   }
 }
 
@@ -211,7 +211,7 @@ export function parseSeconds(flag: string, text: string | undefined): number | u
   if (text === undefined) return undefined;
   const seconds = Number(text);
   if (text.trim() === "" || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new UsageError(`--${flag} needs a positive number of seconds, got '${text}'`);
+    throw new CliUsageError(`--${flag} needs a positive number of seconds, got '${text}'`);
   }
   return seconds;
 }
@@ -220,7 +220,7 @@ export function parseSeconds(flag: string, text: string | undefined): number | u
 export function parseCount(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text) || Number(text) === 0) {
-    throw new UsageError(`--${flag} needs a positive whole number, got '${text}'`);
+    throw new CliUsageError(`--${flag} needs a positive whole number, got '${text}'`);
   }
   return Number(text);
 }

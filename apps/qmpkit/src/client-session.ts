@@ -7,13 +7,13 @@
 import {
   ExecInterruptedError,
   type QMPClient,
-  type QmpEvent,
+  type QMPEvent,
   Runstate,
   StateError,
   UsageError,
 } from "@qmpkit/qmp";
 import { ConnectionLostError, isExecuteError, MessageRefusedError } from "./errors.ts";
-import type { QmpEventLike, Session } from "./session.ts";
+import type { QMPEventLike, Session } from "./session.ts";
 
 /**
  * A live connection as a {@link Session}. Events are read from the client's default listener, which
@@ -86,12 +86,12 @@ export class ClientSession implements Session {
 
   async *events(
     options: { names?: readonly string[]; signal?: AbortSignal } = {},
-  ): AsyncGenerator<QmpEventLike> {
+  ): AsyncGenerator<QMPEventLike> {
     const source = this.#client.events;
     const stop = options.signal ? AbortSignal.any([options.signal, this.#ended.signal]) : this.#ended.signal;
     const wanted = options.names ? new Set(options.names) : undefined;
     while (true) {
-      let event: QmpEvent;
+      let event: QMPEvent;
       // Buffered events are delivered even after a stop: they arrived before it.
       if (!source.empty()) event = await source.get();
       else if (stop.aborted) return;

@@ -18,8 +18,8 @@ export class CliError extends Error {
 }
 
 /** Wrong flags, arguments or addresses. */
-export class UsageError extends CliError {
-  override name = "UsageError";
+export class CliUsageError extends CliError {
+  override name = "CliUsageError";
   override readonly code: string = "QMPKIT_ERR_USAGE";
 }
 

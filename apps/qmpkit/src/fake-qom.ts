@@ -4,7 +4,7 @@
  * not recorded default by type (false, "", 0). Errors use QEMU's classes and wording.
  */
 
-import { type CommandHandler, QmpCommandError, RawJson } from "@qmpkit/testkit/fake";
+import { type CommandHandler, QMPCommandError, RawJson } from "@qmpkit/testkit/fake";
 
 type Props = readonly (readonly [name: string, type: string])[];
 
@@ -130,7 +130,7 @@ function defaultValue(type: string): unknown {
 function node(path: unknown): readonly [string, Props] {
   const key = typeof path === "string" && path.length > 1 ? path.replace(/\/$/, "") : path;
   const found = typeof key === "string" ? TREE.get(key) : undefined;
-  if (found === undefined) throw new QmpCommandError("DeviceNotFound", `Device '${String(path)}' not found`);
+  if (found === undefined) throw new QMPCommandError("DeviceNotFound", `Device '${String(path)}' not found`);
   return found;
 }
 
@@ -138,7 +138,7 @@ function property(path: unknown, name: unknown): { key: string; type: string; qo
   const [qomType, props] = node(path);
   const type = props.find(([n]) => n === name)?.[1];
   if (type === undefined)
-    throw new QmpCommandError("GenericError", `Property '${qomType}.${String(name)}' not found`);
+    throw new QMPCommandError("GenericError", `Property '${qomType}.${String(name)}' not found`);
   const base = path === "/" ? "" : String(path).replace(/\/$/, "");
   return { key: `${base}/${String(name)}`, type, qomType };
 }
@@ -157,7 +157,7 @@ export function qomHandlers(): Record<"qom-list" | "qom-get" | "qom-set", Comman
     "qom-set": (args) => {
       const { key } = property(args.path, args.property);
       if (args.property === "type")
-        throw new QmpCommandError("GenericError", "Insufficient permission to perform this operation");
+        throw new QMPCommandError("GenericError", "Insufficient permission to perform this operation");
       values.set(key, args.value);
       return {};
     },

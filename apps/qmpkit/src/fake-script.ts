@@ -21,7 +21,7 @@
  */
 
 import type { CommandHandler, FakeQemu } from "@qmpkit/testkit/fake";
-import { UsageError } from "./errors.ts";
+import { CliUsageError } from "./errors.ts";
 
 /** One canned answer. */
 export interface ScriptedReply {
@@ -42,17 +42,17 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 /**
  * Checks a script's text; every problem names where it is.
- * @throws {UsageError} for anything that is not the format above.
+ * @throws {CliUsageError} for anything that is not the format above.
  */
 export function parseFakeScript(text: string, file: string): FakeScript {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`script '${file}' is not JSON: ${(error as Error).message}`);
+    throw new CliUsageError(`script '${file}' is not JSON: ${(error as Error).message}`);
   }
   const fail = (where: string, what: string): never => {
-    throw new UsageError(`script '${file}': ${where} ${what}`);
+    throw new CliUsageError(`script '${file}': ${where} ${what}`);
   };
   if (!isObject(raw)) return fail("the top level", "must be an object");
   for (const key of Object.keys(raw)) {

@@ -86,7 +86,7 @@ function colorizeJsonText(text: string): string {
 }
 
 /** Formats a QMP error reply as `ErrorClass: desc`, the form qmpkit prints on stderr. */
-export function formatQmpError(error: { errorClass: string; desc: string }, color: boolean): string {
+export function formatQMPError(error: { errorClass: string; desc: string }, color: boolean): string {
   return `${paint(error.errorClass, "red", color)}: ${error.desc}`;
 }
 

@@ -9,8 +9,8 @@ import pkg from "../package.json" with { type: "json" };
 // Only what every run needs is imported here: the commands (and through them node:util, the client, the
 // testkit) load after the global flags, so `--version` starts about as fast as a hello-world.
 import type { CliIO, CommandSpec } from "./cli.ts";
-import { ExitCode, exitCodeFor, isExecuteError, UsageError } from "./errors.ts";
-import { colorEnabled, formatCliError, formatQmpError } from "./format.ts";
+import { CliUsageError, ExitCode, exitCodeFor, isExecuteError } from "./errors.ts";
+import { colorEnabled, formatCliError, formatQMPError } from "./format.ts";
 import { type CliOutput, OutputClosedError, standardOutputs } from "./output.ts";
 
 export const VERSION: string = pkg.version;
@@ -63,7 +63,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     if (error instanceof OutputClosedError) return error.exitCode;
     try {
       if (isExecuteError(error)) {
-        io.stderr.write(`${formatQmpError(error, color)}\n`);
+        io.stderr.write(`${formatQMPError(error, color)}\n`);
       } else {
         const message = error instanceof Error ? error.message : String(error);
         io.stderr.write(`${formatCliError(message, color)}\n`);
@@ -88,7 +88,7 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
       await writeOnce(io, `qmpkit ${VERSION}\n`);
       return ExitCode.ok;
     }
-    if (flag !== "--debug") throw new UsageError(`unknown option '${flag}' (see 'qmpkit --help')`);
+    if (flag !== "--debug") throw new CliUsageError(`unknown option '${flag}' (see 'qmpkit --help')`);
   }
   let name = argv[i];
   let rest = argv.slice(i + 1);
@@ -115,7 +115,7 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   if (!spec) {
     const near = COMMANDS.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
     const hint = near.length > 0 ? `; did you mean ${near.join(" or ")}?` : "";
-    throw new UsageError(`unknown command '${name}'${hint} (see 'qmpkit --help')`);
+    throw new CliUsageError(`unknown command '${name}'${hint} (see 'qmpkit --help')`);
   }
   const input = parseCommandArgs(spec, rest);
   if (input.values.help) {

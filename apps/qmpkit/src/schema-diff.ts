@@ -4,9 +4,9 @@
  * address of a running QEMU.
  */
 import { existsSync, statSync } from "node:fs";
-import type { SchemaEntry, SchemaIndex } from "@qmpkit/qmp";
+import type { SchemaEntry, SchemaIndex } from "@qmpkit/qmp/qapi";
 import { parseAddress } from "./address.ts";
-import { UsageError } from "./errors.ts";
+import { CliUsageError } from "./errors.ts";
 import { loadSchema } from "./schema.ts";
 import { type ConnectionOptions, open } from "./session.ts";
 
@@ -25,7 +25,7 @@ export async function schemaDiffText(
   options: { json?: boolean } = {},
 ): Promise<string> {
   const [a, b] = await Promise.all([loadSource(from, sources), loadSource(to, sources)]);
-  const { diffSchemas, formatSchemaDiff } = await import("@qmpkit/qmp");
+  const { diffSchemas, formatSchemaDiff } = await import("@qmpkit/qmp/qapi");
   const diff = diffSchemas(a, b);
   return options.json ? JSON.stringify(diff, null, 2) : formatSchemaDiff(diff, { from, to });
 }
@@ -36,7 +36,7 @@ async function loadSource(spec: string, sources: DiffSources): Promise<SchemaInd
     const { loadProfile, PROFILE_VERSIONS } = await import("@qmpkit/testkit");
     const version = PROFILE_VERSIONS.find((v) => v === spec);
     if (version === undefined) {
-      throw new UsageError(
+      throw new CliUsageError(
         `no schema recorded for QEMU ${spec}; recorded: ${PROFILE_VERSIONS.join(", ")} (or give a file or an address)`,
       );
     }

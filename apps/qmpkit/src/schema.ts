@@ -4,7 +4,7 @@
  * top: sorted name lists for people, argument members for completion, and "did you mean" hints.
  */
 
-import { indexSchema, parseSchema, type SchemaEntry, type SchemaIndex } from "@qmpkit/qmp";
+import { indexSchema, parseSchema, type SchemaEntry, type SchemaIndex } from "@qmpkit/qmp/qapi";
 
 export type { SchemaEntry, SchemaIndex };
 

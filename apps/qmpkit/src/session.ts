@@ -6,13 +6,13 @@
 
 import type { ConnectFunctionOptions, SocketAddress } from "@qmpkit/qmp";
 import { type Address, formatAddress, parseAddress } from "./address.ts";
-import { ConnectionFailedError, UsageError } from "./errors.ts";
+import { CliUsageError, ConnectionFailedError } from "./errors.ts";
 
 /** Where to connect: a parsed address, or the embedded fake QEMU. */
 export type Target = { readonly kind: "fake" } | { readonly kind: "address"; readonly address: Address };
 
 /** An event as the CLI prints it (QMP's wire shape). */
-export interface QmpEventLike {
+export interface QMPEventLike {
   readonly event: string;
   readonly data?: unknown;
   readonly timestamp?: { readonly seconds: number; readonly microseconds: number };
@@ -34,7 +34,7 @@ export interface Session {
   /** Sends a message exactly as typed (a raw JSON line) and resolves with the whole reply. */
   sendRaw(message: Record<string, unknown>): Promise<unknown>;
   /** Events as they arrive, optionally only those named; ends when `signal` aborts or the session ends. */
-  events(options?: { names?: readonly string[]; signal?: AbortSignal }): AsyncIterable<QmpEventLike>;
+  events(options?: { names?: readonly string[]; signal?: AbortSignal }): AsyncIterable<QMPEventLike>;
   /** Disconnects; safe to call twice. */
   close(): Promise<void>;
 }
@@ -65,7 +65,7 @@ export function takeTarget(
 ): { target: Target; rest: string[] } {
   if (values.fake) return { target: { kind: "fake" }, rest: [...positionals] };
   const [first, ...rest] = positionals;
-  if (first === undefined || positionals.length <= after) throw new UsageError(NO_ADDRESS_MESSAGE);
+  if (first === undefined || positionals.length <= after) throw new CliUsageError(NO_ADDRESS_MESSAGE);
   return { target: { kind: "address", address: parseAddress(first) }, rest };
 }
 
@@ -81,7 +81,7 @@ export function connectionOptions(values: {
   if (timeout !== undefined) {
     const seconds = Number(timeout);
     if (timeout.trim() === "" || !Number.isFinite(seconds) || seconds <= 0) {
-      throw new UsageError(`--connect-timeout needs a positive number of seconds, got '${timeout}'`);
+      throw new CliUsageError(`--connect-timeout needs a positive number of seconds, got '${timeout}'`);
     }
     connectTimeoutMs = seconds * 1000;
   }
@@ -175,7 +175,7 @@ async function resolveVmName(target: Target & { kind: "address" }): Promise<Targ
   if (vm === undefined) return target;
   const qmp = vm.qmp[0];
   if (qmp === undefined)
-    throw new UsageError(`QEMU '${address.path}' (pid ${vm.pid}) has no QMP monitor to connect to`);
+    throw new CliUsageError(`QEMU '${address.path}' (pid ${vm.pid}) has no QMP monitor to connect to`);
   return { kind: "address", address: qmp };
 }
 
@@ -189,11 +189,11 @@ async function tlsSetting(
   const tls = options.tls;
   if (tls === undefined) return {};
   if (target.kind !== "address" || target.address.kind !== "tcp") {
-    throw new UsageError("--tls and --tls-ca need a tcp: address");
+    throw new CliUsageError("--tls and --tls-ca need a tcp: address");
   }
   if (tls === true) return { tls: true };
   const file = Bun.file(tls.caFile);
-  if (!(await file.exists())) throw new UsageError(`CA file '${tls.caFile}' does not exist`);
+  if (!(await file.exists())) throw new CliUsageError(`CA file '${tls.caFile}' does not exist`);
   return { tls: { ca: await file.text(), serverName: target.address.host } };
 }
 

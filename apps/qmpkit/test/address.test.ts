@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { formatAddress, parseAddress, parseHostPort } from "../src/address.ts";
-import { UsageError } from "../src/errors.ts";
+import { CliUsageError } from "../src/errors.ts";
 
 describe("parseAddress", () => {
   test.each([
@@ -38,7 +38,7 @@ describe("parseAddress", () => {
     ],
   ])("%j is rejected", (text, message) => {
     expect(() => parseAddress(text)).toThrow(message);
-    expect(() => parseAddress(text)).toThrow(UsageError);
+    expect(() => parseAddress(text)).toThrow(CliUsageError);
   });
 });
 

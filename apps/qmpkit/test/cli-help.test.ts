@@ -71,7 +71,9 @@ describe("qmpkit binary from source", () => {
     });
     const debug = await qmpkit("--debug", "events", "--count", "x", "--fake");
     expect(debug.exitCode).toBe(2);
-    expect(debug.stderr).toStartWith("qmpkit: --count needs a positive whole number, got 'x'\nUsageError: ");
+    expect(debug.stderr).toStartWith(
+      "qmpkit: --count needs a positive whole number, got 'x'\nCliUsageError: ",
+    );
     expect(debug.stderr).toContain("    at ");
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { renderCommandHelp } from "../src/cli.ts";
 import { COMMANDS } from "../src/commands/index.ts";
-import { UsageError } from "../src/errors.ts";
+import { CliUsageError } from "../src/errors.ts";
 import { main } from "../src/main.ts";
 import { captureIO, FakeExecuteError, stubSession } from "./harness.ts";
 import { SCHEMA_FIXTURE } from "./schema-fixture.ts";
@@ -656,6 +656,6 @@ describe("fake, qemu, ga", () => {
   });
 });
 
-test("UsageError is exit status 2", () => {
-  expect(new UsageError("x").exitCode).toBe(2);
+test("CliUsageError is exit status 2", () => {
+  expect(new CliUsageError("x").exitCode).toBe(2);
 });

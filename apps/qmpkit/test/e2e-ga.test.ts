@@ -1,16 +1,16 @@
 // `qmpkit ga` (the compiled binary) against the testkit's fake guest agent and a real qemu-ga.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { QMPCommandError } from "@qmpkit/testkit";
 import {
-  createFakeQga,
-  type FakeQga,
-  type FakeQgaOptions,
+  createFakeQGA,
+  type FakeQGA,
+  type FakeQGAOptions,
   type QemuGaProcess,
-  QmpCommandError,
   requireQemuGa,
   skipWithoutQemuGa,
   spawnQemuGa,
-} from "@qmpkit/testkit";
+} from "@qmpkit/testkit/qga";
 import { builtBinary, cleanEnv, qmpkit, removeScratch, scratchDir } from "./e2e-helpers.ts";
 import { within } from "./harness.ts";
 
@@ -26,8 +26,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function fakeQga(options: FakeQgaOptions = {}): Promise<FakeQga> {
-  const fake = await createFakeQga(options);
+async function fakeQGA(options: FakeQGAOptions = {}): Promise<FakeQGA> {
+  const fake = await createFakeQGA(options);
   cleanups.push(() => fake.close());
   return fake;
 }
@@ -36,7 +36,7 @@ const base64 = (text: string) => Buffer.from(text).toString("base64");
 
 describe("ga against the fake agent", () => {
   test("a command prints its return value as JSON, even behind a stale sync reply", async () => {
-    const fake = await fakeQga({ faults: { staleSyncReply: true } });
+    const fake = await fakeQGA({ faults: { staleSyncReply: true } });
     expect(await qmpkit(["ga", fake.address, "guest-ping"])).toEqual({
       exitCode: 0,
       stdout: "{}\n",
@@ -48,9 +48,9 @@ describe("ga against the fake agent", () => {
   });
 
   test("arguments use the shell's syntax; an agent error is 'ErrorClass: desc', exit 1", async () => {
-    const fake = await fakeQga();
+    const fake = await fakeQGA();
     fake.handle("guest-file-open", (args) => {
-      throw new QmpCommandError(
+      throw new QMPCommandError(
         "GenericError",
         `failed to open file '${String(args.path)}' (mode: '${String(args.mode)}'): No such file or directory`,
       );
@@ -64,7 +64,7 @@ describe("ga against the fake agent", () => {
   });
 
   test("exec -- PROGRAM ARGS: the program's output on ours, its exit status as ours", async () => {
-    const fake = await fakeQga();
+    const fake = await fakeQGA();
     fake.handle("guest-exec", () => ({ pid: 42 }));
     fake.handle("guest-exec-status", () => ({
       exited: true,
@@ -85,7 +85,7 @@ describe("ga against the fake agent", () => {
   });
 
   test("exec passes piped stdin to the program as input-data, bytes intact; --no-stdin does not", async () => {
-    const fake = await fakeQga();
+    const fake = await fakeQGA();
     fake.handle("guest-exec", () => ({ pid: 7 }));
     fake.handle("guest-exec-status", () => ({ exited: true, exitcode: 0 }));
     const input = "line 1\nline 2 \u00e9\n";
@@ -111,7 +111,7 @@ describe("ga against the fake agent", () => {
   });
 
   test("guest-get-time prints the agent's nanoseconds digit for digit (beyond 2^53)", async () => {
-    const fake = await fakeQga();
+    const fake = await fakeQGA();
     fake.handle("guest-get-time", () => 1795686610763952123n);
     expect(await qmpkit(["ga", fake.address, "guest-get-time"])).toEqual({
       exitCode: 0,

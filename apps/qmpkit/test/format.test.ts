@@ -6,7 +6,7 @@ import {
   formatCliError,
   formatDuration,
   formatJson,
-  formatQmpError,
+  formatQMPError,
 } from "../src/format.ts";
 
 describe("style detection", () => {
@@ -54,10 +54,10 @@ describe("formatJson", () => {
 
 describe("messages", () => {
   test("QMP errors and CLI errors", () => {
-    expect(formatQmpError({ errorClass: "GenericError", desc: "no such device" }, false)).toBe(
+    expect(formatQMPError({ errorClass: "GenericError", desc: "no such device" }, false)).toBe(
       "GenericError: no such device",
     );
-    expect(formatQmpError({ errorClass: "GenericError", desc: "x" }, true)).toBe(
+    expect(formatQMPError({ errorClass: "GenericError", desc: "x" }, true)).toBe(
       "\x1b[31mGenericError\x1b[0m: x",
     );
     expect(formatCliError("boom", false)).toBe("qmpkit: boom");

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { ExecuteError } from "@qmpkit/qmp";
 import type { CliIO } from "../src/cli.ts";
-import type { ConnectionOptions, QmpEventLike, Session, Target } from "../src/session.ts";
+import type { ConnectionOptions, QMPEventLike, Session, Target } from "../src/session.ts";
 
 /** @qmpkit/qmp's ExecuteError for a reply `{"error": {"class": errorClass, "desc": desc}}`. */
 export class FakeExecuteError extends ExecuteError {
@@ -24,7 +24,7 @@ type Handler = (args: Record<string, unknown> | undefined) => unknown;
  * A scripted session: each command runs its handler (a value or a function); unknown commands
  * fail like QEMU's CommandNotFound. `events` are delivered to every listener, then it waits.
  */
-export function stubSession(handlers: Record<string, unknown>, events: QmpEventLike[] = []): StubSession {
+export function stubSession(handlers: Record<string, unknown>, events: QMPEventLike[] = []): StubSession {
   const session: StubSession = {
     greeting: {
       QMP: { version: { qemu: { major: 7, minor: 2, micro: 22 }, package: "" }, capabilities: [] },

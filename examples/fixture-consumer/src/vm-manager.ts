@@ -6,13 +6,13 @@ import {
   type EventListener,
   ExecInterruptedError,
   ExecuteError,
-  type Qemu72Events,
   QMPClient,
   QMPError,
   Runstate,
   TimeoutError,
   type TypedEvent,
 } from "@qmpkit/qmp";
+import type { Events as Qemu72Events } from "@qmpkit/qmp/qapi/qemu-7.2";
 
 /** The events the manager follows, typed from QEMU's schema: `SHUTDOWN`'s data has `guest` and `reason`. */
 type PowerEvent = TypedEvent<Qemu72Events, "STOP" | "RESUME" | "SHUTDOWN">;

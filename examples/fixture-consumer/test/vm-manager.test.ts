@@ -1,7 +1,7 @@
 // The VM manager's tests, with @qmpkit/testkit's fake QEMU as the fixture: a fresh fake per test, scripted where
 // the fake does not model QEMU (block devices), events pushed from the test, and faults to break the wire.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { type CommandContext, createFakeQemu, type FakeQemu, faults, QmpCommandError } from "@qmpkit/testkit";
+import { type CommandContext, createFakeQemu, type FakeQemu, faults, QMPCommandError } from "@qmpkit/testkit";
 import { VmError, VmManager } from "../src/vm-manager";
 
 let fake: FakeQemu;
@@ -32,7 +32,7 @@ function scriptBlockLayer(target: FakeQemu): void {
   target.handle("blockdev-add", (args) => {
     const name = String(args["node-name"]);
     if (nodes.has(name))
-      throw new QmpCommandError("GenericError", `Duplicate nodes with node-name='${name}'`);
+      throw new QMPCommandError("GenericError", `Duplicate nodes with node-name='${name}'`);
     nodes.add(name);
   });
   // device_add carries device properties (`drive`) beyond the schema's members, as QEMU allows.

@@ -9,7 +9,7 @@ import { generateTypes } from "../src/qapi/generate.ts";
 import { parseSchema } from "../src/qapi/schema.ts";
 
 /** Medians, in milliseconds, over `runs` runs of each step. */
-export interface QapiTimings {
+export interface QAPITimings {
   readonly bytes: number;
   readonly runs: number;
   /** `JSON.parse` of the schema text: the baseline. */
@@ -23,7 +23,7 @@ export interface QapiTimings {
 }
 
 /** Measure parsing and generation of one schema text; each step runs `runs` times and reports its median. */
-export function measureQapiTimings(schemaText: string, runs = 5): QapiTimings {
+export function measureQAPITimings(schemaText: string, runs = 5): QAPITimings {
   const median = (fn: () => void): number => {
     const times: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -54,7 +54,7 @@ export function measureQapiTimings(schemaText: string, runs = 5): QapiTimings {
 
 if (import.meta.main) {
   const file = Bun.argv[2] ?? join(import.meta.dir, "../../testkit/fixtures/qemu-7.2-schema.json");
-  const t = measureQapiTimings(await Bun.file(file).text());
+  const t = measureQAPITimings(await Bun.file(file).text());
   const ms = (n: number): string => `${n.toFixed(2)} ms`;
   console.log(`schema ${t.bytes} bytes, median of ${t.runs}`);
   console.log(`  JSON.parse     ${ms(t.jsonParseMs)}`);

@@ -13,12 +13,12 @@ import { EventListener, type ListenOptions } from "./events.ts";
 import { FdPassingError, sendFdOverSocket } from "./fd-passing.ts";
 import {
   type CommandMessage,
-  decodeQmpMessage,
+  decodeQMPMessage,
   type EventLike,
   type Greeting,
   parseGreeting,
-  type QmpEvent,
-  type QmpMessage,
+  type QMPEvent,
+  type QMPMessage,
   type Reply,
 } from "./messages.ts";
 import { establish } from "./negotiation.ts";
@@ -58,9 +58,9 @@ import { SchemaCache } from "./schema-cache.ts";
 export class QMPClient<
   C extends CommandMapOf<C> = Qemu72Commands,
   E = Qemu72Events,
-> extends AsyncProtocol<QmpMessage> {
+> extends AsyncProtocol<QMPMessage> {
   /** The default listener: every event, buffered (up to 1024, dropping the oldest). */
-  readonly events: EventListener<QmpEvent>;
+  readonly events: EventListener<QMPEvent>;
 
   readonly #defaults: SessionOptions;
   #session: ResolvedSession;
@@ -90,7 +90,7 @@ export class QMPClient<
       },
       this.#schema,
     );
-    this.events = new EventListener<QmpEvent>();
+    this.events = new EventListener<QMPEvent>();
     this.addListener(this.events);
   }
 
@@ -168,8 +168,8 @@ export class QMPClient<
     this.#capabilities = [];
     const wire = {
       recv: () => this.recv(),
-      send: (message: QmpMessage) => void this.send(message),
-      onEvent: (message: QmpMessage) => this.#hub.deliver(message),
+      send: (message: QMPMessage) => void this.send(message),
+      onEvent: (message: QMPMessage) => this.#hub.deliver(message),
       logger: this.logger,
     };
     const established = await establish(wire, this.#session, signal);
@@ -179,17 +179,17 @@ export class QMPClient<
 
   // ---- the wire ------------------------------------------------------------------------------------------------
 
-  protected decodeMessage(frame: Uint8Array): QmpMessage {
-    return decodeQmpMessage(frame, this.#bigints);
+  protected decodeMessage(frame: Uint8Array): QMPMessage {
+    return decodeQMPMessage(frame, this.#bigints);
   }
 
-  protected encodeMessage(message: QmpMessage): string {
+  protected encodeMessage(message: QMPMessage): string {
     // No newline: QEMU's JSON streamer ends a message at its closing brace, and reads its monitor one byte per
     // main-loop turn, so a trailing byte is pure latency (qemu.qmp sends none either).
     return JSON.stringify(message);
   }
 
-  protected onMessage(message: QmpMessage): void {
+  protected onMessage(message: QMPMessage): void {
     // Events are handed to listeners synchronously, before any later reply resolves its command.
     if (message.event !== undefined) this.#hub.deliver(message);
     else if (message.QMP !== undefined) this.#onGreeting(message);
@@ -197,7 +197,7 @@ export class QMPClient<
   }
 
   /** A greeting is never a reply, not even to a command sent without an id (see negotiation.ts on duplicates). */
-  #onGreeting(message: QmpMessage): void {
+  #onGreeting(message: QMPMessage): void {
     if (this.#greeting === undefined) this.#greeting = parseGreeting(message);
     else if (this.logger.enabled) this.logger.debug("Dropped a second greeting");
   }
@@ -283,7 +283,7 @@ export class QMPClient<
   listen<K extends keyof E & string>(
     options: ListenOptions<TypedEvent<E, K>> & { names: readonly K[] },
   ): EventListener<TypedEvent<E, K>>;
-  listen(options?: ListenOptions<QmpEvent>): EventListener<QmpEvent>;
+  listen(options?: ListenOptions<QMPEvent>): EventListener<QMPEvent>;
   // biome-ignore lint/suspicious/noExplicitAny: the implementation serves both overloads' event types.
   listen(options: ListenOptions<any> = {}): EventListener<any> {
     const listener = new EventListener(options);
@@ -292,12 +292,12 @@ export class QMPClient<
   }
 
   /** Registers an existing listener (re-opening it if it was closed). */
-  addListener(listener: EventListener<never> | EventListener<QmpEvent>): void {
+  addListener(listener: EventListener<never> | EventListener<QMPEvent>): void {
     this.#hub.add(listener as EventListener<never>);
   }
 
   /** Unregisters and closes a listener: its waiting `get()` calls reject and its iteration ends. */
-  removeListener(listener: EventListener<never> | EventListener<QmpEvent>): void {
+  removeListener(listener: EventListener<never> | EventListener<QMPEvent>): void {
     this.#hub.removeListener(listener as EventListener<never>);
   }
 
@@ -315,7 +315,7 @@ export class QMPClient<
     name: K,
     options?: WaitForEventOptions<TypedEvent<E, K>>,
   ): Promise<TypedEvent<E, K>>;
-  waitForEvent(name: string, options?: WaitForEventOptions<QmpEvent>): Promise<QmpEvent>;
+  waitForEvent(name: string, options?: WaitForEventOptions<QMPEvent>): Promise<QMPEvent>;
   waitForEvent(name: string, options: WaitForEventOptions<never> = {}): Promise<EventLike> {
     return this.#hub.waitFor(name, options);
   }

@@ -25,7 +25,7 @@ import {
   ServerParseError,
   UsageError,
 } from "./errors.ts";
-import { type CommandMessage, isErrorBody, isObject, previewJson, type QmpMessage } from "./messages.ts";
+import { type CommandMessage, isErrorBody, isObject, previewJson, type QMPMessage } from "./messages.ts";
 import type { ExecuteOptions } from "./options.ts";
 import { Pending, PendingTable, type ReplyMode } from "./pending.ts";
 import type { SchemaCache } from "./schema-cache.ts";
@@ -39,7 +39,7 @@ export const RESERVED_ID_PREFIX = "@";
 /** What the dispatcher needs from the client. */
 export interface DispatchWire {
   /** Writes a message; throws a `StateError` unless the session is running (the one runstate check). */
-  send(message: QmpMessage): void;
+  send(message: QMPMessage): void;
   /** The capabilities negotiated for this session. */
   readonly capabilities: readonly string[];
   readonly logger: Logger;
@@ -85,7 +85,7 @@ export class Dispatch {
   ): Promise<unknown> {
     const problem = this.#checkMessage(message);
     if (problem !== undefined) return Promise.reject(problem);
-    const command = ((message as QmpMessage).execute ?? (message as QmpMessage)["exec-oob"]) as string;
+    const command = ((message as QMPMessage).execute ?? (message as QMPMessage)["exec-oob"]) as string;
     const args = message.arguments;
     if (mode === "raw" || !this.#schema.enabled) return this.#send(command, args, options, mode, message);
     return this.#validated(command, args, options, mode, message);
@@ -135,7 +135,7 @@ export class Dispatch {
         stripId = mode === "raw";
       }
     }
-    let message: QmpMessage;
+    let message: QMPMessage;
     if (prebuilt !== undefined) {
       // A copy by spread: own keys only (a wire "__proto__" stays data), and the caller's object is untouched.
       message = { ...prebuilt };
@@ -167,7 +167,7 @@ export class Dispatch {
   }
 
   /** Hands a reply to the command it answers. Throws {@link ServerParseError} for an error nobody asked for. */
-  route(reply: QmpMessage): void {
+  route(reply: QMPMessage): void {
     const id = reply.id;
     const logger = this.#wire.logger;
     if (typeof id === "string" || id === undefined) {
@@ -197,7 +197,7 @@ export class Dispatch {
     if (logger.enabled) logger.warn(`Dropped an unexpected message: ${previewJson(reply)}`);
   }
 
-  #settle(pending: Pending, reply: QmpMessage): void {
+  #settle(pending: Pending, reply: QMPMessage): void {
     const failed = !("return" in reply);
     if (failed && pending.command === "quit") this.#quitSent = false;
     if (pending.mode === "raw") {

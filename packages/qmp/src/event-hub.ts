@@ -9,7 +9,7 @@
 
 import { ConnectionClosedError } from "@qmpkit/protocol-core";
 import { EventListener, kAttach, kDeliver, kDetach, kEnd, type ListenerOwner } from "./events.ts";
-import { type EventLike, type QmpMessage, toEvent } from "./messages.ts";
+import { type EventLike, type QMPMessage, toEvent } from "./messages.ts";
 import type { WaitForEventOptions } from "./options.ts";
 
 export class EventHub implements ListenerOwner {
@@ -31,7 +31,7 @@ export class EventHub implements ListenerOwner {
   }
 
   /** Hands an event message to every listener; anything that is not a well-formed event is ignored. */
-  deliver(message: QmpMessage): void {
+  deliver(message: QMPMessage): void {
     const event = toEvent(message);
     if (event === undefined) return;
     for (const listener of this.#listeners) listener[kDeliver](event);

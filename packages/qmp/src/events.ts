@@ -11,7 +11,7 @@
 
 import { Deadline, TimeoutError } from "@qmpkit/protocol-core";
 import { EventOverflowError, ListenerClosedError, UsageError } from "./errors.ts";
-import type { EventLike, QmpEvent } from "./messages.ts";
+import type { EventLike, QMPEvent } from "./messages.ts";
 
 /**
  * What a full listener does with a new event:
@@ -25,7 +25,7 @@ import type { EventLike, QmpEvent } from "./messages.ts";
 export type OverflowPolicy = "drop-oldest" | "drop-newest" | "error";
 
 /** Options of an {@link EventListener}. */
-export interface ListenOptions<Ev extends EventLike = QmpEvent> {
+export interface ListenOptions<Ev extends EventLike = QMPEvent> {
   /** Only events with one of these names. @default every event */
   names?: readonly string[] | undefined;
   /** Only events for which this returns true (after the name check). An exception counts as false and is rethrown on a microtask. */
@@ -75,7 +75,7 @@ interface Waiter<Ev> {
  * const ev = await shutdowns.get();
  * console.log(ev.data.reason);
  */
-export class EventListener<Ev extends EventLike = QmpEvent> implements AsyncIterable<Ev>, Disposable {
+export class EventListener<Ev extends EventLike = QMPEvent> implements AsyncIterable<Ev>, Disposable {
   /** The names this listener accepts, or undefined for all. */
   readonly names: ReadonlySet<string> | undefined;
   /** The buffer's capacity. */

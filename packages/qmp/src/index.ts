@@ -6,6 +6,9 @@
  * await using client = await connect("/tmp/qmp.sock");
  * const { status } = await client.execute("query-status");
  *
+ * The guest-agent client is at `@qmpkit/qmp/qga`; the code generator, schema model and validator at
+ * `@qmpkit/qmp/qapi`; QEMU's types per release at `@qmpkit/qmp/qapi/qemu-7.2` and `@qmpkit/qmp/qapi/qemu-10.0`.
+ *
  * @module
  */
 
@@ -24,7 +27,6 @@ export {
 } from "@qmpkit/protocol-core";
 // Client
 export { connect, QMPClient } from "./client.ts";
-export { RESERVED_ID_PREFIX } from "./dispatch.ts";
 export type { ErrorBody, SentCommand } from "./errors.ts";
 // Errors (protocol-core's are re-exported so one import is enough)
 export {
@@ -50,9 +52,9 @@ export type {
   EventLike,
   Greeting,
   QemuVersion,
-  QmpEvent,
-  QmpMessage,
-  QmpTimestamp,
+  QMPEvent,
+  QMPMessage,
+  QMPTimestamp,
   Reply,
   SuccessResponse,
 } from "./messages.ts";
@@ -67,22 +69,7 @@ export type {
   WaitForEventOptions,
 } from "./options.ts";
 export { DEFAULT_GREETING_TIMEOUT_MS, DEFAULT_NEGOTIATION_TIMEOUT_MS } from "./options.ts";
-// Typed API (QAPI)
-export type { EntriesDiff, EntryDiff, SchemaChange, SchemaChangeKind, SchemaDiff } from "./qapi/diff.ts";
-export { describeChange, diffSchemas, formatSchemaDiff } from "./qapi/diff.ts";
-export type { GenerateOptions } from "./qapi/generate.ts";
-export { generateTypes } from "./qapi/generate.ts";
-export type { Commands as Qemu72Commands, Events as Qemu72Events } from "./qapi/qemu-7.2.ts";
-export type { SchemaEntry, SchemaIndex, TypeEntry } from "./qapi/schema.ts";
-export {
-  enumValues,
-  indexSchema,
-  isOptional,
-  lookupType,
-  OPEN_ARGUMENT_COMMANDS,
-  parseSchema,
-  QAPISchemaError,
-} from "./qapi/schema.ts";
+// Typed commands and events
 export type {
   ArgsOf,
   CommandMapOf,
@@ -92,32 +79,3 @@ export type {
   ReturnOf,
   TypedEvent,
 } from "./qapi/typed.ts";
-export type { ValidationProblem, ValidationProblemKind } from "./qapi/validate.ts";
-export { formatValidationProblems, validateArguments, validateValue } from "./qapi/validate.ts";
-// QGA: the QEMU guest agent client (see QGA.md)
-export type { QGAClientOptions } from "./qga/channel.ts";
-export { QGA_NO_REPLY_COMMANDS } from "./qga/channel.ts";
-export { QGAClient } from "./qga/client.ts";
-export {
-  QGAError,
-  QGAExecTimeoutError,
-  QGAInterruptedError,
-  QGASyncError,
-  QGATimeoutError,
-  QGAVsockUnsupportedError,
-} from "./qga/errors.ts";
-export type { QGAExecOptions } from "./qga/exec.ts";
-export type { QGAFileReadOptions, QGAFileWriteOptions } from "./qga/file.ts";
-export type { QGACommandOptions } from "./qga/queue.ts";
-export type {
-  GuestAgentCommandInfo,
-  GuestAgentInfo,
-  GuestExecStatus,
-  GuestFsfreezeStatus,
-  GuestIpAddress,
-  GuestNetworkInterface,
-  GuestNetworkInterfaceStat,
-  GuestOSInfo,
-  QGAExecResult,
-} from "./qga/types.ts";
-export type { QGAMessage } from "./qga/wire.ts";

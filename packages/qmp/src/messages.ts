@@ -12,7 +12,7 @@ import { ProtocolError } from "@qmpkit/protocol-core";
 import { type ErrorBody, GreetingError } from "./errors.ts";
 
 /** Any QMP message: one JSON object per line, in either direction. */
-export type QmpMessage = Record<string, unknown>;
+export type QMPMessage = Record<string, unknown>;
 
 /** QEMU's version triple, as announced in the greeting. */
 export interface QemuVersion {
@@ -37,7 +37,7 @@ export interface Greeting {
 }
 
 /** When QEMU emitted an event (wall clock, split as in `struct timeval`). */
-export interface QmpTimestamp {
+export interface QMPTimestamp {
   readonly seconds: number;
   readonly microseconds: number;
 }
@@ -46,17 +46,17 @@ export interface QmpTimestamp {
  * An asynchronous event. `data` is `{}` when QEMU sent none (QEMU omits it for events without data).
  * Event names are open strings: an event a newer QEMU adds still arrives here.
  */
-export interface QmpEvent {
+export interface QMPEvent {
   event: string;
   data: Record<string, unknown>;
-  timestamp: QmpTimestamp;
+  timestamp: QMPTimestamp;
 }
 
 /** The common shape of every event a listener can hold, typed or not. */
 export interface EventLike {
   readonly event: string;
   readonly data: unknown;
-  readonly timestamp: QmpTimestamp;
+  readonly timestamp: QMPTimestamp;
 }
 
 /** A successful reply. */
@@ -95,7 +95,7 @@ function exactIntegers(_key: string, value: unknown, context?: { source?: string
  * `bigints`, integers beyond 2^53 (QEMU's uint64 sizes and counters) become exact `bigint`s; lines without a
  * 16-digit run skip that work.
  */
-export function decodeQmpMessage(frame: Uint8Array, bigints = false): QmpMessage {
+export function decodeQMPMessage(frame: Uint8Array, bigints = false): QMPMessage {
   let value: unknown;
   try {
     const text = decoder.decode(frame);
@@ -155,7 +155,7 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Checks a greeting's structure; throws {@link GreetingError} naming what is wrong. */
-export function parseGreeting(message: QmpMessage): Greeting {
+export function parseGreeting(message: QMPMessage): Greeting {
   const fail = (what: string): never => {
     throw new GreetingError(`Invalid QMP greeting (${what}): ${previewJson(message)}`);
   };
@@ -182,10 +182,10 @@ export function parseGreeting(message: QmpMessage): Greeting {
   };
 }
 
-const NO_TIMESTAMP: QmpTimestamp = Object.freeze({ seconds: 0, microseconds: 0 });
+const NO_TIMESTAMP: QMPTimestamp = Object.freeze({ seconds: 0, microseconds: 0 });
 
 /** The event in `message`, normalised (`data` defaults to `{}`), or undefined when it is not an event. */
-export function toEvent(message: QmpMessage): QmpEvent | undefined {
+export function toEvent(message: QMPMessage): QMPEvent | undefined {
   const name = message.event;
   if (typeof name !== "string") return undefined;
   const data = message.data;
@@ -193,7 +193,7 @@ export function toEvent(message: QmpMessage): QmpEvent | undefined {
   return {
     event: name,
     data: isObject(data) ? data : {},
-    timestamp: isObject(timestamp) ? (timestamp as unknown as QmpTimestamp) : NO_TIMESTAMP,
+    timestamp: isObject(timestamp) ? (timestamp as unknown as QMPTimestamp) : NO_TIMESTAMP,
   };
 }
 

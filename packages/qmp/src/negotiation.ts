@@ -10,15 +10,15 @@
 
 import { Deadline, type Logger, raceAbort, TimeoutError } from "@qmpkit/protocol-core";
 import { NegotiationError } from "./errors.ts";
-import { type Greeting, isErrorBody, parseGreeting, previewJson, type QmpMessage } from "./messages.ts";
+import { type Greeting, isErrorBody, parseGreeting, previewJson, type QMPMessage } from "./messages.ts";
 import type { ResolvedSession } from "./options.ts";
 
 /** What set-up needs from the client: the pre-session message stream and a place for early events. */
 export interface SetupWire {
-  recv(): Promise<QmpMessage>;
-  send(message: QmpMessage): void;
+  recv(): Promise<QMPMessage>;
+  send(message: QMPMessage): void;
   /** An event that arrived during negotiation (QEMU may send one at any time). */
-  onEvent(message: QmpMessage): void;
+  onEvent(message: QMPMessage): void;
   readonly logger: Logger;
 }
 

@@ -7,7 +7,7 @@
 
 import type { ConnectOptions, ProtocolOptions } from "@qmpkit/protocol-core";
 import type { GetOptions } from "./events.ts";
-import type { EventLike, QmpEvent, QmpMessage } from "./messages.ts";
+import type { EventLike, QMPEvent, QMPMessage } from "./messages.ts";
 
 /** @default 10 000 ms */
 export const DEFAULT_GREETING_TIMEOUT_MS = 10_000;
@@ -32,7 +32,7 @@ export interface SessionOptions {
 }
 
 /** Options of a {@link QMPClient}. Session options given here are defaults for every `connect()`/`accept()`. */
-export interface QMPClientOptions extends ProtocolOptions<QmpMessage>, SessionOptions {
+export interface QMPClientOptions extends ProtocolOptions<QMPMessage>, SessionOptions {
   /**
    * Check every command's arguments against the live QAPI schema before sending (fetched with `query-qmp-schema`
    * once per session, on first use); a mismatch rejects with {@link QMPValidationError} and nothing is sent.
@@ -75,7 +75,7 @@ export interface ExecuteOptions {
 }
 
 /** Options of {@link QMPClient.waitForEvent}. */
-export interface WaitForEventOptions<Ev extends EventLike = QmpEvent> extends GetOptions {
+export interface WaitForEventOptions<Ev extends EventLike = QMPEvent> extends GetOptions {
   /** Only an event for which this returns true. */
   filter?: ((event: Ev) => boolean) | undefined;
 }

@@ -7,7 +7,7 @@ import {
   EventOverflowError,
   ListenerClosedError,
   QMPClient,
-  type QmpEvent,
+  type QMPEvent,
   TimeoutError,
   UsageError,
 } from "../src/index.ts";
@@ -79,7 +79,7 @@ describe("ordering", () => {
     using one = client.listen();
     using two = client.listen();
     await client.execute("query-status");
-    const expected: QmpEvent[] = [
+    const expected: QMPEvent[] = [
       { event: "A", data: {}, timestamp: { seconds: 1, microseconds: 0 } },
       { event: "B", data: { x: 1 }, timestamp: { seconds: 1, microseconds: 0 } },
       { event: "C", data: {}, timestamp: { seconds: 1, microseconds: 0 } },

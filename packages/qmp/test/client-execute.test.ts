@@ -2,6 +2,7 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { RESERVED_ID_PREFIX } from "../src/dispatch.ts";
 import {
   BadReplyError,
   ExecInterruptedError,
@@ -12,7 +13,6 @@ import {
   QMPClient,
   type QMPClientOptions,
   QMPValidationError,
-  RESERVED_ID_PREFIX,
   Runstate,
   ServerParseError,
   StateError,

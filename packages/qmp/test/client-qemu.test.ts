@@ -10,8 +10,8 @@ import {
   ExecInterruptedError,
   ExecuteError,
   QMPClient,
+  type QMPMessage,
   QMPValidationError,
-  type QmpMessage,
   Runstate,
 } from "../src/index.ts";
 import {
@@ -82,7 +82,7 @@ describe.skipIf(skipWithoutQemu)("against real QEMU", () => {
     "exec-oob runs an oob-capable command (query-yank); QEMU refuses oob for others",
     async () => {
       const qemu = await startQemu();
-      const outbound: QmpMessage[] = [];
+      const outbound: QMPMessage[] = [];
       const client = await connected(qemu, { onOutbound: (m) => outbound.push(m) });
       const instances = await within(client.execute("query-yank", {}, { oob: true }));
       expect(Array.isArray(instances)).toBe(true);
@@ -318,7 +318,7 @@ describe.skipIf(skipWithoutQemu)("against real QEMU", () => {
     "validate: true rejects a wrong argument before QEMU sees it",
     async () => {
       const qemu = await startQemu();
-      const outbound: QmpMessage[] = [];
+      const outbound: QMPMessage[] = [];
       const client = await connected(qemu, { validate: true, onOutbound: (m) => outbound.push(m) });
       const error = await rejection(client.executeUntyped("blockdev-del", { "node-name": 42 }));
       expect(error).toBeInstanceOf(QMPValidationError);

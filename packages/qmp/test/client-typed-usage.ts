@@ -5,11 +5,11 @@
 import {
   type EventListener,
   type ExecuteOptions,
-  type Qemu72Commands,
   QMPClient,
-  type QmpEvent,
+  type QMPEvent,
   type TypedEvent,
 } from "../src/index.ts";
+import type { Commands as Qemu72Commands } from "../src/qapi/qemu-7.2.ts";
 
 export async function acceptedWithShippedTypes(client: QMPClient): Promise<void> {
   const status = await client.execute("query-status");
@@ -56,9 +56,9 @@ export async function acceptedWithShippedTypes(client: QMPClient): Promise<void>
   }
 
   // Names the map does not know fall back to untyped events (a newer QEMU's events still arrive).
-  const unknown: EventListener<QmpEvent> = client.listen({ names: ["FUTURE_EVENT"] });
+  const unknown: EventListener<QMPEvent> = client.listen({ names: ["FUTURE_EVENT"] });
   void unknown;
-  const all: EventListener<QmpEvent> = client.events;
+  const all: EventListener<QMPEvent> = client.events;
   void all;
 
   const stop: TypedEvent<import("../src/qapi/qemu-7.2.ts").Events, "STOP"> =

@@ -13,7 +13,6 @@ import {
   ListenerClosedError,
   NegotiationError,
   ProtocolError,
-  QAPISchemaError,
   QMPError,
   QMPValidationError,
   ServerParseError,
@@ -21,6 +20,7 @@ import {
   TimeoutError,
   UsageError,
 } from "../src/index.ts";
+import { QAPISchemaError } from "../src/qapi/index.ts";
 
 const sent = { execute: "change-vnc-password", arguments: { password: "hunter2" }, id: "i1" };
 const reply = { error: { class: "GenericError", desc: "Could not set password" }, id: "i1" };

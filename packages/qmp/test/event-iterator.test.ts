@@ -5,13 +5,13 @@
  * every request's result, the order in which they settle, and the events left in the listener afterwards.
  */
 import { describe, expect, test } from "bun:test";
-import { EventListener, ListenerClosedError, QMPClient, type QmpEvent } from "../src/index.ts";
+import { EventListener, ListenerClosedError, QMPClient, type QMPEvent } from "../src/index.ts";
 import { within } from "./helpers/within.ts";
 
 /** The iteration of qmpkit 0.1.0, verbatim in behaviour: an async generator over get(). */
-async function* reference(listener: EventListener): AsyncGenerator<QmpEvent, void, undefined> {
+async function* reference(listener: EventListener): AsyncGenerator<QMPEvent, void, undefined> {
   while (true) {
-    let event: QmpEvent;
+    let event: QMPEvent;
     try {
       event = await listener.get();
     } catch (error) {
@@ -23,7 +23,7 @@ async function* reference(listener: EventListener): AsyncGenerator<QmpEvent, voi
 }
 
 interface Harness {
-  readonly it: AsyncGenerator<QmpEvent, void, undefined>;
+  readonly it: AsyncGenerator<QMPEvent, void, undefined>;
   readonly listener: EventListener;
   /** Delivers events E0, E1, … as the client would. */
   push(count: number): void;
@@ -34,7 +34,7 @@ type Scenario = (h: Harness) => Promise<unknown>[];
 /** Runs a scenario; returns each request's outcome and the order in which the requests settled. */
 async function run(
   scenario: Scenario,
-  make: (l: EventListener) => AsyncGenerator<QmpEvent, void, undefined>,
+  make: (l: EventListener) => AsyncGenerator<QMPEvent, void, undefined>,
   options: ConstructorParameters<typeof EventListener>[0] = {},
 ): Promise<{ outcomes: string[]; order: number[]; closed: boolean; left: string[] }> {
   const client = new QMPClient();
@@ -55,7 +55,7 @@ async function run(
         request.then(
           (result) => {
             order.push(i);
-            const r = result as IteratorResult<QmpEvent, void>;
+            const r = result as IteratorResult<QMPEvent, void>;
             return r.done ? `done(${String(r.value)})` : `value ${r.value.event}`;
           },
           (error: unknown) => {

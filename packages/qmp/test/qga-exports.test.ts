@@ -1,11 +1,11 @@
-// Pins the guest-agent part of @qmpkit/qmp's runtime surface (the rest is pinned in exports.test.ts).
+// Pins @qmpkit/qmp/qga, the guest-agent client's entry (the root entry is pinned in exports.test.ts).
 
 import { expect, test } from "bun:test";
 import * as qmp from "../src/index.ts";
+import * as qga from "../src/qga/index.ts";
 
-test("@qmpkit/qmp exports exactly these guest-agent runtime names", () => {
-  const qga = Object.keys(qmp).filter((name) => /qga/i.test(name));
-  expect(qga.sort()).toEqual(
+test("@qmpkit/qmp/qga exports exactly these guest-agent runtime names", () => {
+  expect(Object.keys(qga).sort()).toEqual(
     [
       "QGA_NO_REPLY_COMMANDS",
       "QGAClient",
@@ -17,10 +17,14 @@ test("@qmpkit/qmp exports exactly these guest-agent runtime names", () => {
       "QGAVsockUnsupportedError",
     ].sort(),
   );
-  expect([...qmp.QGA_NO_REPLY_COMMANDS].sort()).toEqual([
+  expect([...qga.QGA_NO_REPLY_COMMANDS].sort()).toEqual([
     "guest-shutdown",
     "guest-suspend-disk",
     "guest-suspend-hybrid",
     "guest-suspend-ram",
   ]);
+});
+
+test("the root entry carries none of the guest agent", () => {
+  expect(Object.keys(qmp).filter((name) => /qga/i.test(name))).toEqual([]);
 });

@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { QGAClient, QGAError } from "../src/index.ts";
+import { QGAClient, QGAError } from "../src/qga/index.ts";
 import { within } from "./helpers/within.ts";
 
 const cleanups: (() => unknown)[] = [];

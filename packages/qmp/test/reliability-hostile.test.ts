@@ -17,7 +17,7 @@ import {
   NegotiationError,
   ProtocolError,
   QMPClient,
-  type QmpEvent,
+  type QMPEvent,
   Runstate,
   ServerParseError,
 } from "../src/index.ts";
@@ -109,7 +109,7 @@ describe("deep nesting", () => {
     peer?.write(
       `{"event": "DEEP", "data": {"v": ${nestedArray(DEPTH)}}, "timestamp": {"seconds": 1, "microseconds": 2}}\r\n`,
     );
-    const event = (await within(listener.get(), BOUND, "the deep event")) as QmpEvent;
+    const event = (await within(listener.get(), BOUND, "the deep event")) as QMPEvent;
     expect(event.event).toBe("DEEP");
     expect(Array.isArray(event.data.v)).toBe(true);
     expect(await within(client.executeUntyped("next"), BOUND)).toEqual({});
@@ -277,7 +277,7 @@ describe("keys and numbers", () => {
     const failed = await rejection(client.executeUntyped("fail"), BOUND);
     expect(failed).toBeInstanceOf(ExecuteError);
     expect((failed as ExecuteError).errorClass).toBe("GenericError");
-    const event = (await within(listener.get(), BOUND)) as QmpEvent;
+    const event = (await within(listener.get(), BOUND)) as QMPEvent;
     expect(Object.getPrototypeOf(event.data)).toBe(Object.prototype);
     expect(Object.hasOwn(event.data, "__proto__")).toBe(true);
     expect(client.greeting?.QMP.version.qemu.major).toBe(7);

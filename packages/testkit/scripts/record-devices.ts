@@ -20,7 +20,7 @@ import {
   type DevicesData,
   type InstanceRecording,
 } from "../src/vm/devices/format.ts";
-import { type RawQmp, RecordingQemu, stripId } from "./lib/raw-qmp.ts";
+import { type RawQMP, RecordingQemu, stripId } from "./lib/raw-qmp.ts";
 
 const { values } = parseArgs({
   options: {
@@ -84,7 +84,7 @@ const TYPES: TypeSpec[] = [
 
 const SET_SKIPPED = new Set(["realized", "drive"]);
 
-async function recordInstance(peer: RawQmp, root: string): Promise<InstanceRecording> {
+async function recordInstance(peer: RawQMP, root: string): Promise<InstanceRecording> {
   const nodes: InstanceRecording["nodes"] = {};
   const pending = [root];
   while (pending.length > 0) {

@@ -11,7 +11,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import type { QemuVersion } from "../src/index.ts";
+import type { QemuRelease } from "../src/index.ts";
 import { compareSteps, fixturePath, runNormalised } from "../test/contract/flow-session.ts";
 import { FLOWS } from "../test/contract/flows/index.ts";
 import { stepLine, transcriptText } from "../test/contract/normalise.ts";
@@ -30,7 +30,7 @@ if (requested !== undefined && requested !== "7.2" && requested !== "10.0") {
   console.error(`--qemu-version must be 7.2 or 10.0, not ${requested}`);
   process.exit(2);
 }
-const qemuVersion: QemuVersion | undefined = requested;
+const qemuVersion: QemuRelease | undefined = requested;
 const versionDir = values["version-dir"] ?? `qemu-${qemuVersion ?? "7.2"}`;
 const options = {
   ...(values.qemu === undefined ? {} : { qemuBinary: values.qemu }),

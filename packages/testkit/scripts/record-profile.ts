@@ -24,7 +24,7 @@ import {
 import { requestKey } from "../src/profiles/key.ts";
 import { packProfile } from "../src/profiles/pack.ts";
 import { readProfileRequests } from "./lib/profile-requests.ts";
-import { QemuGoneError, type RawMessage, type RawQmp, RecordingQemu, stripId } from "./lib/raw-qmp.ts";
+import { QemuGoneError, type RawMessage, type RawQMP, RecordingQemu, stripId } from "./lib/raw-qmp.ts";
 
 /** The machines, as a VM manager starts them (`-S`: libvirt starts paused and reads the QOM tree before `cont`). */
 const MACHINE_ARGS: Record<string, { args: string[]; startPaused: boolean }> = {
@@ -79,7 +79,7 @@ class Recorder {
   readonly crashes: Record<string, string> = {};
   /** Requests in the order first recorded, for the second pass that finds run-to-run differences. */
   readonly log: Request[] = [];
-  #session: { qemu: RecordingQemu; peer: RawQmp } | undefined;
+  #session: { qemu: RecordingQemu; peer: RawQMP } | undefined;
   greeting: RawMessage | undefined;
   requests = 0;
   /**
@@ -92,7 +92,7 @@ class Recorder {
 
   constructor(readonly machineArgs: readonly string[]) {}
 
-  async #peer(): Promise<RawQmp> {
+  async #peer(): Promise<RawQMP> {
     if (this.#session === undefined || this.#session.peer.closed) {
       if (this.#session) await this.#session.qemu.stop();
       const started = await RecordingQemu.start({ command, args: this.machineArgs, socketDir });

@@ -5,10 +5,10 @@ import { QMPError, type QMPErrorOptions } from "@qmpkit/protocol-core";
  * `{"error": {"class": errorClass, "desc": desc}}`.
  *
  * @example
- * fake.handle("device_add", () => { throw new QmpCommandError("GenericError", "Duplicate ID 'net0'"); });
+ * fake.handle("device_add", () => { throw new QMPCommandError("GenericError", "Duplicate ID 'net0'"); });
  */
-export class QmpCommandError extends QMPError {
-  override name = "QmpCommandError";
+export class QMPCommandError extends QMPError {
+  override name = "QMPCommandError";
   override code = "QMP_ERR_FAKE_COMMAND";
   /** The QMP error class sent, e.g. `GenericError`, `CommandNotFound`, `DeviceNotFound`. */
   readonly errorClass: string;

@@ -7,7 +7,7 @@
 import { Deadline, raceAbort, TimeoutError } from "@qmpkit/protocol-core";
 import type { HandlerContext } from "./dispatch/context.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
-import { QapiSchema } from "./dispatch/schema-args.ts";
+import { QAPISchema } from "./dispatch/schema-args.ts";
 import { FakeQemuError } from "./errors.ts";
 import { MonitorServer, type MonitorServerHooks, type MonitorServerOptions } from "./monitor/server.ts";
 import type { MonitorService } from "./monitor/session.ts";
@@ -42,7 +42,7 @@ export interface CommandContext extends CommandContextBase {
 
 /**
  * Handles one command: returns the `return` value (undefined means `{}`), or a promise of it; throws
- * `QmpCommandError` (or calls `ctx.fail`) for an error reply; any other exception becomes a `GenericError` reply
+ * `QMPCommandError` (or calls `ctx.fail`) for an error reply; any other exception becomes a `GenericError` reply
  * and an entry in `fake.errors`.
  */
 export type CommandHandler = (args: JsonObject, ctx: CommandContext) => unknown;
@@ -135,7 +135,7 @@ export class FakeQemu implements AsyncDisposable {
     });
     const schemaEntries = options.schema === false ? undefined : (options.schema ?? parts.profile.schema);
     this.#dispatcher = new Dispatcher({
-      schema: schemaEntries === undefined ? undefined : new QapiSchema(schemaEntries),
+      schema: schemaEntries === undefined ? undefined : new QAPISchema(schemaEntries),
       recordedCommands: parts.profile.commands,
       vm: this.#vm,
       offered: options.capabilities ?? ["oob"],

@@ -6,18 +6,19 @@
  * import { createFakeQemu, faults } from "@qmpkit/testkit";
  * await using fake = await createFakeQemu({ faults: [faults.delay("query-status", 50)] });
  *
+ * The fake guest agent and the qemu-ga launcher are at `@qmpkit/testkit/qga`.
+ *
  * @module
  */
 
 // Standalone server
 export type { RunFakeCliOptions } from "./cli.ts";
 export { FAKE_CLI_USAGE, runFakeCli } from "./cli.ts";
-export type { SchemaEntry } from "./dispatch/schema-args.ts";
 // Drop-in emulator: QEMU's command line on the fake
 export type { EmulatorIO, RunEmulatorOptions } from "./emulator/run.ts";
 export { runEmulator } from "./emulator/run.ts";
 // Errors
-export { FakeQemuError, QmpCommandError, SpawnQemuError, TranscriptError } from "./errors.ts";
+export { FakeQemuError, QMPCommandError, SpawnQemuError, TranscriptError } from "./errors.ts";
 // Fake QEMU
 export type { CommandContext, CommandHandler } from "./fake-server.ts";
 export { createFakeQemu, FakeQemu, QEMU_7_2_VERSION } from "./fake-server.ts";
@@ -35,7 +36,7 @@ export type {
   QomPropertyInfo,
 } from "./profiles/profile.ts";
 export { loadProfile, MachineProfile } from "./profiles/profile.ts";
-export type { QemuVersion } from "./qemu-10.ts";
+export type { QemuRelease } from "./qemu-10.ts";
 export {
   DEFAULT_QEMU10_BINARY,
   hasQemu10,
@@ -43,19 +44,6 @@ export {
   requireQemu10,
   skipWithoutQemu10,
 } from "./qemu-10.ts";
-// QGA: a fake guest agent and a real qemu-ga launcher
-export { QemuGaSpawnError } from "./qga/errors.ts";
-export type { FakeQga, FakeQgaCall, FakeQgaFaults, FakeQgaOptions } from "./qga/fake-qga.ts";
-export { createFakeQga } from "./qga/fake-qga.ts";
-export type { QemuGaProcess, SpawnQemuGaOptions } from "./qga/spawn-qemu-ga.ts";
-export {
-  DEFAULT_QEMU_GA_BINARY,
-  hasQemuGa,
-  requireQemuGa,
-  skipWithoutQemuGa,
-  spawnQemuGa,
-} from "./qga/spawn-qemu-ga.ts";
-export type { FakeQgaContext, FakeQgaHandler } from "./qga/types.ts";
 export { encodeQemuJson, RawJson } from "./qjson.ts";
 export { replayTranscript } from "./replay/replay.ts";
 // Real QEMU

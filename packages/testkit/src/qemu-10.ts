@@ -7,7 +7,7 @@ import { accessSync, constants } from "node:fs";
 import { SpawnQemuError } from "./errors.ts";
 
 /** The QEMU generations the testkit starts: the host's own (Debian 12 ships 7.2) and the Debian 13 tree's. */
-export type QemuVersion = "7.2" | "10.0";
+export type QemuRelease = "7.2" | "10.0";
 
 /** Where `scripts/qemu-10.0-tree.sh` puts its wrapper when no directory is given. */
 export const DEFAULT_QEMU10_BINARY = "/var/cache/qmpkit/qemu-system-x86_64-10.0";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { settlesWithin } from "@qmpkit/protocol-core";
 import type { Subprocess } from "bun";
 import { SpawnQemuError } from "./errors.ts";
-import { QEMU10_SHARED_DIR, type QemuVersion, qemu10Binary, requireQemu10 } from "./qemu-10.ts";
+import { QEMU10_SHARED_DIR, type QemuRelease, qemu10Binary, requireQemu10 } from "./qemu-10.ts";
 
 /** Options of {@link spawnQemu}. */
 export interface SpawnQemuOptions {
@@ -20,7 +20,7 @@ export interface SpawnQemuOptions {
    * the tree shares with the host.
    * @default "7.2"
    */
-  qemuVersion?: QemuVersion;
+  qemuVersion?: QemuRelease;
   /** The QEMU binary (with `qemuVersion: "10.0"`, the tree's wrapper). @default "qemu-system-x86_64" */
   binary?: string;
   /** Arguments before `-qmp`. @default ["-machine", "none", "-nodefaults", "-display", "none"] */

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { LineDecoder, resolveAddress, type SocketAddress, SocketWriter } from "@qmpkit/protocol-core";
 import type { Socket, SocketListener } from "bun";
 import { TranscriptError } from "./errors.ts";
-import { QmpInputParser } from "./monitor/json-stream.ts";
+import { QMPInputParser } from "./monitor/json-stream.ts";
 
 /** One line of a transcript file after the header. */
 export type TranscriptEntry =
@@ -82,7 +82,7 @@ export async function recordTranscript(options: RecordTranscriptOptions): Promis
   // Clients need not end a message with a newline (QEMU's streamer ends it at its closing brace); QEMU's own
   // output is one message per line.
   const clientDecoder = (conn: number): ProxySocket["decoder"] => {
-    const parser = new QmpInputParser((input) => log({ conn, from: "client", line: input.raw.trim() }));
+    const parser = new QMPInputParser((input) => log({ conn, from: "client", line: input.raw.trim() }));
     return { decode: (chunk) => parser.feed(chunk) };
   };
   const serverDecoder = (conn: number): ProxySocket["decoder"] => {

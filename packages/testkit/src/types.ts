@@ -2,7 +2,7 @@
  * Public types of the fake QEMU: options, handlers and their context, fault hooks, and what the fake records.
  */
 import type { SchemaEntry } from "./dispatch/schema-args.ts";
-import type { QemuVersion } from "./qemu-10.ts";
+import type { QemuRelease } from "./qemu-10.ts";
 
 /** A JSON object as QMP carries it. */
 export type JsonObject = Record<string, unknown>;
@@ -44,7 +44,7 @@ export interface FakeQemuOptions {
    * The QEMU generation to answer like: its recorded schema, `query-commands`, greeting and machine profile, and
    * its rules where the model differs by version (10.0's `query-status` has no `singlestep`). @default "7.2"
    */
-  qemuVersion?: QemuVersion;
+  qemuVersion?: QemuRelease;
   /**
    * The clock the VM's jobs and migrations run on: `"real"` follows the wall clock, `"manual"` moves only on
    * `await fake.clock.advance(ms)`. @default "real"

@@ -8,7 +8,8 @@
  * meets is the real kernel behaviour, not a guess.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { ConnectError, ListenerBusyError, type Logger, QGAClient, QMPClient, Runstate } from "@qmpkit/qmp";
+import { ConnectError, ListenerBusyError, type Logger, QMPClient, Runstate } from "@qmpkit/qmp";
+import { QGAClient } from "@qmpkit/qmp/qga";
 import type { Socket } from "bun";
 import { requireQemu, skipWithoutQemu, spawnQemu } from "../src/index.ts";
 import { requireQemuGa, skipWithoutQemuGa, spawnQemuGa } from "../src/qga/spawn-qemu-ga.ts";

@@ -1,13 +1,13 @@
 /** Every testkit error class: name, stable code, message, QMPError brand, cause passed through. */
 import { describe, expect, test } from "bun:test";
 import { QMPError } from "@qmpkit/protocol-core";
-import { FakeQemuError, QmpCommandError, SpawnQemuError, TranscriptError } from "../src/index.ts";
+import { FakeQemuError, QMPCommandError, SpawnQemuError, TranscriptError } from "../src/index.ts";
 
 const cause = new Error("root");
 const rows: [Error, string, string, string][] = [
   [
-    new QmpCommandError("DeviceNotFound", "Device 'x' not found", { cause }),
-    "QmpCommandError",
+    new QMPCommandError("DeviceNotFound", "Device 'x' not found", { cause }),
+    "QMPCommandError",
     "QMP_ERR_FAKE_COMMAND",
     "Device 'x' not found",
   ],
@@ -37,8 +37,8 @@ describe("errors", () => {
     });
   }
 
-  test("QmpCommandError keeps class and desc; SpawnQemuError keeps stderr and exit code", () => {
-    const command = new QmpCommandError("GenericError", "nope");
+  test("QMPCommandError keeps class and desc; SpawnQemuError keeps stderr and exit code", () => {
+    const command = new QMPCommandError("GenericError", "nope");
     expect([command.errorClass, command.desc]).toEqual(["GenericError", "nope"]);
     const spawn = new SpawnQemuError("x", { stderr: "e", exitCode: 3 });
     expect([spawn.stderr, spawn.exitCode]).toEqual(["e", 3]);

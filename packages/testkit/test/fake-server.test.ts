@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ConnectError, connect, type ExecuteError, type QMPClient, TimeoutError } from "@qmpkit/qmp";
-import { createFakeQemu, type FakeQemu, FakeQemuError, QmpCommandError } from "../src/index.ts";
+import { createFakeQemu, type FakeQemu, FakeQemuError, QMPCommandError } from "../src/index.ts";
 import { RawPeer, within } from "./helpers.ts";
 
 const BOUND = 5000;
@@ -154,11 +154,11 @@ describe("scripting", () => {
     expect((await listener.get()).data).toEqual({ id: "j1", status: "concluded" });
   });
 
-  test("ctx.fail and a thrown QmpCommandError send QMP errors; another exception is a GenericError and recorded", async () => {
+  test("ctx.fail and a thrown QMPCommandError send QMP errors; another exception is a GenericError and recorded", async () => {
     const fake = await fakeQemu();
     fake.handle("x-fail", (_a, ctx) => ctx.fail("DeviceNotFound", "Device 'nic0' not found"));
     fake.handle("x-throw", () => {
-      throw new QmpCommandError("GenericError", "Duplicate ID 'nic0' for device");
+      throw new QMPCommandError("GenericError", "Duplicate ID 'nic0' for device");
     });
     fake.handle("x-bug", async () => {
       throw new Error("oops in the test's handler");

@@ -18,7 +18,7 @@
  * Replay a failure with `QMPKIT_PROPERTY_SEED=<seed> QMPKIT_PROPERTY_PATH=<path>`.
  */
 import { describe, expect, test } from "bun:test";
-import { QMPClient, type QmpMessage, TimeoutError } from "@qmpkit/qmp";
+import { QMPClient, type QMPMessage, TimeoutError } from "@qmpkit/qmp";
 import fc from "fast-check";
 import { propertySettings, propertyTimeout, settle } from "../../qmp/test/reliability-helpers.ts";
 import { createFakeQemu, type Fault, faults } from "../src/index.ts";
@@ -77,7 +77,7 @@ class WireModel {
   readonly #oob = new Set<unknown>();
   readonly violations: string[] = [];
 
-  outbound(message: QmpMessage): void {
+  outbound(message: QMPMessage): void {
     if (message["exec-oob"] !== undefined) {
       if (message.id === undefined) this.violations.push(`exec-oob without id: ${JSON.stringify(message)}`);
       this.#oob.add(message.id);
@@ -89,7 +89,7 @@ class WireModel {
     this.inbandDue++;
   }
 
-  inbound(message: QmpMessage): void {
+  inbound(message: QMPMessage): void {
     if (!("return" in message) && message.error === undefined) return; // greeting, event
     if (message.id === "nobody-sent-this") return; // the unsolicitedReply fault
     if (this.#oob.delete(message.id)) return;

@@ -3,11 +3,11 @@
  * after lexical errors, QEMU's limits. (QEMU's answers to many more inputs are in the probe fixture.)
  */
 import { describe, expect, test } from "bun:test";
-import { type ParsedInput, QmpInputParser } from "../src/monitor/json-stream.ts";
+import { type ParsedInput, QMPInputParser } from "../src/monitor/json-stream.ts";
 
 function feed(...lines: string[]): ParsedInput[] {
   const out: ParsedInput[] = [];
-  const parser = new QmpInputParser((input) => out.push(input));
+  const parser = new QMPInputParser((input) => out.push(input));
   for (const line of lines) parser.feed(Buffer.from(`${line}\n`));
   return out;
 }
@@ -58,7 +58,7 @@ describe("errors and recovery", () => {
 
   test("reset() forgets a message in progress", () => {
     const out: ParsedInput[] = [];
-    const parser = new QmpInputParser((input) => out.push(input));
+    const parser = new QMPInputParser((input) => out.push(input));
     parser.feed(Buffer.from('{"a": ['));
     parser.reset();
     parser.feed(Buffer.from('{"b": 1}'));
@@ -67,7 +67,7 @@ describe("errors and recovery", () => {
 
   test("a byte of 0x80 or more ends a keyword or number, and only that byte is quoted (recorded from QEMU 7.2)", () => {
     const out: ParsedInput[] = [];
-    const parser = new QmpInputParser((input) => out.push(input));
+    const parser = new QMPInputParser((input) => out.push(input));
     // Bytes as sent to QEMU 7.2's monitor; its replies were stray '\uFFFD' then the next command's return, each time.
     parser.feed(Buffer.from('{"execute":"query-name","id":tr\xff{"execute":"query-name","id":2}', "latin1"));
     parser.feed(Buffer.from('{"execute":"query-name","id":12\xff{"execute":"query-name","id":3}', "latin1"));
@@ -87,7 +87,7 @@ describe("errors and recovery", () => {
 
   test("recovery after a lexical error stops at ':' and ',' too, each then a message of its own (recorded from QEMU 7.2)", () => {
     const out: ParsedInput[] = [];
-    const parser = new QmpInputParser((input) => out.push(input));
+    const parser = new QMPInputParser((input) => out.push(input));
     // Bytes as sent to QEMU 7.2; it answered the values here with "QMP input must be a JSON object".
     parser.feed(Buffer.from('{"a":-p,"id":1}{"execute":"query-name","id":2}'));
     parser.feed(Buffer.from('{"a":tr\x01x:y,"z"}{"execute":"query-name","id":3}'));
@@ -119,7 +119,7 @@ describe("errors and recovery", () => {
 describe("a byte stream, not lines", () => {
   function feedChunks(chunks: (string | Buffer)[], maxBytes?: number): ParsedInput[] {
     const out: ParsedInput[] = [];
-    const parser = new QmpInputParser((input) => out.push(input), maxBytes);
+    const parser = new QMPInputParser((input) => out.push(input), maxBytes);
     for (const chunk of chunks) parser.feed(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
     return out;
   }
@@ -160,7 +160,7 @@ describe("a byte stream, not lines", () => {
   });
 
   test("pending says whether input would be lost if the stream ended now", () => {
-    const parser = new QmpInputParser(() => {});
+    const parser = new QMPInputParser(() => {});
     expect(parser.pending).toBe(false);
     parser.feed(Buffer.from("{"));
     expect(parser.pending).toBe(true);

@@ -9,16 +9,16 @@ import {
   QGASyncError,
   QGATimeoutError,
   QGAVsockUnsupportedError,
-} from "@qmpkit/qmp";
-import { QmpCommandError } from "../src/errors.ts";
-import { createFakeQga, type FakeQga, type FakeQgaOptions } from "../src/qga/fake-qga.ts";
+} from "@qmpkit/qmp/qga";
+import { QMPCommandError } from "../src/errors.ts";
+import { createFakeQGA, type FakeQGA, type FakeQGAOptions } from "../src/qga/fake-qga.ts";
 import { cleanupList, recordingClient, rejection, within } from "./qga-helpers.ts";
 
 const cleanups = cleanupList();
 afterEach(() => cleanups.run());
 
-async function fakeAgent(options: FakeQgaOptions = {}): Promise<FakeQga> {
-  const fake = await createFakeQga(options);
+async function fakeAgent(options: FakeQGAOptions = {}): Promise<FakeQGA> {
+  const fake = await createFakeQGA(options);
   cleanups.add(() => fake.close());
   return fake;
 }
@@ -231,7 +231,7 @@ describe("commands without a reply", () => {
   test("an error reply to guest-shutdown arrives unasked and is skipped by the resync before the next command", async () => {
     const fake = await fakeAgent();
     fake.handle("guest-shutdown", () => {
-      throw new QmpCommandError("GenericError", "mode is invalid (valid values are: halt|powerdown|reboot");
+      throw new QMPCommandError("GenericError", "mode is invalid (valid values are: halt|powerdown|reboot");
     });
     const { qga, inbound } = client();
     await qga.connect(fake.address);

@@ -1,16 +1,16 @@
 // QGAClient's typed helpers (exec, file transfer, fsfreeze, time, network) against scripted fake-agent commands.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { QGAClient, QGAError, QGAExecTimeoutError } from "@qmpkit/qmp";
-import { QmpCommandError } from "../src/errors.ts";
-import { createFakeQga, type FakeQga } from "../src/qga/fake-qga.ts";
+import { QGAClient, QGAError, QGAExecTimeoutError } from "@qmpkit/qmp/qga";
+import { QMPCommandError } from "../src/errors.ts";
+import { createFakeQGA, type FakeQGA } from "../src/qga/fake-qga.ts";
 import { cleanupList, rejection, within } from "./qga-helpers.ts";
 
 const cleanups = cleanupList();
 afterEach(() => cleanups.run());
 
-async function connected(): Promise<{ fake: FakeQga; qga: QGAClient }> {
-  const fake = await createFakeQga();
+async function connected(): Promise<{ fake: FakeQGA; qga: QGAClient }> {
+  const fake = await createFakeQGA();
   cleanups.add(() => fake.close());
   const qga = new QGAClient();
   cleanups.add(() => qga.disconnect().catch(() => {}));
@@ -19,17 +19,17 @@ async function connected(): Promise<{ fake: FakeQga; qga: QGAClient }> {
 }
 
 const b64 = (data: string | Uint8Array): string => Buffer.from(data).toString("base64");
-const calls = (fake: FakeQga, command: string) => fake.received.filter((c) => c.execute === command);
+const calls = (fake: FakeQGA, command: string) => fake.received.filter((c) => c.execute === command);
 
 /** qemu-ga's guest-file-* semantics over an in-memory file system. */
-function emulateFiles(fake: FakeQga, options: { maxWrite?: number } = {}): Map<string, Uint8Array> {
+function emulateFiles(fake: FakeQGA, options: { maxWrite?: number } = {}): Map<string, Uint8Array> {
   const files = new Map<string, Uint8Array>();
   const handles = new Map<number, { path: string; position: number }>();
   let nextHandle = 1000;
   fake.handle("guest-file-open", ({ path, mode }) => {
     const name = path as string;
     if (mode === "r" && !files.has(name)) {
-      throw new QmpCommandError(
+      throw new QMPCommandError(
         "GenericError",
         `failed to open file '${name}' (mode: 'r'): No such file or directory`,
       );
@@ -41,7 +41,7 @@ function emulateFiles(fake: FakeQga, options: { maxWrite?: number } = {}): Map<s
   fake.handle("guest-file-read", ({ handle, count }) => {
     const open = handles.get(handle as number);
     if (open === undefined)
-      throw new QmpCommandError("GenericError", `handle '${handle}' has not been found`);
+      throw new QMPCommandError("GenericError", `handle '${handle}' has not been found`);
     const data = files.get(open.path) as Uint8Array;
     const chunk = data.subarray(open.position, open.position + (count as number));
     open.position += chunk.length;
@@ -50,7 +50,7 @@ function emulateFiles(fake: FakeQga, options: { maxWrite?: number } = {}): Map<s
   fake.handle("guest-file-write", ({ handle, "buf-b64": buf }) => {
     const open = handles.get(handle as number);
     if (open === undefined)
-      throw new QmpCommandError("GenericError", `handle '${handle}' has not been found`);
+      throw new QMPCommandError("GenericError", `handle '${handle}' has not been found`);
     const incoming = Buffer.from(buf as string, "base64");
     const taken = incoming.subarray(0, options.maxWrite ?? incoming.length);
     files.set(open.path, Buffer.concat([files.get(open.path) as Uint8Array, taken]));
@@ -58,7 +58,7 @@ function emulateFiles(fake: FakeQga, options: { maxWrite?: number } = {}): Map<s
   });
   fake.handle("guest-file-close", ({ handle }) => {
     if (!handles.delete(handle as number)) {
-      throw new QmpCommandError("GenericError", `handle '${handle}' has not been found`);
+      throw new QMPCommandError("GenericError", `handle '${handle}' has not been found`);
     }
     return {};
   });
@@ -135,7 +135,7 @@ describe("exec", () => {
   test("reports the agent's spawn failure as QGAError", async () => {
     const { fake, qga } = await connected();
     fake.handle("guest-exec", () => {
-      throw new QmpCommandError(
+      throw new QMPCommandError(
         "GenericError",
         "Guest agent command failed, error was 'Failed to execute child process'",
       );
@@ -175,7 +175,7 @@ describe("fileWrite and fileRead", () => {
     files.set("/tmp/r", new Uint8Array(100));
     let reads = 0;
     fake.handle("guest-file-read", () => {
-      if (++reads === 2) throw new QmpCommandError("GenericError", "Input/output error");
+      if (++reads === 2) throw new QMPCommandError("GenericError", "Input/output error");
       return { count: 10, "buf-b64": b64(new Uint8Array(10)), eof: false };
     });
     const error = await rejection(qga.fileRead("/tmp/r", { chunkBytes: 10 }));

@@ -3,7 +3,7 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { createFakeQga } from "../src/qga/fake-qga.ts";
+import { createFakeQGA } from "../src/qga/fake-qga.ts";
 import { spawnQemuGa } from "../src/qga/spawn-qemu-ga.ts";
 import { cleanupList, requireQemuGa, skipWithoutQemuGa, within } from "./qga-helpers.ts";
 
@@ -95,7 +95,7 @@ describe.skipIf(skipWithoutQemuGa)("the fake answers byte for byte like qemu-ga"
     requireQemuGa();
     const real = await spawnQemuGa();
     cleanups.add(() => real.kill());
-    const fake = await createFakeQga();
+    const fake = await createFakeQGA();
     cleanups.add(() => fake.close());
     const expected = await exchange(real.address, input, lines);
     expect(await exchange(fake.address, input, lines)).toBe(expected);
@@ -105,7 +105,7 @@ describe.skipIf(skipWithoutQemuGa)("the fake answers byte for byte like qemu-ga"
     requireQemuGa();
     const real = await spawnQemuGa();
     cleanups.add(() => real.kill());
-    const fake = await createFakeQga();
+    const fake = await createFakeQGA();
     cleanups.add(() => fake.close());
     const keysOf = (text: string, pick: (value: Record<string, unknown>) => unknown): string[] =>
       Object.keys(pick(JSON.parse(text)) as object);
@@ -131,7 +131,7 @@ describe.skipIf(skipWithoutQemuGa)("the fake answers byte for byte like qemu-ga"
 
 describe("the fake on its own", () => {
   test("serves several clients at once and numbers them; records every command with its client", async () => {
-    const fake = await createFakeQga();
+    const fake = await createFakeQGA();
     cleanups.add(() => fake.close());
     await exchange(fake.address, '{"execute":"guest-ping"}\n', 1);
     await exchange(fake.address, '{"execute":"guest-sync","arguments":{"id":3}}\n', 1);
@@ -141,8 +141,8 @@ describe("the fake on its own", () => {
     ]);
   });
 
-  test("a handler's return value, thrown QmpCommandError and noReply", async () => {
-    const fake = await createFakeQga();
+  test("a handler's return value, thrown QMPCommandError and noReply", async () => {
+    const fake = await createFakeQGA();
     cleanups.add(() => fake.close());
     fake.handle("guest-get-host-name", () => ({ "host-name": "vm1" }));
     fake.handle("guest-get-users", (_args, ctx) => ctx.noReply);
@@ -156,7 +156,7 @@ describe("the fake on its own", () => {
   });
 
   test("close() removes the socket's temp dir and is idempotent", async () => {
-    const fake = await createFakeQga();
+    const fake = await createFakeQGA();
     expect(existsSync(fake.address)).toBe(true);
     await fake.close();
     await fake.close();

@@ -1,6 +1,6 @@
 // Shared by the qga-*.test.ts files: bounded waits, the real-agent gate, and cleanup.
 
-import { QGAClient, type QGAClientOptions, type QGAMessage } from "@qmpkit/qmp";
+import { QGAClient, type QGAClientOptions, type QGAMessage } from "@qmpkit/qmp/qga";
 import { skipWithoutQemuGa as shouldSkip } from "../src/qga/spawn-qemu-ga.ts";
 import { within } from "./helpers.ts";
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runstate } from "@qmpkit/protocol-core";
-import { QGAClient, QGAError } from "@qmpkit/qmp";
+import { QGAClient, QGAError } from "@qmpkit/qmp/qga";
 import { QemuGaSpawnError } from "../src/qga/errors.ts";
 import { type QemuGaProcess, type SpawnQemuGaOptions, spawnQemuGa } from "../src/qga/spawn-qemu-ga.ts";
 import {

@@ -4,7 +4,7 @@
 // wait depends on timing.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { createFakeQga } from "../src/qga/fake-qga.ts";
+import { createFakeQGA } from "../src/qga/fake-qga.ts";
 import { spawnQemuGa } from "../src/qga/spawn-qemu-ga.ts";
 import { cleanupList, requireQemuGa, skipWithoutQemuGa, within } from "./qga-helpers.ts";
 
@@ -130,7 +130,7 @@ const CASES: { name: string; input: Buffer; replies: string }[] = [
 type Agent = { address: string };
 
 async function fakeAgent(): Promise<Agent> {
-  const fake = await createFakeQga();
+  const fake = await createFakeQGA();
   cleanups.add(() => fake.close());
   return fake;
 }

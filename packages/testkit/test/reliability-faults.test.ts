@@ -21,7 +21,7 @@
  * `QMPKIT_PROPERTY_SEED=<seed> QMPKIT_PROPERTY_PATH=<path> bun test packages/testkit/test/reliability-faults.test.ts`.
  */
 import { describe, expect, test } from "bun:test";
-import { QMPClient, QMPError, type QmpEvent, type QmpMessage, Runstate } from "@qmpkit/qmp";
+import { QMPClient, QMPError, type QMPEvent, type QMPMessage, Runstate } from "@qmpkit/qmp";
 import fc from "fast-check";
 import { propertySettings, propertyTimeout, settle } from "../../qmp/test/reliability-helpers.ts";
 import { createFakeQemu, type FakeQemu, type Fault, faults } from "../src/index.ts";
@@ -144,8 +144,8 @@ type Scenario = typeof scenario extends fc.Arbitrary<infer S> ? S : never;
 /** One connect attempt's view: what came off the wire and what the listener delivered. */
 interface Attempt {
   established: boolean;
-  inbound: QmpEvent[];
-  delivered: QmpEvent[];
+  inbound: QMPEvent[];
+  delivered: QMPEvent[];
 }
 
 /** A fake whose `echo` returns its tag and whose `emit` sends numbered `SEQ` events before returning its tag. */
@@ -203,7 +203,7 @@ function checkEvents(attempts: Attempt[], floodCounts: ReadonlyMap<string, numbe
     else expect(attempt.delivered.length).toBeLessThanOrEqual(attempt.inbound.length);
     attempt.delivered.forEach((event, i) => {
       // Identity, not equality: the very message read off the wire, at the same position.
-      expect(event.data).toBe((attempt.inbound[i] as QmpEvent).data);
+      expect(event.data).toBe((attempt.inbound[i] as QMPEvent).data);
     });
     let sessionSeq: number | undefined;
     const floods = new Map<string, number>();
@@ -234,8 +234,8 @@ async function runScenario(s: Scenario): Promise<void> {
     greetingTimeoutMs: SESSION_TIMEOUT_MS,
     negotiationTimeoutMs: SESSION_TIMEOUT_MS,
     maxMessageBytes: s.maxMessageBytes,
-    onInbound: (message: QmpMessage) => {
-      if (typeof message.event === "string") current?.inbound.push(message as unknown as QmpEvent);
+    onInbound: (message: QMPMessage) => {
+      if (typeof message.event === "string") current?.inbound.push(message as unknown as QMPEvent);
     },
   });
   using listener = client.listen({ highWaterMark: 10_000_000 });

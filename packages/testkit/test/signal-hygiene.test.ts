@@ -5,10 +5,11 @@
  * patched to count their abort listeners (`countAbortListeners`).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { QGAClient, QMPClient } from "@qmpkit/qmp";
+import { QMPClient } from "@qmpkit/qmp";
+import { QGAClient } from "@qmpkit/qmp/qga";
 import { countAbortListeners } from "../../protocol-core/test/helpers.ts";
 import { createFakeQemu, type FakeQemu, faults } from "../src/index.ts";
-import { createFakeQga } from "../src/qga/fake-qga.ts";
+import { createFakeQGA } from "../src/qga/fake-qga.ts";
 import { within } from "./helpers.ts";
 
 const cleanups: (() => unknown)[] = [];
@@ -86,7 +87,7 @@ describe("QGA", () => {
   }
 
   test("the session set-up removes its abort listener (it used to leak one per connect)", async () => {
-    const fake = await createFakeQga();
+    const fake = await createFakeQGA();
     cleanups.push(() => fake.close());
     const qga = new CountingQGAClient();
     cleanups.push(() => qga.disconnect().catch(() => {}));
@@ -95,7 +96,7 @@ describe("QGA", () => {
   });
 
   test("commands: answered, timed out, aborted; the caller's signal ends with no listener", async () => {
-    const fake = await createFakeQga({ faults: { neverAnswer: ["guest-get-time"] } });
+    const fake = await createFakeQGA({ faults: { neverAnswer: ["guest-get-time"] } });
     cleanups.push(() => fake.close());
     const { controller, signal, listeners } = counted();
     const qga = new QGAClient();

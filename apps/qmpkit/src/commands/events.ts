@@ -1,5 +1,5 @@
 import { CONNECTION_FLAGS, defineCommand, parseCount, parseSeconds } from "../cli.ts";
-import { CliError, ExitCode, UsageError } from "../errors.ts";
+import { CliError, CliUsageError, ExitCode } from "../errors.ts";
 import { detectStyle, formatJson } from "../format.ts";
 import { connectionOptions, open, type Session, takeTarget } from "../session.ts";
 
@@ -22,7 +22,7 @@ async function checkEventNames(session: Session, names: readonly string[]): Prom
       (k) => k === upper || k.startsWith(upper.slice(0, -1)) || upper.startsWith(k),
     );
     const hint = near.length > 0 ? `; did you mean ${near.slice(0, 3).join(" or ")}?` : "";
-    throw new UsageError(
+    throw new CliUsageError(
       `the server has no event named '${name}'${hint} ('qmpkit schema --events' lists them)`,
     );
   }
@@ -37,11 +37,11 @@ export function eventFilter(
   try {
     pattern = regex === undefined ? undefined : new RegExp(regex);
   } catch (error) {
-    throw new UsageError(`--regex '${regex}' is not a regular expression: ${(error as Error).message}`);
+    throw new CliUsageError(`--regex '${regex}' is not a regular expression: ${(error as Error).message}`);
   }
   const pairs = data.map((pair) => {
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--data needs KEY=VALUE, got '${pair}'`);
+    if (eq <= 0) throw new CliUsageError(`--data needs KEY=VALUE, got '${pair}'`);
     return { keys: pair.slice(0, eq).split("."), value: pair.slice(eq + 1) };
   });
   return (event) => {
@@ -118,7 +118,8 @@ export const eventsCommand = defineCommand({
     const count = parseCount("count", values.count);
     const timeout = parseSeconds("timeout", values.timeout);
     const { target, rest } = takeTarget(positionals, values);
-    if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}' (use --name to pick events)`);
+    if (rest.length > 0)
+      throw new CliUsageError(`unexpected argument '${rest[0]}' (use --name to pick events)`);
     const wanted = eventFilter(values.regex, values.data ?? []);
     const session = await open(io, target, connectionOptions(values));
     if (values.name !== undefined) {

@@ -1,5 +1,5 @@
 import { CONNECTION_FLAGS, defineCommand, parseSeconds } from "../cli.ts";
-import { CliError, ExitCode, UsageError } from "../errors.ts";
+import { CliError, CliUsageError, ExitCode } from "../errors.ts";
 import { detectStyle, formatJson } from "../format.ts";
 import { connectionOptions, DEFAULT_CONNECT_TIMEOUT_MS, open, type Session, takeTarget } from "../session.ts";
 import { readJson } from "../shell/json-value.ts";
@@ -25,23 +25,23 @@ export function buildExecMessage(
   hmp: boolean,
 ): CommandMessage | Record<string, unknown> {
   const [first, ...rest] = words;
-  if (first === undefined) throw new UsageError("missing COMMAND (see 'qmpkit exec --help')");
+  if (first === undefined) throw new CliUsageError("missing COMMAND (see 'qmpkit exec --help')");
   if (hmp) return toHmp(words.join(" "));
   if (first.trimStart().startsWith("{")) {
-    if (rest.length > 0) throw new UsageError("a JSON message must be one argument; quote it");
+    if (rest.length > 0) throw new CliUsageError("a JSON message must be one argument; quote it");
     const parsed = readJson(first);
     if (!parsed.ok)
-      throw new UsageError(`invalid JSON message at column ${parsed.offset + 1}: ${parsed.message}`);
+      throw new CliUsageError(`invalid JSON message at column ${parsed.offset + 1}: ${parsed.message}`);
     return parsed.value as Record<string, unknown>;
   }
   // A quoted `'x a=1'` is one word: it would go out as a command literally named "x a=1".
   if (/\s/.test(first.trim())) {
-    throw new UsageError(
+    throw new CliUsageError(
       `'${first}' is not a command name; give the command and each KEY=VALUE as separate words: ${first.trim()}`,
     );
   }
   const args = parseArgumentWords(rest);
-  if (!args.ok) throw new UsageError(args.error.message);
+  if (!args.ok) throw new CliUsageError(args.error.message);
   return { execute: first.trim(), arguments: args.arguments };
 }
 
@@ -90,7 +90,7 @@ export const execCommand = defineCommand({
       second !== undefined &&
       !/[={]/.test(second)
     ) {
-      throw new UsageError(
+      throw new CliUsageError(
         `'${maybeAddress}' looks like an address, and --fake takes the place of one: drop '${maybeAddress}' or --fake`,
       );
     }

@@ -2,7 +2,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseHostPort } from "../address.ts";
 import { defineCommand } from "../cli.ts";
-import { UsageError } from "../errors.ts";
+import { CliUsageError } from "../errors.ts";
 import { type FakeScript, parseFakeScript } from "../fake-script.ts";
 
 /** Where `qmpkit fake` listens, from its flags. `undefined` means a fresh socket in a temp dir. */
@@ -16,10 +16,10 @@ export function fakeListenAddress(values: {
   tcp?: string | undefined;
 }): FakeListen {
   if (values.socket !== undefined && values.tcp !== undefined) {
-    throw new UsageError("--socket and --tcp exclude each other; pick one");
+    throw new CliUsageError("--socket and --tcp exclude each other; pick one");
   }
   if (values.socket !== undefined) {
-    if (values.socket === "") throw new UsageError("--socket needs a path");
+    if (values.socket === "") throw new CliUsageError("--socket needs a path");
     return { kind: "unix", path: values.socket };
   }
   if (values.tcp !== undefined) return { kind: "tcp", ...parseHostPort(values.tcp, true) };
@@ -79,11 +79,11 @@ export const fakeCommand = defineCommand({
     "qmpkit fake --tcp 127.0.0.1:0 --script replies.json",
   ],
   async run({ values, positionals }, io) {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    if (positionals.length > 0) throw new CliUsageError(`unexpected argument '${positionals[0]}'`);
     const listen = fakeListenAddress(values);
     const json = values.script?.endsWith(".json") ? await loadJsonScript(values.script) : undefined;
     if (values.script !== undefined && json === undefined && !(await Bun.file(values.script).exists())) {
-      throw new UsageError(`script file '${values.script}' does not exist`);
+      throw new CliUsageError(`script file '${values.script}' does not exist`);
     }
     const [{ mkdtempSync, rmSync }, { runFakeCli }, { addEmbeddedAnswers }, { applyFakeScript }] =
       await Promise.all([
@@ -131,6 +131,6 @@ export const fakeCommand = defineCommand({
 
 async function loadJsonScript(path: string): Promise<FakeScript> {
   const file = Bun.file(path);
-  if (!(await file.exists())) throw new UsageError(`script file '${path}' does not exist`);
+  if (!(await file.exists())) throw new CliUsageError(`script file '${path}' does not exist`);
   return parseFakeScript(await file.text(), path);
 }

@@ -1,7 +1,7 @@
-import type { QGAClient } from "@qmpkit/qmp";
+import type { QGAClient } from "@qmpkit/qmp/qga";
 import { parseAddress } from "../address.ts";
 import { type CliIO, defineCommand, parseSeconds } from "../cli.ts";
-import { ConnectionFailedError, UsageError } from "../errors.ts";
+import { CliUsageError, ConnectionFailedError } from "../errors.ts";
 import { detectStyle, formatJson } from "../format.ts";
 import { describeTarget, toSocketAddress } from "../session.ts";
 import { buildExecMessage } from "./exec.ts";
@@ -50,7 +50,7 @@ export const gaCommand = defineCommand({
   async run({ values, positionals, rest }, io) {
     const [address, ...words] = [...positionals, ...rest];
     if (address === undefined || words.length === 0) {
-      throw new UsageError(
+      throw new CliUsageError(
         "no guest agent address given; pass one as unix:PATH or tcp:HOST:PORT (a plain path works too)",
       );
     }
@@ -59,7 +59,7 @@ export const gaCommand = defineCommand({
     const connectTimeout = parseSeconds("connect-timeout", values["connect-timeout"]);
     const program = words[0] === "exec" ? words.slice(1) : undefined;
     if (program !== undefined && program.length === 0) {
-      throw new UsageError("exec needs a program, as in: qmpkit ga ADDRESS exec -- /bin/uname -r");
+      throw new CliUsageError("exec needs a program, as in: qmpkit ga ADDRESS exec -- /bin/uname -r");
     }
     const message = program === undefined ? buildExecMessage(words, false) : undefined;
     if (values["dry-run"]) {
@@ -70,7 +70,7 @@ export const gaCommand = defineCommand({
       io.stdout.write(`${JSON.stringify(shown, null, values.pretty ? 2 : undefined)}\n`);
       return 0;
     }
-    const { QGAClient } = await import("@qmpkit/qmp");
+    const { QGAClient } = await import("@qmpkit/qmp/qga");
     const qga = new QGAClient({
       commandTimeoutMs: timeout === undefined ? DEFAULT_COMMAND_TIMEOUT_MS : timeout * 1000,
     });

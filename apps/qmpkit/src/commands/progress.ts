@@ -1,5 +1,5 @@
 import { CONNECTION_FLAGS, defineCommand, parseSeconds } from "../cli.ts";
-import { isExecuteError, UsageError } from "../errors.ts";
+import { CliUsageError, isExecuteError } from "../errors.ts";
 import { colorEnabled } from "../format.ts";
 import {
   type BlockJobInfo,
@@ -75,7 +75,8 @@ export const progressCommand = defineCommand({
   async run({ values, positionals }, io) {
     const interval = parseSeconds("interval", values.interval) ?? 1;
     const { target, rest } = takeTarget(positionals, values);
-    if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}' (progress shows every job)`);
+    if (rest.length > 0)
+      throw new CliUsageError(`unexpected argument '${rest[0]}' (progress shows every job)`);
     const session = await open(io, target, connectionOptions(values));
     const tty = io.stdout.isTTY === true;
     const color = colorEnabled(io.stdout, io.env);

@@ -1,6 +1,6 @@
 import { formatAddress } from "../address.ts";
 import { CONNECTION_FLAGS, defineCommand } from "../cli.ts";
-import { UsageError } from "../errors.ts";
+import { CliUsageError } from "../errors.ts";
 import { detectStyle, formatJson } from "../format.ts";
 import { connectionOptions, open } from "../session.ts";
 import { findQemus, type QemuInstance } from "../vms.ts";
@@ -82,8 +82,8 @@ export const psCommand = defineCommand({
   },
   examples: ["qmpkit ps", "qmpkit ps --json | jq -r .name", "qmpkit ps vm1", "qmpkit shell vm1"],
   async run({ values, positionals }, io) {
-    if (values.fake) throw new UsageError("ps lists real QEMU processes; --fake has none to show");
-    if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+    if (values.fake) throw new CliUsageError("ps lists real QEMU processes; --fake has none to show");
+    if (positionals.length > 1) throw new CliUsageError(`unexpected argument '${positionals[1]}'`);
     const wanted = positionals[0];
     const options = connectionOptions(values);
     const vms = (await findQemus()).filter((vm) => wanted === undefined || vm.name === wanted);

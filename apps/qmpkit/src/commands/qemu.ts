@@ -1,6 +1,6 @@
 import type { QemuProcess } from "@qmpkit/testkit";
 import { defineCommand, parseSeconds } from "../cli.ts";
-import { CliError, ExitCode, UsageError } from "../errors.ts";
+import { CliError, CliUsageError, ExitCode } from "../errors.ts";
 import { open, type Session } from "../session.ts";
 import { loadShell, SHELL_FLAGS, shellOptions } from "./shell.ts";
 
@@ -47,12 +47,14 @@ export const qemuCommand = defineCommand({
   ],
   async run({ values, positionals, rest }, io) {
     if (positionals.length > 0) {
-      throw new UsageError(`QEMU's arguments go after '--', as in: qmpkit qemu -- ${positionals.join(" ")}`);
+      throw new CliUsageError(
+        `QEMU's arguments go after '--', as in: qmpkit qemu -- ${positionals.join(" ")}`,
+      );
     }
     // QEMU would fork into the background and its parent exit: the shell would talk to nothing it can wait for.
     const detach = rest.find((a) => /^--?daemonize$/.test(a));
     if (detach !== undefined) {
-      throw new UsageError(
+      throw new CliUsageError(
         `'${detach}' would leave a QEMU qmpkit cannot follow or stop; start it yourself with -qmp and use 'qmpkit shell ADDRESS'`,
       );
     }

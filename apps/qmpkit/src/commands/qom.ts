@@ -1,5 +1,5 @@
 import { CONNECTION_FLAGS, defineCommand } from "../cli.ts";
-import { isExecuteError, UsageError } from "../errors.ts";
+import { CliUsageError, isExecuteError } from "../errors.ts";
 import { detectStyle, formatJson } from "../format.ts";
 import { connectionOptions, open, type Session, takeTarget } from "../session.ts";
 import { parseValue } from "../shell/parse.ts";
@@ -23,9 +23,9 @@ type Action = keyof typeof ACTIONS;
 export function parseQomWords(words: readonly string[]): { action: Action; args: string[] } {
   const [action, ...args] = words;
   if (action === undefined)
-    throw new UsageError("missing action: ls, get, set or tree (see 'qmpkit qom --help')");
+    throw new CliUsageError("missing action: ls, get, set or tree (see 'qmpkit qom --help')");
   if (!Object.hasOwn(ACTIONS, action))
-    throw new UsageError(`unknown qom action '${action}'; expected ls, get, set or tree`);
+    throw new CliUsageError(`unknown qom action '${action}'; expected ls, get, set or tree`);
   // qom-get/qom-set's PATH.PROP form (QEMU's scripts/qmp tools): `get /machine.type`.
   const dotted = /^(.*\/[^/.]*)\.([^/.]+)$/;
   const first = args[0];
@@ -36,7 +36,7 @@ export function parseQomWords(words: readonly string[]): { action: Action; args:
   const spec = ACTIONS[action as Action];
   const min = spec.args.length - spec.optional;
   if (args.length < min || args.length > spec.args.length) {
-    throw new UsageError(
+    throw new CliUsageError(
       `usage: qmpkit qom ADDRESS ${action} ${spec.args.map((a, i) => (i >= min ? `[${a}]` : a)).join(" ")}`,
     );
   }

@@ -1,5 +1,5 @@
 import { CONNECTION_FLAGS, defineCommand, parseCount } from "../cli.ts";
-import { UsageError } from "../errors.ts";
+import { CliUsageError } from "../errors.ts";
 import { writePaged } from "../pager.ts";
 import { loadSchema, type SchemaIndex, suggestNames } from "../schema.ts";
 import { schemaDiffText } from "../schema-diff.ts";
@@ -8,19 +8,19 @@ import { connectionOptions, open, takeTarget } from "../session.ts";
 
 async function loadSchemaFile(path: string): Promise<SchemaIndex> {
   const file = Bun.file(path);
-  if (!(await file.exists())) throw new UsageError(`schema file '${path}' does not exist`);
+  if (!(await file.exists())) throw new CliUsageError(`schema file '${path}' does not exist`);
   let raw: unknown;
   try {
     raw = await file.json();
   } catch (error) {
-    throw new UsageError(`schema file '${path}' is not JSON: ${(error as Error).message}`);
+    throw new CliUsageError(`schema file '${path}' is not JSON: ${(error as Error).message}`);
   }
   // Accept a saved reply ({"return": [...]}) as well as the bare array.
   if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && "return" in raw) raw = raw.return;
   try {
     return loadSchema(raw);
   } catch (error) {
-    throw new UsageError(`schema file '${path}': ${(error as Error).message}`);
+    throw new CliUsageError(`schema file '${path}': ${(error as Error).message}`);
   }
 }
 
@@ -70,7 +70,7 @@ export const schemaCommand = defineCommand({
   async run({ values, positionals }, io) {
     if (values.diff) {
       if (positionals.length !== 2)
-        throw new UsageError(`--diff needs two schemas, A and B; got ${positionals.length}`);
+        throw new CliUsageError(`--diff needs two schemas, A and B; got ${positionals.length}`);
       const sources = { io, connection: connectionOptions(values), loadFile: loadSchemaFile };
       io.stdout.write(
         `${await schemaDiffText(positionals[0] as string, positionals[1] as string, sources, { json: values.json === true })}\n`,
@@ -96,14 +96,14 @@ export const schemaCommand = defineCommand({
       }
     }
     if (values["emit-ts"]) {
-      if (rest.length > 0) throw new UsageError("--emit-ts prints every command and event; give no NAME");
-      const { generateTypes } = await import("@qmpkit/qmp");
+      if (rest.length > 0) throw new CliUsageError("--emit-ts prints every command and event; give no NAME");
+      const { generateTypes } = await import("@qmpkit/qmp/qapi");
       const options = qemuVersion === undefined ? {} : { qemuVersion };
       io.stdout.write(generateTypes([...index.entries.values()], options));
       return 0;
     }
     if (rest.length > 1)
-      throw new UsageError(`expected at most one NAME, got ${rest.length}: ${rest.join(" ")}`);
+      throw new CliUsageError(`expected at most one NAME, got ${rest.length}: ${rest.join(" ")}`);
     const [name] = rest;
     if (name === undefined) {
       const kind =
@@ -118,11 +118,11 @@ export const schemaCommand = defineCommand({
     if (text === undefined) {
       const head = name.split(".")[0] as string;
       const near = suggestNames(index, head);
-      throw new UsageError(
+      throw new CliUsageError(
         `no command, event or type named '${head}'${near.length ? `; did you mean ${near.join(", ")}?` : ""}`,
       );
     }
-    if (typeof text !== "string") throw new UsageError(text.error);
+    if (typeof text !== "string") throw new CliUsageError(text.error);
     await writePaged(io, `${text}\n`);
     return 0;
   },

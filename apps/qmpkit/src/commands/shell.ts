@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { type CliIO, CONNECTION_FLAGS, defineCommand, type FlagSpecs, type FlagValues } from "../cli.ts";
-import { UsageError } from "../errors.ts";
+import { CliUsageError } from "../errors.ts";
 import { detectStyle } from "../format.ts";
 import { connectionOptions, open, takeTarget } from "../session.ts";
 import type { ShellOptions } from "../shell/repl.ts";
@@ -92,7 +92,7 @@ export const shellCommand = defineCommand({
   async run({ values, positionals }, io) {
     const { target, rest } = takeTarget(positionals, values);
     if (rest.length > 0)
-      throw new UsageError(`unexpected argument '${rest[0]}' (the shell reads commands from stdin)`);
+      throw new CliUsageError(`unexpected argument '${rest[0]}' (the shell reads commands from stdin)`);
     const options = { ...shellOptions(values, io), fake: values.fake === true };
     const { runShell } = await loadShell();
     if (values["dry-run"]) return runShell(undefined, options, io);

@@ -46,7 +46,7 @@ export class RecordingQemu {
   /** Starts QEMU and returns a negotiated peer (with the greeting's text). */
   static async start(
     launch: QemuLaunch,
-  ): Promise<{ qemu: RecordingQemu; peer: RawQmp; greeting: RawMessage }> {
+  ): Promise<{ qemu: RecordingQemu; peer: RawQMP; greeting: RawMessage }> {
     const qemu = new RecordingQemu(launch);
     try {
       const deadline = Date.now() + 15_000;
@@ -57,10 +57,10 @@ export class RecordingQemu {
         await Bun.sleep(10);
       }
       // The socket file exists from bind(); QEMU may not be listening yet.
-      let peer: RawQmp | undefined;
+      let peer: RawQMP | undefined;
       while (peer === undefined) {
         try {
-          peer = await RawQmp.connect(qemu.socketPath);
+          peer = await RawQMP.connect(qemu.socketPath);
         } catch (error) {
           if ((error as { code?: string }).code !== "ECONNREFUSED" || Date.now() > deadline) throw error;
           await Bun.sleep(10);
@@ -94,7 +94,7 @@ export class RecordingQemu {
 }
 
 /** A QMP connection that sends one command at a time and hands back QEMU's reply text. */
-export class RawQmp {
+export class RawQMP {
   #socket: Bun.Socket<undefined> | undefined;
   #partial: Buffer[] = [];
   #inbox: RawMessage[] = [];
@@ -105,8 +105,8 @@ export class RawQmp {
   /** Events received while waiting for replies, in order. */
   readonly events: RawMessage[] = [];
 
-  static async connect(path: string): Promise<RawQmp> {
-    const peer = new RawQmp();
+  static async connect(path: string): Promise<RawQMP> {
+    const peer = new RawQMP();
     peer.#socket = await Bun.connect({
       unix: path,
       socket: {

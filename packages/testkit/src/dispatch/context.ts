@@ -2,7 +2,7 @@
  * The `ctx` a command handler receives: emit events before the reply, fail, hang, drop the connection, write raw
  * bytes, or close after replying. The same object is the narrower `VmCommandContext` of the VM's commands.
  */
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import type { MonitorSession } from "../monitor/session.ts";
 import type { CommandContextBase, JsonObject } from "../types.ts";
 
@@ -57,7 +57,7 @@ export class HandlerContext implements CommandContextBase {
   }
 
   fail(errorClass: string, desc: string): never {
-    throw new QmpCommandError(errorClass, desc);
+    throw new QMPCommandError(errorClass, desc);
   }
 
   hang(): Promise<never> {

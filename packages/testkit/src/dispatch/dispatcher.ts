@@ -4,7 +4,7 @@
  * the schema names, refused loudly), argument checks against the schema, and turning a handler's outcome into a
  * reply. It serves every session of a fake as their {@link MonitorService}.
  */
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import { genericError, type ReplyBody } from "../monitor/format.ts";
 import type { ParsedInput } from "../monitor/json-stream.ts";
 import type { MonitorService, MonitorSession } from "../monitor/session.ts";
@@ -12,7 +12,7 @@ import { encodeQemuJson, qdictOrder, RawJson } from "../qjson.ts";
 import type { HandleOptions, JsonObject } from "../types.ts";
 import { type Handler, HandlerContext } from "./context.ts";
 import { benchEvents, monitorCommands } from "./monitor-commands.ts";
-import type { QapiSchema } from "./schema-args.ts";
+import type { QAPISchema } from "./schema-args.ts";
 
 /** Where the dispatcher finds the commands the VM implements. */
 export interface CommandSource {
@@ -23,7 +23,7 @@ export interface CommandSource {
 /** What the dispatcher is built from. */
 export interface DispatcherOptions {
   /** The schema for argument checks and `query-qmp-schema`; undefined: no checks. */
-  readonly schema: QapiSchema | undefined;
+  readonly schema: QAPISchema | undefined;
   /** `query-commands`' names as recorded from QEMU, in its order. */
   readonly recordedCommands: readonly string[];
   readonly vm: CommandSource;
@@ -218,7 +218,7 @@ export class Dispatcher implements MonitorService {
   }
 
   #errorBody(context: HandlerContext, error: unknown): ReplyBody {
-    if (error instanceof QmpCommandError) return { error: { class: error.errorClass, desc: error.desc } };
+    if (error instanceof QMPCommandError) return { error: { class: error.errorClass, desc: error.desc } };
     const message = error instanceof Error ? error.message : String(error);
     this.#options.reportError(
       context.client,

@@ -2,7 +2,7 @@
  * The commands of the monitor itself rather than of the VM (QEMU's `monitor/qmp-cmds-control.c`): negotiation,
  * the command list and the schema; and the benchmark's event pump, which is about the wire.
  */
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import { nowMicros } from "../monitor/format.ts";
 import type { RawJson } from "../qjson.ts";
 import type { Handler } from "./context.ts";
@@ -21,7 +21,7 @@ export function monitorCommands(state: MonitorState): Map<string, Handler> {
       "qmp_capabilities",
       (args, ctx) => {
         if (ctx.session.phase === "command") {
-          throw new QmpCommandError(
+          throw new QMPCommandError(
             "CommandNotFound",
             "Capabilities negotiation is already complete, command ignored",
           );
@@ -29,7 +29,7 @@ export function monitorCommands(state: MonitorState): Map<string, Handler> {
         const wanted = Array.isArray(args.enable) ? (args.enable as string[]) : [];
         const unavailable = wanted.filter((cap) => !state.offered.includes(cap));
         if (unavailable.length > 0) {
-          throw new QmpCommandError("GenericError", `Capability ${unavailable.join(", ")} not available`);
+          throw new QMPCommandError("GenericError", `Capability ${unavailable.join(", ")} not available`);
         }
         return {};
       },
@@ -48,7 +48,7 @@ const BENCH_HIGH_WATER = 4 * 1024 * 1024;
 export const benchEvents: Handler = async (args, ctx) => {
   const count = args.count;
   if (typeof count !== "number" || !Number.isInteger(count) || count < 0) {
-    throw new QmpCommandError("GenericError", "Invalid parameter type for 'count', expected: integer");
+    throw new QMPCommandError("GenericError", "Invalid parameter type for 'count', expected: integer");
   }
   const session = ctx.session;
   for (let n = 0; n < count && !session.ended; ) {

@@ -13,11 +13,11 @@ import {
   type SchemaEntry,
   type SchemaIndex,
   type TypeEntry,
-} from "@qmpkit/qmp";
+} from "@qmpkit/qmp/qapi";
 import { ghashOrder, qdictOrder } from "../qjson.ts";
 
 /** One entry of QEMU's introspection schema: `@qmpkit/qmp`'s model, shared with its argument validator. */
-export type { SchemaEntry } from "@qmpkit/qmp";
+export type { SchemaEntry } from "@qmpkit/qmp/qapi";
 
 const JSON_TYPE_NAMES: Record<string, string> = {
   string: "string",
@@ -28,7 +28,7 @@ const JSON_TYPE_NAMES: Record<string, string> = {
 };
 
 /** QEMU's argument checks over an introspection schema, indexed once with `@qmpkit/qmp`'s model. */
-export class QapiSchema {
+export class QAPISchema {
   readonly entries: readonly SchemaEntry[];
   readonly #index: SchemaIndex;
 

@@ -4,17 +4,17 @@
  * embedded by `bun build --compile`.
  */
 import { loadProfile } from "../profiles/profile.ts";
-import type { QemuVersion } from "../qemu-10.ts";
+import type { QemuRelease } from "../qemu-10.ts";
 import type { CliTexts } from "./command-line.ts";
 import type { Catalogue } from "./validate.ts";
 
 /** Everything recorded: texts for `-version`/`-help` and the lists the checks use. */
 export type RecordedCli = CliTexts & Catalogue;
 
-const loaded = new Map<QemuVersion, Promise<RecordedCli>>();
+const loaded = new Map<QemuRelease, Promise<RecordedCli>>();
 
 // One static import per generation, so `bun build --compile` embeds each file.
-const CLI_FILES: Record<QemuVersion, () => Promise<{ default: unknown }>> = {
+const CLI_FILES: Record<QemuRelease, () => Promise<{ default: unknown }>> = {
   "7.2": () => import("../../fixtures/qemu-7.2-cli.json", { with: { type: "json" } }),
   "10.0": () => import("../../fixtures/qemu-10.0-cli.json", { with: { type: "json" } }),
 };
@@ -23,7 +23,7 @@ const CLI_FILES: Record<QemuVersion, () => Promise<{ default: unknown }>> = {
  * Loads one generation's recorded command-line texts (`-version`, `-help`, the machine/CPU/device lists) and its
  * schema, once. The option table and the error texts of the checks are 7.2's for every generation.
  */
-export function loadRecordedCli(qemuVersion: QemuVersion = "7.2"): Promise<RecordedCli> {
+export function loadRecordedCli(qemuVersion: QemuRelease = "7.2"): Promise<RecordedCli> {
   let cli = loaded.get(qemuVersion);
   if (cli === undefined) {
     // The profile's schema (equal to fixtures/qemu-7.2-schema.json for 7.2) is parsed once per QEMU, shared with

@@ -7,7 +7,7 @@
  * - JSON, when the argument starts with `{` (`-device`, `-object`, `-blockdev`, `-netdev`, `-audiodev`), parsed by
  *   QEMU's own JSON parser port so the error texts are QEMU's.
  */
-import { type ParsedInput, QmpInputParser } from "../monitor/json-stream.ts";
+import { type ParsedInput, QMPInputParser } from "../monitor/json-stream.ts";
 
 /** One `key=value` element, in command-line order. */
 export interface OptEntry {
@@ -177,7 +177,7 @@ function setDotted(target: Record<string, unknown>, dottedKey: string, value: st
 export function parseCliJson(text: string): unknown {
   const inputs: ParsedInput[] = [];
   // The newline stands for the end of the argument: it delimits a trailing number or keyword.
-  new QmpInputParser((input) => inputs.push(input)).feed(Buffer.from(`${text}\n`));
+  new QMPInputParser((input) => inputs.push(input)).feed(Buffer.from(`${text}\n`));
   const [first] = inputs;
   if (first === undefined) throw new OptsSyntaxError("JSON parse error, premature EOI");
   if (!first.ok) throw new OptsSyntaxError(first.error);

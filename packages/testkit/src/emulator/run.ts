@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { createFakeQemu, type FakeQemu } from "../fake-server.ts";
-import type { QemuVersion } from "../qemu-10.ts";
+import type { QemuRelease } from "../qemu-10.ts";
 import { loadRecordedCli } from "./catalogue.ts";
 import { listenIdle, openPty } from "./chardevs.ts";
 import { type EmulatorConfig, EmulatorExit, parseCommandLine } from "./command-line.ts";
@@ -43,13 +43,13 @@ export interface RunEmulatorOptions {
    * The QEMU generation to answer like (its `-version`, QMP greeting, schema and profile).
    * @default `$QMPKIT_FAKE_QEMU_VERSION` (what a program that launches the emulator can set), else "7.2"
    */
-  qemuVersion?: QemuVersion;
+  qemuVersion?: QemuRelease;
 }
 
 /** The variable that picks the generation when another program launches the emulator. */
 export const FAKE_QEMU_VERSION_ENV = "QMPKIT_FAKE_QEMU_VERSION";
 
-function pickQemuVersion(io: EmulatorIO, options: RunEmulatorOptions, prog: string): QemuVersion {
+function pickQemuVersion(io: EmulatorIO, options: RunEmulatorOptions, prog: string): QemuRelease {
   const wanted = options.qemuVersion ?? io.env[FAKE_QEMU_VERSION_ENV] ?? "7.2";
   if (wanted !== "7.2" && wanted !== "10.0") {
     throw new EmulatorExit(
@@ -203,7 +203,7 @@ async function openVm(
   family: string,
   prog: string,
   script: ScriptControl | undefined,
-  qemuVersion: QemuVersion,
+  qemuVersion: QemuRelease,
 ): Promise<FakeQemu> {
   if (family !== "none" && family !== "q35") {
     throw new EmulatorExit(

@@ -11,7 +11,7 @@
  * member this version does not know is an error: the emulator exits 1 naming it, never ignores it.
  */
 import { appendFileSync, readFileSync } from "node:fs";
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import type { FakeQemu } from "../fake-server.ts";
 import { faults as faultHelpers } from "../faults.ts";
 import type { Fault, FaultConnection, JsonObject, ReceivedMessage } from "../types.ts";
@@ -139,7 +139,7 @@ export async function loadScript(
       if (guest.answerPowerdown === true) fake.guest.answerPowerdown();
       for (const [name, reply] of Object.entries(commands)) {
         fake.handle(name, () => {
-          if (reply.error !== undefined) throw new QmpCommandError(reply.error.class, reply.error.desc);
+          if (reply.error !== undefined) throw new QMPCommandError(reply.error.class, reply.error.desc);
           return reply.return ?? {};
         });
       }

@@ -11,7 +11,7 @@
  * start-up with QEMU's `prog: -device …: <error>` and exit status 1.
  */
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import type { FakeQemu } from "../fake-server.ts";
 import type { ChardevSpec, EmulatorConfig, StartupOperation } from "./command-line.ts";
 import { EmulatorExit } from "./command-line.ts";
@@ -69,7 +69,7 @@ async function run(
       );
     }
   } catch (error) {
-    if (error instanceof QmpCommandError) throw new EmulatorExit(1, `${prog}: ${location}: ${error.desc}\n`);
+    if (error instanceof QMPCommandError) throw new EmulatorExit(1, `${prog}: ${location}: ${error.desc}\n`);
     throw error;
   }
 }

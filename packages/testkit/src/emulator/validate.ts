@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
-import { QapiSchema } from "../dispatch/schema-args.ts";
+import { QAPISchema } from "../dispatch/schema-args.ts";
 import { type EmulatorConfig, EmulatorExit, fail, type StartupOperation } from "./command-line.ts";
 import { typeKeyvalArguments } from "./keyval-types.ts";
 
@@ -50,7 +50,7 @@ export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, pro
       fail(prog, chardev.location, "Unable to parse FD number ");
     }
   }
-  const schema = new QapiSchema(catalogue.schema);
+  const schema = new QAPISchema(catalogue.schema);
   for (const op of config.operations) {
     if (op.command !== "device_add") checkBackend(op, schema, prog);
   }
@@ -190,7 +190,7 @@ function checkBoot(config: EmulatorConfig, prog: string): void {
   }
 }
 
-function checkBackend(op: StartupOperation, schema: QapiSchema, prog: string): void {
+function checkBackend(op: StartupOperation, schema: QAPISchema, prog: string): void {
   const args = op.json ? op.args : typeKeyvalArguments(schema.entries, commandOf(op), op.args);
   if (op.command === "audiodev") {
     if (typeof args.driver !== "string") fail(prog, op.location, "Parameter 'driver' is missing");

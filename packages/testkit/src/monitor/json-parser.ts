@@ -164,7 +164,7 @@ export class TokenParser {
     const body = text.slice(1, -1);
     // Fast path: plain ASCII without escapes is its own value.
     if (!/[\\\u0080-\u00ff]/.test(body)) return body;
-    return decodeQmpString(text.slice(1), (message) => this.#fail(message));
+    return decodeQMPString(text.slice(1), (message) => this.#fail(message));
   }
 }
 
@@ -174,7 +174,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * Decodes a string token (Latin-1 view of its bytes, opening quote removed, closing quote kept) with QEMU's
  * escape rules. The closing quote stays so that an error quoting a short `\\u` escape shows what QEMU shows.
  */
-function decodeQmpString(tail: string, fail: (message: string) => undefined): string | undefined {
+function decodeQMPString(tail: string, fail: (message: string) => undefined): string | undefined {
   const body = tail.slice(0, -1);
   let out = "";
   let run: number[] = [];

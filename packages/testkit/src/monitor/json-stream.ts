@@ -73,7 +73,7 @@ function structural(c: number): Tok | -1 {
  * A streaming QMP input parser for one connection. Feed it bytes as they arrive with {@link feed}; it calls
  * `onInput` for every complete message or parse error, in order, as soon as the message's last byte is in.
  */
-export class QmpInputParser {
+export class QMPInputParser {
   readonly #onInput: (input: ParsedInput) => void;
   readonly #maxBytes: number;
   #state: St = St.Start;

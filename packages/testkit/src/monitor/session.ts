@@ -9,7 +9,7 @@ import { SocketWriter, settlesWithin, sleep } from "@qmpkit/protocol-core";
 import type { Socket } from "bun";
 import type { Fault, FaultConnection, FaultReplyAction, JsonObject, ReceivedMessage } from "../types.ts";
 import { eventText, formatReply, type Reply } from "./format.ts";
-import { type ParsedInput, QmpInputParser } from "./json-stream.ts";
+import { type ParsedInput, QMPInputParser } from "./json-stream.ts";
 
 /** Answers what a session receives. */
 export interface MonitorService {
@@ -63,7 +63,7 @@ export class MonitorSession {
   readonly #service: MonitorService;
   readonly #socket: Socket<unknown>;
   readonly #writer: SocketWriter;
-  readonly #parser: QmpInputParser;
+  readonly #parser: QMPInputParser;
   readonly #faults: Fault[];
   readonly #beforeCommand: Fault[];
   readonly #replyHooks: Fault[];
@@ -97,7 +97,7 @@ export class MonitorSession {
     this.#endedNever = this.#ended.promise.then(() => Promise.reject(CONNECTION_ENDED));
     this.#endedNever.catch(() => {});
     this.#writer = new SocketWriter(socket, { onLimit: () => this.#terminate() });
-    this.#parser = new QmpInputParser((input) => this.#onInput(input), owner.maxLineBytes);
+    this.#parser = new QMPInputParser((input) => this.#onInput(input), owner.maxLineBytes);
     this.faultConnection = this.#makeFaultConnection();
   }
 

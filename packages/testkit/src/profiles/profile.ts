@@ -6,7 +6,7 @@
  */
 
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
-import type { QemuVersion } from "../qemu-10.ts";
+import type { QemuRelease } from "../qemu-10.ts";
 import { RawJson } from "../qjson.ts";
 import { MACHINES, type MachineName, PROFILE_FILES, PROFILE_VERSIONS } from "./files.ts";
 import { SOCKET_PLACEHOLDER } from "./format.ts";
@@ -16,7 +16,7 @@ import { type PackedHeader, PackedProfile } from "./pack.ts";
 /** Which profile to load. */
 export interface ProfileSelector {
   /** @default "7.2" */
-  qemuVersion?: QemuVersion;
+  qemuVersion?: QemuRelease;
   machine: MachineName;
 }
 

@@ -1,12 +1,12 @@
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import { encodeQemuJson } from "../qjson.ts";
-import type { FakeQgaFaults, FakeQgaHandler } from "./types.ts";
+import type { FakeQGAFaults, FakeQGAHandler } from "./types.ts";
 
 /** State the built-in commands share. */
-export interface FakeQgaState {
+export interface FakeQGAState {
   version: string;
   frozen: boolean;
-  readonly handlers: Map<string, FakeQgaHandler>;
+  readonly handlers: Map<string, FakeQGAHandler>;
 }
 
 type ParamType = "int" | "str" | "strs";
@@ -19,11 +19,11 @@ function checkArgs(
   required: readonly string[],
 ): void {
   for (const name of required) {
-    if (!(name in args)) throw new QmpCommandError("GenericError", `Parameter '${name}' is missing`);
+    if (!(name in args)) throw new QMPCommandError("GenericError", `Parameter '${name}' is missing`);
   }
   for (const [name, value] of Object.entries(args)) {
     const type = spec[name];
-    if (type === undefined) throw new QmpCommandError("GenericError", `Parameter '${name}' is unexpected`);
+    if (type === undefined) throw new QMPCommandError("GenericError", `Parameter '${name}' is unexpected`);
     const ok =
       type === "int"
         ? Number.isSafeInteger(value)
@@ -31,7 +31,7 @@ function checkArgs(
           ? typeof value === "string"
           : Array.isArray(value);
     if (!ok)
-      throw new QmpCommandError(
+      throw new QMPCommandError(
         "GenericError",
         `Invalid parameter type for '${name}', expected: ${TYPE_NAMES[type]}`,
       );
@@ -49,9 +49,9 @@ const encoder = new TextEncoder();
 
 /** The commands a fresh fake knows, as qemu-ga 7.2 answers them on a Debian guest. */
 export function builtinHandlers(
-  faults: () => FakeQgaFaults,
-  state: FakeQgaState,
-): [string, FakeQgaHandler][] {
+  faults: () => FakeQGAFaults,
+  state: FakeQGAState,
+): [string, FakeQGAHandler][] {
   return [
     [
       "guest-sync-delimited",
@@ -126,7 +126,7 @@ export function builtinHandlers(
         const mode = args.mode ?? "powerdown";
         if (mode !== "halt" && mode !== "powerdown" && mode !== "reboot") {
           // Error text verbatim from qemu-ga 7.2, unbalanced parenthesis included.
-          throw new QmpCommandError(
+          throw new QMPCommandError(
             "GenericError",
             "mode is invalid (valid values are: halt|powerdown|reboot",
           );
@@ -149,7 +149,7 @@ export function builtinHandlers(
         // While frozen, qemu-ga disables every command but a few (text from QEMU's qmp_dispatch; not recorded,
         // because freezing this host's filesystems to record it is not an option).
         if (state.frozen) {
-          throw new QmpCommandError(
+          throw new QMPCommandError(
             "CommandNotFound",
             "Command guest-fsfreeze-freeze has been disabled: the agent is in frozen state",
           );

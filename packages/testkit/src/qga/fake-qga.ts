@@ -3,21 +3,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SocketWriter } from "@qmpkit/protocol-core";
 import type { Socket, UnixSocketListener } from "bun";
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import type { ParsedInput } from "../monitor/json-stream.ts";
 import { encodeQemuJson } from "../qjson.ts";
-import { builtinHandlers, type FakeQgaState } from "./fake-qga-commands.ts";
+import { builtinHandlers, type FakeQGAState } from "./fake-qga-commands.ts";
 import { AgentInputStream } from "./input.ts";
-import { type FakeQgaContext, type FakeQgaFaults, type FakeQgaHandler, NO_REPLY } from "./types.ts";
+import { type FakeQGAContext, type FakeQGAFaults, type FakeQGAHandler, NO_REPLY } from "./types.ts";
 
-export type { FakeQgaFaults } from "./types.ts";
+export type { FakeQGAFaults } from "./types.ts";
 
-/** Options of {@link createFakeQga}. */
-export interface FakeQgaOptions {
+/** Options of {@link createFakeQGA}. */
+export interface FakeQGAOptions {
   /** The unix socket to listen on. @default `qga.sock` in a fresh 0700 temp dir, removed by `close()` */
   path?: string;
   /** Faults from the start; `fake.faults` can be changed at any time. @default none */
-  faults?: FakeQgaFaults;
+  faults?: FakeQGAFaults;
   /** The version `guest-info` reports. @default "7.2.22" */
   version?: string;
   /**
@@ -28,7 +28,7 @@ export interface FakeQgaOptions {
 }
 
 /** One command the fake received. */
-export interface FakeQgaCall {
+export interface FakeQGACall {
   /** Which client sent it (1, 2, … in accept order). */
   client: number;
   execute: string;
@@ -46,22 +46,22 @@ export interface FakeQgaCall {
  * fsfreeze commands work, with qemu-ga's JSON bytes (QDict key order included). Every client is served at once
  * and on its own (qemu-ga serves one at a time), each one's commands strictly in order.
  */
-export interface FakeQga extends AsyncDisposable {
+export interface FakeQGA extends AsyncDisposable {
   /** The socket path, for `QGAClient.connect()`. */
   readonly address: string;
   /** Faults in effect; assign to change them mid-test. */
-  faults: FakeQgaFaults;
+  faults: FakeQGAFaults;
   /** Every command received, from every connection, in arrival order. */
-  readonly received: readonly FakeQgaCall[];
+  readonly received: readonly FakeQGACall[];
   /** How many 0xFF bytes clients sent (each one a resynchronisation). */
   readonly sentinelsReceived: number;
   /**
    * Adds or replaces a command. The handler returns the `return` value (or a promise of it), throws
-   * `QmpCommandError` for an error reply, or returns `ctx.noReply` to stay silent.
+   * `QMPCommandError` for an error reply, or returns `ctx.noReply` to stay silent.
    */
-  handle(command: string, handler: FakeQgaHandler): void;
+  handle(command: string, handler: FakeQGAHandler): void;
   /** Resolves with the `count`-th call of `command` (1-based, counting calls already received). */
-  waitFor(command: string, count?: number): Promise<FakeQgaCall>;
+  waitFor(command: string, count?: number): Promise<FakeQGACall>;
   /** Stops listening, closes every connection, removes the temp dir. Idempotent. */
   close(): Promise<void>;
 }
@@ -89,19 +89,19 @@ const encoder = new TextEncoder();
  * Starts a fake guest agent.
  *
  * @example
- * await using fake = await createFakeQga({ faults: { staleSyncReply: true } });
+ * await using fake = await createFakeQGA({ faults: { staleSyncReply: true } });
  * fake.handle("guest-get-host-name", () => ({ "host-name": "vm1" }));
  * await using qga = new QGAClient();
  * await qga.connect(fake.address);
  */
-export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQga> {
+export async function createFakeQGA(options: FakeQGAOptions = {}): Promise<FakeQGA> {
   const tempDir = options.path === undefined ? mkdtempSync(join(tmpdir(), "qmpkit-fake-qga-")) : undefined;
   const path = options.path ?? join(tempDir as string, "qga.sock");
   const maxLineBytes = options.maxLineBytes ?? 64 * 1024 * 1024;
-  const received: FakeQgaCall[] = [];
-  const waiters: { command: string; count: number; resolve: (call: FakeQgaCall) => void }[] = [];
+  const received: FakeQGACall[] = [];
+  const waiters: { command: string; count: number; resolve: (call: FakeQGACall) => void }[] = [];
   const connections = new Map<Socket<unknown>, Connection>();
-  const state: FakeQgaState = { version: options.version ?? "7.2.22", frozen: false, handlers: new Map() };
+  const state: FakeQGAState = { version: options.version ?? "7.2.22", frozen: false, handlers: new Map() };
   for (const [name, handler] of builtinHandlers(() => fake.faults, state)) state.handlers.set(name, handler);
   let nextConnection = 1;
   let sentinels = 0;
@@ -109,7 +109,7 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
   let leftInput: AgentInputStream | undefined;
   let closing: Promise<void> | undefined;
 
-  const fake: FakeQga = {
+  const fake: FakeQGA = {
     address: path,
     faults: { ...options.faults },
     received,
@@ -140,7 +140,7 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
     },
   };
 
-  const record = (call: FakeQgaCall): void => {
+  const record = (call: FakeQGACall): void => {
     received.push(call);
     const count = received.filter((c) => c.execute === call.execute).length;
     for (const waiter of waiters.splice(0)) {
@@ -193,7 +193,7 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
         error("CommandNotFound", `The command ${request.execute} has not been found`, request.id),
       );
     }
-    const context: FakeQgaContext = {
+    const context: FakeQGAContext = {
       client: conn.id,
       command: request.execute,
       id: request.id,
@@ -208,7 +208,7 @@ export async function createFakeQga(options: FakeQgaOptions = {}): Promise<FakeQ
       if (value === NO_REPLY) return;
       return reply(conn, { return: value ?? {}, id: request.id });
     } catch (thrown) {
-      if (thrown instanceof QmpCommandError)
+      if (thrown instanceof QMPCommandError)
         return reply(conn, error(thrown.errorClass, thrown.desc, request.id));
       return reply(
         conn,

@@ -1,4 +1,4 @@
-import { type ParsedInput, QmpInputParser } from "../monitor/json-stream.ts";
+import { type ParsedInput, QMPInputParser } from "../monitor/json-stream.ts";
 
 const SENTINEL = 0xff;
 
@@ -13,12 +13,12 @@ const SENTINEL = 0xff;
  * left is handed to the next client that connects.
  */
 export class AgentInputStream {
-  readonly #parser: QmpInputParser;
+  readonly #parser: QMPInputParser;
   #sink: (input: ParsedInput) => void = () => {};
 
   /** `maxBytes`: QEMU's token and message size limit. */
   constructor(maxBytes: number) {
-    this.#parser = new QmpInputParser((input) => this.#sink(input), maxBytes);
+    this.#parser = new QMPInputParser((input) => this.#sink(input), maxBytes);
   }
 
   /** Where parsed inputs go from now on (the client that owns the stream). */

@@ -2,8 +2,8 @@
  * The fake guest agent's public types, below both the server (`fake-qga.ts`) and its built-in commands.
  */
 
-/** Misbehaviour a {@link FakeQga} can show, per the dirty channels real guest agents sit behind. */
-export interface FakeQgaFaults {
+/** Misbehaviour a {@link FakeQGA} can show, per the dirty channels real guest agents sit behind. */
+export interface FakeQGAFaults {
   /** Bytes written before the 0xFF sentinel of every `guest-sync-delimited` reply (leftovers, non-UTF-8, half lines). */
   garbageBeforeSentinel?: string | Uint8Array;
   /** Before the right `guest-sync-delimited` reply, send a sentinel-prefixed reply carrying another id. */
@@ -15,10 +15,10 @@ export interface FakeQgaFaults {
 }
 
 /** Returned by a handler (as `ctx.noReply`) to send no reply at all. */
-export const NO_REPLY: unique symbol = Symbol("qmpkit.fakeQga.noReply");
+export const NO_REPLY: unique symbol = Symbol("qmpkit.fakeQGA.noReply");
 
-/** What a {@link FakeQgaHandler} gets beside the command's arguments. */
-export interface FakeQgaContext {
+/** What a {@link FakeQGAHandler} gets beside the command's arguments. */
+export interface FakeQGAContext {
   /** Which client sent the command (1, 2, … in accept order). */
   readonly client: number;
   /** The command's name. */
@@ -33,5 +33,5 @@ export interface FakeQgaContext {
   disconnect(): void;
 }
 
-/** Implements one command of a fake agent; see `FakeQga.handle`. */
-export type FakeQgaHandler = (args: Record<string, unknown>, ctx: FakeQgaContext) => unknown;
+/** Implements one command of a fake agent; see `FakeQGA.handle`. */
+export type FakeQGAHandler = (args: Record<string, unknown>, ctx: FakeQGAContext) => unknown;

@@ -3,7 +3,7 @@
  * prints for an unknown command, and a registry the other subsystems fill (`vm.hmp("info status", …)`). A
  * command QEMU has but no subsystem registered is refused loudly rather than answered wrongly.
  */
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import type { JsonObject } from "../types.ts";
 import { HMP_HELP, HMP_HELP_INFO } from "./hmp-text.ts";
 import type { HmpCommand, HmpContext, VmApi, VmCommandContext } from "./types.ts";
@@ -56,10 +56,10 @@ export class Hmp {
   #run(args: JsonObject, ctx: VmCommandContext): string {
     if (args["cpu-index"] !== undefined && this.#vm.machine.name === "none") {
       // -machine none has no CPUs, so every index is wrong.
-      throw new QmpCommandError("GenericError", "Parameter 'cpu-index' expects a CPU number");
+      throw new QMPCommandError("GenericError", "Parameter 'cpu-index' expects a CPU number");
     }
     if (typeof args["command-line"] !== "string") {
-      throw new QmpCommandError("GenericError", "Parameter 'command-line' is missing");
+      throw new QMPCommandError("GenericError", "Parameter 'command-line' is missing");
     }
     const line = args["command-line"].trim();
     const words = line.split(/\s+/).filter((w) => w.length > 0);

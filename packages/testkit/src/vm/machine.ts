@@ -6,7 +6,7 @@
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import type { MachineName } from "../profiles/files.ts";
 import { loadProfile, type MachineProfile } from "../profiles/profile.ts";
-import type { QemuVersion } from "../qemu-10.ts";
+import type { QemuRelease } from "../qemu-10.ts";
 
 export type { MachineName } from "../profiles/files.ts";
 
@@ -15,7 +15,7 @@ export interface Machine {
   /** `none` or `q35`. */
   readonly name: MachineName;
   /** The QEMU generation whose recording this is (`7.2`, `10.0`). */
-  readonly qemuVersion: QemuVersion;
+  readonly qemuVersion: QemuRelease;
   /** The greeting's `version` as that QEMU wrote it (undefined in unit tests: the fake's 7.2 default). */
   readonly version?: { qemu: { major: number; minor: number; micro: number }; package: string };
   /** QEMU's introspection schema (`query-qmp-schema`); the same binary gives the same schema for every machine. */
@@ -35,7 +35,7 @@ export interface Machine {
 }
 
 /** Loads the machine `name` with its profile recorded from QEMU `qemuVersion`. */
-export async function loadMachine(name: MachineName, qemuVersion: QemuVersion = "7.2"): Promise<Machine> {
+export async function loadMachine(name: MachineName, qemuVersion: QemuRelease = "7.2"): Promise<Machine> {
   if (name !== "none" && name !== "q35") throw new TypeError(`Unknown machine ${JSON.stringify(name)}`);
   if (qemuVersion !== "7.2" && qemuVersion !== "10.0") {
     throw new TypeError(`No recordings of QEMU ${JSON.stringify(qemuVersion)}: "7.2" or "10.0"`);

@@ -14,7 +14,7 @@
  * listens for nobody: it stays in `setup` as QEMU does until a source connects.
  */
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import { inQdictOrder } from "../qjson.ts";
 import type { JsonObject } from "../types.ts";
 import type { ClockTimer } from "./clock.ts";
@@ -74,13 +74,13 @@ export class Migration {
     vm.command("migrate_cancel", () => this.#cancel());
     vm.command("migrate-incoming", (args) => this.#incomingStart(String(args.uri)));
     vm.command("migrate-pause", () => {
-      throw new QmpCommandError(
+      throw new QMPCommandError(
         "GenericError",
         "migrate-pause is currently only supported during postcopy-active state",
       );
     });
     vm.command("migrate-recover", () => {
-      throw new QmpCommandError("GenericError", "Migrate recover can only be run when postcopy is paused.");
+      throw new QMPCommandError("GenericError", "Migrate recover can only be run when postcopy is paused.");
     });
   }
 
@@ -106,11 +106,11 @@ export class Migration {
   }
 
   #setCapabilities(args: JsonObject): void {
-    if (this.#running) throw new QmpCommandError("GenericError", "There's a migration process in progress");
+    if (this.#running) throw new QMPCommandError("GenericError", "There's a migration process in progress");
     const wanted = args.capabilities as { capability: string; state: boolean }[];
     for (const { capability } of wanted) {
       if (!this.#capabilities.some((c) => c.capability === capability)) {
-        throw new QmpCommandError(
+        throw new QMPCommandError(
           "GenericError",
           `Parameter 'capability' does not accept value '${capability}'`,
         );
@@ -136,12 +136,12 @@ export class Migration {
 
   #migrate(uri: string): void {
     const runstate = this.#vm.get(Runstate);
-    if (this.#running) throw new QmpCommandError("GenericError", "There's a migration process in progress");
+    if (this.#running) throw new QMPCommandError("GenericError", "There's a migration process in progress");
     if (runstate.status === "inmigrate") {
-      throw new QmpCommandError("GenericError", "Guest is waiting for an incoming migration");
+      throw new QMPCommandError("GenericError", "Guest is waiting for an incoming migration");
     }
     if (runstate.status === "postmigrate") {
-      throw new QmpCommandError(
+      throw new QMPCommandError(
         "GenericError",
         "Can't migrate the vm that was paused due to previous migration",
       );
@@ -153,7 +153,7 @@ export class Migration {
     if (!PROTOCOLS.includes(uri.split(":")[0] ?? "")) {
       this.#phase = "failed";
       this.#announce("failed");
-      throw new QmpCommandError("GenericError", "Parameter 'uri' expects a valid migration protocol");
+      throw new QMPCommandError("GenericError", "Parameter 'uri' expects a valid migration protocol");
     }
     this.#after(SETUP_MS, () => this.#firstPass());
   }
@@ -267,15 +267,15 @@ export class Migration {
 
   #incomingStart(uri: string): void {
     if (this.#incoming !== undefined) {
-      throw new QmpCommandError("GenericError", "The incoming migration has already been started");
+      throw new QMPCommandError("GenericError", "The incoming migration has already been started");
     }
     if (this.#vm.get(Runstate).status !== "inmigrate") {
-      throw new QmpCommandError("GenericError", "'-incoming' was not specified on the command line");
+      throw new QMPCommandError("GenericError", "'-incoming' was not specified on the command line");
     }
     const known = PROTOCOLS.includes(uri.split(":")[0] ?? "");
     // 7.2 announces `setup` before it looks at the URI; 10.0 only once the URI is good.
     if (known || this.#vm.machine.qemuVersion === "7.2") this.#announce("setup");
-    if (!known) throw new QmpCommandError("GenericError", `unknown migration protocol: ${uri}`);
+    if (!known) throw new QMPCommandError("GenericError", `unknown migration protocol: ${uri}`);
     this.#incoming = { uri };
   }
 

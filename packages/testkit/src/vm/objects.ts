@@ -4,13 +4,13 @@
  * {@link Objects.defineType} (the block layer's `throttle-group`, …); a type QEMU has and no subsystem models is
  * refused loudly. Kept small on purpose: the registries subsystem grows its own types here.
  */
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import type { JsonObject } from "../types.ts";
 import type { VmApi } from "./types.ts";
 
 /** What a subsystem does for objects of one QOM type. */
 export interface ObjectType {
-  /** Creates the object; throws QmpCommandError with QEMU's text for bad properties. */
+  /** Creates the object; throws QMPCommandError with QEMU's text for bad properties. */
   add(id: string, args: JsonObject): void;
   /** Deletes it; returns false while something still uses it ("is in use, can not be deleted"). */
   remove(id: string): boolean;
@@ -28,11 +28,11 @@ export class Objects {
       const id = String(args.id);
       const qomType = String(args["qom-type"]);
       if (!IDENTIFIER.test(id))
-        throw new QmpCommandError("GenericError", "Parameter 'id' expects an identifier");
+        throw new QMPCommandError("GenericError", "Parameter 'id' expects an identifier");
       const type = this.#types.get(qomType);
       if (type === undefined) vm.unimplemented(ctx, `object-add of qom-type '${qomType}'`);
       if (this.#objects.has(id)) {
-        throw new QmpCommandError(
+        throw new QMPCommandError(
           "GenericError",
           `attempt to add duplicate property '${id}' to object (type 'container')`,
         );
@@ -43,9 +43,9 @@ export class Objects {
     vm.command("object-del", (args) => {
       const id = String(args.id);
       const qomType = this.#objects.get(id);
-      if (qomType === undefined) throw new QmpCommandError("GenericError", `object '${id}' not found`);
+      if (qomType === undefined) throw new QMPCommandError("GenericError", `object '${id}' not found`);
       if (this.#types.get(qomType)?.remove(id) === false)
-        throw new QmpCommandError("GenericError", `object '${id}' is in use, can not be deleted`);
+        throw new QMPCommandError("GenericError", `object '${id}' is in use, can not be deleted`);
       this.#objects.delete(id);
     });
   }

@@ -5,7 +5,7 @@
  * with QEMU's exact bytes and errors rather than modelled. A subsystem that models one of these commands later
  * (e.g. `query-tpm` once TPM devices exist) registers it after this one and replaces it.
  */
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import { UNKNOWN_NAMES } from "../profiles/format.ts";
 import { requestKey } from "../profiles/key.ts";
 import type { MachineProfile, ProfileReply } from "../profiles/profile.ts";
@@ -142,7 +142,7 @@ export class Probe {
     if (unknown !== undefined && typeof name === "string" && !this.#knows(command, name)) {
       const template = recorded.reply(command, unknown.asked);
       if (template?.kind === "error") {
-        throw new QmpCommandError(template.errorClass, template.desc.replaceAll(unknown.placeholder, name));
+        throw new QMPCommandError(template.errorClass, template.desc.replaceAll(unknown.placeholder, name));
       }
     }
     return this.#vm.unimplemented(
@@ -170,7 +170,7 @@ function normaliseArgs(command: string, args: JsonObject): JsonObject {
 }
 
 function serve(reply: ProfileReply): unknown {
-  if (reply.kind === "error") throw new QmpCommandError(reply.errorClass, reply.desc);
+  if (reply.kind === "error") throw new QMPCommandError(reply.errorClass, reply.desc);
   // QEMU's exact text: its number formatting, key order and integers beyond 2^53 reach the client unchanged.
   return new RawJson(reply.text);
 }

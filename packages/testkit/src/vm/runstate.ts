@@ -12,7 +12,7 @@
  *   7.2, once on 10.0), but only once it has run at all since power-on.
  */
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import type { ClockTimer } from "./clock.ts";
 import type { VmApi } from "./types.ts";
 
@@ -63,7 +63,7 @@ export class Runstate {
     );
     vm.command("system_powerdown", () => this.powerdown());
     vm.command("system_wakeup", () => {
-      throw new QmpCommandError("GenericError", "Unable to wake up: guest is not in suspended state");
+      throw new QMPCommandError("GenericError", "Unable to wake up: guest is not in suspended state");
     });
     vm.command("quit", (_args, ctx) => {
       this.status = "shutdown";
@@ -115,7 +115,7 @@ export class Runstate {
   /** Resumes the guest, or refuses when QEMU needs a reset first. */
   cont(): void {
     if (NEEDS_RESET.has(this.status)) {
-      throw new QmpCommandError("GenericError", "Resetting the Virtual Machine is required");
+      throw new QMPCommandError("GenericError", "Resetting the Virtual Machine is required");
     }
     // An incoming VM only notes that it should start once the migration is in.
     if (this.status === "inmigrate") return;

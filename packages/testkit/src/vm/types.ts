@@ -33,7 +33,7 @@ export interface MonitorChardev {
 
 /**
  * Implements one QMP command: returns its `return` value (undefined means `{}`) or a promise of it; throws
- * `QmpCommandError` for QEMU's error reply. Arguments were already checked against the schema.
+ * `QMPCommandError` for QEMU's error reply. Arguments were already checked against the schema.
  */
 export type VmCommand = (args: JsonObject, ctx: VmCommandContext) => unknown;
 

@@ -2,7 +2,7 @@
  * The VM model: builds the subsystems of {@link SUBSYSTEMS} in order, keeps the QMP commands they register, and
  * gives each of them the {@link VmApi}. The dispatcher looks commands up here; the VM knows nothing of monitors.
  */
-import { QmpCommandError } from "../errors.ts";
+import { QMPCommandError } from "../errors.ts";
 import type { JsonObject } from "../types.ts";
 import type { FakeClock } from "./clock.ts";
 import { Hmp } from "./hmp.ts";
@@ -104,6 +104,6 @@ export class Vm implements VmApi {
   unimplemented(ctx: VmCommandContext, what: string): never {
     // QEMU knows this; answering "unknown" would be a lie, answering nothing a silent hole in a test.
     this.#host.reportError(ctx.client, ctx.command, `${what} is not implemented by the fake`);
-    throw new QmpCommandError("GenericError", `qmpkit fake: ${what} is not implemented`);
+    throw new QMPCommandError("GenericError", `qmpkit fake: ${what} is not implemented`);
   }
 }

@@ -4,11 +4,11 @@
  * the way real QEMU 10.0 does.
  */
 import { describe } from "bun:test";
-import { createFakeQemu, type QemuVersion } from "../../src/index.ts";
+import { createFakeQemu, type QemuRelease } from "../../src/index.ts";
 import { framingScenarios } from "./framing.ts";
 import { type ContractTarget, contractScenarios } from "./scenarios.ts";
 
-for (const qemuVersion of ["7.2", "10.0"] as const satisfies readonly QemuVersion[]) {
+for (const qemuVersion of ["7.2", "10.0"] as const satisfies readonly QemuRelease[]) {
   async function fakeTarget(): Promise<ContractTarget> {
     const fake = await createFakeQemu(qemuVersion === "7.2" ? {} : { qemuVersion });
     return {

@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import {
-  type QemuVersion,
+  type QemuRelease,
   requireQemu,
   requireQemu10,
   skipWithoutQemu,
@@ -27,7 +27,7 @@ const FLOW_BOUND_MS = 120_000;
 async function expectFixture(
   flow: Flow,
   actual: Awaited<ReturnType<typeof runNormalised>>,
-  qemuVersion: QemuVersion = "7.2",
+  qemuVersion: QemuRelease = "7.2",
 ): Promise<void> {
   const expected = await readFixture(flow, `qemu-${qemuVersion}`);
   if (expected === undefined)

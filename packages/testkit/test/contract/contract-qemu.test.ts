@@ -5,7 +5,7 @@
  */
 import { describe } from "bun:test";
 import {
-  type QemuVersion,
+  type QemuRelease,
   requireQemu,
   requireQemu10,
   skipWithoutQemu,
@@ -15,7 +15,7 @@ import {
 import { framingScenarios } from "./framing.ts";
 import { type ContractTarget, contractScenarios } from "./scenarios.ts";
 
-const generations: { version: QemuVersion; skip: boolean; require: () => void }[] = [
+const generations: { version: QemuRelease; skip: boolean; require: () => void }[] = [
   { version: "7.2", skip: skipWithoutQemu(), require: () => requireQemu() },
   { version: "10.0", skip: skipWithoutQemu10(), require: requireQemu10 },
 ];

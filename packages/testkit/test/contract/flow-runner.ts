@@ -4,7 +4,7 @@
  * client handles it, so an event that QEMU wrote before a reply is recorded before it, never reordered.
  */
 import { closeSync, openSync } from "node:fs";
-import { connect, type QMPClient, type QmpMessage } from "@qmpkit/qmp";
+import { connect, type QMPClient, type QMPMessage } from "@qmpkit/qmp";
 import type { Flow, FlowContext, Step } from "./flows/flow.ts";
 
 /** One step of a transcript: step 0 carries the greeting, later steps what was sent and received. */
@@ -24,11 +24,11 @@ const REPLY_BOUND_MS = 15_000;
 
 /** The messages received so far, and a way to wait for more without polling. */
 class Inbox {
-  readonly messages: QmpMessage[] = [];
+  readonly messages: QMPMessage[] = [];
   closed = false;
   #wake: (() => void) | undefined;
 
-  push(message: QmpMessage): void {
+  push(message: QMPMessage): void {
     this.messages.push(message);
     this.#notify();
   }
@@ -61,7 +61,7 @@ class Inbox {
   }
 }
 
-function isEvent(message: QmpMessage, name?: string): boolean {
+function isEvent(message: QMPMessage, name?: string): boolean {
   return typeof message.event === "string" && (name === undefined || message.event === name);
 }
 
@@ -130,7 +130,7 @@ export async function runFlow(
             return at < 0 ? undefined : at;
           }, deadline);
           if (end === undefined || step.until === undefined) break;
-          if (hasMembers((inbox.messages[end] as QmpMessage).return, step.until)) break;
+          if (hasMembers((inbox.messages[end] as QMPMessage).return, step.until)) break;
           if (performance.now() > deadline) {
             entry.incomplete = `the reply never had ${JSON.stringify(step.until)} within the bound`;
             break;
@@ -148,7 +148,7 @@ export async function runFlow(
         end = await inbox.until(() => {
           let seen = 0;
           for (let i = cursor; i < inbox.messages.length; i++) {
-            const message = inbox.messages[i] as QmpMessage;
+            const message = inbox.messages[i] as QMPMessage;
             if (isEvent(message, step.event) && hasMembers(message.data, step.data) && ++seen === step.count)
               return i;
           }

@@ -3,7 +3,7 @@
  * do. Also where fixtures live and how two transcripts are compared step by step.
  */
 import { join } from "node:path";
-import type { QemuVersion } from "../../src/index.ts";
+import type { QemuRelease } from "../../src/index.ts";
 import { runFlow, type TranscriptStep } from "./flow-runner.ts";
 import { type FlowTarget, flowContext, startFake, startQemu } from "./flow-targets.ts";
 import type { Flow } from "./flows/flow.ts";
@@ -21,7 +21,7 @@ export type TargetKind = "qemu" | "fake";
 export async function runNormalised(
   flow: Flow,
   kind: TargetKind,
-  options: { qemuBinary?: string; qemuVersion?: QemuVersion; maxWaitMs?: number } = {},
+  options: { qemuBinary?: string; qemuVersion?: QemuRelease; maxWaitMs?: number } = {},
 ): Promise<TranscriptStep[]> {
   using ctx = await flowContext(flow);
   const target: FlowTarget =

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createFakeQemu, type FakeQemuOptions, type QemuVersion, spawnQemu } from "../../src/index.ts";
+import { createFakeQemu, type FakeQemuOptions, type QemuRelease, spawnQemu } from "../../src/index.ts";
 import type { Flow, FlowContext, VmConfig } from "./flows/flow.ts";
 
 export interface FlowTarget extends AsyncDisposable {
@@ -41,7 +41,7 @@ export function qemuArgsFor(vm: VmConfig): string[] {
 export async function startQemu(
   vm: VmConfig,
   binary?: string,
-  qemuVersion?: QemuVersion,
+  qemuVersion?: QemuRelease,
 ): Promise<FlowTarget> {
   const qemu = await spawnQemu({
     args: qemuArgsFor(vm),
@@ -60,7 +60,7 @@ export async function startQemu(
  * the command line are the VM model's to honour as it grows). A flow whose VM the fake cannot build yet is
  * listed in FAKE_PENDING.
  */
-export async function startFake(vm: VmConfig, qemuVersion?: QemuVersion): Promise<FlowTarget> {
+export async function startFake(vm: VmConfig, qemuVersion?: QemuRelease): Promise<FlowTarget> {
   const options: FakeQemuOptions = {
     machine: vm.machine ?? "q35",
     ...(vm.startPaused === true ? { status: "prelaunch" } : {}),

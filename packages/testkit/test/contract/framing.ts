@@ -7,7 +7,7 @@
 import { expect, test } from "bun:test";
 import { resolveAddress } from "@qmpkit/protocol-core";
 import type { Socket } from "bun";
-import type { QemuVersion } from "../../src/index.ts";
+import type { QemuRelease } from "../../src/index.ts";
 import { within } from "../helpers.ts";
 import type { ConnectTarget } from "./scenarios.ts";
 
@@ -102,7 +102,7 @@ async function exchange(
 const lines = (count: number) => (text: string) => text.split("\r\n").length - 1 >= count;
 
 /** Registers the framing scenarios under the current `describe`. */
-export function framingScenarios(connectTarget: ConnectTarget, _version: QemuVersion = "7.2"): void {
+export function framingScenarios(connectTarget: ConnectTarget, _version: QemuRelease = "7.2"): void {
   async function run(
     input: string,
     options: { halfClose?: boolean; until: (text: string, closed: boolean) => boolean },

@@ -13,13 +13,13 @@ import {
   Runstate,
   TimeoutError,
 } from "@qmpkit/qmp";
-import type { QemuVersion } from "../../src/index.ts";
+import type { QemuRelease } from "../../src/index.ts";
 import { within } from "../helpers.ts";
 
 /** A QMP server under test. */
 export interface ContractTarget {
   /** Which QEMU generation the target is (or stands in for). */
-  readonly qemuVersion: QemuVersion;
+  readonly qemuVersion: QemuRelease;
   /** Where to connect. */
   readonly address: string;
   /** Makes the server stop answering (SIGSTOP for QEMU): later commands stay pending. */
@@ -42,7 +42,7 @@ const BOUND_MS = 10_000;
 export const GENERATION_FACTS = {
   "7.2": { major: 7, minor: 2, freshStatus: { status: "running", singlestep: false, running: true } },
   "10.0": { major: 10, minor: 0, freshStatus: { status: "running", running: true } },
-} as const satisfies Record<QemuVersion, unknown>;
+} as const satisfies Record<QemuRelease, unknown>;
 
 async function withClient(
   connectTarget: ConnectTarget,
@@ -74,7 +74,7 @@ async function executeError(promise: Promise<unknown>): Promise<ExecuteError> {
 }
 
 /** Registers every contract scenario under the current `describe`. */
-export function contractScenarios(connectTarget: ConnectTarget, version: QemuVersion = "7.2"): void {
+export function contractScenarios(connectTarget: ConnectTarget, version: QemuRelease = "7.2"): void {
   const facts = GENERATION_FACTS[version];
   test(`greeting: QEMU ${version} version triple, package, and the oob capability`, () =>
     withClient(connectTarget, async (client) => {

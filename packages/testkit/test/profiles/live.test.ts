@@ -4,11 +4,11 @@
  * replies the profile marks as varying between runs). A QEMU package update that changes a reply fails here: re-record the profile.
  */
 import { describe, expect, test } from "bun:test";
-import { RawQmp, stripId } from "../../scripts/lib/raw-qmp.ts";
+import { RawQMP, stripId } from "../../scripts/lib/raw-qmp.ts";
 import {
   loadProfile,
   MACHINES,
-  type QemuVersion,
+  type QemuRelease,
   requireQemu,
   requireQemu10,
   skipWithoutQemu,
@@ -18,7 +18,7 @@ import {
 
 const SWEEP = /^(device-list-properties|qom-list-properties|qom-list-types) /;
 
-const GENERATIONS: { version: QemuVersion; skip: boolean; require: () => void }[] = [
+const GENERATIONS: { version: QemuRelease; skip: boolean; require: () => void }[] = [
   { version: "7.2", skip: skipWithoutQemu(), require: () => requireQemu() },
   { version: "10.0", skip: skipWithoutQemu10(), require: requireQemu10 },
 ];
@@ -30,7 +30,7 @@ for (const { version, skip, require } of GENERATIONS) {
         require();
         const profile = await loadProfile({ qemuVersion: version, machine });
         await using qemu = await spawnQemu({ qemuVersion: version, args: [...profile.args] });
-        const peer = await RawQmp.connect(qemu.path);
+        const peer = await RawQMP.connect(qemu.path);
         try {
           const greeting = await peer.next(10_000);
           expect(greeting?.text).toBe(profile.greetingText);

@@ -7,7 +7,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { QmpCommandError } from "../../src/errors.ts";
+import { QMPCommandError } from "../../src/errors.ts";
 import type { JsonObject } from "../../src/types.ts";
 import { Bitmaps } from "../../src/vm/block/bitmaps.ts";
 import { Block } from "../../src/vm/block/block.ts";
@@ -52,7 +52,7 @@ function makeVm(qemuVersion: "7.2" | "10.0" = "7.2") {
       const value = (await handler(args, ctx)) ?? {};
       return { return: value as JsonObject };
     } catch (error) {
-      if (!(error instanceof QmpCommandError)) throw error;
+      if (!(error instanceof QMPCommandError)) throw error;
       return { error: { class: error.errorClass, desc: error.desc } };
     } finally {
       for (const fn of later) fn();

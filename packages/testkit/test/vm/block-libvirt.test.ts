@@ -8,7 +8,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { QmpCommandError } from "../../src/errors.ts";
+import { QMPCommandError } from "../../src/errors.ts";
 import type { JsonObject } from "../../src/types.ts";
 import { Bitmaps } from "../../src/vm/block/bitmaps.ts";
 import { Block } from "../../src/vm/block/block.ts";
@@ -83,7 +83,7 @@ test("libvirt's blockcopy --pivot gets QEMU 7.2's replies and events from the bl
       try {
         return { return: ((await vm.commandHandler(command)?.(args, ctx)) ?? {}) as JsonObject };
       } catch (error) {
-        if (!(error instanceof QmpCommandError)) throw error;
+        if (!(error instanceof QMPCommandError)) throw error;
         return { error: { class: error.errorClass, desc: error.desc } };
       } finally {
         for (const fn of later) fn();

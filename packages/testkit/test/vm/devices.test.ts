@@ -4,7 +4,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { connect, type ExecuteError, type QMPClient } from "@qmpkit/qmp";
-import type { QmpCommandError } from "../../src/errors.ts";
+import type { QMPCommandError } from "../../src/errors.ts";
 import { createFakeQemu, type FakeQemu, type FakeQemuOptions } from "../../src/index.ts";
 import { ManualClock } from "../../src/vm/clock.ts";
 import { Devices } from "../../src/vm/devices/devices.ts";
@@ -225,7 +225,7 @@ test("a NIC's netdev: one NIC per netdev, and only netdevs that exist once a reg
       added?.({ driver: "virtio-net-pci", id: `n-${netdev}`, bus: "rp1", netdev }, { ...ctx, client: 1 });
       return "added";
     } catch (error) {
-      return (error as QmpCommandError).desc;
+      return (error as QMPCommandError).desc;
     }
   };
   expect(attempt("nonet")).toBe("Property 'virtio-net-device.netdev' can't find value 'nonet'");

@@ -6,14 +6,14 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { REQUESTS_DIR } from "../../scripts/lib/profile-requests.ts";
-import { RawQmp, stripId } from "../../scripts/lib/raw-qmp.ts";
+import { RawQMP, stripId } from "../../scripts/lib/raw-qmp.ts";
 import {
   createFakeQemu,
   type FakeQemu,
   loadProfile,
   MACHINES,
   PROFILE_VERSIONS,
-  type QemuVersion,
+  type QemuRelease,
   requestKey,
   requireQemu,
   requireQemu10,
@@ -35,11 +35,11 @@ afterEach(async () => {
 
 async function peerFor(
   machine: "none" | "q35",
-  qemuVersion: QemuVersion = "7.2",
-): Promise<{ fake: FakeQemu; peer: RawQmp }> {
+  qemuVersion: QemuRelease = "7.2",
+): Promise<{ fake: FakeQemu; peer: RawQMP }> {
   const fake = await createFakeQemu({ machine, qemuVersion });
   fakes.push(fake);
-  const peer = await RawQmp.connect(fake.path as string);
+  const peer = await RawQMP.connect(fake.path as string);
   await peer.next(5000);
   await peer.execute("qmp_capabilities");
   return { fake, peer };
@@ -165,7 +165,7 @@ describe("the probe subsystem", () => {
   });
 });
 
-const GENERATIONS: { version: QemuVersion; skip: boolean; require: () => void }[] = [
+const GENERATIONS: { version: QemuRelease; skip: boolean; require: () => void }[] = [
   { version: "7.2", skip: skipWithoutQemu(), require: () => requireQemu() },
   { version: "10.0", skip: skipWithoutQemu10(), require: requireQemu10 },
 ];
@@ -176,7 +176,7 @@ for (const { version, skip, require } of GENERATIONS) {
       require();
       const recorded = await loadProfile({ qemuVersion: version, machine: "q35" });
       await using qemu = await spawnQemu({ qemuVersion: version, args: [...recorded.args] });
-      const real = await RawQmp.connect(qemu.path);
+      const real = await RawQMP.connect(qemu.path);
       await real.next(10_000);
       await real.execute("qmp_capabilities");
       // Managers list the types first; QEMU's module types are unknown until then (see profiles/README.md).

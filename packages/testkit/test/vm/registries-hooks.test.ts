@@ -8,7 +8,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { QmpCommandError } from "../../src/errors.ts";
+import { QMPCommandError } from "../../src/errors.ts";
 import { RawJson } from "../../src/qjson.ts";
 import type { JsonObject } from "../../src/types.ts";
 import { ManualClock } from "../../src/vm/clock.ts";
@@ -98,7 +98,7 @@ for (const version of ["7.2", "10.0"] as const) {
           const value = await handler(args, ctx);
           answer = { return: (value ?? {}) as JsonObject };
         } catch (error) {
-          if (!(error instanceof QmpCommandError)) throw error;
+          if (!(error instanceof QMPCommandError)) throw error;
           answer = { error: { class: error.errorClass, desc: error.desc } };
         }
         const expected = (recorded.get(index + 2) ?? []).map((message) => {

@@ -4,7 +4,7 @@
  */
 import { expect, test } from "bun:test";
 import { connect } from "@qmpkit/qmp";
-import { QmpCommandError } from "../../src/errors.ts";
+import { QMPCommandError } from "../../src/errors.ts";
 import { createFakeQemu } from "../../src/index.ts";
 import { ManualClock } from "../../src/vm/clock.ts";
 import { Hmp } from "../../src/vm/hmp.ts";
@@ -63,7 +63,7 @@ class Upper {
     this.#vm = vm;
     vm.command("use-node", (args) => {
       if (!vm.get(Lower).nodes.includes(args.node as string))
-        throw new QmpCommandError("GenericError", "no node");
+        throw new QMPCommandError("GenericError", "no node");
       vm.emit("USED", { node: args.node });
       return {};
     });

@@ -4,7 +4,7 @@
  * not paused by the user pauses and resumes inside it (JOB_STATUS_CHANGE standby/ready or paused/running before
  * the reply), even with no actions, as QEMU 7.2 does.
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
 import { Block } from "./block.ts";
@@ -37,7 +37,7 @@ export class Bitmaps {
     const node = this.#node(args);
     const name = String(args.name);
     if (node.bitmaps.some((b) => b.name === name))
-      throw new QmpCommandError("GenericError", `Bitmap already exists: ${name}`);
+      throw new QMPCommandError("GenericError", `Bitmap already exists: ${name}`);
     const granularity = typeof args.granularity === "number" ? args.granularity : DEFAULT_GRANULARITY;
     const bitmap = {
       name,
@@ -51,7 +51,7 @@ export class Bitmaps {
   #find(args: JsonObject): { node: BlockNode; index: number } {
     const node = this.#node(args);
     const index = node.bitmaps.findIndex((b) => b.name === String(args.name));
-    if (index < 0) throw new QmpCommandError("GenericError", `Dirty bitmap '${String(args.name)}' not found`);
+    if (index < 0) throw new QMPCommandError("GenericError", `Dirty bitmap '${String(args.name)}' not found`);
     return { node, index };
   }
 

@@ -5,7 +5,7 @@
  */
 import { existsSync, truncateSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
 import { Block } from "./block.ts";
@@ -14,8 +14,8 @@ import { Jobs } from "./jobs.ts";
 import type { BlockNode } from "./node.ts";
 import { createQcow2Image } from "./qcow2.ts";
 
-function generic(desc: string): QmpCommandError {
-  return new QmpCommandError("GenericError", desc);
+function generic(desc: string): QMPCommandError {
+  return new QMPCommandError("GenericError", desc);
 }
 
 /** A node's first job blocker as QEMU's op-blocker error. */

@@ -6,7 +6,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, truncateSync, writeSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
 import { type BlockAttachment, type BlockDriverName, BlockNode, NULL_CO_DEFAULT_SIZE } from "./node.ts";
@@ -17,8 +17,8 @@ const MODELLED_DRIVERS = new Set<string>(["file", "null-co", "raw", "qcow2", "th
 const NODE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,30}$/;
 const HEADER_BYTES = 65536;
 
-function generic(desc: string): QmpCommandError {
-  return new QmpCommandError("GenericError", desc);
+function generic(desc: string): QMPCommandError {
+  return new QMPCommandError("GenericError", desc);
 }
 
 export class Block {
@@ -167,7 +167,7 @@ export class Block {
     try {
       return this.#openImage(path, format, true);
     } catch (error) {
-      if (error instanceof QmpCommandError) throw generic(`Could not open backing file: ${error.desc}`);
+      if (error instanceof QMPCommandError) throw generic(`Could not open backing file: ${error.desc}`);
       throw error;
     }
   }
@@ -357,7 +357,7 @@ function resizeQcow2(node: BlockNode, size: number): void {
   if (path === undefined || header === undefined)
     throw generic("Image format driver does not support resize");
   if (l1EntriesFor(size, header.clusterSize) > header.l1Size) {
-    throw new QmpCommandError(
+    throw new QMPCommandError(
       "GenericError",
       "qmpkit fake: growing a qcow2 image's L1 table is not implemented",
     );

@@ -3,7 +3,7 @@
  * creates through {@link Block.addDrive}. Only `if=none` is hot-pluggable in QEMU 7.2; the rest is refused with
  * QEMU's texts (recorded), as are the errors of opening the image.
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { VmApi } from "../types.ts";
 import { Block } from "./block.ts";
 
@@ -39,7 +39,7 @@ export class Drives {
           readOnly: options.get("readonly") === "on",
         });
       } catch (error) {
-        if (error instanceof QmpCommandError) return `${error.desc}\r\n`;
+        if (error instanceof QMPCommandError) return `${error.desc}\r\n`;
         throw error;
       }
       return "OK\r\n";
@@ -48,7 +48,7 @@ export class Drives {
       try {
         vm.get(Block).deleteDrive(id);
       } catch (error) {
-        if (error instanceof QmpCommandError) return `${error.desc}\r\n`;
+        if (error instanceof QMPCommandError) return `${error.desc}\r\n`;
         throw error;
       }
       return "";

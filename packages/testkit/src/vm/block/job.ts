@@ -3,7 +3,7 @@
  * JOB_STATUS_CHANGE and BLOCK_JOB_* events in QEMU 7.2's order, auto-finalize/auto-dismiss, and progress that
  * advances on the VM clock, at the job's speed limit when it has one.
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import type { ClockTimer } from "../clock.ts";
 import type { VmApi } from "../types.ts";
@@ -139,7 +139,7 @@ export class Job {
   /** Refuses `verb` in the job's current status with QEMU's text. */
   check(verb: JobVerb): void {
     if (!VERBS[verb].includes(this.status)) {
-      throw new QmpCommandError(
+      throw new QMPCommandError(
         "GenericError",
         `Job '${this.id}' in state '${this.status}' cannot accept command verb '${verb}'`,
       );
@@ -148,7 +148,7 @@ export class Job {
 
   pause(): void {
     this.check("pause");
-    if (this.userPaused) throw new QmpCommandError("GenericError", "Job is already paused");
+    if (this.userPaused) throw new QMPCommandError("GenericError", "Job is already paused");
     this.userPaused = true;
     this.#timer?.cancel();
     this.#timer = undefined;
@@ -158,7 +158,7 @@ export class Job {
 
   resume(): void {
     this.check("resume");
-    if (!this.userPaused) throw new QmpCommandError("GenericError", "Can't resume a job that was not paused");
+    if (!this.userPaused) throw new QMPCommandError("GenericError", "Can't resume a job that was not paused");
     this.userPaused = false;
     if (this.status === "standby") this.#setStatus("ready");
     else if (this.status === "paused") {
@@ -170,7 +170,7 @@ export class Job {
   setSpeed(speed: number): void {
     this.check("set-speed");
     if (speed < 0)
-      throw new QmpCommandError("GenericError", "Parameter 'speed' expects a non-negative value");
+      throw new QMPCommandError("GenericError", "Parameter 'speed' expects a non-negative value");
     this.speed = speed;
   }
 

@@ -3,7 +3,7 @@
  * DeviceNotActive "Block job '…' not found"), `query-jobs` and `query-block-jobs`. The commands that start jobs
  * are in block-jobs.ts.
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
 import { Job } from "./job.ts";
@@ -48,9 +48,9 @@ export class Jobs {
 
   /** Checks a new job's id as QEMU's job_create does. */
   checkId(id: unknown): string {
-    if (typeof id !== "string") throw new QmpCommandError("GenericError", "An explicit job ID is required");
-    if (!JOB_ID.test(id)) throw new QmpCommandError("GenericError", `Invalid job ID '${id}'`);
-    if (this.#jobs.has(id)) throw new QmpCommandError("GenericError", `Job ID '${id}' already in use`);
+    if (typeof id !== "string") throw new QMPCommandError("GenericError", "An explicit job ID is required");
+    if (!JOB_ID.test(id)) throw new QMPCommandError("GenericError", `Invalid job ID '${id}'`);
+    if (this.#jobs.has(id)) throw new QMPCommandError("GenericError", `Job ID '${id}' already in use`);
     return id;
   }
 
@@ -64,14 +64,14 @@ export class Jobs {
 
   #job(id: string): Job {
     const job = this.#jobs.get(id);
-    if (job === undefined) throw new QmpCommandError("GenericError", "Job not found");
+    if (job === undefined) throw new QMPCommandError("GenericError", "Job not found");
     return job;
   }
 
   #blockJob(id: string): Job {
     const job = this.#jobs.get(id);
     if (job === undefined || !job.isBlockJob)
-      throw new QmpCommandError("DeviceNotActive", `Block job '${id}' not found`);
+      throw new QMPCommandError("DeviceNotActive", `Block job '${id}' not found`);
     return job;
   }
 }

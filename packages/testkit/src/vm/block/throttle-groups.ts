@@ -3,7 +3,7 @@
  * the block layer registers the type with the objects registry, checks the limits as QEMU does, and counts the
  * throttle nodes using each group so `object-del` refuses a group in use.
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import { Objects } from "../objects.ts";
 import type { VmApi } from "../types.ts";
@@ -25,7 +25,7 @@ export class ThrottleGroups {
   define(id: string, limits: JsonObject = {}): void {
     for (const value of Object.values(limits)) {
       if (typeof value === "number" && (value < 0 || value > LIMIT_MAX))
-        throw new QmpCommandError("GenericError", "bps/iops/max values must be within [0, 1000000000000000]");
+        throw new QMPCommandError("GenericError", "bps/iops/max values must be within [0, 1000000000000000]");
     }
     this.#groups.set(id, { limits, users: 0 });
   }

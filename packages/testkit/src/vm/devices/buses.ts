@@ -3,7 +3,7 @@
  * its errors (`do_pci_register_device` in QEMU 7.2), the bus kinds a device type accepts, and which devices bring
  * a bus of their own.
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 
 /** QEMU's bus type names, as its "can't go on … bus" error prints them. */
 export type BusKind = "PCI" | "PCIE" | "SCSI" | "virtio-serial-bus" | "usb-bus";
@@ -62,7 +62,7 @@ export function parseDevfn(addr: unknown): number {
   const slot = Number.parseInt(slotText ?? "", 16);
   const fn = functionText === undefined ? 0 : Number.parseInt(functionText, 16);
   if (Number.isNaN(slot) || Number.isNaN(fn) || slot > 31 || fn > 7) {
-    throw new QmpCommandError("GenericError", `Property 'addr' doesn't take value '${text}'`);
+    throw new QMPCommandError("GenericError", `Property 'addr' doesn't take value '${text}'`);
   }
   return slot * SLOT_FUNCTIONS + fn;
 }
@@ -85,7 +85,7 @@ export function placePci(
       if (!bus.slots.has(candidate)) devfn = candidate;
     }
     if (devfn === undefined) {
-      throw new QmpCommandError(
+      throw new QMPCommandError(
         "GenericError",
         `PCI: no slot/function available for ${driver}, all in use or reserved`,
       );
@@ -95,7 +95,7 @@ export function placePci(
     devfn = parseDevfn(addr);
     const taken = bus.slots.get(devfn);
     if (taken !== undefined) {
-      throw new QmpCommandError(
+      throw new QMPCommandError(
         "GenericError",
         `PCI: slot ${devfn >> 3} function ${devfn & 7} not available for ${driver}, in use by ${taken.driver},id=${taken.id ?? "(null)"}`,
       );
@@ -104,7 +104,7 @@ export function placePci(
   const functionZero = bus.belowRootPort ? 0 : (devfn >> 3) * SLOT_FUNCTIONS;
   const first = bus.slots.get(functionZero);
   if (hotplugged && first !== undefined) {
-    throw new QmpCommandError(
+    throw new QMPCommandError(
       "GenericError",
       `PCI: slot ${functionZero >> 3} function 0 already occupied by ${first.driver}, new func ${driver} cannot be exposed to guest.`,
     );

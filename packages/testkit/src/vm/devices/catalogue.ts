@@ -6,14 +6,14 @@
 import { readFileSync } from "node:fs";
 import devices72 from "../../../profiles/qemu-7.2/devices.json.gz" with { type: "file" };
 import devices100 from "../../../profiles/qemu-10.0/devices.json.gz" with { type: "file" };
-import type { QemuVersion } from "../../qemu-10.ts";
+import type { QemuRelease } from "../../qemu-10.ts";
 import { DEVICES_FORMAT, type DeviceRecording, type DevicesData, type InstanceRecording } from "./format.ts";
 
-const FILES: Partial<Record<QemuVersion, string>> = { "7.2": devices72, "10.0": devices100 };
-const loaded = new Map<QemuVersion, DevicesData | undefined>();
+const FILES: Partial<Record<QemuRelease, string>> = { "7.2": devices72, "10.0": devices100 };
+const loaded = new Map<QemuRelease, DevicesData | undefined>();
 
 /** The recorded device types of QEMU `version`, or undefined when none were recorded for it. */
-export function deviceRecordings(version: QemuVersion): DevicesData | undefined {
+export function deviceRecordings(version: QemuRelease): DevicesData | undefined {
   if (!loaded.has(version)) {
     const file = FILES[version];
     let data: DevicesData | undefined;
@@ -87,7 +87,7 @@ export class RecordedType {
 }
 
 /** The recorded types of a QEMU version, by name. */
-export function recordedTypes(version: QemuVersion): Map<string, RecordedType> {
+export function recordedTypes(version: QemuRelease): Map<string, RecordedType> {
   const data = deviceRecordings(version);
   const types = new Map<string, RecordedType>();
   if (data === undefined) return types;

@@ -2,7 +2,7 @@
  * The vCPUs: `query-hotpluggable-cpus` and `query-cpus-fast` as recorded for the machine (one socket, one core,
  * one thread: `-smp 1`), and QEMU's refusals of a CPU `device_add` (x86_cpu_pre_plug in QEMU 7.2).
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import { RawJson } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi } from "../types.ts";
@@ -37,15 +37,15 @@ export class Cpus {
     for (const key of ["socket-id", "core-id", "thread-id"] as const) {
       const value = args[key];
       const name = key.replace("-id", "");
-      if (value === undefined) throw new QmpCommandError("GenericError", `CPU ${name}-id is not set`);
+      if (value === undefined) throw new QMPCommandError("GenericError", `CPU ${name}-id is not set`);
       if (Number(value) > MAX_ID[key]) {
-        throw new QmpCommandError(
+        throw new QMPCommandError(
           "GenericError",
           `Invalid CPU ${name}-id: ${Number(value)} must be in range 0:${MAX_ID[key]}`,
         );
       }
     }
     // The only slot is the boot vCPU's.
-    throw new QmpCommandError("GenericError", "CPU[0] with APIC ID 0 exists");
+    throw new QMPCommandError("GenericError", "CPU[0] with APIC ID 0 exists");
   }
 }

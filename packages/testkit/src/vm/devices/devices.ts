@@ -9,7 +9,7 @@
  * `hotplugged` false, and those on pcie.0 can never be unplugged.
  */
 
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import { Block } from "../block/block.ts";
 import { Migration } from "../migration.ts";
@@ -127,10 +127,10 @@ export class Devices {
 
   #checkNetdev(netdev: string, owner: string): void {
     if (this.#netdevs !== undefined && !this.#netdevs.has(netdev)) {
-      throw new QmpCommandError("GenericError", `Property '${owner}.netdev' can't find value '${netdev}'`);
+      throw new QMPCommandError("GenericError", `Property '${owner}.netdev' can't find value '${netdev}'`);
     }
     if (this.list().some((device) => device.netdev === netdev)) {
-      throw new QmpCommandError(
+      throw new QMPCommandError(
         "GenericError",
         `Property '${owner}.netdev' can't take value '${netdev}', it's in use`,
       );
@@ -172,7 +172,7 @@ export class Devices {
     } catch (error) {
       // A command-line device the model cannot build yet (an ISA serial port, a type not recorded) is reported in
       // fake.errors and left out, so a VM manager's start-up goes on; a client's device_add gets the refusal.
-      const notModelled = error instanceof QmpCommandError && error.desc.startsWith("qmpkit fake:");
+      const notModelled = error instanceof QMPCommandError && error.desc.startsWith("qmpkit fake:");
       if (ctx.client === 0 && notModelled) return {};
       throw error;
     }
@@ -186,24 +186,24 @@ export class Devices {
     if (cpus.isCpuType(driver)) cpus.refuse(args);
     const bus = this.#findBus(driver, busKindOf(ancestors), args.bus, ctx);
     if (!cold && !bus.hotpluggable) {
-      throw new QmpCommandError("GenericError", `Bus '${bus.name}' does not support hotplugging`);
+      throw new QMPCommandError("GenericError", `Bus '${bus.name}' does not support hotplugging`);
     }
     if (!cold && this.#migrating()) {
-      throw new QmpCommandError("GenericError", "device_add not allowed while migrating");
+      throw new QMPCommandError("GenericError", "device_add not allowed while migrating");
     }
     const id = args.id === undefined ? undefined : String(args.id);
     // QEMU 7.2 wants an identifier; 10.0 takes any id from JSON device_add.
     if (id !== undefined && this.#vm.machine.qemuVersion === "7.2" && !IDENTIFIER.test(id)) {
-      throw new QmpCommandError("GenericError", "Parameter 'id' expects an identifier");
+      throw new QMPCommandError("GenericError", "Parameter 'id' expects an identifier");
     }
     if (id !== undefined && this.#vm.get(Qom).hasPeripheral(id)) {
-      throw new QmpCommandError("GenericError", `Duplicate device ID '${id}'`);
+      throw new QMPCommandError("GenericError", `Duplicate device ID '${id}'`);
     }
     const known = this.#propertyNames(driver);
     for (const name of Object.keys(args)) {
       if (name === "driver" || name === "bus" || name === "id") continue;
       if (known !== undefined && !known.has(name)) {
-        throw new QmpCommandError("GenericError", `Property '${driver}.${name}' not found`);
+        throw new QMPCommandError("GenericError", `Property '${driver}.${name}' not found`);
       }
       if (name === "netdev")
         this.#checkNetdev(String(args.netdev), this.#types().get(driver)?.backendType ?? driver);
@@ -216,7 +216,7 @@ export class Devices {
         ? placePci(bus, driver, args.addr, !cold, this.#vm.machine.qemuVersion !== "7.2")
         : Math.max(-1, ...bus.slots.keys()) + 1;
     if (driver === "virtio-balloon-pci" && this.list().some((d) => d.driver === driver)) {
-      throw new QmpCommandError("GenericError", "Only one balloon device is supported");
+      throw new QMPCommandError("GenericError", "Only one balloon device is supported");
     }
     const path = id === undefined ? `${PERIPHERAL_ANON}/device[${this.#anonCount++}]` : `${PERIPHERAL}/${id}`;
     const drive = this.#attachDrive(type, args, id, path);
@@ -256,7 +256,7 @@ export class Devices {
       else if (at < 0) args[item] = "on";
       else args[item.slice(0, at)] = item.slice(at + 1);
     }
-    if (args.driver === undefined) throw new QmpCommandError("GenericError", "Parameter 'driver' is missing");
+    if (args.driver === undefined) throw new QMPCommandError("GenericError", "Parameter 'driver' is missing");
     this.add(args, ctx);
     return "";
   }
@@ -267,16 +267,16 @@ export class Devices {
     const byName = new Map(types.map((t) => [t.name, t]));
     const info = byName.get(driver);
     if (info === undefined) {
-      throw new QmpCommandError("GenericError", `'${driver}' is not a valid device model name`);
+      throw new QMPCommandError("GenericError", `'${driver}' is not a valid device model name`);
     }
     const ancestors: string[] = [];
     for (let at: string | undefined = driver; at !== undefined; at = byName.get(at)?.parent)
       ancestors.push(at);
     if (!ancestors.includes("device")) {
-      throw new QmpCommandError("GenericError", "Parameter 'driver' expects a device type");
+      throw new QMPCommandError("GenericError", "Parameter 'driver' expects a device type");
     }
     if (info.abstract === true) {
-      throw new QmpCommandError("GenericError", "Parameter 'driver' expects a non-abstract device type");
+      throw new QMPCommandError("GenericError", "Parameter 'driver' expects a non-abstract device type");
     }
     return ancestors;
   }
@@ -293,12 +293,12 @@ export class Devices {
     const fits = (bus: Bus) => bus.kind === kind || (kind === "PCI" && bus.kind === "PCIE");
     if (wanted === undefined) {
       for (const bus of this.#buses.values()) if (fits(bus)) return bus;
-      throw new QmpCommandError("GenericError", `No '${kind}' bus found for device '${driver}'`);
+      throw new QMPCommandError("GenericError", `No '${kind}' bus found for device '${driver}'`);
     }
     const bus = this.#buses.get(String(wanted));
-    if (bus === undefined) throw new QmpCommandError("GenericError", `Bus '${String(wanted)}' not found`);
+    if (bus === undefined) throw new QMPCommandError("GenericError", `Bus '${String(wanted)}' not found`);
     if (!fits(bus))
-      throw new QmpCommandError("GenericError", `Device '${driver}' can't go on ${bus.kind} bus`);
+      throw new QMPCommandError("GenericError", `Device '${driver}' can't go on ${bus.kind} bus`);
     return bus;
   }
 
@@ -310,7 +310,7 @@ export class Devices {
   ): string | undefined {
     const needsDrive = type.recording.cold.nodes[""]?.get.drive !== undefined;
     if (!needsDrive) return undefined;
-    if (args.drive === undefined) throw new QmpCommandError("GenericError", "drive property not set");
+    if (args.drive === undefined) throw new QMPCommandError("GenericError", "drive property not set");
     const drive = String(args.drive);
     const backend = type.backendType;
     // The BlockBackend's owner: a virtio proxy's inner device, named by path; any other device by its id.
@@ -322,13 +322,13 @@ export class Devices {
   #delete(id: string, ctx: VmCommandContext): Record<string, never> {
     const device = this.#find(id);
     if (device.unplugExpires !== undefined && device.unplugExpires > this.#vm.clock.now()) {
-      throw new QmpCommandError("GenericError", `Device ${id} is already in the process of unplug`);
+      throw new QMPCommandError("GenericError", `Device ${id} is already in the process of unplug`);
     }
     if (!device.bus.hotpluggable) {
-      throw new QmpCommandError("GenericError", `Bus '${device.bus.name}' does not support hotplugging`);
+      throw new QMPCommandError("GenericError", `Bus '${device.bus.name}' does not support hotplugging`);
     }
     if (this.#migrating())
-      throw new QmpCommandError("GenericError", "device_del not allowed while migrating");
+      throw new QMPCommandError("GenericError", "device_del not allowed while migrating");
     if (device.bus.kind !== "PCIE") {
       // SCSI, USB and virtio-serial unplug at once; QEMU frees the device (and sends its event) just after.
       this.#vm.get(Qom).unmount(device.path);
@@ -347,21 +347,21 @@ export class Devices {
   #find(id: string): Device {
     if (!id.startsWith("/")) {
       const device = this.byId(id);
-      if (device === undefined) throw new QmpCommandError("DeviceNotFound", `Device '${id}' not found`);
+      if (device === undefined) throw new QMPCommandError("DeviceNotFound", `Device '${id}' not found`);
       return device;
     }
     const device = this.#devices.get(id);
     if (device !== undefined) return device;
     for (const other of this.#devices.values()) {
       if (id === `${other.path}/virtio-backend` && other.type.backendType !== undefined) {
-        throw new QmpCommandError("GenericError", "Bus 'virtio-bus' does not support hotplugging");
+        throw new QMPCommandError("GenericError", "Bus 'virtio-bus' does not support hotplugging");
       }
     }
     if (this.#vm.get(Qom).has(id)) {
       const what = this.#vm.machine.qemuVersion === "7.2" ? "a hotpluggable device" : "a device";
-      throw new QmpCommandError("GenericError", `${id} is not ${what}`);
+      throw new QMPCommandError("GenericError", `${id} is not ${what}`);
     }
-    throw new QmpCommandError("DeviceNotFound", `Device '${id}' not found`);
+    throw new QMPCommandError("DeviceNotFound", `Device '${id}' not found`);
   }
 
   /** Unplugs `device` and what is plugged into it, children first, as QEMU finalizes them. */

@@ -4,7 +4,7 @@
  * children come and go, and the subtrees of the devices mounted there. QEMU's error texts throughout: a path that
  * resolves to nothing is DeviceNotFound, a missing property names the object's type.
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { QomNode } from "../../profiles/profile.ts";
 import { RawJson } from "../../qjson.ts";
 import { Objects } from "../objects.ts";
@@ -90,13 +90,13 @@ export class Qom {
     if (path.startsWith("/")) {
       const trimmed = path.length > 1 ? path.replace(/\/+$/, "") : path;
       if (this.#exists(trimmed)) return trimmed;
-      throw new QmpCommandError("DeviceNotFound", `Device '${path}' not found`);
+      throw new QMPCommandError("DeviceNotFound", `Device '${path}' not found`);
     }
     // A partial path: the one object whose path ends with it.
     const matches = [...this.#allPaths()].filter((candidate) => candidate.endsWith(`/${path}`));
     if (matches.length === 1) return matches[0] as string;
-    if (matches.length > 1) throw new QmpCommandError("GenericError", `Path '${path}' is ambiguous`);
-    throw new QmpCommandError("DeviceNotFound", `Device '${path}' not found`);
+    if (matches.length > 1) throw new QMPCommandError("GenericError", `Path '${path}' is ambiguous`);
+    throw new QMPCommandError("DeviceNotFound", `Device '${path}' not found`);
   }
 
   *#allPaths(): Iterable<string> {
@@ -173,7 +173,7 @@ export class Qom {
   }
 
   #notFound(path: string, property: string): never {
-    throw new QmpCommandError("GenericError", `Property '${this.#typeOf(path)}.${property}' not found`);
+    throw new QMPCommandError("GenericError", `Property '${this.#typeOf(path)}.${property}' not found`);
   }
 
   #get(path: string, property: string): unknown {
@@ -189,7 +189,7 @@ export class Qom {
     }
     const reply = this.#static.get(resolved)?.values.get(property);
     if (reply === undefined) this.#notFound(resolved, property);
-    if (reply.kind === "error") throw new QmpCommandError(reply.errorClass, reply.desc);
+    if (reply.kind === "error") throw new QMPCommandError(reply.errorClass, reply.desc);
     return new RawJson(reply.text);
   }
 
@@ -224,7 +224,7 @@ export function hmpText(run: () => string): string {
   try {
     return run();
   } catch (error) {
-    if (error instanceof QmpCommandError) return `Error: ${error.desc}\r\n`;
+    if (error instanceof QMPCommandError) return `Error: ${error.desc}\r\n`;
     throw error;
   }
 }
@@ -238,10 +238,10 @@ function split(path: string): { parent: string; name: string } {
 export function returnOf(text: string): RawJson {
   if (text.startsWith('{"return": ')) return new RawJson(text.slice('{"return": '.length, -1));
   const { error } = JSON.parse(text) as { error: { class: string; desc: string } };
-  throw new QmpCommandError(error.class, error.desc);
+  throw new QMPCommandError(error.class, error.desc);
 }
 
 function serve(reply: { return: string } | undefined, path: string): unknown {
-  if (reply === undefined) throw new QmpCommandError("DeviceNotFound", `Device '${path}' not found`);
+  if (reply === undefined) throw new QMPCommandError("DeviceNotFound", `Device '${path}' not found`);
   return new RawJson(reply.return);
 }

@@ -10,7 +10,7 @@
  * The devices model (or a test) says when a balloon device exists with {@link Balloon.attach}/{@link
  * Balloon.detach}; this file depends on no device model.
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { VmApi } from "../types.ts";
 
 // The flows' guest RAM (-m 256); the fake models no other size yet.
@@ -35,7 +35,7 @@ export class Balloon {
     vm.command("balloon", (args) => {
       this.#requireDevice();
       const value = args.value as number;
-      if (value <= 0) throw new QmpCommandError("GenericError", "Parameter 'target' expects a size");
+      if (value <= 0) throw new QMPCommandError("GenericError", "Parameter 'target' expects a size");
       this.#target = Math.min(value, GUEST_RAM_BYTES);
     });
     vm.hmp("info balloon", () => {
@@ -84,7 +84,7 @@ export class Balloon {
 
   #requireDevice(): void {
     if (this.#device === undefined) {
-      throw new QmpCommandError("DeviceNotActive", "No balloon device has been activated");
+      throw new QMPCommandError("DeviceNotActive", "No balloon device has been activated");
     }
   }
 }

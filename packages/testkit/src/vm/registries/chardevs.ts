@@ -13,7 +13,7 @@
  */
 import { closeSync, openSync, unlinkSync } from "node:fs";
 import type { UnixSocketListener } from "bun";
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import { ghashOrder, inQdictOrder } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
@@ -58,7 +58,7 @@ export class Chardevs {
     const label = String(args.id);
     const backend = args.backend as { type: string; data: JsonObject };
     if (this.#chardevs.has(label) || this.#vm.monitors().some((m) => m.label === label)) {
-      throw new QmpCommandError("GenericError", `Chardev with id '${label}' already exists`);
+      throw new QMPCommandError("GenericError", `Chardev with id '${label}' already exists`);
     }
     const chardev = this.#open(label, backend, args["x-qmpkit-pty"], ctx);
     this.#chardevs.set(label, chardev);
@@ -67,11 +67,11 @@ export class Chardevs {
 
   remove(label: string): void {
     if (this.#vm.monitors().some((m) => m.label === label)) {
-      throw new QmpCommandError("GenericError", `Chardev '${label}' is busy`);
+      throw new QMPCommandError("GenericError", `Chardev '${label}' is busy`);
     }
     const chardev = this.#chardevs.get(label);
-    if (chardev === undefined) throw new QmpCommandError("GenericError", `Chardev '${label}' not found`);
-    if (chardev.frontendOpen) throw new QmpCommandError("GenericError", `Chardev '${label}' is busy`);
+    if (chardev === undefined) throw new QMPCommandError("GenericError", `Chardev '${label}' not found`);
+    if (chardev.frontendOpen) throw new QMPCommandError("GenericError", `Chardev '${label}' is busy`);
     chardev.close();
     this.#chardevs.delete(label);
   }
@@ -101,7 +101,7 @@ export class Chardevs {
       try {
         closeSync(openSync(path, data.append === true ? "a" : "w", 0o666));
       } catch (error) {
-        throw new QmpCommandError("GenericError", `Could not open '${path}': ${errnoText(error)}`);
+        throw new QMPCommandError("GenericError", `Could not open '${path}': ${errnoText(error)}`);
       }
       return simple("file");
     }
@@ -135,7 +135,7 @@ export class Chardevs {
         },
       });
     } catch (error) {
-      throw new QmpCommandError("GenericError", `Failed to bind socket to ${path}: ${errnoText(error)}`);
+      throw new QMPCommandError("GenericError", `Failed to bind socket to ${path}: ${errnoText(error)}`);
     }
     return {
       label,

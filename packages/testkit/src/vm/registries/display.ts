@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import { Runstate } from "../runstate.ts";
 import type { VmApi } from "../types.ts";
 
@@ -24,7 +24,7 @@ export class Display {
       const device = args.device as string | undefined;
       if (device !== undefined) vm.unimplemented(ctx, "screendump of a chosen device or head");
       if (this.#consoles.length === 0) {
-        throw new QmpCommandError("GenericError", "There is no console to take a screendump from");
+        throw new QMPCommandError("GenericError", "There is no console to take a screendump from");
       }
       const [width, height] = this.size();
       const path = String(args.filename);
@@ -34,7 +34,7 @@ export class Display {
       } catch (error) {
         const code = (error as { code?: string }).code;
         const reason = code === "ENOENT" ? "No such file or directory" : String(error);
-        throw new QmpCommandError("GenericError", `Unable to open ${path}: ${reason}`);
+        throw new QMPCommandError("GenericError", `Unable to open ${path}: ${reason}`);
       }
     });
   }

@@ -15,7 +15,7 @@
  * the file): a reader sees a dump, not the guest's memory. Created read-only for the owner, as QEMU does.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import { inQdictOrder } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
 import { Runstate } from "../runstate.ts";
@@ -49,7 +49,7 @@ export class Dump {
   }
 
   #dump(args: JsonObject, ctx: VmCommandContext): void {
-    if (this.active) throw new QmpCommandError("GenericError", "There is a dump in process, please wait.");
+    if (this.active) throw new QMPCommandError("GenericError", "There is a dump in process, please wait.");
     const format = (args.format as string | undefined) ?? "elf";
     if (format !== "elf") this.#vm.unimplemented(ctx, `dump-guest-memory in the ${format} format`);
     if (args.begin !== undefined || args.length !== undefined) {
@@ -64,10 +64,10 @@ export class Dump {
     } else if (protocol.startsWith("fd:")) {
       const name = protocol.slice(3);
       if (!this.#vm.get(Fds).hasNamed(name)) {
-        throw new QmpCommandError("GenericError", `File descriptor named '${name}' has not been found`);
+        throw new QMPCommandError("GenericError", `File descriptor named '${name}' has not been found`);
       }
     } else {
-      throw new QmpCommandError("GenericError", "Invalid parameter 'protocol'");
+      throw new QMPCommandError("GenericError", "Invalid parameter 'protocol'");
     }
     const resume = runstate.running;
     if (resume) runstate.enter("save-vm");
@@ -131,7 +131,7 @@ function writeCore(path: string, ramBytes: number): void {
         : code === "EACCES"
           ? "Permission denied"
           : String(error);
-    throw new QmpCommandError("GenericError", `Could not open '${path}': ${reason}`);
+    throw new QMPCommandError("GenericError", `Could not open '${path}': ${reason}`);
   }
   try {
     writeSync(fd, bytes);

@@ -12,7 +12,7 @@
  * it. The monitor notices that one came (see `MonitorSession.takeFd`), and the numbers reported here are the
  * fake's own, as a real process's would be arbitrary.
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import { inQdictOrder } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
@@ -43,7 +43,7 @@ export class Fds {
     vm.command("closefd", (args) => {
       const name = String(args.fdname);
       if (!this.#named.delete(name)) {
-        throw new QmpCommandError("GenericError", `File descriptor named '${name}' not found`);
+        throw new QMPCommandError("GenericError", `File descriptor named '${name}' not found`);
       }
     });
     vm.command("add-fd", (args, ctx) => this.#addFd(args, ctx));
@@ -58,7 +58,7 @@ export class Fds {
 
   #receive(ctx: VmCommandContext): number {
     if (ctx.takeFd?.() !== true) {
-      throw new QmpCommandError("GenericError", "No file descriptor supplied via SCM_RIGHTS");
+      throw new QMPCommandError("GenericError", "No file descriptor supplied via SCM_RIGHTS");
     }
     return this.#nextFd++;
   }
@@ -85,7 +85,7 @@ export class Fds {
     const matching = set?.filter((entry) => fd === undefined || entry.fd === fd) ?? [];
     if (matching.length === 0) {
       const name = fd === undefined ? `fdset-id:${id}` : `fdset-id:${id}, fd:${fd}`;
-      throw new QmpCommandError("GenericError", `File descriptor named '${name}' not found`);
+      throw new QMPCommandError("GenericError", `File descriptor named '${name}' not found`);
     }
     for (const entry of matching) entry.removed = true;
     if (this.#vm.machine.qemuVersion === "7.2") return;

@@ -5,7 +5,7 @@
  * with their polling properties. A device that uses a backend or an iothread marks it with {@link
  * Iothreads.use}; object-del then says "is in use".
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import { ghashOrder, inQdictOrder } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
 import { Objects } from "../objects.ts";
@@ -30,9 +30,9 @@ export class Iothreads {
       objects.defineType(qomType, {
         add: (_id, args) => {
           if (args.size === undefined)
-            throw new QmpCommandError("GenericError", "Parameter 'size' is missing");
+            throw new QMPCommandError("GenericError", "Parameter 'size' is missing");
           if (qomType === "memory-backend-file" && args["mem-path"] === undefined) {
-            throw new QmpCommandError("GenericError", "Parameter 'mem-path' is missing");
+            throw new QMPCommandError("GenericError", "Parameter 'mem-path' is missing");
           }
         },
         remove: (id) => this.#free(id),

@@ -8,7 +8,7 @@
  * Nothing is created on the host: no slirp stack, no tap interface, no socket. Whatever type the schema allows
  * is kept with its arguments, so a VM manager's bookkeeping sees what it asked for.
  */
-import { QmpCommandError } from "../../errors.ts";
+import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi } from "../types.ts";
 
@@ -43,11 +43,11 @@ export class Netdevs {
 
   add(args: JsonObject): void {
     const { id, type, ...options } = args as JsonObject & { id: string; type: string };
-    if (this.#netdevs.has(id)) throw new QmpCommandError("GenericError", `Duplicate ID '${id}'`);
+    if (this.#netdevs.has(id)) throw new QMPCommandError("GenericError", `Duplicate ID '${id}'`);
     this.#netdevs.set(id, { id, type, options, peer: undefined });
   }
 
   remove(id: string): void {
-    if (!this.#netdevs.delete(id)) throw new QmpCommandError("DeviceNotFound", `Device '${id}' not found`);
+    if (!this.#netdevs.delete(id)) throw new QMPCommandError("DeviceNotFound", `Device '${id}' not found`);
   }
 }
