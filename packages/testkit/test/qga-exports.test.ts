@@ -23,9 +23,14 @@ test("the root entry carries none of the guest agent", () => {
   expect(Object.keys(testkit).filter((name) => /qga|qemuga|qemu_ga/i.test(name))).toEqual([]);
 });
 
-test("package.json maps ., ./qga and ./cli to entries that exist", async () => {
+test("package.json maps ., ./qga, ./fake and ./cli to entries that exist", async () => {
   const manifest = await Bun.file(join(import.meta.dir, "../package.json")).json();
-  const entries = { ".": "./src/index.ts", "./qga": "./src/qga/index.ts", "./cli": "./src/cli.ts" };
+  const entries = {
+    ".": "./src/index.ts",
+    "./qga": "./src/qga/index.ts",
+    "./fake": "./src/fake-only.ts",
+    "./cli": "./src/cli.ts",
+  };
   expect(manifest.exports).toEqual(
     Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, { types: v, default: v }])),
   );
