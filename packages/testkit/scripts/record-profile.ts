@@ -315,6 +315,9 @@ async function recordMachine(
       await recorder.record({ command: "device-list-properties", args: { typename } });
       await recorder.record({ command: "qom-list-properties", args: { typename } });
     }
+    // Listing the types loads QEMU's modules, and the spice module adds its own command-line option group: what
+    // `query-command-line-options` lists from then on (the probe serves it once a client has loaded the module).
+    await recorder.record({ command: "query-command-line-options", args: { option: "spice" } });
 
     const greeting = recorder.greeting as RawMessage;
     const qemuVersion = ((greeting.msg.QMP as { version: { qemu: Record<string, number> } }).version.qemu ??

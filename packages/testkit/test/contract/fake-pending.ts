@@ -4,11 +4,7 @@
  * The flows the fake does not reproduce yet, each with what is missing. This is the only place a flow may be
  * excused; remove an entry as soon as the fake passes it (`bun run fidelity` shows how far each one gets).
  */
-export const FAKE_PENDING: Readonly<Record<string, string>> = {
-  probe:
-    "query-command-line-options lacks `spice`, which QEMU lists once device-list-properties of qxl has loaded " +
-    "the spice module",
-};
+export const FAKE_PENDING: Readonly<Record<string, string>> = {};
 
 /**
  * Flows the fake passes as 7.2 but not yet as 10.0 (`createFakeQemu({ qemuVersion: "10.0" })` against the 10.0

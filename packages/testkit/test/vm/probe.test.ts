@@ -91,6 +91,9 @@ describe("the probe subsystem", () => {
         // State (e.g. migration capabilities) belongs to other subsystems: until one models it, it is refused and
         // reported in fake.errors, which is checked below; everything answered must be QEMU's answer.
         if (fake.errors.some((e) => e.command === command)) continue;
+        // The profile recorded the option groups before any module was loaded; after libvirt's qom-list-types
+        // QEMU lists `spice` too, and so does the fake. The `probe` contract flow checks that answer against QEMU.
+        if (command === "query-command-line-options" && args === undefined) continue;
         if (stripId(reply) !== recorded.replyTextByKey(requestKey(command, args)))
           differing.push(requestKey(command, args));
       }
