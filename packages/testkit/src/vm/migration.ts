@@ -13,11 +13,11 @@
  * The fake writes no migration stream (an `exec:` command is not run), and an incoming migration over a socket
  * listens for nobody: it stays in `setup` as QEMU does until a source connects.
  */
-import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { QMPCommandError } from "../errors.ts";
 import { inQdictOrder } from "../qjson.ts";
 import type { JsonObject } from "../types.ts";
 import type { ClockTimer } from "./clock.ts";
+import { returnMembers } from "./return-members.ts";
 import { Runstate } from "./runstate.ts";
 import type { VmApi } from "./types.ts";
 
@@ -63,7 +63,7 @@ export class Migration {
       ? structuredClone(profile.returnOf<JsonObject>("query-migrate-parameters"))
       : {};
     // Which counters `ram` has is the schema's to say: 10.0 dropped `skipped`.
-    this.#ramMembers = membersOf(vm.machine.schema, "query-migrate", "ram");
+    this.#ramMembers = returnMembers(vm.machine.schema, "query-migrate", "ram");
 
     vm.command("query-migrate-capabilities", () => structuredClone(this.#capabilities));
     vm.command("migrate-set-capabilities", (args) => this.#setCapabilities(args));
@@ -292,14 +292,4 @@ export class Migration {
     }
     return status;
   }
-}
-
-/** The member names of `member`'s type in what `command` returns, from the machine's schema. */
-function membersOf(schema: readonly SchemaEntry[], command: string, member: string): string[] {
-  const byName = new Map(schema.map((e) => [e.name, e as SchemaEntry & JsonObject]));
-  const ret = byName.get(command)?.["ret-type"];
-  const info = byName.get(String(ret)) as { members?: { name: string; type: string }[] } | undefined;
-  const type = info?.members?.find((m) => m.name === member)?.type;
-  const stats = byName.get(String(type)) as { members?: { name: string }[] } | undefined;
-  return stats?.members?.map((m) => m.name) ?? [];
 }

@@ -11,9 +11,9 @@
  * - on q35, SeaBIOS answers a host reset by resetting the machine itself shortly after it runs again (twice on
  *   7.2, once on 10.0), but only once it has run at all since power-on.
  */
-import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { QMPCommandError } from "../errors.ts";
 import type { ClockTimer } from "./clock.ts";
+import { returnMembers } from "./return-members.ts";
 import type { VmApi } from "./types.ts";
 
 // QEMU's runstate_needs_reset(): states only a reset leaves.
@@ -197,13 +197,4 @@ export class Runstate {
       for (let i = 0; i < due; i++) this.requestReset("guest-reset");
     }, FIRMWARE_RESET_DELAY_MS);
   }
-}
-
-/** The member names of what `command` returns, from the machine's schema ([] when it is not an object). */
-function returnMembers(schema: readonly SchemaEntry[], command: string): string[] {
-  const entry = schema.find((e) => e.name === command && e["meta-type"] === "command");
-  const ret = entry === undefined ? undefined : (entry as { "ret-type"?: string })["ret-type"];
-  const type = schema.find((e) => e.name === ret);
-  const members = (type as { members?: { name: string }[] } | undefined)?.members;
-  return members?.map((m) => m.name) ?? [];
 }
