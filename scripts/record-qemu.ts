@@ -9,7 +9,8 @@
  *    from it (packages/qmp/src/qapi/qemu-<V>.ts),
  * 2. the machine profiles none and q35 (packages/testkit/profiles/qemu-<V>/),
  * 3. the contract flows' real-QEMU transcripts (packages/testkit/fixtures/flows/qemu-<V>/),
- * 4. what the emulator prints for -version, -help and the lists (packages/testkit/fixtures/qemu-<V>-cli.json),
+ * 4. what the emulator prints for -version, -help and the lists, its option table (packages/testkit/fixtures/
+ *    qemu-<V>-cli.json), and the outcome of each command-line case (qemu-<V>-cli-cases.json),
  * 5. with virsh installed, libvirt 9.0's scenario on that QEMU (packages/testkit/fixtures/libvirt/*-qemu-<V>-*).
  * Then `git diff --stat` shows what the QEMU now answers differently. Each step is its own script, run as a child
  * so that a failure names the step; the first failure stops the run.
@@ -103,6 +104,7 @@ process.stdout.write(
     `packages/testkit/profiles/qemu-${version}`,
     `packages/testkit/fixtures/flows/qemu-${version}`,
     `packages/testkit/fixtures/qemu-${version}-cli.json`,
+    `packages/testkit/fixtures/qemu-${version}-cli-cases.json`,
     `packages/testkit/fixtures/libvirt/libvirt-9.0-qemu-${version}-steps.txt`,
   ]),
 );

@@ -1,14 +1,16 @@
 /**
- * The recorded texts of QEMU 7.2 (or 10.0) the emulator prints or checks against (`fixtures/qemu-<V>-cli.json`,
- * written by `scripts/record-emulator.ts`). A dynamic import of a static path: read once, only by the emulator, and
+ * The recorded texts of QEMU 7.2 or 10.0 the emulator prints or checks against (`fixtures/qemu-<V>-cli.json`,
+ * written by `scripts/record-emulator.ts`: `-version`, `-help`, the lists, the option table), with that
+ * generation's {@link CliDialect}. A dynamic import of a static path: read once, only by the emulator, and
  * embedded by `bun build --compile`.
  */
 import { loadProfile } from "../profiles/profile.ts";
 import type { QemuRelease } from "../qemu-10.ts";
 import type { CliTexts } from "./command-line.ts";
+import { CLI_DIALECTS } from "./dialect.ts";
 import type { Catalogue } from "./validate.ts";
 
-/** Everything recorded: texts for `-version`/`-help` and the lists the checks use. */
+/** Everything recorded: texts for `-version`/`-help`, the option table and the lists the checks use. */
 export type RecordedCli = CliTexts & Catalogue;
 
 const loaded = new Map<QemuRelease, Promise<RecordedCli>>();
@@ -20,8 +22,8 @@ const CLI_FILES: Record<QemuRelease, () => Promise<{ default: unknown }>> = {
 };
 
 /**
- * Loads one generation's recorded command-line texts (`-version`, `-help`, the machine/CPU/device lists) and its
- * schema, once. The option table and the error texts of the checks are 7.2's for every generation.
+ * Loads one generation's recorded command-line texts (`-version`, `-help`, the machine/CPU/device lists, the
+ * option table) and its schema, once.
  */
 export function loadRecordedCli(qemuVersion: QemuRelease = "7.2"): Promise<RecordedCli> {
   let cli = loaded.get(qemuVersion);
@@ -30,8 +32,9 @@ export function loadRecordedCli(qemuVersion: QemuRelease = "7.2"): Promise<Recor
     // the machine's own profile, where the fixture would be a second parse of the same 187 KB.
     const schema = loadProfile({ qemuVersion, machine: "none" }).then((profile) => profile.schema());
     cli = Promise.all([CLI_FILES[qemuVersion](), schema]).then(([module, entries]) => ({
-      ...(module.default as Omit<RecordedCli, "schema">),
+      ...(module.default as Omit<RecordedCli, "schema" | "dialect">),
       schema: entries,
+      dialect: CLI_DIALECTS[qemuVersion],
     }));
     loaded.set(qemuVersion, cli);
   }

@@ -1,10 +1,11 @@
 /**
- * `qemu-system-x86_64`'s command line → an {@link EmulatorConfig}, failing as QEMU 7.2 fails. Two passes, as in
+ * `qemu-system-x86_64`'s command line → an {@link EmulatorConfig}, failing as the chosen QEMU (7.2 or 10.0) fails. Two passes, as in
  * QEMU: the first only checks that every option exists and has its argument; the second reads each option in
  * order, checking what QEMU checks at that point (sizes, on/off values, parameter names, JSON syntax).
  * What QEMU checks later (machine type, CPU model, device models, backends) is `validate.ts`'s job.
  */
-import { isQemuOption, MODELLED_OPTIONS, takesArgument } from "./option-table.ts";
+import type { CliDialect } from "./dialect.ts";
+import { isQemuOption, MODELLED_OPTIONS, type OptionTable, takesArgument } from "./option-table.ts";
 import {
   OptsSyntaxError,
   optsObject,
@@ -90,7 +91,7 @@ export interface EmulatorConfig {
 
 /** Parses `argv` (without the program name). Throws {@link EmulatorExit} for `-version`, `-help` and errors. */
 export function parseCommandLine(argv: readonly string[], prog: string, texts: CliTexts): EmulatorConfig {
-  checkOptionsExist(argv, prog);
+  checkOptionsExist(argv, prog, texts.options);
   const config: EmulatorConfig = {
     machine: { type: undefined, props: {} },
     accel: [],
@@ -126,7 +127,7 @@ export function parseCommandLine(argv: readonly string[], prog: string, texts: C
       fail(prog, undefined, `-hda ${raw}: the fake QEMU does not model disk images given without an option`);
     }
     const name = raw.replace(/^--?/, "");
-    const arg = takesArgument(name) ? (argv[i++] as string) : undefined;
+    const arg = takesArgument(texts.options, name) ? (argv[i++] as string) : undefined;
     const location = arg === undefined ? raw : `${raw} ${arg}`;
     try {
       readOption(config, name, arg ?? "", location, prog, texts);
@@ -144,21 +145,23 @@ export function parseCommandLine(argv: readonly string[], prog: string, texts: C
   return config;
 }
 
-/** The recorded texts QEMU prints for `-version`, `-help` and the `help` lists. */
+/** What one QEMU generation prints for `-version`, `-help` and the `help` lists, its options, its wording. */
 export interface CliTexts {
   readonly version: string;
   readonly help: string;
   readonly machineHelp: string;
   readonly accelHelp: string;
+  readonly options: OptionTable;
+  readonly dialect: CliDialect;
 }
 
-function checkOptionsExist(argv: readonly string[], prog: string): void {
+function checkOptionsExist(argv: readonly string[], prog: string, options: OptionTable): void {
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i] as string;
     if (!raw.startsWith("-") || raw === "-") continue;
     const name = raw.replace(/^--?/, "");
-    if (!isQemuOption(name)) fail(prog, raw, "invalid option");
-    if (takesArgument(name)) {
+    if (!isQemuOption(options, name)) fail(prog, raw, "invalid option");
+    if (takesArgument(options, name)) {
       if (i + 1 >= argv.length) fail(prog, raw, "requires an argument");
       i++;
     }
@@ -290,7 +293,11 @@ function readOption(
     case "overcommit": {
       const opts = parseOpts(arg);
       onlyKeys(opts, ["mem-lock", "cpu-pm"]);
-      onOff(optValue(opts, "mem-lock"), "mem-lock");
+      const memLock = texts.dialect.memLock;
+      const lock = optValue(opts, "mem-lock");
+      if (memLock === undefined) onOff(lock, "mem-lock");
+      else if (lock !== undefined && !memLock.values.includes(lock))
+        throw new OptsSyntaxError(memLock.refused);
       onOff(optValue(opts, "cpu-pm"), "cpu-pm");
       warn(config, prog, location, opts);
       return;

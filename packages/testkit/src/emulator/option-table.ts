@@ -1,149 +1,24 @@
 /**
- * Every option `qemu-system-x86_64` 7.2 knows, with whether it takes an argument (QEMU's `HAS_ARG`), so the
- * emulator fails the way QEMU does for an unknown option (`-foo: invalid option`) or a missing argument
- * (`-m: requires an argument`) — and, for an option QEMU knows but the fake does not model, says so instead of
- * ignoring it. `MODELLED` lists what the emulator implements (see `command-line.ts`).
+ * QEMU's option table: every option `qemu-system-x86_64` knows, with whether it takes an argument (QEMU's
+ * `HAS_ARG`), so the emulator fails the way QEMU does for an unknown option (`-foo: invalid option`) or a missing
+ * argument (`-m: requires an argument`) — and, for an option QEMU knows but the fake does not model, says so
+ * instead of ignoring it. The table differs by generation (10.0 dropped `-singlestep`, `-no-acpi`, `-chroot`…
+ * and added `-run-with`, `-shim`…), so it is recorded from each QEMU by `scripts/record-emulator.ts` into
+ * `fixtures/qemu-<V>-cli.json` (`options`). `MODELLED_OPTIONS` lists what the emulator implements (see
+ * `command-line.ts`); an option the chosen generation lacks is refused by the table before the model sees it.
  */
 
-const WITH_ARGUMENT = [
-  "M",
-  "machine",
-  "cpu",
-  "accel",
-  "smp",
-  "numa",
-  "add-fd",
-  "set",
-  "global",
-  "boot",
-  "m",
-  "mem-path",
-  "k",
-  "audio",
-  "audiodev",
-  "device",
-  "name",
-  "uuid",
-  "fda",
-  "fdb",
-  "hda",
-  "hdb",
-  "hdc",
-  "hdd",
-  "cdrom",
-  "blockdev",
-  "drive",
-  "mtdblock",
-  "sd",
-  "pflash",
-  "fsdev",
-  "virtfs",
-  "virtfs_synth",
-  "iscsi",
-  "usbdevice",
-  "display",
-  "spice",
-  "rotate",
-  "vga",
-  "vnc",
-  "acpitable",
-  "smbios",
-  "netdev",
-  "nic",
-  "net",
-  "chardev",
-  "tpmdev",
-  "bios",
-  "kernel",
-  "append",
-  "initrd",
-  "dtb",
-  "compat",
-  "fw_cfg",
-  "serial",
-  "parallel",
-  "monitor",
-  "qmp",
-  "qmp-pretty",
-  "mon",
-  "debugcon",
-  "pidfile",
-  "overcommit",
-  "gdb",
-  "d",
-  "D",
-  "dfilter",
-  "seed",
-  "L",
-  "xen-domid",
-  "action",
-  "loadvm",
-  "option-rom",
-  "rtc",
-  "icount",
-  "watchdog-action",
-  "echr",
-  "incoming",
-  "chroot",
-  "runas",
-  "sandbox",
-  "readconfig",
-  "trace",
-  "plugin",
-  "msg",
-  "dump-vmstate",
-  "object",
-  "semihosting-config",
-  "g",
-] as const;
+/** Option name (without dashes) → whether it takes an argument, as one QEMU binary has them. */
+export type OptionTable = Readonly<Record<string, boolean>>;
 
-const WITHOUT_ARGUMENT = [
-  "h",
-  "help",
-  "version",
-  "snapshot",
-  "usb",
-  "nographic",
-  "portrait",
-  "full-screen",
-  "win2k-hack",
-  "no-fd-bootchk",
-  "no-acpi",
-  "no-hpet",
-  "audio-help",
-  "singlestep",
-  "preconfig",
-  "S",
-  "s",
-  "enable-kvm",
-  "xen-attach",
-  "xen-domid-restrict",
-  "no-reboot",
-  "no-shutdown",
-  "daemonize",
-  "only-migratable",
-  "nodefaults",
-  "no-user-config",
-  "async-teardown",
-  "enable-sync-profile",
-  "semihosting",
-  "mem-prealloc",
-  "nodefconfig",
-  "old-param",
-  "prom-env",
-] as const;
-
-const ARGUMENT_TAKERS: ReadonlySet<string> = new Set(WITH_ARGUMENT);
-const KNOWN: ReadonlySet<string> = new Set<string>([...WITH_ARGUMENT, ...WITHOUT_ARGUMENT]);
-
-/** Whether QEMU 7.2 has the option (name without dashes). */
-export function isQemuOption(name: string): boolean {
-  return KNOWN.has(name);
+/** Whether the QEMU whose table this is has the option (name without dashes). */
+export function isQemuOption(table: OptionTable, name: string): boolean {
+  return Object.hasOwn(table, name);
 }
 
 /** Whether the option takes an argument. */
-export function takesArgument(name: string): boolean {
-  return ARGUMENT_TAKERS.has(name);
+export function takesArgument(table: OptionTable, name: string): boolean {
+  return table[name] === true;
 }
 
 /** The options the emulator implements; any other option QEMU knows is refused with a clear message. */

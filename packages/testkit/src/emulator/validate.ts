@@ -1,5 +1,5 @@
 /**
- * The checks QEMU 7.2 makes after reading the whole command line — machine type and properties, accelerator,
+ * The checks QEMU (7.2 or 10.0, worded by its {@link CliDialect}) makes after reading the whole command line — machine type and properties, accelerator,
  * CPU model, topology, `-rtc`/`-boot` values, monitors' chardevs, and every `-object`/`-blockdev`/`-netdev`/
  * `-device`/`-audiodev`/`-drive` — with QEMU's texts. The lists come from the recorded `-machine help`,
  * `-cpu help`, `-device help` and the introspection schema.
@@ -8,10 +8,12 @@ import { existsSync } from "node:fs";
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { QAPISchema } from "../dispatch/schema-args.ts";
 import { type EmulatorConfig, EmulatorExit, fail, type StartupOperation } from "./command-line.ts";
+import type { CliDialect } from "./dialect.ts";
 import { typeKeyvalArguments } from "./keyval-types.ts";
 
-/** What QEMU 7.2 lists for `-machine help`, `-cpu help`, `-device help` and `-machine TYPE,help`. */
+/** What one QEMU lists for `-machine help`, `-cpu help`, `-device help` and `-machine TYPE,help`. */
 export interface Catalogue {
+  readonly dialect: CliDialect;
   readonly machineHelp: string;
   readonly machineProps: Readonly<Record<string, string>>;
   readonly cpuHelp: string;
@@ -39,7 +41,7 @@ export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, pro
   checkRtc(config, prog);
   checkBoot(config, prog);
   const machine = resolveMachine(config.machine.type, catalogue, prog);
-  checkSmp(config, prog);
+  checkSmp(config, catalogue.dialect, prog);
   for (const chardev of config.chardevs) {
     if (
       chardev.backend === "socket" &&
@@ -55,7 +57,7 @@ export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, pro
     if (op.command !== "device_add") checkBackend(op, schema, prog);
   }
   checkMachineProps(config, machine, catalogue, prog);
-  checkAccelerators(config, prog);
+  checkAccelerators(config, catalogue.dialect, prog);
   if (config.cpu !== undefined) {
     const model = config.cpu.split(",")[0] ?? "";
     if (!cpuModels(catalogue).has(model)) fail(prog, undefined, `unable to find CPU model '${model}'`);
@@ -74,13 +76,16 @@ export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, pro
  * QEMU tries the accelerators in order (`accel=kvm:tcg`, or several `-accel`): one that fails prints why, and the
  * next is tried ("falling back to tcg"); when the last fails, QEMU exits 1. KVM fails where /dev/kvm is missing.
  */
-function checkAccelerators(config: EmulatorConfig, prog: string): void {
+function checkAccelerators(config: EmulatorConfig, dialect: CliDialect, prog: string): void {
   const accels = config.accel.length === 0 ? [{ name: "tcg", location: undefined }] : config.accel;
   for (const [index, accel] of accels.entries()) {
     if (accel.name !== "kvm" || existsSync("/dev/kvm")) return;
     const where = accel.location === undefined ? "" : `${accel.location}: `;
+    const open = "Could not access KVM kernel module: No such file or directory\n";
     config.notices.push(
-      { text: "Could not access KVM kernel module: No such file or directory\n", stamped: false },
+      dialect.kvmOpenReported
+        ? { text: `${prog}: ${where}${open}`, stamped: true }
+        : { text: open, stamped: false },
       { text: `${prog}: ${where}failed to initialize kvm: No such file or directory\n`, stamped: true },
     );
     const next = accels[index + 1];
@@ -103,10 +108,8 @@ function resolveMachine(type: string | undefined, catalogue: Catalogue, prog: st
     if (type === undefined ? description.includes("(default)") : name === type) resolved = alias ?? name;
   }
   if (resolved === undefined) {
-    throw new EmulatorExit(
-      1,
-      `${prog}: unsupported machine type\nUse -machine help to list supported machines\n`,
-    );
+    const why = catalogue.dialect.unsupportedMachine.replace("{type}", type ?? "");
+    throw new EmulatorExit(1, `${prog}: ${why}\nUse -machine help to list supported machines\n`);
   }
   const family =
     resolved === "none"
@@ -125,7 +128,13 @@ function checkMachineProps(
   catalogue: Catalogue,
   prog: string,
 ): void {
-  const help = catalogue.machineProps[machine.type];
+  // Only the generation's own versioned types were recorded; an older one of the family (`pc-q35-7.2` on 10.0)
+  // has the same properties.
+  const help =
+    catalogue.machineProps[machine.type] ??
+    Object.entries(catalogue.machineProps).find(
+      ([type]) => machine.family !== "none" && type.startsWith(machine.type.replace(/\d+\.\d+$/, "")),
+    )?.[1];
   if (help === undefined) return;
   const known = new Set([...help.matchAll(/^ {2}([\w.-]+)=/gm)].map((m) => m[1]));
   for (const prop of Object.keys(config.machine.props)) {
@@ -133,7 +142,7 @@ function checkMachineProps(
   }
 }
 
-function checkSmp(config: EmulatorConfig, prog: string): void {
+function checkSmp(config: EmulatorConfig, dialect: CliDialect, prog: string): void {
   if (config.smp === undefined) return;
   const values: Record<string, number> = {};
   for (const [key, text] of Object.entries(config.smp.props)) {
@@ -141,9 +150,8 @@ function checkSmp(config: EmulatorConfig, prog: string): void {
     values[key] = Number(text);
   }
   if (Object.values(values).some((v) => v === 0)) {
-    config.warnings.push(
-      `${prog}: warning: Deprecated CPU topology (considered invalid): CPU topology parameters must be greater than zero\n`,
-    );
+    if (dialect.smpZero.fatal) fail(prog, undefined, dialect.smpZero.text);
+    config.warnings.push(`${prog}: ${dialect.smpZero.text}\n`);
   }
   const cpus = values.cpus || 1;
   const sockets = values.sockets || 1;

@@ -18,6 +18,7 @@ export async function runCase(
   args: readonly string[],
   dir: string,
   placeholder: string,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<CaseOutcome> {
   const socket = join(dir, "probe.sock");
   const argv = args.map((arg) => arg.replaceAll(placeholder, dir));
@@ -26,7 +27,7 @@ export async function runCase(
     stdout: "pipe",
     stderr: "pipe",
     cwd: dir,
-    env: { ...process.env, DISPLAY: "", WAYLAND_DISPLAY: "" },
+    env: { ...process.env, DISPLAY: "", WAYLAND_DISPLAY: "", ...env },
   });
   const stdout = new Response(proc.stdout).text();
   const stderr = new Response(proc.stderr).text();
