@@ -1,11 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { HMP_HELP, HMP_HELP_INFO } from "../../../packages/testkit/src/vm/hmp-text.ts";
+import { loadProfile } from "../../../packages/testkit/src/profiles/profile.ts";
 import { completeHmp, hmpCompletionSource } from "../src/shell/hmp-complete.ts";
 import { hmpCpuIndex } from "../src/shell/parse.ts";
 import { findInHistory } from "../src/shell/reverse-search.ts";
 
-// The help texts QEMU 7.2 printed, as the testkit recorded them.
-const source = hmpCompletionSource(HMP_HELP, HMP_HELP_INFO);
+// The help texts QEMU 7.2 printed, as the testkit's profile recorded them.
+const recorded = await loadProfile({ qemuVersion: "7.2", machine: "none" });
+const helpText = (line: string) =>
+  recorded.returnOf<string>("human-monitor-command", { "command-line": line });
+const source = hmpCompletionSource(helpText("help"), helpText("help info"));
 
 describe("HMP completion from QEMU's help text", () => {
   test("command words and their aliases; continuation lines are not commands", () => {

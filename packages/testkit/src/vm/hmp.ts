@@ -2,50 +2,88 @@
  * HMP through QMP (`human-monitor-command`): QEMU's command words and aliases from its `help` text, the texts it
  * prints for an unknown command, and a registry the other subsystems fill (`vm.hmp("info status", …)`). A
  * command QEMU has but no subsystem registered is refused loudly rather than answered wrongly.
+ *
+ * `help` and `help info` are the profile's recordings, so each generation has its own commands (10.0 dropped
+ * `singlestep` and `info profile`, added `one-insn-per-tb` and `info cryptodev`…) and its own wording. A machine
+ * without a profile (unit tests of the VM) knows only the commands its subsystems register.
  */
 import { QMPCommandError } from "../errors.ts";
+import type { MachineProfile } from "../profiles/profile.ts";
 import type { JsonObject } from "../types.ts";
-import { HMP_HELP, HMP_HELP_INFO } from "./hmp-text.ts";
 import type { HmpCommand, HmpContext, VmApi, VmCommandContext } from "./types.ts";
 
-/** Each top-level HMP command's help text (with its continuation lines), and its aliases, from `help`. */
-const HMP_HELP_LINES = new Map<string, string>();
-const HMP_ALIASES = new Map<string, string>();
-{
+/** One QEMU's HMP help, parsed: what `help`, `help CMD` and `info` print, and which words it knows. */
+interface HmpHelp {
+  /** `help` (and `?`). */
+  readonly help: string;
+  /** `help info` (and `info` alone). */
+  readonly helpInfo: string;
+  /** Each top-level command's help text (with its continuation lines), by its first name. */
+  readonly lines: ReadonlyMap<string, string>;
+  /** Alias → first name (`c` → `cont`). */
+  readonly aliases: ReadonlyMap<string, string>;
+  readonly infoCommands: ReadonlySet<string>;
+}
+
+const parsedHelp = new WeakMap<MachineProfile, HmpHelp>();
+
+function recordedHelp(profile: MachineProfile | undefined): HmpHelp {
+  const cached = profile === undefined ? undefined : parsedHelp.get(profile);
+  if (cached !== undefined) return cached;
+  const text = (line: string): string => {
+    const reply = profile?.reply("human-monitor-command", { "command-line": line });
+    return reply?.kind === "return" ? (reply.value() as string) : "";
+  };
+  const help = text("help");
+  const helpInfo = text("help info");
+  const lines = new Map<string, string>();
+  const aliases = new Map<string, string>();
   let current: string | undefined;
-  for (const line of HMP_HELP.split("\r\n")) {
+  for (const line of help.split("\r\n")) {
     if (line === "") continue;
     if (/^\s/.test(line) && current !== undefined) {
-      HMP_HELP_LINES.set(current, `${HMP_HELP_LINES.get(current) ?? ""}${line}\r\n`);
+      lines.set(current, `${lines.get(current) ?? ""}${line}\r\n`);
       continue;
     }
     const names = (line.split(" ")[0] ?? "").split("|");
     current = names[0] ?? "";
-    HMP_HELP_LINES.set(current, `${line}\r\n`);
-    for (const alias of names.slice(1)) HMP_ALIASES.set(alias, current);
+    lines.set(current, `${line}\r\n`);
+    for (const alias of names.slice(1)) aliases.set(alias, current);
   }
+  const infoCommands = new Set(
+    helpInfo
+      .split("\r\n")
+      .filter((line) => line.startsWith("info "))
+      .map((line) => line.split(" ")[1] ?? ""),
+  );
+  const parsed = { help, helpInfo, lines, aliases, infoCommands };
+  if (profile !== undefined) parsedHelp.set(profile, parsed);
+  return parsed;
 }
-const HMP_INFO_COMMANDS = new Set(
-  HMP_HELP_INFO.split("\r\n")
-    .filter((line) => line.startsWith("info "))
-    .map((line) => line.split(" ")[1] ?? ""),
-);
 
 /** The HMP command registry and `human-monitor-command`. */
 export class Hmp {
   readonly #vm: VmApi;
   readonly #commands = new Map<string, HmpCommand>();
+  #parsedHelp: HmpHelp | undefined;
 
   constructor(vm: VmApi) {
     this.#vm = vm;
     vm.command("human-monitor-command", (args, ctx) => this.#run(args, ctx));
     this.register("help", ([sub = ""]) => {
-      if (sub === "") return HMP_HELP;
-      if (sub === "info") return HMP_HELP_INFO;
-      return HMP_HELP_LINES.get(HMP_ALIASES.get(sub) ?? sub) ?? `unknown command: '${sub}'\r\n`;
+      const help = this.#help();
+      if (sub === "") return help.help;
+      if (sub === "info") return help.helpInfo;
+      return help.lines.get(help.aliases.get(sub) ?? sub) ?? `unknown command: '${sub}'\r\n`;
     });
     // The monitor's own history is empty for a monitor driven through QMP.
     this.register("info history", () => "");
+  }
+
+  /** Parsed on the first HMP command: most sessions never send one. */
+  #help(): HmpHelp {
+    this.#parsedHelp ??= recordedHelp(this.#vm.machine.profile);
+    return this.#parsedHelp;
   }
 
   /** Registers `name` (`"stop"`, or `"info status"` for an `info` subcommand). */
@@ -65,7 +103,8 @@ export class Hmp {
     const words = line.split(/\s+/).filter((w) => w.length > 0);
     const [word = "", sub = ""] = words;
     if (word === "") return "";
-    const name = HMP_ALIASES.get(word) ?? word;
+    const help = this.#help();
+    const name = help.aliases.get(word) ?? word;
     const context: HmpContext = {
       client: ctx.client,
       command: ctx.command,
@@ -76,15 +115,15 @@ export class Hmp {
       line,
     };
     if (name === "info") {
-      if (sub === "") return HMP_HELP_INFO;
+      if (sub === "") return help.helpInfo;
       const handler = this.#commands.get(`info ${sub}`);
       if (handler !== undefined) return handler(words.slice(2), context);
-      if (!HMP_INFO_COMMANDS.has(sub)) return `unknown command: 'info ${sub}'\r\n`;
+      if (!help.infoCommands.has(sub)) return `unknown command: 'info ${sub}'\r\n`;
       return this.#vm.unimplemented(ctx, `HMP command '${words.join(" ")}'`);
     }
     const handler = this.#commands.get(name);
     if (handler !== undefined) return handler(words.slice(1), context);
-    if (!HMP_HELP_LINES.has(name)) return `unknown command: '${word}'\r\n`;
+    if (!help.lines.has(name)) return `unknown command: '${word}'\r\n`;
     return this.#vm.unimplemented(ctx, `HMP command '${words.join(" ")}'`);
   }
 }
