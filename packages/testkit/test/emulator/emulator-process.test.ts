@@ -1,17 +1,17 @@
 /**
  * The emulator as a process, launched the way programs launch QEMU: libvirt's inherited listening fd, several
  * monitors on one VM, `-daemonize` + `-pidfile`, `-S`/`-name`/`-uuid`, `quit`, and steering from outside with
- * `QMPKIT_FAKE_QEMU_SCRIPT`/`QMPKIT_FAKE_QEMU_LOG`. Where real QEMU is installed, the same command line is run on
- * it too and the observable outcome compared.
+ * `QMPKIT_FAKE_QEMU_SCRIPT`/`QMPKIT_FAKE_QEMU_LOG`. The emulator runs as 7.2 and as 10.0; where the real QEMU of
+ * that generation is here (the Debian 13 tree for 10.0), the same command line is run on it too and the observable
+ * outcome compared.
  */
 
 import { dlopen, ptr } from "bun:ffi";
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@qmpkit/qmp";
-import { skipWithoutQemu } from "../../src/index.ts";
+import { qemu10Binary, requireQemu10, skipWithoutQemu, skipWithoutQemu10 } from "../../src/index.ts";
 import { within } from "../helpers.ts";
 import { EMULATOR_MAIN } from "./emulator-binary.ts";
 
@@ -33,7 +33,8 @@ afterEach(async () => {
 });
 
 function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "qmpkit-emu-proc-"));
+  // /tmp: the one directory the QEMU 10.0 tree shares with the host.
+  const dir = mkdtempSync(join("/tmp", "qmpkit-emu-proc-"));
   dirs.push(dir);
   return dir;
 }
@@ -89,16 +90,57 @@ async function talk(path: string, commands: string[]): Promise<unknown[]> {
   return answers;
 }
 
-const binaries = [
-  { name: "the emulator", command: EMULATOR, skip: false },
-  { name: "real QEMU", command: QEMU, skip: skipWithoutQemu() },
+/**
+ * The fake and the real QEMU of each generation, side by side: what one does, the other must. `status` is the
+ * generation's `query-status` shape (10.0 dropped `singlestep`).
+ */
+const binaries: {
+  name: string;
+  command: string[];
+  env?: Record<string, string>;
+  skip: boolean;
+  require?: () => void;
+  version: { major: number; minor: number };
+  status: (status: string) => Record<string, unknown>;
+}[] = [
+  {
+    name: "the emulator",
+    command: EMULATOR,
+    skip: false,
+    version: { major: 7, minor: 2 },
+    status: (status) => ({ status, singlestep: false, running: status === "running" }),
+  },
+  {
+    name: "real QEMU",
+    command: QEMU,
+    skip: skipWithoutQemu(),
+    version: { major: 7, minor: 2 },
+    status: (status) => ({ status, singlestep: false, running: status === "running" }),
+  },
+  {
+    name: "the emulator as 10.0",
+    command: EMULATOR,
+    env: { QMPKIT_FAKE_QEMU_VERSION: "10.0" },
+    skip: false,
+    version: { major: 10, minor: 0 },
+    status: (status) => ({ status, running: status === "running" }),
+  },
+  {
+    name: "real QEMU 10.0",
+    command: [qemu10Binary()],
+    skip: skipWithoutQemu10(),
+    require: requireQemu10,
+    version: { major: 10, minor: 0 },
+    status: (status) => ({ status, running: status === "running" }),
+  },
 ];
 
 describe("launched as libvirt launches QEMU", () => {
-  for (const { name, command, skip } of binaries) {
+  for (const { name, command, env, skip, require, version, status: statusOf } of binaries) {
     test.skipIf(skip)(
       `${name}: serves QMP on an inherited listening fd (-chardev socket,fd=3 + -mon)`,
       async () => {
+        require?.();
         const path = join(tempDir(), "monitor.sock");
         const socket = listeningSocket(path);
         const child = launch(
@@ -111,14 +153,12 @@ describe("launched as libvirt launches QEMU", () => {
             "-mon",
             "chardev=charmonitor,id=monitor,mode=control",
           ],
-          { fd: socket.fd },
+          { fd: socket.fd, ...(env === undefined ? {} : { env }) },
         );
         socket.close();
         const [greeting, status] = await within(talk(path, ["query-status"]), 15_000, "the monitor on fd 3");
-        expect(greeting).toMatchObject({
-          QMP: { version: { qemu: { major: 7, minor: 2 } }, capabilities: ["oob"] },
-        });
-        expect(status).toEqual({ status: "prelaunch", singlestep: false, running: false });
+        expect(greeting).toMatchObject({ QMP: { version: { qemu: version }, capabilities: ["oob"] } });
+        expect(status).toEqual(statusOf("prelaunch"));
         expect(await within(child.exited, 10_000, "exit after quit")).toBe(0);
       },
       30_000,
@@ -127,20 +167,18 @@ describe("launched as libvirt launches QEMU", () => {
 });
 
 describe("process behaviour", () => {
-  for (const { name, command, skip } of binaries) {
+  for (const { name, command, env, skip, require, status: statusOf } of binaries) {
     test.skipIf(skip)(
       `${name}: -daemonize returns 0 once the monitor listens; -pidfile names the daemon`,
       async () => {
+        require?.();
         const dir = tempDir();
         const [socket, pidfile] = [join(dir, "qmp.sock"), join(dir, "qemu.pid")];
-        const parent = launch(command, [
-          ...BASE,
-          "-qmp",
-          `unix:${socket},server=on,wait=off`,
-          "-pidfile",
-          pidfile,
-          "-daemonize",
-        ]);
+        const parent = launch(
+          command,
+          [...BASE, "-qmp", `unix:${socket},server=on,wait=off`, "-pidfile", pidfile, "-daemonize"],
+          env === undefined ? {} : { env },
+        );
         expect(await within(parent.exited, 15_000, "the daemonizing parent")).toBe(0);
         // The daemon keeps none of the caller's pipes: reading them to EOF ends (libvirt's probe does this).
         const output = Promise.all([new Response(parent.stdout).text(), new Response(parent.stderr).text()]);
@@ -165,22 +203,27 @@ describe("process behaviour", () => {
     test.skipIf(skip)(
       `${name}: -S, -name and -uuid show in query-status, query-name and query-uuid`,
       async () => {
+        require?.();
         const socket = join(tempDir(), "qmp.sock");
         const uuid = "209f318e-0e3d-4846-8bf8-ec1212548752";
-        launch(command, [
-          ...BASE,
-          "-S",
-          "-name",
-          "guest=vm1,debug-threads=on",
-          "-uuid",
-          uuid,
-          "-qmp",
-          `unix:${socket},server=on,wait=off`,
-        ]);
+        launch(
+          command,
+          [
+            ...BASE,
+            "-S",
+            "-name",
+            "guest=vm1,debug-threads=on",
+            "-uuid",
+            uuid,
+            "-qmp",
+            `unix:${socket},server=on,wait=off`,
+          ],
+          env === undefined ? {} : { env },
+        );
         await appears(socket);
         const [, status, vmName, vmUuid] = await talk(socket, ["query-status", "query-name", "query-uuid"]);
         expect({ status, vmName, vmUuid }).toEqual({
-          status: { status: "prelaunch", singlestep: false, running: false },
+          status: statusOf("prelaunch"),
           vmName: { name: "vm1" },
           vmUuid: { UUID: uuid },
         });
