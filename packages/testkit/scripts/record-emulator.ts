@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { qemu10Binary } from "../src/qemu-10.ts";
 import { CLI_CASE_DIR, CLI_CASES } from "../test/emulator/cli-cases.ts";
+import { type CaseOutcome, runCase } from "../test/emulator/run-case.ts";
 
 const { values } = parseArgs({
   options: {
@@ -45,71 +46,6 @@ if (wanted !== undefined && tag !== wanted) throw new Error(`${binary} is QEMU $
 const FIXTURES = join(import.meta.dir, "..", "fixtures");
 const fixture = join(FIXTURES, `qemu-${tag}-cli.json`);
 const casesFixture = join(FIXTURES, `qemu-${tag}-cli-cases.json`);
-
-interface Outcome {
-  stdout: string;
-  stderr: string;
-  status: number;
-  started: boolean;
-}
-
-async function run(args: readonly string[], dir: string): Promise<Outcome> {
-  const socket = join(dir, "probe.sock");
-  const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: dir });
-  const stdout = new Response(proc.stdout).text();
-  const stderr = new Response(proc.stderr).text();
-  let started = false;
-  const deadline = Date.now() + 10_000;
-  while (proc.exitCode === null && proc.signalCode === null && Date.now() < deadline) {
-    // The socket exists, and even the greeting comes, before QEMU installs its SIGTERM handler; a command's reply
-    // comes from the main loop, after it.
-    if (existsSync(socket) && (await answered(socket))) {
-      started = true;
-      proc.kill("SIGTERM");
-      break;
-    }
-    await Bun.sleep(10);
-  }
-  if (proc.exitCode === null && !started) proc.kill("SIGKILL");
-  const status = await proc.exited;
-  return { stdout: await stdout, stderr: normalise(await stderr, proc.pid), status, started };
-}
-
-async function answered(path: string): Promise<boolean> {
-  const { promise, resolve } = Promise.withResolvers<boolean>();
-  const timer = setTimeout(() => resolve(false), 5000);
-  let received = "";
-  try {
-    const socket = await Bun.connect({
-      unix: path,
-      socket: {
-        data(s, chunk) {
-          received += chunk.toString();
-          if (received.includes('"QMP"') && !received.includes("qmp_capabilities")) {
-            received += "qmp_capabilities";
-            s.write('{"execute":"qmp_capabilities"}\n');
-          }
-          if (received.includes('"return"')) resolve(true);
-        },
-        close: () => resolve(false),
-      },
-    });
-    const ok = await promise;
-    socket.end();
-    return ok;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The signal line names the sender (this recorder): keep its shape, not its pid. */
-function normalise(text: string, _pid: number): string {
-  return text
-    .replace(/from pid \d+ \([^)]*\)/g, "from pid <pid> (<name>)")
-    .replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z /gm, "<timestamp> ");
-}
 
 async function text(args: string[]): Promise<string> {
   const proc = Bun.spawn([binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
@@ -168,15 +104,12 @@ try {
   }
   const earlier = (existsSync(casesFixture) ? JSON.parse(readFileSync(casesFixture, "utf8")) : {}) as Record<
     string,
-    Outcome
+    CaseOutcome
   >;
-  const cases: Record<string, Outcome> = {};
+  const cases: Record<string, CaseOutcome> = {};
   for (const testCase of CLI_CASES) {
     if (testCase.only !== undefined && testCase.only !== tag) continue;
-    const args = testCase.args.map((arg) => arg.replaceAll(CLI_CASE_DIR, dir));
-    const outcome = await run(args, dir);
-    outcome.stderr = outcome.stderr.replaceAll(dir, CLI_CASE_DIR);
-    outcome.stdout = outcome.stdout.replaceAll(dir, CLI_CASE_DIR);
+    const outcome = await runCase([binary], testCase.args, dir, CLI_CASE_DIR);
     const kept = earlier[testCase.name];
     if (testCase.withoutKvm && !outcome.stderr.includes("Could not access KVM kernel module")) {
       // This QEMU found KVM, so the case shows nothing of the fallback it is about: keep what a host without

@@ -1,7 +1,8 @@
 /**
  * Runs one command line as QEMU would be run (a child process in `dir`), and, when its `probe.sock` monitor
- * answers `qmp_capabilities`, stops it with SIGTERM. The same procedure as `scripts/record-emulator.ts`, so fake
- * and real outcomes compare. Bounded: a process that neither exits nor starts within 10 s is killed.
+ * answers `qmp_capabilities`, stops it with SIGTERM. The one procedure behind the recordings of real QEMU
+ * (`scripts/record-emulator.ts`, `scripts/record-drives.ts`) and the replays against the fake, so their outcomes
+ * compare. Bounded: a process that neither exits nor starts within 10 s is killed.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -13,12 +14,21 @@ export interface CaseOutcome {
   started: boolean;
 }
 
+export interface RunCaseOptions {
+  /**
+   * Called once the monitor at `socket` has answered, before the SIGTERM: a second client may connect (the
+   * probe's connection is closed by then). What it throws stops the process and rejects the run.
+   */
+  whileStarted?: (socket: string) => Promise<void>;
+}
+
 export async function runCase(
   command: readonly string[],
   args: readonly string[],
   dir: string,
   placeholder: string,
   env: Readonly<Record<string, string>> = {},
+  options: RunCaseOptions = {},
 ): Promise<CaseOutcome> {
   const socket = join(dir, "probe.sock");
   const argv = args.map((arg) => arg.replaceAll(placeholder, dir));
@@ -32,10 +42,18 @@ export async function runCase(
   const stdout = new Response(proc.stdout).text();
   const stderr = new Response(proc.stderr).text();
   let started = false;
+  let failure: unknown;
   const deadline = Date.now() + 10_000;
   while (proc.exitCode === null && proc.signalCode === null && Date.now() < deadline) {
+    // The socket exists, and even the greeting comes, before QEMU installs its SIGTERM handler; a command's reply
+    // comes from the main loop, after it.
     if (existsSync(socket) && (await answers(socket))) {
       started = true;
+      try {
+        await options.whileStarted?.(socket);
+      } catch (error) {
+        failure = error;
+      }
       proc.kill("SIGTERM");
       break;
     }
@@ -43,9 +61,11 @@ export async function runCase(
   }
   if (proc.exitCode === null && !started) proc.kill("SIGKILL");
   const status = await proc.exited;
+  if (failure !== undefined) throw failure;
   const normalise = (text: string) =>
     text
       .replaceAll(dir, placeholder)
+      // The signal line names the sender (this runner): keep its shape, not its pid.
       .replace(/from pid \d+ \([^)]*\)/g, "from pid <pid> (<name>)")
       .replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z /gm, "<timestamp> ");
   return { stdout: normalise(await stdout), stderr: normalise(await stderr), status, started };
