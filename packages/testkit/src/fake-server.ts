@@ -21,6 +21,7 @@ import type {
   JsonObject,
   ReceivedMessage,
 } from "./types.ts";
+import { type CommandLineDrive, Drives } from "./vm/block/drives.ts";
 import { type FakeClock, ManualClock, RealClock } from "./vm/clock.ts";
 import { Guest } from "./vm/guest.ts";
 import { loadMachine, type Machine } from "./vm/machine.ts";
@@ -246,6 +247,14 @@ export class FakeQemu implements AsyncDisposable {
       afterReply: (fn) => fn(),
     });
     return true;
+  }
+
+  /**
+   * @internal For the emulator: the command line's `-drive` (no QMP command creates one), with QEMU's errors as
+   * {@link QMPCommandError}s, as {@link runAtStart}'s commands throw them.
+   */
+  addDriveAtStart(options: Readonly<Record<string, string>>): CommandLineDrive {
+    return this.#vm.get(Drives).fromCommandLine(options);
   }
 
   #servers(): MonitorServer[] {

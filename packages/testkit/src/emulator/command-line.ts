@@ -436,7 +436,13 @@ function readOption(
     case "drive": {
       const opts = parseOpts(arg);
       warn(config, prog, location, opts);
-      config.operations.push({ command: "drive", args: optsObject(opts), json: false, location });
+      const args = optsObject(opts);
+      // QemuOpts refuses a second id in the option list as it reads it, before any drive is opened.
+      const id = args.id;
+      if (id !== undefined && config.operations.some((op) => op.command === "drive" && op.args.id === id)) {
+        throw new OptsSyntaxError(`Duplicate ID '${String(id)}' for drive`);
+      }
+      config.operations.push({ command: "drive", args, json: false, location });
       return;
     }
     default:

@@ -115,7 +115,7 @@ export async function runEmulator(
 
 async function serve(
   config: EmulatorConfig,
-  family: string,
+  family: "none" | "q35",
   schema: readonly SchemaEntry[],
   io: EmulatorIO,
   prog: string,
@@ -167,7 +167,7 @@ async function serve(
     if (firstMonitor !== undefined) {
       fake = await openVm(firstMonitor, config, family, prog, script, options.qemuVersion ?? "7.2");
       fakes.push(fake);
-      await createAtStart(fake, config, ptys, prog, schema);
+      await createAtStart(fake, config, ptys, prog, schema, io.stderr);
       script?.started(fake);
       for (const endpoint of moreMonitors) {
         try {
@@ -200,17 +200,11 @@ async function serve(
 async function openVm(
   endpoint: MonitorEndpoint,
   config: EmulatorConfig,
-  family: string,
+  family: "none" | "q35",
   prog: string,
   script: ScriptControl | undefined,
   qemuVersion: QemuRelease,
 ): Promise<FakeQemu> {
-  if (family !== "none" && family !== "q35") {
-    throw new EmulatorExit(
-      1,
-      `${prog}: the fake QEMU models the machines none and q35 (pc-q35-*); give -machine q35 or -machine none\n`,
-    );
-  }
   try {
     const fake = await createFakeQemu({
       ...endpoint.listen,

@@ -2,7 +2,8 @@
  * The seam between the command line and the VM model: what `-chardev`, `-object`, `-blockdev`, `-netdev` and
  * `-device` create is created through the very QMP commands that hotplug the same things (`chardev-add`,
  * `object-add`, `blockdev-add`, `netdev_add`, `device_add`), in QEMU's order (chardevs, objects, block nodes,
- * netdevs, devices), before any monitor client is served. So a node or device from the command line exists in
+ * drives, netdevs, devices), before any monitor client is served; `-drive`, which no QMP command creates, through
+ * the block layer's own drive_new (`FakeQemu.addDriveAtStart`). So a node or device from the command line exists in
  * the model exactly as a hotplugged one, and every subsystem written later works for both without knowing about
  * the emulator.
  *
@@ -13,6 +14,8 @@
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { QMPCommandError } from "../errors.ts";
 import type { FakeQemu } from "../fake-server.ts";
+import type { JsonObject } from "../types.ts";
+import type { CommandLineDrive } from "../vm/block/drives.ts";
 import type { ChardevSpec, EmulatorConfig, StartupOperation } from "./command-line.ts";
 import { EmulatorExit } from "./command-line.ts";
 import { typeKeyvalArguments } from "./keyval-types.ts";
@@ -24,19 +27,25 @@ const ORDER: readonly StartupOperation["command"][] = [
   "device_add",
 ];
 
-/** Creates the command line's chardevs (those no monitor serves), objects, nodes, netdevs and devices. */
+/**
+ * Creates the command line's chardevs (those no monitor serves), objects, nodes, drives, netdevs and devices.
+ * `-drive` comes after `-blockdev` (QEMU's configure_blockdev), and the device of an `if=virtio` drive after every
+ * `-device`, as QEMU appends it to the device list; what a drive warns of goes to `stderr`.
+ */
 export async function createAtStart(
   fake: FakeQemu,
   config: EmulatorConfig,
   ptys: ReadonlyMap<string, string>,
   prog: string,
   schema: readonly SchemaEntry[],
+  stderr: { write(text: string): unknown },
 ): Promise<void> {
   const monitored = new Set(config.monitors.map((m) => m.chardev));
   for (const chardev of config.chardevs) {
     if (monitored.has(chardev.id)) continue;
     await run(fake, prog, chardev.location, "chardev-add", chardevArguments(chardev, ptys));
   }
+  const driveDevices: { location: string; args: JsonObject }[] = [];
   for (const command of ORDER) {
     for (const op of config.operations) {
       if (op.command !== command) continue;
@@ -45,12 +54,33 @@ export async function createAtStart(
         op.json || command === "device_add" ? op.args : typeKeyvalArguments(schema, command, op.args);
       await run(fake, prog, op.location, command, args);
     }
+    if (command === "blockdev-add") {
+      for (const op of config.operations) {
+        if (op.command !== "drive") continue;
+        let drive: CommandLineDrive;
+        try {
+          drive = fake.addDriveAtStart(op.args as Record<string, string>);
+        } catch (error) {
+          throw refusal(prog, op.location, error);
+        }
+        if (drive.warning !== undefined) stderr.write(drive.warning);
+        if (drive.device !== undefined) driveDevices.push({ location: op.location, args: drive.device });
+      }
+    }
   }
+  for (const device of driveDevices) await run(fake, prog, device.location, "device_add", device.args);
   for (const op of config.operations) {
-    if (op.command === "drive" || op.command === "audiodev") {
+    if (op.command === "audiodev") {
       notCreated(fake, op.command, `${op.location}: not modelled by the fake, accepted but not created`);
     }
   }
+}
+
+/** What the VM model refused, as QEMU's `prog: LOCATION: error` exit; anything else is a bug to rethrow. */
+function refusal(prog: string, location: string, error: unknown): unknown {
+  return error instanceof QMPCommandError
+    ? new EmulatorExit(1, `${prog}: ${location}: ${error.desc}\n`)
+    : error;
 }
 
 async function run(
@@ -60,17 +90,18 @@ async function run(
   command: string,
   args: Record<string, unknown>,
 ): Promise<void> {
+  let created: boolean;
   try {
-    if (!(await fake.runAtStart(command, args))) {
-      notCreated(
-        fake,
-        command,
-        `${location}: no subsystem implements ${command} yet, accepted but not created`,
-      );
-    }
+    created = await fake.runAtStart(command, args);
   } catch (error) {
-    if (error instanceof QMPCommandError) throw new EmulatorExit(1, `${prog}: ${location}: ${error.desc}\n`);
-    throw error;
+    throw refusal(prog, location, error);
+  }
+  if (!created) {
+    notCreated(
+      fake,
+      command,
+      `${location}: no subsystem implements ${command} yet, accepted but not created`,
+    );
   }
 }
 

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { QAPISchema } from "../dispatch/schema-args.ts";
+import { MODELLED_DRIVE_KEYS } from "../vm/block/drives.ts";
 import { type EmulatorConfig, EmulatorExit, fail, type StartupOperation } from "./command-line.ts";
 import type { CliDialect } from "./dialect.ts";
 import { typeKeyvalArguments } from "./keyval-types.ts";
@@ -31,7 +32,11 @@ export interface ResolvedMachine {
 const AUDIODEV_DRIVERS = ["none", "alsa", "oss", "pa", "sdl", "sndio", "spice", "dbus", "wav", "jack"];
 
 /** Runs the checks in QEMU's order; throws {@link EmulatorExit} with QEMU's message on the first failure. */
-export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, prog: string): ResolvedMachine {
+export function validateConfig(
+  config: EmulatorConfig,
+  catalogue: Catalogue,
+  prog: string,
+): ResolvedMachine & { readonly family: "none" | "q35" } {
   for (const [index, monitor] of config.monitors.entries()) {
     if (!config.chardevs.some((c) => c.id === monitor.chardev)) {
       const location = config.monLocations[index - (config.monitors.length - config.monLocations.length)];
@@ -41,6 +46,15 @@ export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, pro
   checkRtc(config, prog);
   checkBoot(config, prog);
   const machine = resolveMachine(config.machine.type, catalogue, prog);
+  if (machine.family !== "none" && machine.family !== "q35") {
+    // A machine QEMU has but the fake does not model must never start as something else.
+    fail(
+      prog,
+      undefined,
+      `-machine ${machine.type}: qmpkit's fake QEMU models only the machines none and q35 (pc-q35-*); ` +
+        "give -machine q35 or -machine none",
+    );
+  }
   checkSmp(config, catalogue.dialect, prog);
   for (const chardev of config.chardevs) {
     if (
@@ -54,7 +68,7 @@ export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, pro
   }
   const schema = new QAPISchema(catalogue.schema);
   for (const op of config.operations) {
-    if (op.command !== "device_add") checkBackend(op, schema, prog);
+    if (op.command !== "device_add") checkBackend(op, schema, machine, prog);
   }
   checkMachineProps(config, machine, catalogue, prog);
   checkAccelerators(config, catalogue.dialect, prog);
@@ -69,7 +83,7 @@ export function validateConfig(config: EmulatorConfig, catalogue: Catalogue, pro
     if (typeof driver !== "string") fail(prog, op.location, "Parameter 'driver' is missing");
     if (!devices.has(driver)) fail(prog, op.location, `'${driver}' is not a valid device model name`);
   }
-  return machine;
+  return { type: machine.type, family: machine.family };
 }
 
 /**
@@ -198,7 +212,12 @@ function checkBoot(config: EmulatorConfig, prog: string): void {
   }
 }
 
-function checkBackend(op: StartupOperation, schema: QAPISchema, prog: string): void {
+function checkBackend(
+  op: StartupOperation,
+  schema: QAPISchema,
+  machine: ResolvedMachine,
+  prog: string,
+): void {
   const args = op.json ? op.args : typeKeyvalArguments(schema.entries, commandOf(op), op.args);
   if (op.command === "audiodev") {
     if (typeof args.driver !== "string") fail(prog, op.location, "Parameter 'driver' is missing");
@@ -209,10 +228,7 @@ function checkBackend(op: StartupOperation, schema: QAPISchema, prog: string): v
     return;
   }
   if (op.command === "drive") {
-    const file = args.file;
-    if (typeof file === "string" && !existsSync(file)) {
-      fail(prog, op.location, `Could not open '${file}': No such file or directory`);
-    }
+    checkDrive(op, schema, machine, prog);
     return;
   }
   const problem = schema.checkArguments(commandOf(op), args);
@@ -220,6 +236,50 @@ function checkBackend(op: StartupOperation, schema: QAPISchema, prog: string): v
   if (op.command === "blockdev-add" && typeof args["node-name"] !== "string") {
     fail(prog, op.location, "'node-name' must be specified for the root node");
   }
+}
+
+const DRIVE_INTERFACES = ["none", "ide", "scsi", "floppy", "pflash", "mtd", "sd", "virtio", "xen"];
+
+/**
+ * `-drive` as QEMU's drive_new checks it (interface, media, format, then the image), and what the fake does not
+ * model refused by name rather than half-built: keys beyond {@link MODELLED_DRIVE_KEYS}, interfaces other than
+ * `none` and `virtio`, formats other than raw and qcow2.
+ */
+function checkDrive(op: StartupOperation, schema: QAPISchema, machine: ResolvedMachine, prog: string): void {
+  const options = op.args as Record<string, string>;
+  const notModelled: (what: string) => never = (what) =>
+    fail(prog, op.location, `${what} is not modelled by qmpkit's fake QEMU (see the testkit README)`);
+  for (const key of Object.keys(options)) {
+    if (!(MODELLED_DRIVE_KEYS as readonly string[]).includes(key)) notModelled(`the -drive option '${key}'`);
+  }
+  const kind = options.if ?? (machine.family === "none" ? "none" : "ide");
+  if (!DRIVE_INTERFACES.includes(kind)) fail(prog, op.location, `unsupported bus type '${kind}'`);
+  const media = options.media ?? "disk";
+  if (media !== "disk" && media !== "cdrom") fail(prog, op.location, `'${media}' invalid media`);
+  if (kind === "virtio" && machine.family === "none") {
+    fail(prog, op.location, "No 'PCI' bus found for device 'virtio-blk-pci'");
+  }
+  if (kind !== "none" && kind !== "virtio") {
+    notModelled(`-drive if=${kind}${options.if === undefined ? " (the default on q35)" : ""}`);
+  }
+  const format = options.format;
+  if (format !== undefined && format !== "raw" && format !== "qcow2") {
+    if (!blockDrivers(schema).includes(format)) fail(prog, op.location, `Unknown driver '${format}'`);
+    notModelled(`-drive format=${format}`);
+  }
+  const file = options.file;
+  if (file === undefined) notModelled("a -drive without file= (an empty drive)");
+  if (!existsSync(file)) fail(prog, op.location, `Could not open '${file}': No such file or directory`);
+}
+
+/** The block drivers this QEMU knows: blockdev-add's `driver` enum. */
+function blockDrivers(schema: QAPISchema): string[] {
+  const byName = new Map(schema.entries.map((entry) => [entry.name, entry]));
+  const command = schema.command("blockdev-add");
+  const args = command === undefined ? undefined : byName.get(command["arg-type"]);
+  const member = args?.["meta-type"] === "object" ? args.members.find((m) => m.name === "driver") : undefined;
+  const driverEnum = member === undefined ? undefined : byName.get(member.type);
+  return driverEnum?.["meta-type"] === "enum" ? [...(driverEnum.values ?? [])] : [];
 }
 
 function commandOf(op: StartupOperation): string {

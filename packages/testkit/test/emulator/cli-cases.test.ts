@@ -113,3 +113,53 @@ for (const { version, recorded, qemu, skip, require } of GENERATIONS) {
     }, 60_000);
   });
 }
+
+/**
+ * Command lines real QEMU accepts but the fake does not model: each must fail at once, with status 1 and a
+ * message that names what is not modelled, never start as something else.
+ */
+describe("fake-qemu refuses by name what it does not model", () => {
+  const refused: [string, string[], string][] = [
+    [
+      "-machine pc",
+      ["-machine", "pc"],
+      "-machine pc-i440fx-7.2: qmpkit's fake QEMU models only the machines",
+    ],
+    ["-machine microvm", ["-machine", "microvm"], "-machine microvm: qmpkit's fake QEMU models only"],
+    ["-machine isapc", ["-machine", "isapc,accel=tcg"], "-machine isapc: qmpkit's fake QEMU models only"],
+    [
+      "-drive on q35's default IDE",
+      ["-machine", "q35", "-drive", "file=/dev/null,format=raw"],
+      "-drive if=ide (the default on q35) is not modelled",
+    ],
+    [
+      "-drive if=scsi",
+      ["-machine", "q35", "-drive", "file=/dev/null,format=raw,if=scsi"],
+      "-drive if=scsi is not modelled",
+    ],
+    [
+      "-drive cache=",
+      ["-machine", "q35", "-drive", "file=/dev/null,if=none,cache=none"],
+      "the -drive option 'cache' is not modelled",
+    ],
+    [
+      "-drive format=vmdk",
+      ["-machine", "q35", "-drive", "file=/dev/null,if=none,format=vmdk"],
+      "-drive format=vmdk is not modelled",
+    ],
+  ];
+  for (const [name, args, message] of refused) {
+    test(name, async () => {
+      const dir = tempDir("qmpkit-emu-refused-");
+      try {
+        const qmp = ["-qmp", `unix:${CLI_CASE_DIR}/probe.sock,server=on,wait=off`];
+        const got = await runCase(["bun", MAIN, "fake-qemu"], [...args, ...qmp], dir, CLI_CASE_DIR);
+        expect({ started: got.started, status: got.status }).toEqual({ started: false, status: 1 });
+        expect(got.stderr).toContain(message);
+        expect(got.stderr.split("\n").filter((line) => line !== "")).toHaveLength(1);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 20_000);
+  }
+});

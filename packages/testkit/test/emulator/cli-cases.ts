@@ -10,6 +10,7 @@ import type { QemuRelease } from "../../src/qemu-10.ts";
 export const CLI_CASE_DIR = "<dir>";
 
 const base = ["-machine", "none", "-nodefaults", "-display", "none"];
+const q35 = ["-machine", "q35,accel=tcg", "-m", "256", "-nodefaults", "-display", "none"];
 const qmp = ["-qmp", `unix:${CLI_CASE_DIR}/probe.sock,server=on,wait=off`];
 
 export interface CliCase {
@@ -109,6 +110,40 @@ export const CLI_CASES: readonly CliCase[] = [
   bad("blockdev keyval without node-name", "-blockdev", "driver=null-co"),
   bad("blockdev of an unknown driver", "-blockdev", '{"driver":"nosuch","node-name":"a"}'),
   bad("drive of a missing file", "-drive", "file=/nonexistent/disk.img,if=none"),
+  // -drive is recorded on 7.2 only (the fake's -drive follows 7.2's drive_new).
+  ...[
+    bad("drive of an unknown format", "-drive", "file=/dev/null,format=bogus"),
+    bad("drive on an unknown interface", "-drive", "file=/dev/null,format=raw,if=bogus"),
+    bad("drive of an unknown media", "-drive", "file=/dev/null,format=raw,media=bogus"),
+    bad("drive if=virtio without a PCI bus", "-drive", "file=/dev/null,format=raw,if=virtio"),
+    // Opening the image and creating devices come after the monitor is set up: these give the fake one too.
+    good("drive not in the format given", ...base, "-drive", "file=/dev/null,format=qcow2,if=none"),
+    bad(
+      "drive with a duplicate id",
+      "-drive",
+      "file=/dev/null,format=raw,if=none,id=d0",
+      "-drive",
+      "file=/nonexistent/disk.img,if=none,id=d0",
+    ),
+    good(
+      "device on a drive that does not exist",
+      ...q35,
+      "-drive",
+      "file=/dev/null,format=raw,if=none,id=d0",
+      "-device",
+      "virtio-blk-pci,drive=d1",
+    ),
+    good(
+      "drive used by two devices",
+      ...q35,
+      "-drive",
+      "file=/dev/null,format=raw,if=none,id=d0",
+      "-device",
+      "virtio-blk-pci,drive=d0",
+      "-device",
+      "virtio-blk-pci,drive=d0",
+    ),
+  ].map((c): CliCase => ({ ...c, only: "7.2" })),
   bad("netdev without id", "-netdev", "user"),
   bad("netdev JSON without id", "-netdev", '{"type":"user"}'),
   bad("netdev of an unknown type", "-netdev", "nosuch,id=n"),
@@ -116,7 +151,7 @@ export const CLI_CASES: readonly CliCase[] = [
   bad("audiodev of an unknown driver", "-audiodev", "nosuch,id=a"),
   // Command lines that start
   good("none machine", ...base),
-  good("q35 machine", "-machine", "q35,accel=tcg", "-m", "256", "-nodefaults", "-display", "none"),
+  good("q35 machine", ...q35),
   good("short-form boolean", ...base, "-msg", "timestamp"),
   good("smp zero warns", ...base, "-smp", "0"),
   good("nographic", "-machine", "none", "-nodefaults", "-nographic"),

@@ -86,7 +86,9 @@ export class Block {
       };
       return drive;
     }
-    const node = this.#nodes.get(nodeName) ?? drive;
+    // A named BlockBackend takes one device; only a node name gets a BlockBackend of its own per device.
+    if (drive !== undefined) throw generic(`Drive '${nodeName}' is already in use by another device`);
+    const node = this.#nodes.get(nodeName);
     if (node === undefined) throw generic(`Property '${property}' can't find value '${nodeName}'`);
     const holder =
       node.attachment !== undefined
