@@ -8,19 +8,21 @@
  * the results of a few probes (second client, oversized line) for the fixtures README.
  *
  * Deliberately self-contained: it speaks to QEMU over a raw Bun.connect socket with its own
- * newline framing, so the recording never depends on the library whose behaviour it checks.
+ * newline framing, so the recording never depends on the library whose behaviour it checks; only the
+ * write queue is protocol-core's SocketWriter, which hands the kernel the given bytes unchanged.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { SocketWriter } from "@qmpkit/protocol-core";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Msg = { [key: string]: Json };
 
 const FIXTURES = join(import.meta.dir, "..", "fixtures");
 
-/** One QMP connection: newline framing in, a write queue that survives short writes out. */
+/** One QMP connection: newline framing in; out, protocol-core's write queue (it survives short writes). */
 class Wire {
   /** Raw received bytes, kept so line endings and exact text can be inspected. */
   readonly raw: Buffer[] = [];
@@ -31,9 +33,8 @@ class Wire {
   #socket: Bun.Socket<undefined> | undefined;
   #partial: Buffer[] = [];
   #inbox: Msg[] = [];
-  #outbox: Uint8Array[] = [];
+  #writer: SocketWriter | undefined;
   #wake: (() => void) | undefined;
-  #drained: (() => void) | undefined;
 
   static async open(path: string): Promise<Wire> {
     const wire = new Wire();
@@ -41,19 +42,19 @@ class Wire {
       unix: path,
       socket: {
         data: (_s, chunk) => wire.#receive(chunk),
-        drain: () => wire.#flush(),
-        close: () => {
-          wire.closed = true;
-          wire.#notify();
-          wire.#drained?.();
-        },
-        error: () => {
-          wire.closed = true;
-          wire.#notify();
-        },
+        drain: () => wire.#writer?.onDrain(),
+        close: () => wire.#close(),
+        error: () => wire.#close(),
       },
     });
+    wire.#writer = new SocketWriter(wire.#socket);
     return wire;
+  }
+
+  #close(): void {
+    this.closed = true;
+    this.#writer?.drop();
+    this.#notify();
   }
 
   #notify(): void {
@@ -84,32 +85,10 @@ class Wire {
     if (this.#inbox.length > 0) this.#notify();
   }
 
-  #flush(): void {
-    const socket = this.#socket;
-    while (socket && this.#outbox.length > 0) {
-      const head = this.#outbox[0] as Uint8Array;
-      const n = socket.write(head, 0, head.length);
-      if (n < 0) {
-        this.#outbox = [];
-        break;
-      }
-      if (n < head.length) {
-        this.#outbox[0] = head.subarray(n);
-        return; // resumed by the drain handler
-      }
-      this.#outbox.shift();
-    }
-    this.#drained?.();
-  }
-
   /** Queue raw text and resolve once every byte has been handed to the kernel (or the socket closed). */
   send(text: string): Promise<void> {
-    this.#outbox.push(new TextEncoder().encode(text));
-    const done = new Promise<void>((resolve) => {
-      this.#drained = resolve;
-    });
-    this.#flush();
-    return done;
+    this.#writer?.write(text);
+    return this.#writer?.flushed() ?? Promise.resolve();
   }
 
   /** The next message, or undefined after `ms` of silence or on close. */

@@ -1,10 +1,12 @@
 /**
  * A QEMU for recording and a QMP peer that keeps QEMU's reply text byte for byte. Deliberately independent of
- * the qmpkit client: what the profile records must not depend on the code it is used to check. QEMU ends every
+ * the qmpkit client: what the profile records must not depend on the code it is used to check. Only the write
+ * queue is shared (protocol-core's SocketWriter), which sends the given bytes unchanged. QEMU ends every
  * message it sends with `\r\n` and never puts a raw newline inside one, so line framing is exact on this side.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { SocketWriter } from "@qmpkit/protocol-core";
 
 /** One message as QEMU wrote it (`text`, without the line end) and parsed (`msg`, for routing only). */
 export interface RawMessage {
@@ -98,7 +100,7 @@ export class RawQMP {
   #socket: Bun.Socket<undefined> | undefined;
   #partial: Buffer[] = [];
   #inbox: RawMessage[] = [];
-  #outbox: Uint8Array[] = [];
+  #writer: SocketWriter | undefined;
   #wake: (() => void) | undefined;
   #nextId = 0;
   closed = false;
@@ -111,16 +113,18 @@ export class RawQMP {
       unix: path,
       socket: {
         data: (_s, chunk) => peer.#receive(chunk),
-        drain: () => peer.#flush(),
+        drain: () => peer.#writer?.onDrain(),
         close: () => peer.#close(),
         error: () => peer.#close(),
       },
     });
+    peer.#writer = new SocketWriter(peer.#socket);
     return peer;
   }
 
   #close(): void {
     this.closed = true;
+    this.#writer?.drop();
     this.#notify();
   }
 
@@ -143,23 +147,6 @@ export class RawQMP {
     }
     if (start < chunk.length) this.#partial.push(chunk.subarray(start));
     if (this.#inbox.length > 0) this.#notify();
-  }
-
-  #flush(): void {
-    const socket = this.#socket;
-    while (socket && this.#outbox.length > 0) {
-      const head = this.#outbox[0] as Uint8Array;
-      const n = socket.write(head, 0, head.length);
-      if (n < 0) {
-        this.#outbox = [];
-        return;
-      }
-      if (n < head.length) {
-        this.#outbox[0] = head.subarray(n);
-        return; // the drain handler resumes
-      }
-      this.#outbox.shift();
-    }
   }
 
   /** The next message, or undefined after `ms` without one or once the connection is closed. */
@@ -185,8 +172,7 @@ export class RawQMP {
   async execute(command: string, args?: unknown, timeoutMs = 60_000): Promise<RawMessage> {
     const id = `r${++this.#nextId}`;
     const request = args === undefined ? { execute: command, id } : { execute: command, arguments: args, id };
-    this.#outbox.push(new TextEncoder().encode(`${JSON.stringify(request)}\n`));
-    this.#flush();
+    this.#writer?.write(`${JSON.stringify(request)}\n`);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const message = await this.next(Math.max(1, deadline - Date.now()));
