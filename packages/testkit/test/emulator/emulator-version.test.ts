@@ -40,42 +40,36 @@ async function run(argv: string[], env: Record<string, string>) {
 
 const emulator = [process.execPath, EMULATOR_MAIN];
 
+/** The emulator as QEMU 10.0 on `machine`, serving QMP; resolves with the monitor's path once it exists. */
+async function startAs10(machine: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "qmpkit-emu-version-"));
+  dirs.push(dir);
+  const socket = join(dir, "qmp.sock");
+  const qmp = `unix:${socket},server=on,wait=off`;
+  const child = Bun.spawn(
+    [...emulator, "-machine", machine, "-nodefaults", "-display", "none", "-qmp", qmp],
+    {
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+      env: { ...process.env, QMPKIT_FAKE_QEMU_VERSION: "10.0" },
+    },
+  );
+  children.push(child);
+  const appeared = (async () => {
+    while (!existsSync(socket)) await Bun.sleep(10);
+  })();
+  await within(appeared, 10_000, "the monitor socket");
+  return socket;
+}
+
 describe("QMPKIT_FAKE_QEMU_VERSION", () => {
   test("10.0: -version says QEMU 10.0.13, and the monitor greets as 10.0 without singlestep", async () => {
     const version = await run([...emulator, "-version"], { QMPKIT_FAKE_QEMU_VERSION: "10.0" });
     expect(version).toMatchObject({ status: 0, stderr: "" });
     expect(version.stdout).toStartWith("QEMU emulator version 10.0.13 (Debian 1:10.0.13+ds-0+deb13u1)\n");
 
-    const dir = mkdtempSync(join(tmpdir(), "qmpkit-emu-version-"));
-    dirs.push(dir);
-    const socket = join(dir, "qmp.sock");
-    const child = Bun.spawn(
-      [
-        ...emulator,
-        "-machine",
-        "none",
-        "-nodefaults",
-        "-display",
-        "none",
-        "-qmp",
-        `unix:${socket},server=on,wait=off`,
-      ],
-      {
-        stdin: "ignore",
-        stdout: "ignore",
-        stderr: "pipe",
-        env: { ...process.env, QMPKIT_FAKE_QEMU_VERSION: "10.0" },
-      },
-    );
-    children.push(child);
-    await within(
-      (async () => {
-        while (!existsSync(socket)) await Bun.sleep(10);
-      })(),
-      10_000,
-      "the monitor socket",
-    );
-    const client = await connect(socket);
+    const client = await connect(await startAs10("none"));
     expect(client.greeting?.QMP.version.qemu).toEqual({ micro: 13, minor: 0, major: 10 });
     expect(await client.executeUntyped("query-status")).toEqual({ status: "running", running: true });
     await client.disconnect();
@@ -102,36 +96,7 @@ describe.skipIf(skipWithoutQemu10())("against the real QEMU 10.0", () => {
 
   test("-machine q35 is 10.0's q35: query-machines marks pc-q35-10.0 as the alias target", async () => {
     requireQemu10();
-    const dir = mkdtempSync(join(tmpdir(), "qmpkit-emu-version-"));
-    dirs.push(dir);
-    const socket = join(dir, "qmp.sock");
-    const child = Bun.spawn(
-      [
-        ...emulator,
-        "-machine",
-        "q35",
-        "-nodefaults",
-        "-display",
-        "none",
-        "-qmp",
-        `unix:${socket},server=on,wait=off`,
-      ],
-      {
-        stdin: "ignore",
-        stdout: "ignore",
-        stderr: "pipe",
-        env: { ...process.env, QMPKIT_FAKE_QEMU_VERSION: "10.0" },
-      },
-    );
-    children.push(child);
-    await within(
-      (async () => {
-        while (!existsSync(socket)) await Bun.sleep(10);
-      })(),
-      10_000,
-      "the monitor socket",
-    );
-    const client = await connect(socket);
+    const client = await connect(await startAs10("q35"));
     const machines = (await client.executeUntyped("query-machines")) as { name: string; alias?: string }[];
     expect(machines.find((m) => m.alias === "q35")?.name).toBe("pc-q35-10.0");
     await client.disconnect();

@@ -2,30 +2,18 @@
  * The block node registry: blockdev-add/del with QEMU 7.2's refusals, query-named-block-nodes (newest first,
  * QEMU's filenames), block_resize changing the host file, and the attach hook devices use.
  */
-import { afterEach, expect, test } from "bun:test";
+import { expect, onTestFinished, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type ExecuteError, type QMPClient } from "@qmpkit/qmp";
-import { createFakeQemu, type FakeQemu } from "../../src/index.ts";
+import { connect, type ExecuteError } from "@qmpkit/qmp";
+import { createFakeQemu } from "../../src/index.ts";
+import { fakeSession } from "./fake-session.ts";
 
 const MiB = 1024 * 1024;
-const fakes: FakeQemu[] = [];
-const clients: QMPClient[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnect().catch(() => {});
-  for (const f of fakes.splice(0)) await f.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 async function setup() {
-  const fake = await createFakeQemu({ status: "prelaunch" });
-  fakes.push(fake);
-  const client = await connect(fake.address);
-  clients.push(client);
-  const dir = mkdtempSync(join(tmpdir(), "qmpkit-block-"));
-  dirs.push(dir);
+  const { client, dir } = await fakeSession({ status: "prelaunch" });
   const run = (command: string, args?: Record<string, unknown>) => client.executeUntyped(command, args);
   const failure = (command: string, args?: Record<string, unknown>) =>
     run(command, args).then(
@@ -116,17 +104,16 @@ test("block_resize changes the host file under a raw node; null-co cannot be res
 });
 
 test("nodes created at start (the emulator's -blockdev, client 0) are the same nodes a client then sees", async () => {
-  const fake = await createFakeQemu({ status: "prelaunch" });
-  fakes.push(fake);
+  // No client yet while the nodes are made: the session's dir only, and a fake of its own.
+  await using fake = await createFakeQemu({ status: "prelaunch" });
   const dir = mkdtempSync(join(tmpdir(), "qmpkit-block-"));
-  dirs.push(dir);
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   await Bun.write(join(dir, "d.raw"), new Uint8Array(MiB));
   expect(
     await fake.runAtStart("blockdev-add", { "node-name": "f", driver: "file", filename: join(dir, "d.raw") }),
   ).toBe(true);
   expect(await fake.runAtStart("blockdev-add", { "node-name": "r", driver: "raw", file: "f" })).toBe(true);
-  const client = await connect(fake.address);
-  clients.push(client);
+  await using client = await connect(fake.address);
   const nodes = (await client.executeUntyped("query-named-block-nodes", { flat: true })) as NodeInfo[];
   expect(nodes.map((n) => [n["node-name"], n.image["virtual-size"]])).toEqual([
     ["r", MiB],

@@ -2,31 +2,16 @@
  * Block jobs on the manual clock: progress at the speed limit, READY, the verbs each state refuses, completion
  * and cancellation with QEMU 7.2's event order, and blockdev-create writing an image blockdev-add reads back.
  */
-import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { connect, type ExecuteError, type QMPClient } from "@qmpkit/qmp";
-import { createFakeQemu, type FakeQemu } from "../../src/index.ts";
+import type { ExecuteError } from "@qmpkit/qmp";
+import { fakeSession } from "./fake-session.ts";
 
 const MiB = 1024 * 1024;
 type NodeInfo = Record<string, unknown> & { image: Record<string, unknown> };
-const fakes: FakeQemu[] = [];
-const clients: QMPClient[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnect().catch(() => {});
-  for (const f of fakes.splice(0)) await f.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 async function setup() {
-  const fake = await createFakeQemu({ clock: "manual", status: "prelaunch" });
-  fakes.push(fake);
-  const client = await connect(fake.address);
-  clients.push(client);
-  const dir = mkdtempSync(join(tmpdir(), "qmpkit-jobs-"));
-  dirs.push(dir);
+  const { fake, client, dir } = await fakeSession({ clock: "manual", status: "prelaunch" });
   const run = (command: string, args?: Record<string, unknown>) => client.executeUntyped(command, args);
   const failure = (command: string, args?: Record<string, unknown>) =>
     run(command, args).then(

@@ -2,22 +2,13 @@
  * Migration on the fake's manual clock: the events and states real QEMU 7.2/10.0 go through (the migration flows
  * check the same against QEMU live), driven step by step with `fake.clock.advance`.
  */
-import { afterEach, expect, test } from "bun:test";
-import { connect, type ExecuteError, type QMPClient } from "@qmpkit/qmp";
-import { createFakeQemu, type FakeQemu, type FakeQemuOptions } from "../../src/index.ts";
-
-const fakes: FakeQemu[] = [];
-const clients: QMPClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnect().catch(() => {});
-  for (const f of fakes.splice(0)) await f.close();
-});
+import { expect, test } from "bun:test";
+import type { ExecuteError } from "@qmpkit/qmp";
+import type { FakeQemuOptions } from "../../src/index.ts";
+import { fakeSession } from "./fake-session.ts";
 
 async function setup(options: FakeQemuOptions = {}, events = true) {
-  const fake = await createFakeQemu({ machine: "q35", clock: "manual", ...options });
-  fakes.push(fake);
-  const client = await connect(fake.address);
-  clients.push(client);
+  const { fake, client } = await fakeSession({ machine: "q35", clock: "manual", ...options });
   const tap = client.listen({ names: ["MIGRATION", "MIGRATION_PASS", "STOP", "RESUME"] });
   await client.execute("migrate-set-capabilities", {
     capabilities: [{ capability: "events", state: events }],

@@ -3,29 +3,15 @@
  * descriptors, the dump file and its event order, and refusals without a balloon or display device. What needs
  * a device (the balloon, screendump) is in registries-hooks.test.ts.
  */
-import { afterEach, expect, test } from "bun:test";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { closeSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, type ExecuteError, type QMPClient } from "@qmpkit/qmp";
-import { createFakeQemu, type FakeQemu, type FakeQemuOptions } from "../../src/index.ts";
-
-const fakes: FakeQemu[] = [];
-const clients: QMPClient[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnect().catch(() => {});
-  for (const f of fakes.splice(0)) await f.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+import type { ExecuteError } from "@qmpkit/qmp";
+import type { FakeQemuOptions } from "../../src/index.ts";
+import { fakeSession } from "./fake-session.ts";
 
 async function setup(options: FakeQemuOptions = {}) {
-  const fake = await createFakeQemu({ machine: "q35", clock: "manual", ...options });
-  fakes.push(fake);
-  const client = await connect(fake.address);
-  clients.push(client);
-  const dir = mkdtempSync(join(tmpdir(), "qmpkit-registries-"));
-  dirs.push(dir);
+  const { fake, client, dir } = await fakeSession({ machine: "q35", clock: "manual", ...options });
   const run = (command: string, args?: Record<string, unknown>) =>
     (client.execute as (c: string, a?: unknown) => Promise<unknown>)(command, args);
   const error = async (command: string, args?: Record<string, unknown>) =>

@@ -3,22 +3,13 @@
  * a stopped VM, -no-reboot/-no-shutdown, -incoming, the firmware's own resets after a host reset, and the guest
  * handle a test uses to play the guest OS.
  */
-import { afterEach, expect, test } from "bun:test";
-import { connect, type ExecuteError, type QMPClient } from "@qmpkit/qmp";
-import { createFakeQemu, type FakeQemu, type FakeQemuOptions } from "../../src/index.ts";
-
-const fakes: FakeQemu[] = [];
-const clients: QMPClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnect().catch(() => {});
-  for (const f of fakes.splice(0)) await f.close();
-});
+import { expect, test } from "bun:test";
+import type { ExecuteError } from "@qmpkit/qmp";
+import type { FakeQemuOptions } from "../../src/index.ts";
+import { fakeSession } from "./fake-session.ts";
 
 async function setup(options: FakeQemuOptions) {
-  const fake = await createFakeQemu({ machine: "q35", clock: "manual", ...options });
-  fakes.push(fake);
-  const client = await connect(fake.address);
-  clients.push(client);
+  const { fake, client } = await fakeSession({ machine: "q35", clock: "manual", ...options });
   const tap = client.listen();
   // Every event so far, in order, as `NAME` or `NAME:guest|host:reason` or `NAME:action`.
   const events = () => tap.clear().map(describe);

@@ -1,21 +1,12 @@
 /** Runstate: stop/cont/system_reset/system_powerdown/quit with QEMU's events and errors, QMP and HMP. */
-import { afterEach, expect, test } from "bun:test";
-import { connect, type ExecuteError, type QMPClient } from "@qmpkit/qmp";
-import { createFakeQemu, type FakeQemu } from "../../src/index.ts";
+import { expect, test } from "bun:test";
+import type { ExecuteError } from "@qmpkit/qmp";
+import { createFakeQemu } from "../../src/index.ts";
 import { RawPeer } from "../helpers.ts";
+import { fakeSession } from "./fake-session.ts";
 
-const fakes: FakeQemu[] = [];
-const clients: QMPClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnect().catch(() => {});
-  for (const f of fakes.splice(0)) await f.close();
-});
-
-async function setup(options: Parameters<typeof createFakeQemu>[0] = {}) {
-  const fake = await createFakeQemu(options);
-  fakes.push(fake);
-  const client = await connect(fake.address);
-  clients.push(client);
+async function setup(options: Parameters<typeof fakeSession>[0] = {}) {
+  const { fake, client } = await fakeSession(options);
   const hmp = (line: string) => client.executeUntyped("human-monitor-command", { "command-line": line });
   return { fake, client, hmp };
 }
@@ -67,8 +58,7 @@ test("HMP stop, cont and info status drive the same state", async () => {
 });
 
 test("quit: SHUTDOWN, then the reply, then the fake exits", async () => {
-  const fake = await createFakeQemu();
-  fakes.push(fake);
+  await using fake = await createFakeQemu();
   const peer = await RawPeer.connect(fake.address);
   await peer.negotiate();
   peer.sendJson({ execute: "quit", id: "q" });
