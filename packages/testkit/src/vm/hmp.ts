@@ -66,6 +66,7 @@ export class Hmp {
   readonly #vm: VmApi;
   readonly #commands = new Map<string, HmpCommand>();
   #parsedHelp: HmpHelp | undefined;
+  readonly #fallbacks: ((name: string) => HmpCommand | undefined)[] = [];
 
   constructor(vm: VmApi) {
     this.#vm = vm;
@@ -89,6 +90,24 @@ export class Hmp {
   /** Registers `name` (`"stop"`, or `"info status"` for an `info` subcommand). */
   register(name: string, handler: HmpCommand): void {
     this.#commands.set(name, handler);
+  }
+
+  /**
+   * Adds a lookup asked, when a command is run, for a name nobody registered: a registration always wins over it,
+   * whenever it was made. For answers that cost something to find (recorded texts) and are rarely asked for.
+   */
+  fallback(lookup: (name: string) => HmpCommand | undefined): void {
+    this.#fallbacks.push(lookup);
+  }
+
+  #handler(name: string): HmpCommand | undefined {
+    const handler = this.#commands.get(name);
+    if (handler !== undefined) return handler;
+    for (const lookup of this.#fallbacks) {
+      const found = lookup(name);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
   #run(args: JsonObject, ctx: VmCommandContext): string {
@@ -116,12 +135,12 @@ export class Hmp {
     };
     if (name === "info") {
       if (sub === "") return help.helpInfo;
-      const handler = this.#commands.get(`info ${sub}`);
+      const handler = this.#handler(`info ${sub}`);
       if (handler !== undefined) return handler(words.slice(2), context);
       if (!help.infoCommands.has(sub)) return `unknown command: 'info ${sub}'\r\n`;
       return this.#vm.unimplemented(ctx, `HMP command '${words.join(" ")}'`);
     }
-    const handler = this.#commands.get(name);
+    const handler = this.#handler(name);
     if (handler !== undefined) return handler(words.slice(1), context);
     if (!help.lines.has(name)) return `unknown command: '${word}'\r\n`;
     return this.#vm.unimplemented(ctx, `HMP command '${words.join(" ")}'`);

@@ -11,6 +11,7 @@ import { requestKey } from "../profiles/key.ts";
 import type { MachineProfile, ProfileReply } from "../profiles/profile.ts";
 import { RawJson } from "../qjson.ts";
 import type { JsonObject } from "../types.ts";
+import { Hmp } from "./hmp.ts";
 import type { VmApi, VmCommandContext } from "./types.ts";
 
 /**
@@ -96,18 +97,41 @@ const QXL = new Set(["qxl", "qxl-vga"]);
 export class Probe {
   readonly #vm: VmApi;
   /** Names QEMU knows, per argument kind: a name outside these gets the recorded "not found" error. */
-  readonly #known: { types: Set<string>; options: Set<string>; cpuModels: Set<string> };
+  #knownNames: { types: Set<string>; options: Set<string>; cpuModels: Set<string> } | undefined;
   /** Whether a client made QEMU load its spice module (see #spiceOptions). */
   #spiceLoaded = false;
 
   constructor(vm: VmApi) {
     this.#vm = vm;
-    const recorded = vm.machine.profile;
-    this.#known = { types: new Set(), options: new Set(), cpuModels: new Set() };
     // A VM built without a recording (unit tests of the VM itself) has no probe to serve.
+    const recorded = vm.machine.profile;
     if (recorded === undefined) return;
     const has = new Set(vm.machine.commands);
-    this.#known = {
+    for (const command of PROBE_COMMANDS) {
+      if (has.has(command)) vm.command(command, (args, ctx) => this.#answer(command, args, ctx));
+    }
+    // Looked up when asked, not at start-up: finding these texts inflates parts of the profile most sessions
+    // never read. A subsystem that registers one of these lines answers instead, as when it replaced ours.
+    const lines = new Set(PROBE_HMP);
+    vm.get(Hmp).fallback((line) => {
+      if (!lines.has(line)) return undefined;
+      const reply = recorded.reply("human-monitor-command", { "command-line": line });
+      if (reply?.kind !== "return") return undefined;
+      const text = reply.value() as string;
+      return () => text;
+    });
+  }
+
+  /** The names QEMU knows, read from the recording on first use (most sessions never ask a name it lacks). */
+  get #known(): { types: Set<string>; options: Set<string>; cpuModels: Set<string> } {
+    if (this.#knownNames !== undefined) return this.#knownNames;
+    const recorded = this.#vm.machine.profile;
+    if (recorded === undefined) {
+      this.#knownNames = { types: new Set(), options: new Set(), cpuModels: new Set() };
+      return this.#knownNames;
+    }
+    const has = new Set(this.#vm.machine.commands);
+    this.#knownNames = {
       types: new Set(recorded.types().map((t) => t.name)),
       options: new Set(
         (recorded.returnOf("query-command-line-options") as { option: string }[]).map((o) => o.option),
@@ -118,16 +142,7 @@ export class Probe {
           : [],
       ),
     };
-    for (const command of PROBE_COMMANDS) {
-      if (has.has(command)) vm.command(command, (args, ctx) => this.#answer(command, args, ctx));
-    }
-    for (const line of PROBE_HMP) {
-      const reply = recorded.reply("human-monitor-command", { "command-line": line });
-      if (reply?.kind === "return") {
-        const text = reply.value() as string;
-        vm.hmp(line, () => text);
-      }
-    }
+    return this.#knownNames;
   }
 
   #answer(command: string, args: JsonObject, ctx: VmCommandContext): unknown {
