@@ -23,12 +23,17 @@ test("the root entry carries none of the guest agent", () => {
   expect(Object.keys(testkit).filter((name) => /qga|qemuga|qemu_ga/i.test(name))).toEqual([]);
 });
 
-test("package.json maps ., ./qga, ./fake and ./cli to entries that exist", async () => {
+test("@qmpkit/testkit/emulator exports exactly runEmulator", async () => {
+  expect(Object.keys(await import("../src/emulator-only.ts"))).toEqual(["runEmulator"]);
+});
+
+test("package.json maps ., ./qga, ./fake, ./emulator and ./cli to entries that exist", async () => {
   const manifest = await Bun.file(join(import.meta.dir, "../package.json")).json();
   const entries = {
     ".": "./src/index.ts",
     "./qga": "./src/qga/index.ts",
     "./fake": "./src/fake-only.ts",
+    "./emulator": "./src/emulator-only.ts",
     "./cli": "./src/cli.ts",
   };
   expect(manifest.exports).toEqual(

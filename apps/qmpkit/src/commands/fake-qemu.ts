@@ -27,8 +27,8 @@ export async function runFakeQemu(
   io: CliIO,
   prog = "qemu-system-x86_64",
 ): Promise<number> {
-  // Loaded here: every other command would otherwise pay for the whole testkit at start-up.
-  const { runEmulator } = await import("@qmpkit/testkit");
+  // Loaded here, and only the emulator's entry: the whole testkit index costs the emulator's start-up time too.
+  const { runEmulator } = await import("@qmpkit/testkit/emulator");
   // A compiled binary's script path is virtual (/$bunfs/...): it relaunches itself with its own arguments.
   const script = Bun.argv[1];
   const compiled = script === undefined || script.startsWith("/$bunfs/");
