@@ -5,6 +5,11 @@
  * greeting (the moment a program that launched QEMU can start talking to it). The socket path and then the
  * connection are retried every 0.5 ms. Each process is then killed with SIGKILL and reaped before the next run; runs alternate between
  * contenders, so load drift hits both alike.
+ *
+ * Beside the wall time, each start-up's CPU time (user + system of the child, from `resourceUsage()` once it is
+ * reaped): on a shared 2-core machine wall time mostly measures the neighbours, CPU time what the process did.
+ * The child is killed as soon as the greeting is read, so its CPU time is its start-up plus the moment it idles
+ * before SIGKILL lands.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -26,8 +31,14 @@ interface Launcher {
   readonly isQemu: boolean;
 }
 
-/** Spawn → greeting read, in ns; rejects if the process exits first or takes over 30 s. */
-async function startOnce(argv: readonly string[], args: readonly string[], socket: string): Promise<number> {
+/** One start-up: wall time from spawn to greeting and the child's CPU time, both in ns. */
+interface Startup {
+  readonly wall: number;
+  readonly cpu: number;
+}
+
+/** Spawn → greeting read; rejects if the process exits first or takes over 30 s. */
+async function startOnce(argv: readonly string[], args: readonly string[], socket: string): Promise<Startup> {
   const t0 = Bun.nanoseconds();
   const proc = Bun.spawn([...argv, ...args, "-qmp", `unix:${socket},server=on,wait=off`], {
     stdin: "ignore",
@@ -38,8 +49,9 @@ async function startOnce(argv: readonly string[], args: readonly string[], socke
     proc.kill("SIGKILL");
     await proc.exited;
   });
+  let wall: number;
   try {
-    return await withTimeout(
+    wall = await withTimeout(
       (async () => {
         while (!existsSync(socket)) {
           if (proc.exitCode !== null) throw new Error(`exited with ${proc.exitCode} before listening`);
@@ -76,6 +88,10 @@ async function startOnce(argv: readonly string[], args: readonly string[], socke
     await proc.exited;
     unregister();
   }
+  const usage = proc.resourceUsage();
+  // cpuTime is in microseconds.
+  const cpu = usage === undefined ? Number.NaN : Number(usage.cpuTime.user + usage.cpuTime.system) * 1e3;
+  return { wall, cpu };
 }
 
 export async function benchEmulatorStartup(runs: number, qemuVersion: string | null): Promise<Row[]> {
@@ -96,13 +112,16 @@ export async function benchEmulatorStartup(runs: number, qemuVersion: string | n
   try {
     for (const machine of MACHINES) {
       const costs = launchers.map(() => [] as number[]);
+      const cpus = launchers.map(() => [] as number[]);
       const usable = launchers.map(() => true);
       for (let rep = 0; rep < runs; rep++) {
         for (const [i, launcher] of launchers.entries()) {
           if (!usable[i]) continue;
           const socket = join(dir.path, `${machine.label}-${i}-${rep}.sock`);
           try {
-            costs[i]?.push(await startOnce(launcher.argv, machine.args, socket));
+            const { wall, cpu } = await startOnce(launcher.argv, machine.args, socket);
+            costs[i]?.push(wall);
+            cpus[i]?.push(cpu);
           } catch (error) {
             usable[i] = false;
             notice(
@@ -120,6 +139,16 @@ export async function benchEmulatorStartup(runs: number, qemuVersion: string | n
           // Real QEMU is the baseline: the ratio column reads "times QEMU's start-up".
           ...(launcher.isQemu ? { ref: "c" as const } : {}),
           costs: costs[i] ?? [],
+        });
+      }
+      for (const [i, launcher] of launchers.entries()) {
+        if (!usable[i]) continue;
+        rows.push({
+          workload: `10. start-up CPU time (user+sys), -machine ${machine.label}`,
+          impl: launcher.impl,
+          unit: millis,
+          ...(launcher.isQemu ? { ref: "c" as const } : {}),
+          costs: cpus[i] ?? [],
         });
       }
     }
