@@ -134,9 +134,10 @@ export class FakeQemu implements AsyncDisposable {
           })),
       },
     });
-    const schemaEntries = options.schema === false ? undefined : (options.schema ?? parts.profile.schema);
+    const { schema } = options;
     this.#dispatcher = new Dispatcher({
-      schema: schemaEntries === undefined ? undefined : new QAPISchema(schemaEntries),
+      // On the first command, not before the greeting: the recorded schema is parsed and indexed on first use.
+      schema: schema === false ? () => undefined : () => new QAPISchema(schema ?? parts.profile.schema),
       recordedCommands: parts.profile.commands,
       vm: this.#vm,
       offered: options.capabilities ?? ["oob"],

@@ -22,8 +22,8 @@ export interface CommandSource {
 
 /** What the dispatcher is built from. */
 export interface DispatcherOptions {
-  /** The schema for argument checks and `query-qmp-schema`; undefined: no checks. */
-  readonly schema: QAPISchema | undefined;
+  /** Makes the schema for argument checks and `query-qmp-schema` (undefined: no checks); called once, when needed. */
+  readonly schema: () => QAPISchema | undefined;
   /** `query-commands`' names as recorded from QEMU, in its order. */
   readonly recordedCommands: readonly string[];
   readonly vm: CommandSource;
@@ -58,6 +58,8 @@ export class Dispatcher implements MonitorService {
   readonly #overrides = new Map<string, Resolved>();
   readonly #monitorCommands: Map<string, Handler>;
   #schemaJson: RawJson | undefined;
+  #schemaMade = false;
+  #schemaValue: QAPISchema | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -68,9 +70,17 @@ export class Dispatcher implements MonitorService {
     });
   }
 
+  get #schema(): QAPISchema | undefined {
+    if (!this.#schemaMade) {
+      this.#schemaValue = this.#options.schema();
+      this.#schemaMade = true;
+    }
+    return this.#schemaValue;
+  }
+
   /** Adds or overrides a command (`fake.handle()`). */
   handle(command: string, handler: Handler, options: HandleOptions = {}): void {
-    const known = this.#options.schema?.command(command);
+    const known = this.#schema?.command(command);
     this.#overrides.set(command, {
       handler,
       allowOob: options.allowOob ?? known?.["allow-oob"] === true,
@@ -85,13 +95,14 @@ export class Dispatcher implements MonitorService {
 
   /** `query-qmp-schema`'s reply, encoded once. */
   schemaJson(): RawJson {
-    this.#schemaJson ??= new RawJson(encodeQemuJson(this.#options.schema?.entries ?? []));
+    this.#schemaJson ??= new RawJson(encodeQemuJson(this.#schema?.entries ?? []));
     return this.#schemaJson;
   }
 
   /** `query-commands`' reply: QEMU's recorded list, plus what the schema, the VM and the test added. */
   commandList(): { name: string }[] {
-    const { schema, recordedCommands, vm, benchCommands } = this.#options;
+    const { recordedCommands, vm, benchCommands } = this.#options;
+    const schema = this.#schema;
     const names = new Set<string>(this.#overrides.keys());
     if (benchCommands) names.add("bench-events");
     const recorded =
@@ -147,7 +158,7 @@ export class Dispatcher implements MonitorService {
     }
     if (oob && !resolved.allowOob) return fail(`The command ${command} does not support OOB`);
     if (resolved.validate) {
-      const problem = this.#options.schema?.checkArguments(command, args);
+      const problem = this.#schema?.checkArguments(command, args);
       if (problem !== undefined) return fail(problem);
     }
     const context = new HandlerContext(
@@ -165,7 +176,7 @@ export class Dispatcher implements MonitorService {
   #resolve(command: string): Resolved | undefined {
     const custom = this.#overrides.get(command);
     if (custom !== undefined) return custom;
-    const known = this.#options.schema?.command(command);
+    const known = this.#schema?.command(command);
     const builtin =
       this.#monitorCommands.get(command) ??
       this.#options.vm.commandHandler(command) ??

@@ -29,11 +29,14 @@ export function loadRecordedCli(qemuVersion: QemuRelease = "7.2"): Promise<Recor
   let cli = loaded.get(qemuVersion);
   if (cli === undefined) {
     // The profile's schema (equal to fixtures/qemu-7.2-schema.json for 7.2) is parsed once per QEMU, shared with
-    // the machine's own profile, where the fixture would be a second parse of the same 187 KB.
-    const schema = loadProfile({ qemuVersion, machine: "none" }).then((profile) => profile.schema());
-    cli = Promise.all([CLI_FILES[qemuVersion](), schema]).then(([module, entries]) => ({
+    // the machine's own profile, where the fixture would be a second parse of the same 187 KB; and only when a
+    // check or a command needs it, not before the first monitor listens.
+    const profile = loadProfile({ qemuVersion, machine: "none" });
+    cli = Promise.all([CLI_FILES[qemuVersion](), profile]).then(([module, none]) => ({
       ...(module.default as Omit<RecordedCli, "schema" | "dialect">),
-      schema: entries,
+      get schema() {
+        return none.schema();
+      },
       dialect: CLI_DIALECTS[qemuVersion],
     }));
     loaded.set(qemuVersion, cli);

@@ -98,7 +98,7 @@ export async function runEmulator(
       return await daemonize(options.relaunch ?? [], argv, withEnv(io, env), prog);
     }
     const script = await loadScript(io.env, prog);
-    return await serve(config, machine.family, recorded.schema, io, prog, daemon, script, {
+    return await serve(config, machine.family, () => recorded.schema, io, prog, daemon, script, {
       ...options,
       qemuVersion,
     });
@@ -116,7 +116,7 @@ export async function runEmulator(
 async function serve(
   config: EmulatorConfig,
   family: "none" | "q35",
-  schema: readonly SchemaEntry[],
+  schema: () => readonly SchemaEntry[],
   io: EmulatorIO,
   prog: string,
   daemon: DaemonHooks | undefined,

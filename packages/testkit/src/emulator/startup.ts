@@ -37,7 +37,8 @@ export async function createAtStart(
   config: EmulatorConfig,
   ptys: ReadonlyMap<string, string>,
   prog: string,
-  schema: readonly SchemaEntry[],
+  /** Read only for a key=value backend, whose values the schema types. */
+  schema: () => readonly SchemaEntry[],
   stderr: { write(text: string): unknown },
 ): Promise<void> {
   const monitored = new Set(config.monitors.map((m) => m.chardev));
@@ -51,7 +52,7 @@ export async function createAtStart(
       if (op.command !== command) continue;
       // device properties stay strings from key=value, as qdev parses them per property; the rest is typed.
       const args =
-        op.json || command === "device_add" ? op.args : typeKeyvalArguments(schema, command, op.args);
+        op.json || command === "device_add" ? op.args : typeKeyvalArguments(schema(), command, op.args);
       await run(fake, prog, op.location, command, args);
     }
     if (command === "blockdev-add") {

@@ -18,7 +18,10 @@ export interface Machine {
   readonly qemuVersion: QemuRelease;
   /** The greeting's `version` as that QEMU wrote it (undefined in unit tests: the fake's 7.2 default). */
   readonly version?: { qemu: { major: number; minor: number; micro: number }; package: string };
-  /** QEMU's introspection schema (`query-qmp-schema`); the same binary gives the same schema for every machine. */
+  /**
+   * QEMU's introspection schema (`query-qmp-schema`); the same binary gives the same schema for every machine.
+   * Parsed on first read (187 KB of JSON: a fake that only greets never needs it).
+   */
   readonly schema: readonly SchemaEntry[];
   /** `query-commands`' names in QEMU's order. */
   readonly commands: readonly string[];
@@ -46,7 +49,9 @@ export async function loadMachine(name: MachineName, qemuVersion: QemuRelease = 
     name,
     qemuVersion,
     version: greeting.QMP.version,
-    schema: profile.schema(),
+    get schema() {
+      return profile.schema();
+    },
     commands: profile.commands(),
     replies: new Map(),
     profile,

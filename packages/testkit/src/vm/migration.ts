@@ -40,7 +40,7 @@ export class Migration {
   readonly #vm: VmApi;
   readonly #capabilities: { capability: string; state: boolean }[];
   readonly #parameters: JsonObject;
-  readonly #ramMembers: string[];
+  #ramMembers: string[] | undefined;
   #phase: Phase = "none";
   #started = 0;
   #setupTime = 0;
@@ -62,8 +62,6 @@ export class Migration {
     this.#parameters = profile?.has("query-migrate-parameters")
       ? structuredClone(profile.returnOf<JsonObject>("query-migrate-parameters"))
       : {};
-    // Which counters `ram` has is the schema's to say: 10.0 dropped `skipped`.
-    this.#ramMembers = returnMembers(vm.machine.schema, "query-migrate", "ram");
 
     vm.command("query-migrate-capabilities", () => structuredClone(this.#capabilities));
     vm.command("migrate-set-capabilities", (args) => this.#setCapabilities(args));
@@ -262,6 +260,9 @@ export class Migration {
       "postcopy-bytes": 0,
       "dirty-sync-missed-zero-copy": 0,
     };
+    // Which counters `ram` has is the schema's to say: 10.0 dropped `skipped`. Read when first asked, not at
+    // start-up: the schema is parsed on first use.
+    this.#ramMembers ??= returnMembers(this.#vm.machine.schema, "query-migrate", "ram");
     return Object.fromEntries(this.#ramMembers.filter((m) => m in values).map((m) => [m, values[m]]));
   }
 

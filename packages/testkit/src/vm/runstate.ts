@@ -49,13 +49,17 @@ export class Runstate {
     this.#vm = vm;
     this.status = vm.config.status;
     this.#firmwareRan = this.status === "running";
-    // Which members query-status has is the schema's to say: 7.2 has `singlestep`, 10.0 dropped it.
-    const singlestep = returnMembers(vm.machine.schema, "query-status").includes("singlestep");
-    vm.command("query-status", () => ({
-      status: this.status,
-      ...(singlestep ? { singlestep: false } : {}),
-      running: this.running,
-    }));
+    // Which members query-status has is the schema's to say: 7.2 has `singlestep`, 10.0 dropped it. Read on the
+    // first query-status, not at start-up: the schema is parsed on first use.
+    let singlestep: boolean | undefined;
+    vm.command("query-status", () => {
+      singlestep ??= returnMembers(vm.machine.schema, "query-status").includes("singlestep");
+      return {
+        status: this.status,
+        ...(singlestep ? { singlestep: false } : {}),
+        running: this.running,
+      };
+    });
     vm.command("stop", () => this.stop());
     vm.command("cont", () => this.cont());
     vm.command("system_reset", (_args, ctx) =>
