@@ -25,6 +25,7 @@ import { type CommandLineDrive, Drives } from "./vm/block/drives.ts";
 import { type FakeClock, ManualClock, RealClock } from "./vm/clock.ts";
 import { Guest } from "./vm/guest.ts";
 import { loadMachine, type Machine } from "./vm/machine.ts";
+import { Migration } from "./vm/migration.ts";
 import { Chardevs } from "./vm/registries/chardevs.ts";
 import { Runstate } from "./vm/runstate.ts";
 import { Vm } from "./vm/vm.ts";
@@ -177,6 +178,14 @@ export class FakeQemu implements AsyncDisposable {
    */
   get guest(): Guest {
     return this.#vm.get(Guest);
+  }
+
+  /**
+   * The outgoing migration as a test steers it: `fake.migration.failAt(40)` makes migrations fail part-way, as
+   * QEMU's do when the destination stops reading. `.status` is the migration's state (`none` before any).
+   */
+  get migration(): Migration {
+    return this.#vm.get(Migration);
   }
 
   /** The clients connected now. */

@@ -66,3 +66,4 @@ export type {
   ReceivedMessage,
 } from "./types.ts";
 export type { Guest } from "./vm/guest.ts";
+export type { Migration } from "./vm/migration.ts";

@@ -12,6 +12,16 @@
  *
  * The fake writes no migration stream (an `exec:` command is not run), and an incoming migration over a socket
  * listens for nobody: it stays in `setup` as QEMU does until a source connects.
+ *
+ * A test makes the destination give up part-way with `failAt(percent)` (the script's `migration.failAt`). What
+ * QEMU does then was recorded on 7.2 and 10.0 by scripts/record-migration-failure.ts (a destination that stops
+ * reading: `exec:head -c 300000 > /dev/null`, a unix socket closed after 300000 bytes), in
+ * fixtures/qemu-*-migration-failure.json:
+ * - while the guest still runs (the first pass): MIGRATION `failed`, the guest runs on, and `query-migrate` says
+ *   `{status: "failed", error-desc: "Unable to write to command: Broken pipe"}` (`socket` for a socket);
+ * - once the migration stopped the guest (the switchover): MIGRATION `failed`, then RESUME; 10.0 reports the same
+ *   `error-desc`, 7.2 none at all;
+ * - either way a new `migrate` is accepted at once.
  */
 import { QMPCommandError } from "../errors.ts";
 import { inQdictOrder } from "../qjson.ts";
@@ -27,6 +37,7 @@ const DOWNTIME_BYTES = 917_661;
 const RAM_TOTAL = 268_967_936;
 const PAGE_SIZE = 4096;
 const SETUP_MS = 30;
+const TOTAL_BYTES = PRECOPY_BYTES + DOWNTIME_BYTES;
 // QEMU measures bandwidth over 100 ms windows; the first pass never ends sooner.
 const BANDWIDTH_WINDOW_MS = 100;
 const CANCEL_MS = 10;
@@ -50,6 +61,12 @@ export class Migration {
   /** Whether the migration stopped the guest (then a cancel restarts it). */
   #stoppedGuest = false;
   #incoming: { uri: string } | undefined;
+  #failure: { percent: number; left: number } | undefined;
+  /** The byte count at which the running migration fails, if it is to fail. */
+  #failBytes: number | undefined;
+  #errorDesc: string | undefined;
+  #switchedOver = false;
+  #uri = "";
 
   constructor(vm: VmApi) {
     this.#vm = vm;
@@ -85,6 +102,30 @@ export class Migration {
   /** The outgoing migration's status (`none` before any). */
   get status(): Phase {
     return this.#phase;
+  }
+
+  /**
+   * Makes the next outgoing migrations (`times` of them, default every one) fail once `percent` of what they send
+   * is sent, as QEMU does when its destination stops reading: MIGRATION `failed`, a guest the migration had
+   * stopped resumed, `query-migrate` `failed` with QEMU's `error-desc`. With the model's idle 256 MiB guest about
+   * 11% goes while the guest runs, the rest after the switchover stopped it. `failAt(undefined)` lets migrations
+   * complete again.
+   *
+   * @example
+   * fake.migration.failAt(40, { times: 1 }); // the first migrate fails at 40%, a retry completes
+   */
+  failAt(percent: number | undefined, options: { times?: number } = {}): this {
+    if (percent === undefined) {
+      this.#failure = undefined;
+      return this;
+    }
+    if (!Number.isFinite(percent) || percent < 0 || percent >= 100) {
+      throw new RangeError(`failAt takes a percent from 0 to below 100, not ${percent}`);
+    }
+    const times = options.times ?? Number.POSITIVE_INFINITY;
+    if (!(times >= 1)) throw new RangeError(`failAt's times must be at least 1, not ${times}`);
+    this.#failure = { percent, left: times };
+    return this;
   }
 
   get #running(): boolean {
@@ -146,12 +187,21 @@ export class Migration {
     }
     this.#started = this.#vm.clock.now();
     this.#stoppedGuest = false;
+    this.#switchedOver = false;
+    this.#errorDesc = undefined;
+    this.#uri = uri;
+    this.#failBytes = undefined;
     this.#phase = "setup";
     this.#announce("setup");
     if (!PROTOCOLS.includes(uri.split(":")[0] ?? "")) {
       this.#phase = "failed";
       this.#announce("failed");
       throw new QMPCommandError("GenericError", "Parameter 'uri' expects a valid migration protocol");
+    }
+    if (this.#failure !== undefined) {
+      this.#failBytes = (TOTAL_BYTES * this.#failure.percent) / 100;
+      this.#failure.left -= 1;
+      if (this.#failure.left <= 0) this.#failure = undefined;
     }
     this.#after(SETUP_MS, () => this.#firstPass());
   }
@@ -169,11 +219,17 @@ export class Migration {
     this.#pass(1);
     this.#phase = "active";
     this.#announce("active");
-    this.#after(Math.max(BANDWIDTH_WINDOW_MS, PRECOPY_BYTES / this.#bytesPerMs), () => this.#switchover());
+    const firstPassMs = Math.max(BANDWIDTH_WINDOW_MS, PRECOPY_BYTES / this.#bytesPerMs);
+    if (this.#failBytes !== undefined && this.#failBytes < PRECOPY_BYTES) {
+      this.#after(Math.min(firstPassMs, this.#failBytes / this.#bytesPerMs), () => this.#fail());
+      return;
+    }
+    this.#after(firstPassMs, () => this.#switchover());
   }
 
   #switchover(): void {
     const runstate = this.#vm.get(Runstate);
+    this.#switchedOver = true;
     this.#pass(2);
     if (runstate.running) {
       runstate.enter("finish-migrate");
@@ -185,6 +241,10 @@ export class Migration {
     }
     this.#pass(3);
     const start = this.#vm.clock.now();
+    if (this.#failBytes !== undefined) {
+      this.#after((this.#failBytes - PRECOPY_BYTES) / this.#bytesPerMs, () => this.#fail());
+      return;
+    }
     this.#after(DOWNTIME_BYTES / this.#bytesPerMs, () => {
       this.#downtime = this.#vm.clock.now() - start;
       this.#ended = this.#vm.clock.now();
@@ -192,6 +252,18 @@ export class Migration {
       this.#announce("completed");
       runstate.status = "postmigrate";
     });
+  }
+
+  /** The destination stopped reading: QEMU's write fails, and so does the migration. */
+  #fail(): void {
+    this.#phase = "failed";
+    // 7.2 loses the error when the write fails after the switchover (in its completion step); 10.0 keeps it.
+    // Both restart a guest the migration stopped.
+    if (!this.#switchedOver || this.#vm.machine.qemuVersion !== "7.2") {
+      this.#errorDesc = `Unable to write to ${channelOf(this.#uri)}: Broken pipe`;
+    }
+    this.#announce("failed");
+    if (this.#stoppedGuest) this.#vm.get(Runstate).resume();
   }
 
   #cancel(): void {
@@ -215,7 +287,9 @@ export class Migration {
       case "cancelled":
         return { status: this.#phase };
       case "failed":
-        return { status: "failed" };
+        return this.#errorDesc === undefined
+          ? { status: "failed" }
+          : { status: "failed", "error-desc": this.#errorDesc };
       case "completed":
         return {
           status: "completed",
@@ -228,7 +302,7 @@ export class Migration {
         const elapsed = this.#vm.clock.now() - this.#started;
         return {
           status: this.#phase,
-          ram: this.#ram(Math.min(1, (elapsed * this.#bytesPerMs) / (PRECOPY_BYTES + DOWNTIME_BYTES))),
+          ram: this.#ram(Math.min(1, (elapsed * this.#bytesPerMs) / TOTAL_BYTES)),
           "total-time": elapsed,
           "expected-downtime": 300,
           "setup-time": this.#setupTime,
@@ -239,7 +313,7 @@ export class Migration {
 
   /** RAM counters `done` (0 to 1) of the way through; only the members this QEMU's schema has. */
   #ram(done: number): JsonObject {
-    const normalBytes = Math.round((PRECOPY_BYTES + DOWNTIME_BYTES) * done);
+    const normalBytes = Math.round(TOTAL_BYTES * done);
     const values: JsonObject = {
       transferred: normalBytes,
       remaining: done >= 1 ? 0 : RAM_TOTAL - Math.round(RAM_TOTAL * done),
@@ -293,4 +367,15 @@ export class Migration {
     }
     return status;
   }
+}
+
+/**
+ * What QEMU calls the channel it writes a migration to, in its write error: recorded for `exec:` (command) and
+ * `unix:` (socket); `tcp:` and `vsock:` use the same socket channel, `file:` and `fd:` QEMU's file channel.
+ */
+function channelOf(uri: string): string {
+  const protocol = uri.split(":")[0];
+  if (protocol === "exec") return "command";
+  if (protocol === "unix" || protocol === "tcp" || protocol === "vsock") return "socket";
+  return "file";
 }
