@@ -49,7 +49,7 @@ interface Rule {
   data?: JsonObject;
 }
 
-const SCRIPT_KEYS = ["version", "commands", "rules", "faults", "guest"];
+const SCRIPT_KEYS = ["version", "commands", "rules", "faults", "guest", "migration"];
 const RULE_ACTIONS = [
   "crash",
   "delay",
@@ -61,7 +61,8 @@ const RULE_ACTIONS = [
   "guest-reboot",
   "guest-panic",
 ];
-const GUEST_KEYS = ["answerPowerdown"];
+const GUEST_KEYS = ["answerPowerdown", "acknowledgeUnplugs"];
+const MIGRATION_KEYS = ["failAt", "times"];
 
 /** Reads the script and log settings from `env`; undefined when neither is set. */
 export async function loadScript(
@@ -103,6 +104,20 @@ export async function loadScript(
     if (!GUEST_KEYS.includes(key))
       refuse(`unknown guest member '${key}' (this version knows ${GUEST_KEYS.join(", ")})`);
   }
+  for (const key of ["answerPowerdown", "acknowledgeUnplugs"]) {
+    if (guest[key] !== undefined && typeof guest[key] !== "boolean")
+      refuse(`guest.${key} must be true or false`);
+  }
+  const migration = (script.migration ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(migration)) {
+    if (!MIGRATION_KEYS.includes(key))
+      refuse(`unknown migration member '${key}' (this version knows ${MIGRATION_KEYS.join(", ")})`);
+  }
+  const { failAt, times } = migration;
+  if (failAt !== undefined && (typeof failAt !== "number" || !(failAt >= 0 && failAt < 100)))
+    refuse(`migration.failAt must be a percent from 0 to below 100, not ${JSON.stringify(failAt)}`);
+  if (times !== undefined && (failAt === undefined || typeof times !== "number" || !(times >= 1)))
+    refuse(`migration.times must be a number of migrations (at least 1) beside failAt`);
   // The rules act on the VM through the fake, which exists only once the emulator has opened it.
   const vm: { fake: FakeQemu | undefined } = { fake: undefined };
   if (rules.length > 0) faults.push(rulesFault(rules, vm));
@@ -137,6 +152,9 @@ export async function loadScript(
     install(fake) {
       vm.fake = fake;
       if (guest.answerPowerdown === true) fake.guest.answerPowerdown();
+      if (guest.acknowledgeUnplugs === true) fake.guest.ackUnplugs();
+      if (typeof failAt === "number")
+        fake.migration.failAt(failAt, typeof times === "number" ? { times } : {});
       for (const [name, reply] of Object.entries(commands)) {
         fake.handle(name, () => {
           if (reply.error !== undefined) throw new QMPCommandError(reply.error.class, reply.error.desc);

@@ -333,11 +333,107 @@ describe("steering from outside: QMPKIT_FAKE_QEMU_SCRIPT and QMPKIT_FAKE_QEMU_LO
     expect(await within(child.exited, 10_000, "exit after the guest's shutdown")).toBe(0);
   }, 30_000);
 
+  test("a guest that acknowledges unplugs: device_del of a NIC on a root port ends in DEVICE_DELETED", async () => {
+    const socket = join(tempDir(), "qmp.sock");
+    const script = { version: 1, guest: { acknowledgeUnplugs: true } };
+    const child = launch(
+      EMULATOR,
+      [
+        ...["-machine", "q35", "-nodefaults", "-display", "none"],
+        ...["-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1"],
+        ...["-device", "virtio-net-pci,id=nic1,bus=rp1"],
+        ...["-qmp", `unix:${socket},server=on,wait=off`],
+      ],
+      { env: { QMPKIT_FAKE_QEMU_SCRIPT: JSON.stringify(script) } },
+    );
+    const client = await connect(`unix:${socket}`, READY);
+    using deleted = client.listen({ names: ["DEVICE_DELETED"] });
+    await client.execute("device_del", { id: "nic1" });
+    expect((await within(deleted.get(), 10_000, "the backend's DEVICE_DELETED")).data).toEqual({
+      path: "/machine/peripheral/nic1/virtio-backend",
+    });
+    expect((await within(deleted.get(), 10_000, "the device's DEVICE_DELETED")).data).toEqual({
+      device: "nic1",
+      path: "/machine/peripheral/nic1",
+    });
+    const pci = (await client.execute("query-pci")) as {
+      devices: { qdev_id: string; pci_bridge?: unknown }[];
+    }[];
+    expect(JSON.stringify(pci)).not.toContain('"nic1"');
+    await client.execute("quit");
+    await client.disconnect().catch(() => {});
+    expect(await within(child.exited, 10_000, "quit")).toBe(0);
+  }, 30_000);
+
+  test("a migration that fails at 40%, once: failed and the guest resumed, then a retry completes", async () => {
+    const socket = join(tempDir(), "qmp.sock");
+    const script = { version: 1, migration: { failAt: 40, times: 1 } };
+    const child = launch(
+      EMULATOR,
+      ["-machine", "q35", "-nodefaults", "-display", "none", "-qmp", `unix:${socket},server=on,wait=off`],
+      {
+        env: { QMPKIT_FAKE_QEMU_SCRIPT: JSON.stringify(script) },
+      },
+    );
+    const client = await connect(`unix:${socket}`, READY);
+    await client.execute("migrate-set-capabilities", {
+      capabilities: [{ capability: "events", state: true }],
+    });
+    using migration = client.listen({ names: ["MIGRATION", "STOP", "RESUME"] });
+    const failed = client.waitForEvent("MIGRATION", {
+      timeoutMs: 10_000,
+      filter: (e) => e.data?.status === "failed",
+    });
+    await client.execute("migrate", { uri: "exec:cat > /dev/null" });
+    await failed;
+    // As 7.2 after the switchover (40% is past it): no error-desc. The guest runs again.
+    expect(await client.execute("query-migrate")).toEqual({ status: "failed" });
+    expect((await client.execute("query-status")).status).toBe("running");
+    const seen = migration.clear().map((e) => (e.data as { status?: string } | undefined)?.status ?? e.event);
+    expect(seen).toEqual(["setup", "active", "STOP", "failed", "RESUME"]);
+    const completed = client.waitForEvent("MIGRATION", {
+      timeoutMs: 10_000,
+      filter: (e) => e.data?.status === "completed",
+    });
+    await client.execute("migrate", { uri: "exec:cat > /dev/null" });
+    await completed;
+    expect((await client.execute("query-migrate")).status).toBe("completed");
+    await client.execute("quit");
+    await client.disconnect().catch(() => {});
+    expect(await within(child.exited, 10_000, "quit")).toBe(0);
+  }, 30_000);
+
+  test("bad guest and migration members are errors, never ignored", async () => {
+    const cases: [unknown, string][] = [
+      [
+        { guest: { acknowledgeUnplug: true } },
+        "unknown guest member 'acknowledgeUnplug' (this version knows answerPowerdown, acknowledgeUnplugs)",
+      ],
+      [
+        { migration: { failAtPercent: 40 } },
+        "unknown migration member 'failAtPercent' (this version knows failAt, times)",
+      ],
+      [{ migration: { failAt: 100 } }, "migration.failAt must be a percent from 0 to below 100, not 100"],
+      [
+        { migration: { times: 2 } },
+        "migration.times must be a number of migrations (at least 1) beside failAt",
+      ],
+      [{ guest: { acknowledgeUnplugs: "yes" } }, "guest.acknowledgeUnplugs must be true or false"],
+    ];
+    for (const [script, message] of cases) {
+      const child = launch(EMULATOR, [...BASE], { env: { QMPKIT_FAKE_QEMU_SCRIPT: JSON.stringify(script) } });
+      expect(await within(child.exited, 10_000, "exit")).toBe(1);
+      expect(await new Response(child.stderr).text()).toBe(
+        `qemu-system-x86_64: QMPKIT_FAKE_QEMU_SCRIPT: ${message}\n`,
+      );
+    }
+  }, 60_000);
+
   test("an unknown member of the script is an error, never ignored", async () => {
     const child = launch(EMULATOR, [...BASE], { env: { QMPKIT_FAKE_QEMU_SCRIPT: '{"guets": {}}' } });
     expect(await within(child.exited, 10_000, "exit")).toBe(1);
     expect(await new Response(child.stderr).text()).toBe(
-      "qemu-system-x86_64: QMPKIT_FAKE_QEMU_SCRIPT: unknown member 'guets' (this version knows version, commands, rules, faults, guest)\n",
+      "qemu-system-x86_64: QMPKIT_FAKE_QEMU_SCRIPT: unknown member 'guets' (this version knows version, commands, rules, faults, guest, migration)\n",
     );
   }, 30_000);
 });
