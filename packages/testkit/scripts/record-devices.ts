@@ -57,6 +57,8 @@ const BASE = [
   '{"driver":"null-co","node-name":"qmpkitdisk2","size":16777216}',
   "-device",
   '{"driver":"virtio-scsi-pci","id":"qmpkitscsi","bus":"pcie.0","addr":"0x4"}',
+  "-chardev",
+  "null,id=qmpkitchar",
 ];
 
 interface TypeSpec {
@@ -80,6 +82,8 @@ const TYPES: TypeSpec[] = [
   { driver: "VGA", hot: false },
   { driver: "e1000e", cold: { netdev: "qmpkitnet" }, hot: {} },
   { driver: "qemu-xhci" },
+  // libvirt's <serial type='pty'>: on the q35's LPC ISA bus, which takes no hotplug.
+  { driver: "isa-serial", bus: "isa.0", cold: { chardev: "qmpkitchar", index: 0 }, hot: false },
 ];
 
 const SET_SKIPPED = new Set(["realized", "drive"]);

@@ -11,6 +11,7 @@ import { QAPISchema } from "./dispatch/schema-args.ts";
 import { FakeQemuError } from "./errors.ts";
 import { MonitorServer, type MonitorServerHooks, type MonitorServerOptions } from "./monitor/server.ts";
 import type { MonitorService } from "./monitor/session.ts";
+import { unixSocketPath } from "./monitor/socket-path.ts";
 import type {
   CommandContextBase,
   FakeClientInfo,
@@ -130,7 +131,7 @@ export class FakeQemu implements AsyncDisposable {
         // QEMU names the chardev of each `-qmp` compat_monitorN and lists it with its listening address.
         monitors: () =>
           this.#servers().map((server, index) => ({
-            label: `compat_monitor${index}`,
+            label: server.label ?? `compat_monitor${index}`,
             filename: monitorFilename(server.address),
           })),
       },
@@ -228,7 +229,10 @@ export class FakeQemu implements AsyncDisposable {
    * same state and get every event. Resolves with its address (`unix:…`, `tcp:…` or `fd:N`).
    */
   addMonitor(
-    options: Pick<MonitorServerOptions, "path" | "tcp" | "hostname" | "port" | "fd" | "multiClient">,
+    options: Pick<
+      MonitorServerOptions,
+      "path" | "tcp" | "hostname" | "port" | "fd" | "multiClient" | "monitorLabel"
+    >,
   ): string {
     const server = new MonitorServer(
       {
@@ -402,6 +406,11 @@ export async function createFakeQemu(options: FakeQemuOptions = {}): Promise<Fak
 /** A monitor's listening address as QEMU's `query-chardev` prints it for a connected server socket. */
 function monitorFilename(address: string): string {
   if (address.startsWith("unix:")) return `unix:${address.slice(5)},server=on`;
+  if (address.startsWith("fd:")) {
+    // QEMU names an inherited socket by the address it is bound to, as getsockname() tells.
+    const path = unixSocketPath(Number(address.slice(3)));
+    if (path !== undefined) return `unix:${path},server=on`;
+  }
   if (address.startsWith("tcp:")) return `tcp:${address.slice(4)},server=on`;
   return address;
 }

@@ -26,6 +26,11 @@ export interface FakeQemuOptions {
    */
   fd?: number;
   /**
+   * The label of the monitor's chardev in `query-chardev`: `-chardev socket,id=charmonitor` + `-mon
+   * chardev=charmonitor` gives `charmonitor`. @default QEMU's `compat_monitorN` for a `-qmp` monitor
+   */
+  monitorLabel?: string;
+  /**
    * Serve every client at once. QEMU's monitor serves one client at a time: a second client's connection is
    * accepted by the kernel but gets no greeting until the first one leaves, which is what the fake does by
    * default. @default false

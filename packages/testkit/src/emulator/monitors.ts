@@ -9,7 +9,10 @@ import { type EmulatorConfig, fail } from "./command-line.ts";
 /** One monitor to open. */
 export interface MonitorEndpoint {
   /** Options for the fake's listener. */
-  readonly listen: { path: string } | { tcp: true; hostname: string; port: number } | { fd: number };
+  readonly listen: ({ path: string } | { tcp: true; hostname: string; port: number } | { fd: number }) & {
+    /** The chardev's id (QEMU's `compat_monitorN` for `-qmp`), as query-chardev lists it. */
+    readonly monitorLabel?: string;
+  };
   /** The option as written, for QEMU's message prefix. */
   readonly location: string;
   /** The address in QEMU's bind error (`Failed to bind socket to PATH`). */
@@ -40,14 +43,14 @@ export function monitorEndpoints(config: EmulatorConfig, prog: string): MonitorE
     if (fd !== undefined) {
       if (!/^\d+$/.test(fd)) fail(prog, chardev.location, `Unable to parse FD number ${fd}`);
       endpoints.push({
-        listen: { fd: Number(fd) },
+        listen: { fd: Number(fd), monitorLabel: chardev.id },
         location: chardev.location,
         describe: `fd ${fd}`,
         pretty: monitor.pretty,
       });
     } else if (path !== undefined) {
       endpoints.push({
-        listen: { path },
+        listen: { path, monitorLabel: chardev.id },
         location: chardev.location,
         describe: path,
         pretty: monitor.pretty,
@@ -55,7 +58,7 @@ export function monitorEndpoints(config: EmulatorConfig, prog: string): MonitorE
     } else {
       const hostname = host === undefined || host === "" ? "0.0.0.0" : host;
       endpoints.push({
-        listen: { tcp: true, hostname, port: Number(port ?? 0) },
+        listen: { tcp: true, hostname, port: Number(port ?? 0), monitorLabel: chardev.id },
         location: chardev.location,
         describe: `${hostname}:${port}`,
         pretty: monitor.pretty,

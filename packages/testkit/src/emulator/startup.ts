@@ -17,6 +17,7 @@ import type { FakeQemu } from "../fake-server.ts";
 import type { JsonObject } from "../types.ts";
 import type { CommandLineDrive } from "../vm/block/drives.ts";
 import type { ChardevSpec, EmulatorConfig, StartupOperation } from "./command-line.ts";
+import { ObjectCompletionError } from "../vm/objects.ts";
 import { EmulatorExit } from "./command-line.ts";
 import { typeKeyvalArguments } from "./keyval-types.ts";
 
@@ -79,6 +80,7 @@ export async function createAtStart(
 
 /** What the VM model refused, as QEMU's `prog: LOCATION: error` exit; anything else is a bug to rethrow. */
 function refusal(prog: string, location: string, error: unknown): unknown {
+  if (error instanceof ObjectCompletionError) return new EmulatorExit(1, `${prog}: ${error.desc}\n`);
   return error instanceof QMPCommandError
     ? new EmulatorExit(1, `${prog}: ${location}: ${error.desc}\n`)
     : error;

@@ -19,6 +19,8 @@ export interface MonitorServerOptions {
   hostname?: string;
   /** An inherited listening socket to accept on (see `FakeQemuOptions.fd`). */
   fd?: number;
+  /** See `FakeQemuOptions.monitorLabel`. */
+  monitorLabel?: string;
   multiClient?: boolean;
   maxLineBytes?: number;
 }
@@ -41,6 +43,7 @@ export class MonitorServer implements SessionOwner {
   readonly path: string | undefined;
   readonly port: number | undefined;
   readonly maxLineBytes: number;
+  readonly label: string | undefined;
   readonly #server: SocketListener<MonitorSession | undefined>;
   readonly #dir: string | undefined;
   readonly #sessions: MonitorSession[] = [];
@@ -53,6 +56,7 @@ export class MonitorServer implements SessionOwner {
 
   constructor(options: MonitorServerOptions, service: MonitorService, hooks: MonitorServerHooks) {
     this.#service = service;
+    this.label = options.monitorLabel;
     this.#hooks = hooks;
     this.#multiClient = options.multiClient === true;
     this.maxLineBytes = options.maxLineBytes ?? 64 * 1024 * 1024;

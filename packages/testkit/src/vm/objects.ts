@@ -16,6 +16,12 @@ export interface ObjectType {
   remove(id: string): boolean;
 }
 
+/**
+ * An object refused once its properties are set (QEMU's `complete` step, e.g. a secret whose file is missing):
+ * QEMU prints these without the `-object …:` location it gives to errors in the properties themselves.
+ */
+export class ObjectCompletionError extends QMPCommandError {}
+
 const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 
 export class Objects {

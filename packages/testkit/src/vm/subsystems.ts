@@ -25,6 +25,7 @@ import { Dump } from "./registries/dump.ts";
 import { Fds } from "./registries/fds.ts";
 import { Iothreads } from "./registries/iothreads.ts";
 import { Netdevs } from "./registries/netdevs.ts";
+import { Secrets } from "./registries/secrets.ts";
 import { Runstate } from "./runstate.ts";
 import type { SubsystemClass } from "./types.ts";
 import { Yank } from "./yank.ts";
@@ -38,6 +39,7 @@ export const SUBSYSTEMS: readonly SubsystemClass[] = [
   Migration,
   Guest,
   Objects,
+  Secrets,
   ThrottleGroups,
   Block,
   Jobs,

@@ -6,7 +6,7 @@
 import { QMPCommandError } from "../../errors.ts";
 
 /** QEMU's bus type names, as its "can't go on … bus" error prints them. */
-export type BusKind = "PCI" | "PCIE" | "SCSI" | "virtio-serial-bus" | "usb-bus";
+export type BusKind = "PCI" | "PCIE" | "SCSI" | "virtio-serial-bus" | "usb-bus" | "ISA";
 
 /** Something plugged into a bus. */
 export interface Plugged {

@@ -14,6 +14,7 @@ import type { JsonObject } from "../../types.ts";
 import { Block } from "../block/block.ts";
 import { Migration } from "../migration.ts";
 import { Balloon } from "../registries/balloon.ts";
+import { type Chardev, Chardevs } from "../registries/chardevs.ts";
 import { Display } from "../registries/display.ts";
 import { Runstate } from "../runstate.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
@@ -42,6 +43,8 @@ export interface Device extends Plugged {
   readonly drive: string | undefined;
   /** The netdev its `netdev` names, if any. */
   readonly netdev: string | undefined;
+  /** The chardev its `chardev` names (a serial port's), which it holds open. */
+  readonly chardev: Chardev | undefined;
   /** A NIC's MAC address: given, or QEMU's first free default (52:54:00:12:34:56 upwards). */
   readonly mac: string | undefined;
   /** When a pending unplug request lapses (clock ms), or undefined while none is pending. */
@@ -93,6 +96,15 @@ export class Devices {
         });
       }
       this.#buses.set(root.name, root);
+      // The LPC bridge's ISA bus (serial ports): cold-plug only.
+      this.#buses.set("isa.0", {
+        name: "isa.0",
+        path: "/machine/unattached/device[2]/isa.0",
+        kind: "ISA",
+        hotpluggable: false,
+        belowRootPort: false,
+        slots: new Map(),
+      });
     }
     vm.command("device_add", (args, ctx) => this.add(args, ctx));
     vm.command("device_del", (args, ctx) => this.#delete(String(args.id), ctx));
@@ -219,6 +231,7 @@ export class Devices {
       throw new QMPCommandError("GenericError", "Only one balloon device is supported");
     }
     const path = id === undefined ? `${PERIPHERAL_ANON}/device[${this.#anonCount++}]` : `${PERIPHERAL}/${id}`;
+    const chardev = args.chardev === undefined ? undefined : this.#frontend(driver, String(args.chardev));
     const drive = this.#attachDrive(type, args, id, path);
     const isNic = type.recording.cold.nodes[""]?.get.mac !== undefined;
     const device: Device = {
@@ -231,11 +244,13 @@ export class Devices {
       hotplugged: !cold,
       ownBus: ownBus(driver, id, path),
       drive,
+      chardev,
       netdev: args.netdev === undefined ? undefined : String(args.netdev),
       mac: isNic ? String(args.mac ?? this.#freeMac()) : undefined,
       unplugExpires: undefined,
     };
     bus.slots.set(slot, device);
+    if (chardev !== undefined) chardev.frontendOpen = true;
     if (device.ownBus !== undefined) this.#buses.set(device.ownBus.name, device.ownBus);
     this.#devices.set(path, device);
     const nodes = type.nodes(path, id, !cold);
@@ -302,6 +317,17 @@ export class Devices {
     return bus;
   }
 
+  /** The chardev a device's `chardev` property names, refused with QEMU's text when there is none. */
+  #frontend(driver: string, label: string): Chardev {
+    const chardev = this.#vm.get(Chardevs).get(label);
+    if (chardev === undefined) {
+      // isa-serial's property belongs to the serial object inside it, which QEMU's text names.
+      const owner = driver === "isa-serial" ? "serial" : driver;
+      throw new QMPCommandError("GenericError", `Property '${owner}.chardev' can't find value '${label}'`);
+    }
+    return chardev;
+  }
+
   #attachDrive(
     type: RecordedType,
     args: JsonObject,
@@ -324,6 +350,9 @@ export class Devices {
     if (device.unplugExpires !== undefined && device.unplugExpires > this.#vm.clock.now()) {
       throw new QMPCommandError("GenericError", `Device ${id} is already in the process of unplug`);
     }
+    // QEMU 7.2 hands an ISA device's unplug to the q35's ACPI hotplug controller, which only a guest would act
+    // on: the request is taken and nothing happens. 10.0 refuses it as the bus does.
+    if (device.bus.kind === "ISA" && this.#vm.machine.qemuVersion === "7.2") return {};
     if (!device.bus.hotpluggable) {
       throw new QMPCommandError("GenericError", `Bus '${device.bus.name}' does not support hotplugging`);
     }
@@ -371,6 +400,7 @@ export class Devices {
       this.#buses.delete(device.ownBus.name);
     }
     device.bus.slots.delete(device.slot);
+    if (device.chardev !== undefined) device.chardev.frontendOpen = false;
     this.#devices.delete(device.path);
     if (device.driver === "virtio-balloon-pci") this.#vm.get(Balloon).detach();
     if (DISPLAY_DRIVERS.has(device.driver)) this.#vm.get(Display).detach(device.path);
@@ -432,6 +462,7 @@ function busKindOf(ancestors: readonly string[]): BusKind | undefined {
   if (ancestors.includes("scsi-device")) return "SCSI";
   if (ancestors.includes("usb-device")) return "usb-bus";
   if (ancestors.includes("virtio-serial-port")) return "virtio-serial-bus";
+  if (ancestors.includes("isa-device")) return "ISA";
   return undefined;
 }
 
