@@ -70,23 +70,24 @@ async function loadLibc(): Promise<Libc> {
 }
 
 /**
- * Sends `fd` over the unix socket `socketFd` with one space byte. Retries while the socket buffer is full,
+ * Sends `fd` over the unix socket `socketFd` with `payload` (default: one space byte, which QEMU's parser skips;
+ * libvirt sends its descriptors on the command that takes them). Retries while the socket buffer is full,
  * calling `drained` (the client's write-queue flush) between tries.
  */
 export async function sendFdOverSocket(
   socketFd: number,
   fd: number,
   drained: () => Promise<void>,
+  payload: Uint8Array = Uint8Array.of(0x20),
 ): Promise<void> {
   if (!Number.isSafeInteger(fd) || fd < 0) throw new FdPassingError(`Not a file descriptor: ${fd}`);
   const { sendmsg, errno } = await loadLibc();
   const { ptr } = await import("bun:ffi");
 
-  const payload = new Uint8Array([0x20]);
   // struct iovec { void *iov_base; size_t iov_len; }
   const iov = new DataView(new ArrayBuffer(16));
   iov.setBigUint64(0, BigInt(ptr(payload)), true);
-  iov.setBigUint64(8, 1n, true);
+  iov.setBigUint64(8, BigInt(payload.length), true);
   // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } + one int, padded: CMSG_SPACE(4) = 24.
   const control = new DataView(new ArrayBuffer(24));
   control.setBigUint64(0, 20n, true); // CMSG_LEN(sizeof(int))
@@ -105,7 +106,10 @@ export async function sendFdOverSocket(
     const sent = Number(sendmsg(socketFd, ptr(header), MSG_NOSIGNAL));
     // The kernel read the buffers behind these pointers; keep them reachable until the call returned.
     keepAlive(payload, iov, control);
-    if (sent === 1) return;
+    if (sent === payload.length) return;
+    // The descriptor went with the part sent; the rest would have to follow as plain bytes, which no caller
+    // needs (one space, or one small command on an idle socket).
+    if (sent > 0) throw new FdPassingError(`sendmsg(SCM_RIGHTS) sent ${sent} of ${payload.length} bytes`);
     const code = errno();
     if (code === EINTR) continue;
     if (code === EAGAIN && performance.now() - started < EAGAIN_BUDGET_MS) {

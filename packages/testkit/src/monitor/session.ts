@@ -37,6 +37,14 @@ export type SessionPhase = "waiting" | "negotiation" | "command";
 const CONNECTION_ENDED = new Error("the client connection ended");
 /** Stands for the client's half-close among the bytes kept for a client not served yet. */
 const END_OF_INPUT = new Uint8Array(0);
+const SPACE = Uint8Array.of(0x20);
+const CLOSE_CRLF = Uint8Array.of(0x7d, 0x0d, 0x0a);
+
+function endsWith(chunk: Uint8Array, tail: Uint8Array): boolean {
+  if (chunk.length < tail.length) return false;
+  const offset = chunk.length - tail.length;
+  return tail.every((byte, index) => chunk[offset + index] === byte);
+}
 
 function isExecOob(input: ParsedInput): boolean {
   const value = input.ok ? input.value : undefined;
@@ -151,10 +159,13 @@ export class MonitorSession {
     }
     this.#parser.feed(chunk);
     // Bun reads with recv(2), so a descriptor passed with SCM_RIGHTS is closed by the kernel unseen. What stays
-    // visible is its carrier: Linux ends a read right after the byte that carried descriptors, and clients send
-    // them on one space byte (QEMU's parser skips it). A read ending in a space between messages is taken as
-    // one; QEMU too keeps only the last descriptor received until a command takes it.
-    if (chunk.length > 0 && chunk[chunk.length - 1] === 0x20 && !this.#parser.pending) this.#fdPassed = true;
+    // visible is its carrier: Linux ends a read right after the bytes that carried descriptors. Clients send
+    // them on one space byte (QEMU's parser skips it), or, as libvirt does, on the command that takes them,
+    // which libvirt alone ends with CRLF. So a read ending between messages in a space or in `}\r\n` is taken
+    // as a carrier (a CRLF client such as telnet therefore gets getfd's success, not its "No file descriptor"
+    // error). QEMU too keeps only the last descriptor received until a command takes it.
+    if (!this.#parser.pending && (endsWith(chunk, SPACE) || endsWith(chunk, CLOSE_CRLF)))
+      this.#fdPassed = true;
   }
 
   /** Takes the descriptor passed before the current command (`getfd`, `add-fd`): false when none came. */

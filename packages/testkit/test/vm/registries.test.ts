@@ -6,7 +6,10 @@
 import { expect, test } from "bun:test";
 import { closeSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { raceAbort } from "@qmpkit/protocol-core";
 import type { ExecuteError } from "@qmpkit/qmp";
+// The client's SCM_RIGHTS sender, to send a descriptor on a whole command as libvirt does.
+import { sendFdOverSocket } from "../../../qmp/src/fd-passing.ts";
 import type { FakeQemuOptions } from "../../src/index.ts";
 import { fakeSession } from "./fake-session.ts";
 
@@ -137,6 +140,57 @@ test("getfd and add-fd take the descriptor passed with SCM_RIGHTS, and refuse a 
   await run("closefd", { fdname: "fd0" });
   expect(await error("closefd", { fdname: "fd0" })).toBe("File descriptor named 'fd0' not found");
   expect(await error("remove-fd", { "fdset-id": 3 })).toBe("File descriptor named 'fdset-id:3' not found");
+});
+
+test("getfd takes a descriptor sent on the command itself, as libvirt sends it (its commands end with CRLF)", async () => {
+  // A raw connection beside the session's client: the monitor serves one client at a time otherwise.
+  const { fake, dir } = await fakeSession({ machine: "q35", clock: "manual", multiClient: true });
+  const lines: string[] = [];
+  let waiting: (() => void) | undefined;
+  const socket = await Bun.connect({
+    unix: fake.path as string,
+    socket: {
+      data(_socket, chunk) {
+        lines.push(
+          ...chunk
+            .toString()
+            .split("\n")
+            .filter((line) => line.includes('"id"')),
+        );
+        waiting?.();
+      },
+    },
+  });
+  const reply = async (): Promise<unknown> => {
+    const signal = AbortSignal.timeout(3000);
+    while (lines.length === 0) {
+      const arrived = new Promise<void>((resolve) => {
+        waiting = resolve;
+      });
+      await raceAbort(arrived, signal);
+    }
+    return JSON.parse(lines.shift() as string);
+  };
+  const file = join(dir, "passed.txt");
+  writeFileSync(file, "x");
+  const fd = openSync(file, "r");
+  try {
+    socket.write('{"execute":"qmp_capabilities","id":"libvirt-1"}\r\n');
+    expect(await reply()).toEqual({ return: {}, id: "libvirt-1" });
+    const command = '{"execute":"getfd","arguments":{"fdname":"migrate"},"id":"libvirt-2"}\r\n';
+    await sendFdOverSocket(
+      (socket as unknown as { fd: number }).fd,
+      fd,
+      async () => {},
+      new TextEncoder().encode(command),
+    );
+    expect(await reply()).toEqual({ return: {}, id: "libvirt-2" });
+    socket.write('{"execute":"closefd","arguments":{"fdname":"migrate"},"id":"libvirt-3"}\r\n');
+    expect(await reply()).toEqual({ return: {}, id: "libvirt-3" });
+  } finally {
+    closeSync(fd);
+    socket.end();
+  }
 });
 
 test("remove-fd: 7.2 keeps the fd listed while a monitor is connected, 10.0 drops the set", async () => {
