@@ -115,7 +115,9 @@ export class FakeQemu implements AsyncDisposable {
       machine: parts.profile,
       clock: this.clock,
       config: {
-        status: options.status ?? (options.incoming === undefined ? "running" : "inmigrate"),
+        status: options.incoming === undefined ? (options.status ?? "running") : "inmigrate",
+        autostart: options.status === undefined || options.status === "running",
+        accelerator: options.accelerator,
         version,
         name: options.name,
         uuid: options.uuid,
@@ -128,6 +130,7 @@ export class FakeQemu implements AsyncDisposable {
         quit: (client) => this.#quit(client),
         exit: () => this.#exit(),
         reportError,
+        warn: (message) => options.onWarning?.(message),
         // QEMU names the chardev of each `-qmp` compat_monitorN and lists it with its listening address.
         monitors: () =>
           this.#servers().map((server, index) => ({

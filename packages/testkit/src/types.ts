@@ -56,14 +56,25 @@ export interface FakeQemuOptions {
    */
   clock?: "real" | "manual";
   /**
-   * The run state at start (`query-status`): `"prelaunch"` is QEMU's `-S`. @default "running" ("inmigrate"
-   * with `incoming`)
+   * The run state at start (`query-status`): `"prelaunch"` is QEMU's `-S`. With `incoming` the VM is in
+   * `inmigrate` whatever this says, and `"prelaunch"` only keeps it from running once the migration is in (as `-S
+   * -incoming` does). @default "running"
    */
   status?: string;
   /** QEMU's `-no-shutdown`: a shutdown (the guest's, or a reset under `noReboot`) pauses the VM. @default false */
   noShutdown?: boolean;
   /** QEMU's `-no-reboot`: every reset request becomes a shutdown. @default false */
   noReboot?: boolean;
+  /**
+   * Receives QEMU's warnings (what it prints to stderr as `warning: MESSAGE`, e.g. deprecated usage). The drop-in
+   * emulator prints them as QEMU does. @default dropped
+   */
+  onWarning?: (message: string) => void;
+  /**
+   * The accelerator the VM runs on, as `query-kvm` and HMP `info kvm` report it. The drop-in emulator sets what
+   * QEMU would end up with (KVM where `accel=kvm` is asked for and /dev/kvm opens). @default "tcg"
+   */
+  accelerator?: "tcg" | "kvm";
   /** QEMU's `-incoming`: `"defer"` (or a URI): the VM starts in `inmigrate`. @default none */
   incoming?: string;
   /**

@@ -165,7 +165,7 @@ async function serve(
     const [firstMonitor, ...moreMonitors] = monitors;
     let fake: FakeQemu | undefined;
     if (firstMonitor !== undefined) {
-      fake = await openVm(firstMonitor, config, family, prog, script, options.qemuVersion ?? "7.2");
+      fake = await openVm(firstMonitor, config, family, prog, script, options.qemuVersion ?? "7.2", io.stderr);
       fakes.push(fake);
       await createAtStart(fake, config, ptys, prog, schema, io.stderr);
       script?.started(fake);
@@ -204,15 +204,18 @@ async function openVm(
   prog: string,
   script: ScriptControl | undefined,
   qemuVersion: QemuRelease,
+  stderr: EmulatorIO["stderr"],
 ): Promise<FakeQemu> {
   try {
     const fake = await createFakeQemu({
       ...endpoint.listen,
       machine: family,
       qemuVersion,
-      // -incoming wins over -S (QEMU reports inmigrate); the fake derives that from `incoming`.
-      ...(config.startPaused && config.incoming === undefined ? { status: "prelaunch" } : {}),
+      // -incoming wins over -S (QEMU reports inmigrate); -S then keeps the guest paused once the migration is in.
+      ...(config.startPaused ? { status: "prelaunch" } : {}),
       ...(config.incoming === undefined ? {} : { incoming: config.incoming }),
+      accelerator: config.accelerator,
+      onWarning: (message) => stderr.write(`${stamp(config)}warning: ${message}\n`),
       noShutdown: config.noShutdown,
       noReboot: config.noReboot,
       ...(config.name === undefined ? {} : { name: config.name }),

@@ -43,11 +43,14 @@ export class Runstate {
   #firmwareRan: boolean;
   #firmwareResetsDue = 0;
   #firmwareTimer: ClockTimer | undefined;
+  /** QEMU's autostart: whether the guest starts once an incoming migration is in (`cont`/`stop` set it). */
+  #autostart: boolean;
   readonly #powerdownListeners: (() => void)[] = [];
 
   constructor(vm: VmApi) {
     this.#vm = vm;
     this.status = vm.config.status;
+    this.#autostart = vm.config.autostart ?? true;
     this.#firmwareRan = this.status === "running";
     // Which members query-status has is the schema's to say: 7.2 has `singlestep`, 10.0 dropped it. Read on the
     // first query-status, not at start-up: the schema is parsed on first use.
@@ -113,6 +116,7 @@ export class Runstate {
 
   /** Pauses the guest; a second stop changes nothing and sends no event, as in QEMU. */
   stop(): void {
+    if (this.status === "inmigrate") this.#autostart = false;
     this.enter("paused");
   }
 
@@ -122,8 +126,21 @@ export class Runstate {
       throw new QMPCommandError("GenericError", "Resetting the Virtual Machine is required");
     }
     // An incoming VM only notes that it should start once the migration is in.
-    if (this.status === "inmigrate") return;
+    if (this.status === "inmigrate") {
+      this.#autostart = true;
+      return;
+    }
     this.resume();
+  }
+
+  /**
+   * An incoming migration is in. With no state from the source (the fake reads no stream), QEMU starts the guest
+   * if autostart is set and pauses it otherwise.
+   */
+  incomingMigrated(): void {
+    if (this.status !== "inmigrate") return;
+    this.status = "paused";
+    if (this.#autostart) this.resume();
   }
 
   /** Starts the guest's CPUs (RESUME) from any stopped state; nothing happens when they run already. */

@@ -61,6 +61,8 @@ export interface VmHost {
   reportError(client: number | undefined, command: string | undefined, message: string): void;
   /** The chardevs the monitors listen on (QEMU's `compat_monitor0`, …), in creation order. */
   monitors?(): readonly MonitorChardev[];
+  /** QEMU's warn_report(): a line on its stderr, without the `warning: ` prefix. */
+  warn?(message: string): void;
 }
 
 /** The settings a fake starts its VM with. */
@@ -78,10 +80,16 @@ export interface VmConfig {
   readonly noReboot?: boolean | undefined;
   /** `-incoming`: `defer`, or the URI the VM waits for its migration stream on. */
   readonly incoming?: string | undefined;
+  /** What the VM runs on: `kvm` makes query-kvm say enabled. @default "tcg" */
+  readonly accelerator?: "tcg" | "kvm" | undefined;
+  /** QEMU's autostart: the guest runs once it can (an incoming migration is in). `-S` clears it. @default true */
+  readonly autostart?: boolean | undefined;
 }
 
 /** The VM as a subsystem sees it. */
 export interface VmApi {
+  /** QEMU's warn_report() (see VmHost.warn); dropped where nothing prints it. */
+  warn(message: string): void;
   /** The machine profile (`none` or `q35`) with what was recorded from QEMU for it. */
   readonly machine: Machine;
   /** The clock jobs and migrations schedule their work on (`fake.clock`). */

@@ -65,6 +65,10 @@ export class Vm implements VmApi {
     this.#host.emit(event, data);
   }
 
+  warn(message: string): void {
+    this.#host.warn?.(message);
+  }
+
   command(name: string, handler: VmCommand): void {
     this.#commands.set(name, handler);
   }

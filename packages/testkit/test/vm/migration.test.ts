@@ -3,6 +3,7 @@
  * check the same against QEMU live), driven step by step with `fake.clock.advance`.
  */
 import { expect, test } from "bun:test";
+import { closeSync, openSync } from "node:fs";
 import type { ExecuteError } from "@qmpkit/qmp";
 import type { FakeQemuOptions } from "../../src/index.ts";
 import { fakeSession } from "./fake-session.ts";
@@ -121,4 +122,79 @@ test("without the events capability nothing is announced, and the migration stil
   await fake.clock.advance(10_000);
   expect(await seen()).toEqual(["STOP"]);
   expect((await client.execute("query-migrate")).status).toBe("completed");
+});
+
+test("an incoming migration from a stream (fd:, exec:, file:) completes at once; -S keeps the guest paused", async () => {
+  for (const qemuVersion of ["7.2", "10.0"] as const) {
+    // -S -incoming defer, as libvirt restores a saved domain: the guest waits for `cont`.
+    const paused = await setup({ qemuVersion, incoming: "defer", status: "prelaunch" });
+    expect((await paused.client.execute("query-status")).status).toBe("inmigrate");
+    await paused.client.execute("migrate-incoming", { uri: "fd:7" });
+    expect(await paused.seen()).toEqual(["setup"]);
+    await paused.fake.clock.advance(100);
+    expect(await paused.seen()).toEqual(["active", "completed"]);
+    expect(await paused.client.execute("query-migrate")).toEqual({ status: "completed" });
+    expect((await paused.client.execute("query-status")).status).toBe("paused");
+    await paused.client.execute("cont");
+    expect(await paused.seen()).toEqual(["RESUME"]);
+
+    // Without -S the guest runs once the migration is in.
+    const running = await setup({ qemuVersion, incoming: "defer" });
+    await running.client.execute("migrate-incoming", { uri: "exec:cat /dev/null" });
+    await running.fake.clock.advance(100);
+    expect(await running.seen()).toEqual(["setup", "active", "completed", "RESUME"]);
+    expect((await running.client.execute("query-status")).status).toBe("running");
+
+    // `stop` while migrating in clears autostart, as in QEMU.
+    const stopped = await setup({ qemuVersion, incoming: "defer" });
+    await stopped.client.execute("stop");
+    await stopped.client.execute("migrate-incoming", { uri: "fd:9" });
+    await stopped.fake.clock.advance(100);
+    expect(await stopped.seen()).toEqual(["setup", "active", "completed"]);
+    expect((await stopped.client.execute("query-status")).status).toBe("paused");
+
+    // A socket waits for a source that never comes.
+    const waiting = await setup({ qemuVersion, incoming: "defer" });
+    await waiting.client.execute("migrate-incoming", { uri: "unix:/tmp/qmpkit-never-connected.sock" });
+    await waiting.fake.clock.advance(1_000);
+    expect(await waiting.seen()).toEqual(["setup"]);
+    expect((await waiting.client.execute("query-status")).status).toBe("inmigrate");
+  }
+});
+
+test("file: migration URIs: unknown to 7.2, and 10.0 opens the file before it reads", async () => {
+  const old = await setup({ qemuVersion: "7.2", incoming: "defer" });
+  expect(await old.error(old.client.execute("migrate-incoming", { uri: "file:/tmp/x" }))).toBe(
+    "unknown migration protocol: file:/tmp/x",
+  );
+  const current = await setup({ qemuVersion: "10.0", incoming: "defer" });
+  expect(
+    await current.error(current.client.execute("migrate-incoming", { uri: "file:/nonexistent/qmpkit.bin" })),
+  ).toBe("Could not open '/nonexistent/qmpkit.bin': No such file or directory");
+  expect(await current.seen()).toEqual([]);
+  const fromFile = await setup({ qemuVersion: "10.0", incoming: "defer" });
+  await fromFile.client.execute("migrate-incoming", { uri: `file:${import.meta.path}` });
+  await fromFile.fake.clock.advance(100);
+  expect(await fromFile.seen()).toEqual(["setup", "active", "completed", "RESUME"]);
+});
+
+test("10.0 warns once that fd: migration from a regular file is deprecated (libvirt's restore); 7.2 does not", async () => {
+  const file = openSync(import.meta.path, "r");
+  try {
+    for (const qemuVersion of ["7.2", "10.0"] as const) {
+      const warnings: string[] = [];
+      const { client, fake } = await setup({
+        qemuVersion,
+        incoming: "defer",
+        onWarning: (message) => warnings.push(message),
+      });
+      await client.execute("migrate-incoming", { uri: `fd:${file}` });
+      await fake.clock.advance(100);
+      expect(warnings).toEqual(
+        qemuVersion === "7.2" ? [] : ["fd: migration to a file is deprecated. Use file: instead."],
+      );
+    }
+  } finally {
+    closeSync(file);
+  }
 });
