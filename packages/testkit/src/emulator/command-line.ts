@@ -87,6 +87,8 @@ export interface EmulatorConfig {
    * `-msg timestamp=on` prefix, the others are printed as they are.
    */
   notices: { text: string; stamped: boolean }[];
+  /** The accelerator QEMU ends up with (the first of `accel` that initialises), set by validateConfig. */
+  accelerator: "tcg" | "kvm";
 }
 
 /** Parses `argv` (without the program name). Throws {@link EmulatorExit} for `-version`, `-help` and errors. */
@@ -95,6 +97,7 @@ export function parseCommandLine(argv: readonly string[], prog: string, texts: C
   const config: EmulatorConfig = {
     machine: { type: undefined, props: {} },
     accel: [],
+    accelerator: "tcg",
     cpu: undefined,
     memoryMiB: 128,
     smp: undefined,

@@ -4,7 +4,7 @@
  * `-device`/`-audiodev`/`-drive` — with QEMU's texts. The lists come from the recorded `-machine help`,
  * `-cpu help`, `-device help` and the introspection schema.
  */
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { QAPISchema } from "../dispatch/schema-args.ts";
 import { MODELLED_DRIVE_KEYS } from "../vm/block/drives.ts";
@@ -91,19 +91,24 @@ export function validateConfig(
 
 /**
  * QEMU tries the accelerators in order (`accel=kvm:tcg`, or several `-accel`): one that fails prints why, and the
- * next is tried ("falling back to tcg"); when the last fails, QEMU exits 1. KVM fails where /dev/kvm is missing.
+ * next is tried ("falling back to tcg"); when the last fails, QEMU exits 1. KVM initialises where this process
+ * can open /dev/kvm for reading and writing, as QEMU's would; the fake then reports KVM enabled (query-kvm).
  */
 function checkAccelerators(config: EmulatorConfig, dialect: CliDialect, prog: string): void {
   const accels = config.accel.length === 0 ? [{ name: "tcg", location: undefined }] : config.accel;
   for (const [index, accel] of accels.entries()) {
-    if (accel.name !== "kvm" || existsSync("/dev/kvm")) return;
+    const failure = accel.name === "kvm" ? kvmFailure() : undefined;
+    if (failure === undefined) {
+      config.accelerator = accel.name === "kvm" ? "kvm" : "tcg";
+      return;
+    }
     const where = accel.location === undefined ? "" : `${accel.location}: `;
-    const open = "Could not access KVM kernel module: No such file or directory\n";
+    const open = `Could not access KVM kernel module: ${failure}\n`;
     config.notices.push(
       dialect.kvmOpenReported
         ? { text: `${prog}: ${where}${open}`, stamped: true }
         : { text: open, stamped: false },
-      { text: `${prog}: ${where}failed to initialize kvm: No such file or directory\n`, stamped: true },
+      { text: `${prog}: ${where}failed to initialize kvm: ${failure}\n`, stamped: true },
     );
     const next = accels[index + 1];
     if (next === undefined) {
@@ -112,6 +117,18 @@ function checkAccelerators(config: EmulatorConfig, dialect: CliDialect, prog: st
       throw new EmulatorExit(1, printed);
     }
     config.notices.push({ text: `${prog}: falling back to ${next.name}\n`, stamped: true });
+  }
+}
+
+/** Why opening /dev/kvm fails here (strerror's text), or undefined when it opens. */
+function kvmFailure(): string | undefined {
+  try {
+    closeSync(openSync("/dev/kvm", "r+"));
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM") return "Permission denied";
+    return "No such file or directory";
   }
 }
 
@@ -290,7 +307,8 @@ function commandOf(op: StartupOperation): string {
 }
 
 function cpuModels(catalogue: Catalogue): Set<string> {
-  const names = [...catalogue.cpuHelp.matchAll(/^x86 (\S+)/gm)].map((m) => m[1] as string);
+  // 7.2 prefixes each model with its architecture ("x86 qemu64"); 10.0 indents it ("  qemu64").
+  const names = [...catalogue.cpuHelp.matchAll(/^(?:x86 | {2})(\S+)/gm)].map((m) => m[1] as string);
   return new Set(names);
 }
 

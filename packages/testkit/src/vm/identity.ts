@@ -14,14 +14,15 @@ export class Identity {
     vm.command("query-version", () => ({ qemu: { ...version.qemu }, package: version.package }));
     vm.command("query-name", () => (name === undefined ? {} : { name }));
     vm.command("query-uuid", () => ({ UUID: uuid }));
-    // The fake emulates TCG on a host where KVM exists, as CI's QEMU runs.
-    vm.command("query-kvm", () => ({ enabled: false, present: true }));
+    // KVM is always compiled in (present); enabled only when the VM runs on it (the emulator on a KVM host).
+    const kvm = vm.config.accelerator === "kvm";
+    vm.command("query-kvm", () => ({ enabled: kvm, present: true }));
     vm.hmp(
       "info version",
       () => `${version.qemu.major}.${version.qemu.minor}.${version.qemu.micro}${version.package}\r\n`,
     );
     vm.hmp("info name", () => (name === undefined ? "" : `${name}\r\n`));
-    vm.hmp("info kvm", () => "kvm support: disabled\r\n");
+    vm.hmp("info kvm", () => `kvm support: ${kvm ? "enabled" : "disabled"}\r\n`);
     vm.hmp("info uuid", () => `${uuid}\r\n`);
     // -machine none has no CPUs to list.
     if (vm.machine.name === "none") vm.hmp("info cpus", () => "");
