@@ -10,7 +10,7 @@
  * The monitor's inherited fd becomes a socket path; `$DIR` is a fresh temp dir holding the disk images the
  * scenario creates. Commands that carried an fd (getfd, add-fd) are sent without one.
  */
-import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     max: { type: "string", default: "20" },
     all: { type: "boolean", default: false },
     domain: { type: "string", default: DOMAIN },
+    // Which of the domain's logged starts (1: its first; 2: restore's, with -incoming defer).
+    start: { type: "string", default: "1" },
   },
 });
 const qemuVersion = values["qemu-version"] === "10.0" ? "10.0" : "7.2";
@@ -38,11 +40,12 @@ const maxDiffs = values.all ? Number.POSITIVE_INFINITY : Number(values.max);
 const dir = mkdtempSync(join(tmpdir(), "qmpkit-lv-replay-"));
 const socketPath = join(dir, "monitor.sock");
 
-/** The emulator's arguments from the first logged start of `domain`, with `$DIR` and the monitor's fd replaced. */
-function commandLine(stepsText: string, domain: string): string[] {
+/** The emulator's arguments from the nth logged start of `domain`, with `$DIR` and the monitor's fd replaced. */
+function commandLine(stepsText: string, domain: string, nth: number): string[] {
   const log = stepsFromText(stepsText)[`${LOG_STEP}${domain}`] ?? "";
   const lines = log.split("\n");
-  const start = lines.findIndex((line) => line.startsWith("$EMULATOR"));
+  const starts = lines.flatMap((line, index) => (line.startsWith("$EMULATOR") ? [index] : []));
+  const start = starts[nth - 1] ?? -1;
   const args: string[] = [];
   for (const line of lines.slice(start + 1)) {
     if (!line.startsWith("-")) break;
@@ -54,7 +57,7 @@ function commandLine(stepsText: string, domain: string): string[] {
     args.push(option);
     if (value !== undefined) args.push(value.replaceAll("$DIR", dir));
   }
-  return args.map((arg) => arg.replace(/fd=\d+,server=on/, `path=${socketPath},server=on`));
+  return args.map((arg) => arg.replace(/fd=(\d+|N),server=on/, `path=${socketPath},server=on`));
 }
 
 async function prepareDir(domain: string): Promise<void> {
@@ -70,8 +73,9 @@ async function prepareDir(domain: string): Promise<void> {
     const made = Bun.spawnSync(["qemu-img", "create", "-q", "-f", format, join(dir, name), size]);
     if (made.exitCode !== 0) throw new Error(`qemu-img create ${name}: ${made.stderr.toString()}`);
   }
-  // virsh blockcopy creates its target empty; QEMU formats it (blockdev-create).
-  writeFileSync(join(dir, "copy.qcow2"), "");
+  // virsh blockcopy creates its target empty and QEMU formats it (blockdev-create); a later start uses it.
+  if (Number(values.start) === 1) writeFileSync(join(dir, "copy.qcow2"), "");
+  else Bun.spawnSync(["qemu-img", "create", "-q", "-f", "qcow2", join(dir, "copy.qcow2"), "64M"]);
 }
 
 interface Exchange {
@@ -102,14 +106,20 @@ const stepsText = await Bun.file(join(FIXTURE_DIR, fixtures.steps)).text();
 const trace = traceFromJsonl(await Bun.file(join(FIXTURE_DIR, fixtures.trace)).text());
 await prepareDir(values.domain);
 // The logged start may be the domain's second (restore's); the files prepared are domain-1's.
-const fixedArgs = commandLine(stepsText, values.domain).map((arg) => arg.replace(/domain-\d+-/, "domain-1-"));
+const fixedArgs = commandLine(stepsText, values.domain, Number(values.start)).map((arg) =>
+  arg.replace(/domain-\d+-/, "domain-1-"),
+);
 
 const emulator = Bun.spawn(
   [process.execPath, join(import.meta.dir, "..", "test", "libvirt", "fake-emulator.ts"), ...fixedArgs],
   {
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, QMPKIT_FAKE_QEMU_LOG: join(dir, "fake.log"), ...(qemuVersion === "10.0" ? { QMPKIT_FAKE_QEMU_VERSION: "10.0" } : {}) },
+    env: {
+      ...process.env,
+      QMPKIT_FAKE_QEMU_LOG: join(dir, "fake.log"),
+      ...(qemuVersion === "10.0" ? { QMPKIT_FAKE_QEMU_VERSION: "10.0" } : {}),
+    },
   },
 );
 
@@ -187,11 +197,17 @@ async function replay(list: readonly Exchange[]): Promise<void> {
     const actual = normalise(JSON.stringify(reply));
     if (expected === actual || expected.includes('"(condensed:')) continue;
     differing++;
-    console.log(`→ ${JSON.stringify(message)}\n  real: ${expected.slice(0, 600)}\n  fake: ${actual.slice(0, 600)}`);
+    console.log(
+      `→ ${JSON.stringify(message)}\n  real: ${expected.slice(0, 600)}\n  fake: ${actual.slice(0, 600)}`,
+    );
     if (differing >= maxDiffs) break;
   }
   console.log(`${differing} of ${list.length} replies differ; events seen: ${events.join(" ")}`);
-  const notes = (await Bun.file(join(dir, "fake.log")).text().catch(() => ""))
+  const notes = (
+    await Bun.file(join(dir, "fake.log"))
+      .text()
+      .catch(() => "")
+  )
     .split("\n")
     .filter((line) => /not (created|implemented)|error/i.test(line));
   if (notes.length > 0) console.log(`the fake's log:\n${notes.join("\n").slice(0, 3000)}`);

@@ -39,7 +39,7 @@ describe("virshScript and splitSteps", () => {
 });
 
 describe("normaliseOutput", () => {
-  test("replaces the run's dir, the emulator, ptys, RSS, allocation, firmware, log stamps, host and PATH, pids", () => {
+  test("replaces the run's dir, the emulator, ptys, RSS, allocation, firmware, log stamps, host and PATH, pids, the signal's sender, the monitor's fd", () => {
     const text = [
       `Domain 'd' defined from ${run.dir}/domain.xml`,
       `<emulator>${run.emulator}</emulator>`,
@@ -52,6 +52,7 @@ describe("normaliseOutput", () => {
       "      <value>rom</value>",
       "2026-12-06 20:32:31.088+0000: starting up libvirt version: 9.0.0, qemu version: 7.2.22Debian 1:7.2, kernel: 6.1, hostname: vm",
       "PATH=/root/bin:/usr/bin \\",
+      "-chardev socket,id=charmonitor,fd=6,server=on,wait=off \\",
       "2026-12-06T20:32:34.506383Z qemu-system-x86_64: terminating on signal 15 from pid 19094 (virsh)",
       "",
     ].join("\n");
@@ -67,7 +68,8 @@ describe("normaliseOutput", () => {
         "      <value>rom</value>",
         "starting up libvirt version: 9.0.0, qemu version: <host>",
         "PATH=<PATH> \\",
-        "qemu-system-x86_64: terminating on signal 15 from pid <pid> (virsh)",
+        "-chardev socket,id=charmonitor,fd=N,server=on,wait=off \\",
+        "qemu-system-x86_64: terminating on signal 15 from pid <pid> (<sender>)",
         "",
       ].join("\n"),
     );

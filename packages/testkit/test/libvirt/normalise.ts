@@ -65,9 +65,19 @@ export const NORMALISE_RULES: readonly NormaliseRule[] = [
     apply: (text) => text.replace(/^PATH=.* \\$/gm, "PATH=<PATH> \\"),
   },
   {
+    what: "the monitor's inherited descriptor number (-chardev socket,id=charmonitor,fd=N) → fd=N",
+    why: "libvirt passes its lowest free descriptor; its own descriptor table decides the number (during the real QEMU 7.2 run virsh holds one more descriptor at each start, not traced to its holder: after the probe both tables are identical), and the emulator only receives it",
+    apply: (text) => text.replace(/(-chardev socket,id=charmonitor,)fd=\d+,/g, "$1fd=N,"),
+  },
+  {
     what: "the sender's pid in 'terminating on signal N from pid P (virsh)' → <pid>",
     why: "process ids",
     apply: (text) => text.replace(/from pid \d+ /g, "from pid <pid> "),
+  },
+  {
+    what: "the sender's name in 'terminating on signal N from pid P (NAME)' → (<sender>)",
+    why: "QEMU reads it from /proc/P/cmdline: the Debian 13 tree that runs QEMU 10.0 here is a chroot without /proc, where QEMU prints (<unknown process>) for virsh",
+    apply: (text) => text.replace(/(terminating on signal \d+ from pid \S+ )\([^)\n]*\)$/gm, "$1(<sender>)"),
   },
 ];
 
