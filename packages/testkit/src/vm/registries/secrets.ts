@@ -33,7 +33,8 @@ function readSecretFile(path: string): void {
   try {
     readFileSync(path);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "No such file or directory" : "Permission denied";
+    const reason =
+      (error as NodeJS.ErrnoException).code === "ENOENT" ? "No such file or directory" : "Permission denied";
     throw new ObjectCompletionError(
       "GenericError",
       `Unable to read ${path}: Failed to open file “${path}”: ${reason}`,
