@@ -17,7 +17,7 @@ import type { FakeQemu } from "../fake-server.ts";
 import type { JsonObject } from "../types.ts";
 import type { CommandLineDrive } from "../vm/block/drives.ts";
 import { ObjectCompletionError } from "../vm/objects.ts";
-import type { ChardevSpec, ChardevSpec, EmulatorConfig, EmulatorConfig, StartupOperation, StartupOperation } from "./command-line.ts";
+import type { ChardevSpec, EmulatorConfig, StartupOperation } from "./command-line.ts";
 import { EmulatorExit } from "./command-line.ts";
 import { typeKeyvalArguments } from "./keyval-types.ts";
 
