@@ -165,7 +165,15 @@ async function serve(
     const [firstMonitor, ...moreMonitors] = monitors;
     let fake: FakeQemu | undefined;
     if (firstMonitor !== undefined) {
-      fake = await openVm(firstMonitor, config, family, prog, script, options.qemuVersion ?? "7.2", io.stderr);
+      fake = await openVm(
+        firstMonitor,
+        config,
+        family,
+        prog,
+        script,
+        options.qemuVersion ?? "7.2",
+        io.stderr,
+      );
       fakes.push(fake);
       await createAtStart(fake, config, ptys, prog, schema, io.stderr);
       script?.started(fake);

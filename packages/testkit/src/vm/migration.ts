@@ -374,7 +374,8 @@ export class Migration {
     if (!known) throw new QMPCommandError("GenericError", `unknown migration protocol: ${uri}`);
     this.#incoming = incoming;
     if (!STREAM_PROTOCOLS.has(protocol)) return;
-    if (protocol === "fd" && this.#vm.machine.qemuVersion !== "7.2") this.#warnFdFile(uri.slice("fd:".length));
+    if (protocol === "fd" && this.#vm.machine.qemuVersion !== "7.2")
+      this.#warnFdFile(uri.slice("fd:".length));
     this.#vm.clock.setTimeout(() => {
       incoming.status = "active";
       this.#announce("active");
