@@ -356,6 +356,10 @@ function readOption(
     case "no-reboot":
       config.noReboot = true;
       return;
+    case "no-acpi":
+      // 7.2's spelling of -machine acpi=off (10.0 dropped the option).
+      config.machine.props.acpi = "off";
+      return;
     case "nodefaults":
       config.nodefaults = true;
       return;

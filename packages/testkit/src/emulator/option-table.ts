@@ -56,6 +56,7 @@ export const MODELLED_OPTIONS: readonly string[] = [
   "S",
   "no-shutdown",
   "no-reboot",
+  "no-acpi",
   "name",
   "uuid",
   "msg",
