@@ -34,6 +34,8 @@ if [ ! -f "$stamp" ]; then
   if [ -d "$tree" ]; then
     mountpoint -q "$tree/tmp" && umount "$tree/tmp"
     mountpoint -q "$tree/dev/pts" && umount "$tree/dev/pts"
+    mountpoint -q "$tree/proc" && umount "$tree/proc"
+    grep -qs " $tree/dev/kvm " /proc/mounts && umount "$tree/dev/kvm"
     rm -rf --one-file-system "$tree"
   fi
   mkdir -p "$(dirname "$tree")"
@@ -55,9 +57,18 @@ if [ ! -f "$stamp" ]; then
 fi
 
 # A socket path under /tmp then means the same file inside and outside the tree; the host's ptys are needed for
-# `-chardev pty` (libvirt's serial consoles).
-mountpoint -q "$tree/tmp" || mount --bind /tmp "$tree/tmp"
-mountpoint -q "$tree/dev/pts" || mount --bind /dev/pts "$tree/dev/pts"
+# `-chardev pty` (libvirt's serial consoles); /proc names a signal's sender in QEMU's "terminating on signal"
+# line; /dev/kvm, where the host has it, lets `accel=kvm` work as for the host's QEMU (libvirt caches its probe
+# per KVM availability and re-probes at every call when they disagree).
+mount_tree() {
+  mountpoint -q "$tree/tmp" || mount --bind /tmp "$tree/tmp" || return 1
+  mountpoint -q "$tree/dev/pts" || mount --bind /dev/pts "$tree/dev/pts" || return 1
+  mountpoint -q "$tree/proc" || mount -t proc proc "$tree/proc" || return 1
+  if [ -c /dev/kvm ] && ! grep -qs " $tree/dev/kvm " /proc/mounts; then
+    touch "$tree/dev/kvm" && mount --bind /dev/kvm "$tree/dev/kvm" || return 1
+  fi
+}
+mount_tree
 
 # The wrapper re-checks the mount (a reboot drops it) and execs chroot, which execs QEMU: the pid a caller
 # gets is QEMU's own, so killing it by pid works.
@@ -67,6 +78,10 @@ cat >"$wrapper.new" <<EOF
 # Paths given to QEMU are resolved inside the tree; only /tmp is shared with the host.
 mountpoint -q "$tree/tmp" || mount --bind /tmp "$tree/tmp" || exit 1
 mountpoint -q "$tree/dev/pts" || mount --bind /dev/pts "$tree/dev/pts" || exit 1
+mountpoint -q "$tree/proc" || mount -t proc proc "$tree/proc" || exit 1
+if [ -c /dev/kvm ] && ! grep -qs " $tree/dev/kvm " /proc/mounts; then
+  touch "$tree/dev/kvm" && mount --bind /dev/kvm "$tree/dev/kvm" || exit 1
+fi
 exec chroot "$tree" /usr/bin/qemu-system-x86_64 "\$@"
 EOF
 chmod 755 "$wrapper.new"

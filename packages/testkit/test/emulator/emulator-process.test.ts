@@ -166,6 +166,64 @@ describe("launched as libvirt launches QEMU", () => {
   }
 });
 
+describe("libvirt's serial console and monitor on q35", () => {
+  for (const { name, command, env, skip, require } of binaries) {
+    test.skipIf(skip)(
+      `${name}: a pty serial port on the ISA bus holds its chardev open; query-chardev names the fd monitor by label and path`,
+      async () => {
+        require?.();
+        const path = join(tempDir(), "monitor.sock");
+        const socket = listeningSocket(path);
+        const child = launch(
+          command,
+          [
+            ...["-machine", "q35,accel=tcg", "-m", "256", "-nodefaults", "-display", "none", "-S"],
+            ...["-chardev", "socket,id=charmonitor,fd=3,server=on,wait=off"],
+            ...["-mon", "chardev=charmonitor,id=monitor,mode=control"],
+            ...["-chardev", "pty,id=charserial0"],
+            ...["-device", '{"driver":"isa-serial","chardev":"charserial0","id":"serial0","index":0}'],
+          ],
+          { fd: socket.fd, ...(env === undefined ? {} : { env }) },
+        );
+        socket.close();
+        const client = await within(connect(`unix:${path}`, READY), 15_000, "the monitor on fd 3");
+        const answer = (command: string, args?: Record<string, unknown>) =>
+          client.executeUntyped(command, args).then(
+            (value) => ({ return: value }),
+            (error: { errorClass?: string; desc?: string }) => ({ error: error.desc }),
+          );
+        const chardevs = (await client.executeUntyped("query-chardev")) as Record<string, unknown>[];
+        const listed: Record<string, unknown>[] = chardevs.map((c) => ({
+          ...c,
+          filename: String(c.filename).replace(/\/dev\/pts\/\d+/, "/dev/pts/N"),
+        }));
+        expect(listed).toEqual([
+          { "frontend-open": true, filename: "pty:/dev/pts/N", label: "charserial0" },
+          { "frontend-open": true, filename: `unix:${path},server=on`, label: "charmonitor" },
+        ]);
+        expect(
+          await answer("qom-get", { path: "/machine/peripheral/serial0", property: "parent_bus" }),
+        ).toEqual({
+          return: "/machine/unattached/device[2]/isa.0",
+        });
+        expect(await answer("device_add", { driver: "isa-serial", id: "serial1" })).toEqual({
+          error: "Bus 'isa.0' does not support hotplugging",
+        });
+        expect(await answer("device_del", { id: "serial0" })).toEqual({
+          error: "Bus 'isa.0' does not support hotplugging",
+        });
+        expect(await answer("chardev-remove", { id: "charserial0" })).toEqual({
+          error: "Chardev 'charserial0' is busy",
+        });
+        await client.execute("quit").catch(() => {});
+        await client.disconnect().catch(() => {});
+        expect(await within(child.exited, 10_000, "exit after quit")).toBe(0);
+      },
+      30_000,
+    );
+  }
+});
+
 describe("process behaviour", () => {
   for (const { name, command, env, skip, require, status: statusOf } of binaries) {
     test.skipIf(skip)(

@@ -40,6 +40,34 @@ test("object-add refuses a duplicate id as QEMU's container does, and object-del
   expect(await error("object-del", { id: "m0" })).toBe("object 'm0' not found");
 });
 
+test("secret objects: QEMU's checks and texts, a keyid naming a 32-byte key", async () => {
+  const { run, error, dir } = await setup();
+  expect(await error("object-add", { "qom-type": "secret", id: "s0" })).toBe(
+    "Either 'file' or 'data' must be provided",
+  );
+  expect(
+    await error("object-add", { "qom-type": "secret", id: "s0", data: "x", file: "/etc/hostname" }),
+  ).toBe("'file' and 'data' are mutually exclusive");
+  const missing = join(dir, "missing.key");
+  expect(await error("object-add", { "qom-type": "secret", id: "s0", file: missing })).toBe(
+    `Unable to read ${missing}: Failed to open file “${missing}”: No such file or directory`,
+  );
+  expect(await error("object-add", { "qom-type": "secret", id: "s0", data: "x", keyid: "k" })).toBe(
+    "No secret with id 'k'",
+  );
+  const keyFile = join(dir, "master-key.aes");
+  writeFileSync(keyFile, new Uint8Array(32));
+  await run("object-add", { "qom-type": "secret", id: "masterKey0", format: "raw", file: keyFile });
+  await run("object-add", { "qom-type": "secret", id: "short", data: "x" });
+  expect(await error("object-add", { "qom-type": "secret", id: "s1", data: "x", keyid: "short" })).toBe(
+    "Key should be 32 bytes in length",
+  );
+  expect(await error("object-add", { "qom-type": "secret", id: "s1", data: "x", keyid: "masterKey0" })).toBe(
+    "IV is required to decrypt secret",
+  );
+  await run("object-del", { id: "short" });
+});
+
 test("query-iothreads lists iothreads in QEMU's hash-table order with their polling properties", async () => {
   const { run } = await setup();
   await run("object-add", { "qom-type": "throttle-group", id: "tg0" });

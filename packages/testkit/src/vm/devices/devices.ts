@@ -350,9 +350,6 @@ export class Devices {
     if (device.unplugExpires !== undefined && device.unplugExpires > this.#vm.clock.now()) {
       throw new QMPCommandError("GenericError", `Device ${id} is already in the process of unplug`);
     }
-    // QEMU 7.2 hands an ISA device's unplug to the q35's ACPI hotplug controller, which only a guest would act
-    // on: the request is taken and nothing happens. 10.0 refuses it as the bus does.
-    if (device.bus.kind === "ISA" && this.#vm.machine.qemuVersion === "7.2") return {};
     if (!device.bus.hotpluggable) {
       throw new QMPCommandError("GenericError", `Bus '${device.bus.name}' does not support hotplugging`);
     }
