@@ -80,6 +80,32 @@ function listeningSocket(path: string): { fd: number; close(): void } {
   return { fd, close: () => void libc.symbols.close(fd) };
 }
 
+/**
+ * Starts `command` as libvirt starts QEMU: its monitor an already-listening socket at `path`, inherited as fd 3
+ * (`-chardev socket,id=charmonitor,fd=3` + `-mon`), after `args`.
+ */
+function launchAsLibvirt(
+  command: string[],
+  path: string,
+  args: string[],
+  env: Record<string, string> | undefined,
+): Bun.Subprocess {
+  const socket = listeningSocket(path);
+  try {
+    return launch(
+      command,
+      [
+        ...args,
+        ...["-chardev", "socket,id=charmonitor,fd=3,server=on,wait=off"],
+        ...["-mon", "chardev=charmonitor,id=monitor,mode=control"],
+      ],
+      { fd: socket.fd, ...(env === undefined ? {} : { env }) },
+    );
+  } finally {
+    socket.close();
+  }
+}
+
 /** Greeting and a few answers over the monitor at `path`, then `quit`. */
 async function talk(path: string, commands: string[]): Promise<unknown[]> {
   const client = await connect(`unix:${path}`, READY);
@@ -142,20 +168,7 @@ describe("launched as libvirt launches QEMU", () => {
       async () => {
         require?.();
         const path = join(tempDir(), "monitor.sock");
-        const socket = listeningSocket(path);
-        const child = launch(
-          command,
-          [
-            ...BASE,
-            "-S",
-            "-chardev",
-            "socket,id=charmonitor,fd=3,server=on,wait=off",
-            "-mon",
-            "chardev=charmonitor,id=monitor,mode=control",
-          ],
-          { fd: socket.fd, ...(env === undefined ? {} : { env }) },
-        );
-        socket.close();
+        const child = launchAsLibvirt(command, path, [...BASE, "-S"], env);
         const [greeting, status] = await within(talk(path, ["query-status"]), 15_000, "the monitor on fd 3");
         expect(greeting).toMatchObject({ QMP: { version: { qemu: version }, capabilities: ["oob"] } });
         expect(status).toEqual(statusOf("prelaunch"));
@@ -173,19 +186,16 @@ describe("libvirt's serial console and monitor on q35", () => {
       async () => {
         require?.();
         const path = join(tempDir(), "monitor.sock");
-        const socket = listeningSocket(path);
-        const child = launch(
+        const child = launchAsLibvirt(
           command,
+          path,
           [
             ...["-machine", "q35,accel=tcg", "-m", "256", "-nodefaults", "-display", "none", "-S"],
-            ...["-chardev", "socket,id=charmonitor,fd=3,server=on,wait=off"],
-            ...["-mon", "chardev=charmonitor,id=monitor,mode=control"],
             ...["-chardev", "pty,id=charserial0"],
             ...["-device", '{"driver":"isa-serial","chardev":"charserial0","id":"serial0","index":0}'],
           ],
-          { fd: socket.fd, ...(env === undefined ? {} : { env }) },
+          env,
         );
-        socket.close();
         const client = await within(connect(`unix:${path}`, READY), 15_000, "the monitor on fd 3");
         const answer = (command: string, args?: Record<string, unknown>) =>
           client.executeUntyped(command, args).then(
