@@ -120,3 +120,55 @@ describe.each(["7.2", "10.0"] as const)(
     );
   },
 );
+
+// With a guest that acknowledges unplugs (the emulator's script), a PCIe NIC's detach completes as it would under
+// a guest OS: DEVICE_DELETED comes, libvirt drops the NIC from the live domain, and virsh prints what it prints
+// when QEMU completes an unplug (the README of fixtures/libvirt says what "identical" means here).
+describe.each(["7.2", "10.0"] as const)(
+  "libvirt on the fake emulator as QEMU %s, the guest acknowledging unplugs",
+  (qemuVersion) => {
+    test.skipIf(skipWithoutVirsh())(
+      "detach-device of a NIC from the running domain completes: domiflist is as before the attach",
+      async () => {
+        requireVirsh();
+        const linkDir = mkdtempSync(join(tmpdir(), "qmpkit-fake-emulator-"));
+        try {
+          const script = JSON.stringify({ version: 1, guest: { acknowledgeUnplugs: true } });
+          const emulator = emulatorLink(linkDir, {
+            QMPKIT_FAKE_QEMU_SCRIPT: script,
+            ...(qemuVersion === "7.2" ? {} : { QMPKIT_FAKE_QEMU_VERSION: qemuVersion }),
+          });
+          const byName = new Map(SCENARIO.map((s) => [s.name, s]));
+          const named = (name: string) => byName.get(name) as (typeof SCENARIO)[number];
+          const steps = [
+            ...["define", "start", "domiflist", "attach-device nic", "domiflist after attach"].map(named),
+            { name: "detach-device nic", args: ["detach-device", DOMAIN, "$DIR/nic.xml", "--live"] },
+            { name: "domiflist after nic detach", args: ["domiflist", DOMAIN] },
+            named("destroy"),
+          ];
+          const run = await runScenario(emulator, { steps, timeoutMs: SCENARIO_TIMEOUT_MS });
+          const actual = normaliseRun(run);
+          const recorded = stepsFromText(
+            await Bun.file(join(FIXTURE_DIR, libvirtFixtures(qemuVersion).steps)).text(),
+          );
+          const expected: Record<string, string | undefined> = {
+            ...Object.fromEntries(
+              ["define", "start", "domiflist", "attach-device nic", "domiflist after attach"].map((n) => [
+                n,
+                recorded[n],
+              ]),
+            ),
+            "detach-device nic": recorded["detach-device nic from paused domain"],
+            "domiflist after nic detach": recorded.domiflist,
+            destroy: recorded.destroy,
+          };
+          const { [`${LOG_STEP}${DOMAIN}`]: _log, ...stepsOnly } = actual;
+          expect(stepsOnly as Record<string, string | undefined>).toEqual(expected);
+        } finally {
+          rmSync(linkDir, { recursive: true, force: true });
+        }
+      },
+      SCENARIO_TIMEOUT_MS + 10_000,
+    );
+  },
+);
