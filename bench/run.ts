@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { rawBunClient, rawBunPromiseClient, rawBunServer } from "./baseline/raw-bun.ts";
@@ -34,6 +34,7 @@ import {
   tempDir,
   withTimeout,
 } from "./lib/env.ts";
+import { npmQemuQmpClient, npmQemuQmpMissing } from "./lib/npm-qemu-qmp.ts";
 import { qapiJobs } from "./lib/qmpkit-qapi.ts";
 import {
   megabytesPerSec,
@@ -48,6 +49,7 @@ import {
   rssTable,
   sampleRss,
   type Unit,
+  versusTable,
 } from "./lib/report.ts";
 import { qemuSpaced, resolveSchema } from "./lib/schema.ts";
 import { cServer, qemuServer, qemuVersion } from "./lib/servers.ts";
@@ -416,6 +418,8 @@ function machine(): string {
   return `${availableParallelism()} × ${model}`;
 }
 
+const showLoad = (load: readonly number[]) => load.map((l) => l.toFixed(2)).join(" ");
+
 async function main() {
   const argv = Bun.argv.slice(2).filter((a) => a !== "--");
   const { values } = parseArgs({
@@ -439,18 +443,24 @@ async function main() {
       : values.only.split(",").map((s) => Number(s.trim())),
   );
   const started = performance.now();
+  const loadBefore = loadavg();
   const command = `bun run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}`;
 
   const bins = await buildBaselines();
   const version = await qemuVersion();
   if (version === null) notice("qemu-system-x86_64 not found: the real-QEMU rows are skipped");
   const schemaPath = await resolveSchema();
+  const npmMissing = npmQemuQmpMissing();
+  if (npmMissing !== null && [1, 2, 3, 4, 5].some((w) => only.has(w))) {
+    notice(`npm qemu-qmp rows are skipped: ${npmMissing}`);
+  }
 
   const clients: ClientEntry[] = [
     ...(bins === null ? [] : [{ contender: cClient(bins), ref: "c" as const }]),
     { contender: rawBunClient(false) },
     { contender: rawBunClient(true), ref: "bun" },
     { contender: rawBunPromiseClient() },
+    ...(npmMissing === null ? [{ contender: npmQemuQmpClient() }] : []),
     ...plugged.clients.map((contender) => ({ contender })),
   ];
   const servers: ServerEntry[] = [
@@ -480,11 +490,22 @@ async function main() {
     `bun ${Bun.version}, QEMU ${version ?? "absent"}, ${plan.reps} repetitions, median shown`,
     `command: ${command}`,
     `wall time: ${wall.toFixed(1)} s`,
+    // The machine is shared: how busy it was says how far to trust the absolute figures (ratios travel better).
+    `load average (1, 5, 15 min): ${showLoad(loadBefore)} at the start, ${showLoad(loadavg())} at the end`,
   ].join("\n");
+  // Issue 16's targets compare qmpkit with these three, each in the same run.
+  const versus = versusTable(rows, "qmpkit QMPClient", [
+    { label: "raw C", impl: "raw C" },
+    { label: "raw Bun (promise+id)", impl: "raw Bun (promise+id)" },
+    { label: "npm qemu-qmp", impl: "npm qemu-qmp (Node)" },
+  ]);
   const text = [
     header,
     "",
     resultsTable(rows),
+    ...(versus === null
+      ? []
+      : ["", "qmpkit QMPClient against the baselines, cost ratios (lower is better), same run:", "", versus]),
     ...(rssRows.length > 0
       ? [
           "",

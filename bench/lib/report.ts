@@ -124,3 +124,37 @@ export function sampleRss(): number {
   Bun.gc(true);
   return process.memoryUsage().rss;
 }
+
+/** A named row to compare a subject with, e.g. `{ label: "npm qemu-qmp", impl: "npm qemu-qmp (Node)" }`. */
+export interface Versus {
+  readonly label: string;
+  readonly impl: string;
+}
+
+/**
+ * One line per workload group in which `subject` has a row: its median and its cost ratio to each of `against`
+ * in that same group (the same run, interleaved), or "—" where that row is absent.
+ */
+export function versusTable(
+  rows: readonly Row[],
+  subject: string,
+  against: readonly Versus[],
+): string | null {
+  const mine = rows.filter((r) => r.impl === subject);
+  if (mine.length === 0) return null;
+  const body = mine.map((r) => [
+    r.workload,
+    fmt(show(r.unit, median(r.costs))),
+    r.unit.label,
+    ...against.map(({ impl }) => {
+      const base = rows.find((b) => b.workload === r.workload && b.impl === impl);
+      return base === undefined ? "—" : `${(median(r.costs) / median(base.costs)).toFixed(2)}×`;
+    }),
+  ]);
+  return markdown(["workload", subject, "unit", ...against.map(({ label }) => `vs ${label}`)], body, [
+    false,
+    true,
+    false,
+    ...against.map(() => true),
+  ]);
+}
