@@ -206,7 +206,7 @@ export class ListenerClosedError extends QMPError {
   }
 }
 
-/** A per-call argument was invalid: a reserved or duplicate id, `oob` without negotiated OOB, a bad message. */
+/** A per-call argument was invalid: a duplicate or non-string id, `oob` without negotiated OOB, a bad message. */
 export class UsageError extends QMPError {
   override name = "UsageError";
 

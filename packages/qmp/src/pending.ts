@@ -22,9 +22,9 @@ export type ReplyMode = "value" | "raw";
 
 /** One command awaiting its reply. Owns its timer and abort listener; {@link settle} releases both. */
 export class Pending {
-  /** The id sent with the command, or undefined for the one sent without. */
-  readonly id: string | undefined;
-  /** The client's number for this command: its generated id is `@<seq>`; -1 for a caller-chosen id. */
+  /** The id sent with the command: the caller's (a string) or the generated one (= seq); undefined for none. */
+  readonly id: string | number | undefined;
+  /** The client's number for this command, which is its generated id when it has one; -1 for a caller's id. */
   readonly seq: number;
   /** Sent with `execute` (answered in order), not `exec-oob`. */
   readonly inband: boolean;
@@ -43,7 +43,7 @@ export class Pending {
 
   constructor(
     table: PendingTable,
-    id: string | undefined,
+    id: string | number | undefined,
     seq: number,
     message: SentCommand,
     mode: ReplyMode,
@@ -59,9 +59,14 @@ export class Pending {
     this.inband = message["exec-oob"] === undefined;
   }
 
-  /** How logs name this command: `"query-status" (@7)`, or `(#7, sent without id)`. */
+  /** How logs name this command: `"query-status" (#7)`, `(#7, sent without id)`, or `(my-id)` for a caller's. */
   get label(): string {
-    const tag = this.id === undefined ? `#${this.seq}, sent without id` : this.id;
+    const tag =
+      this.id === undefined
+        ? `#${this.seq}, sent without id`
+        : typeof this.id === "number"
+          ? `#${this.id}`
+          : this.id;
     return `${JSON.stringify(this.command)} (${tag})`;
   }
 
@@ -128,25 +133,20 @@ function expire(pending: Pending, timeoutMs: number): void {
 }
 
 /**
- * The pending commands of one client, by id. Generated ids (`<prefix><seq>`) are keyed by their number in a
+ * The pending commands of one client, by id. Generated ids (numbers: the command's seq) are kept in a
  * {@link SeqSlots} window (an array, not a Map: with 100,000 commands in flight, Map insertions, lookups and
  * deletions cost several times an array slot), caller-chosen ids by string in a Map.
  */
 export class PendingTable {
-  readonly #prefix: string;
   readonly #bySeq = new SeqSlots();
   readonly #byCallerId = new Map<string, Pending>();
   #idless: Pending | undefined;
   /** The id-less command given up on whose reply is still due: the next id-less reply is its, dropped. */
   #idlessAbandoned: Pending | undefined;
   /** Commands given up on (timeout, abort) whose replies may still come, by id; dropped quietly. Per session. */
-  readonly #abandoned = new Map<string, Pending>();
+  readonly #abandoned = new Map<string | number, Pending>();
   /** In-band commands whose replies QEMU still owes: the pending ones and the abandoned ones not yet answered. */
   #inbandDue = 0;
-
-  constructor(prefix: string) {
-    this.#prefix = prefix;
-  }
 
   /** Commands in flight. */
   get size(): number {
@@ -171,29 +171,27 @@ export class PendingTable {
   add(pending: Pending): void {
     if (pending.inband) this.#inbandDue++;
     if (pending.id === undefined) this.#idless = pending;
-    else if (pending.seq >= 0) this.#bySeq.set(pending.seq, pending);
+    else if (typeof pending.id === "number") this.#bySeq.set(pending.id, pending);
     else this.#byCallerId.set(pending.id, pending);
   }
 
   /** Removes and returns the command waiting for `id` (undefined: the id-less one). */
-  take(id: string | undefined): Pending | undefined {
+  take(id: string | number | undefined): Pending | undefined {
     const pending = this.#find(id);
     if (pending?.inband) this.#inbandDue--;
     return pending;
   }
 
-  #find(id: string | undefined): Pending | undefined {
+  #find(id: string | number | undefined): Pending | undefined {
     if (id === undefined) {
       const idless = this.#idless;
       this.#idless = undefined;
       return idless;
     }
-    const seq = this.#seqOf(id);
-    if (seq >= 0) {
-      const pending = this.#bySeq.get(seq);
-      // "<prefix>007" parses like "<prefix>7": only the exact id we sent matches.
-      if (pending === undefined || pending.id !== id) return undefined;
-      this.#bySeq.delete(seq);
+    if (typeof id === "number") {
+      // A number that was never a seq (0, -1, 1.5, 1e300) finds no slot: SeqSlots holds integers only.
+      const pending = this.#bySeq.get(id);
+      if (pending !== undefined) this.#bySeq.delete(id);
       return pending;
     }
     const pending = this.#byCallerId.get(id);
@@ -209,9 +207,9 @@ export class PendingTable {
       this.#idlessAbandoned = pending;
       return;
     }
-    if (pending.seq >= 0) {
-      if (this.#bySeq.get(pending.seq) !== pending) return;
-      this.#bySeq.delete(pending.seq);
+    if (typeof pending.id === "number") {
+      if (this.#bySeq.get(pending.id) !== pending) return;
+      this.#bySeq.delete(pending.id);
     } else {
       if (this.#byCallerId.get(pending.id) !== pending) return;
       this.#byCallerId.delete(pending.id);
@@ -220,7 +218,7 @@ export class PendingTable {
   }
 
   /** The abandoned command whose late reply this is (once), or undefined; `id` undefined: the id-less one. */
-  forgetAbandoned(id: string | undefined): Pending | undefined {
+  forgetAbandoned(id: string | number | undefined): Pending | undefined {
     let pending: Pending | undefined;
     if (id === undefined) {
       pending = this.#idlessAbandoned;
@@ -244,19 +242,6 @@ export class PendingTable {
     this.#abandoned.clear();
     this.#inbandDue = 0;
     return all;
-  }
-
-  /** The number after the prefix, or -1 when `id` is not a generated id. Parsed by hand: no substring. */
-  #seqOf(id: string): number {
-    const prefix = this.#prefix;
-    if (id.length <= prefix.length || !id.startsWith(prefix)) return -1;
-    let seq = 0;
-    for (let i = prefix.length; i < id.length; i++) {
-      const digit = id.charCodeAt(i) - 48;
-      if (digit < 0 || digit > 9) return -1;
-      seq = seq * 10 + digit;
-    }
-    return seq;
   }
 }
 

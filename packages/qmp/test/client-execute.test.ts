@@ -2,7 +2,6 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { RESERVED_ID_PREFIX } from "../src/dispatch.ts";
 import {
   BadReplyError,
   ExecInterruptedError,
@@ -100,7 +99,7 @@ describe("ids", () => {
     const next = client.executeUntyped("next");
     const [sentSlow, sentNext] = await server.commands(2);
     expect(sentSlow).not.toHaveProperty("id");
-    expect(sentNext?.id).toStartWith(RESERVED_ID_PREFIX);
+    expect(sentNext?.id).toBeNumber();
     peer.send({ return: { late: true } });
     peer.send({ return: { mine: true }, id: sentNext?.id });
     expect(await within(next)).toEqual({ mine: true });
@@ -120,13 +119,13 @@ describe("ids", () => {
     );
   });
 
-  test("are generated in the reserved prefix, unique, and never reused, once commands overlap", async () => {
+  test("are generated as numbers, unique, and never reused, once commands overlap", async () => {
     const { client, server } = await setup();
     await Promise.all([1, 2, 3, 4].map(() => client.execute("query-status")));
     const sent = await server.commands(4);
     expect(sent[0]).not.toHaveProperty("id");
-    const ids = sent.slice(1).map((m) => m.id as string);
-    for (const id of ids) expect(id).toStartWith(RESERVED_ID_PREFIX);
+    const ids = sent.slice(1).map((m) => m.id);
+    for (const id of ids) expect(Number.isSafeInteger(id)).toBe(true);
     expect(new Set(ids).size).toBe(3);
   });
 
@@ -186,15 +185,19 @@ describe("ids", () => {
     expect(warnings).toEqual(['Dropped a reply with unknown id "nobody-sent-this"']);
   });
 
-  test("a reply whose id only resembles a generated one (leading zero, suffix) matches nothing", async () => {
+  test("a reply whose id only resembles a generated one (its text, a fraction of it) matches nothing", async () => {
     const { client, server, peer } = await setup(silent);
+    const blocker = client.executeUntyped("query-status");
     const pending = client.executeUntyped("query-status");
-    const [sent] = await server.commands(1);
-    const seq = String(sent?.id).slice(RESERVED_ID_PREFIX.length);
-    peer.send({ return: { wrong: 1 }, id: `${RESERVED_ID_PREFIX}0${seq}` });
-    peer.send({ return: { wrong: 2 }, id: `${RESERVED_ID_PREFIX}${seq}x` });
-    peer.send({ return: { right: true }, id: sent?.id });
+    const [, sent] = await server.commands(2);
+    const seq = sent?.id as number;
+    expect(seq).toBeNumber();
+    peer.send({ return: { wrong: 1 }, id: String(seq) });
+    peer.send({ return: { wrong: 2 }, id: seq + 0.5 });
+    peer.send({ return: { right: true }, id: seq });
     expect(await within(pending)).toEqual({ right: true });
+    peer.send({ return: { first: true } });
+    expect(await within(blocker)).toEqual({ first: true });
   });
 });
 
@@ -207,7 +210,7 @@ describe("reply faults", () => {
     const pending = client.execute("query-status");
     const [sentFirst, sentSecond] = await server.commands(2);
     expect(sentFirst).not.toHaveProperty("id");
-    expect(sentSecond?.id).toStartWith(RESERVED_ID_PREFIX);
+    expect(sentSecond?.id).toBeNumber();
     peer.send({ return: { status: "running", running: true, singlestep: false } });
     await within(first);
     peer.send({ error: { class: "GenericError", desc: "JSON parse error, invalid keyword 'x'" } });
@@ -366,11 +369,11 @@ describe("executeRaw and executeMsg", () => {
     });
   });
 
-  test("executeRaw rejects ids in the reserved prefix and ids in flight", async () => {
+  test("executeRaw rejects ids that are not strings (numbers are the generated ones) and ids in flight", async () => {
     const { client, peer } = await setup(silent);
-    const reserved = await rejection(client.executeRaw({ execute: "x", id: `${RESERVED_ID_PREFIX}7` }));
-    expect(reserved).toBeInstanceOf(UsageError);
-    expect((reserved as UsageError).code).toBe("QMP_ERR_RESERVED_ID");
+    const numeric = await rejection(client.executeRaw({ execute: "x", id: 7 } as never));
+    expect(numeric).toBeInstanceOf(UsageError);
+    expect((numeric as UsageError).code).toBe("QMP_ERR_INVALID_MESSAGE");
     const first = client.executeRaw({ execute: "x", id: "dup" });
     const duplicate = await rejection(client.executeRaw({ execute: "y", id: "dup" }));
     expect((duplicate as UsageError).code).toBe("QMP_ERR_DUPLICATE_ID");
@@ -389,7 +392,7 @@ describe("executeRaw and executeMsg", () => {
     const second = client.executeRaw({ execute: "y" });
     const [x, y] = await server.commands(2);
     expect(x).not.toHaveProperty("id");
-    expect(y?.id).toStartWith(RESERVED_ID_PREFIX);
+    expect(y?.id).toBeNumber();
     peer.send({ return: { x: 1 } });
     peer.send({ return: { y: 1 }, id: y?.id });
     expect(await within(first)).toEqual({ return: { x: 1 } });

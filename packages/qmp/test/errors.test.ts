@@ -89,7 +89,7 @@ const rows: [string, Error, string, string, (new (...args: never[]) => Error)[]]
     "The event listener was closed",
     [QMPError],
   ],
-  ["UsageError", new UsageError("no", "QMP_ERR_RESERVED_ID"), "QMP_ERR_RESERVED_ID", "no", [QMPError]],
+  ["UsageError", new UsageError("no", "QMP_ERR_DUPLICATE_ID"), "QMP_ERR_DUPLICATE_ID", "no", [QMPError]],
   ["FdPassingError", new FdPassingError("no fd"), "QMP_ERR_SEND_FD", "no fd", [QMPError]],
   ["QAPISchemaError", new QAPISchemaError("bad schema"), "QMP_ERR_SCHEMA", "bad schema", [QMPError]],
 ];
