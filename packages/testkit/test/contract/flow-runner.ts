@@ -65,6 +65,17 @@ function isEvent(message: QMPMessage, name?: string): boolean {
   return typeof message.event === "string" && (name === undefined || message.event === name);
 }
 
+/** How many of the events `wait` waits for came in `step` (a command's) before its reply. */
+function earlyEvents(step: TranscriptStep, wait: { event: string; data?: Record<string, unknown> }): number {
+  let seen = 0;
+  for (const message of step.recv ?? []) {
+    const m = message as QMPMessage;
+    if ("return" in m || "error" in m) break;
+    if (isEvent(m, wait.event) && hasMembers(m.data, wait.data)) seen++;
+  }
+  return seen;
+}
+
 /** Whether `value` is an object with each of `want`'s members equal (as JSON); no `want` matches anything. */
 function hasMembers(value: unknown, want: Record<string, unknown> | undefined): boolean {
   if (want === undefined) return true;
@@ -154,6 +165,12 @@ export async function runFlow(
           }
           return undefined;
         }, deadline);
+      }
+      if (end === undefined && step.kind === "wait") {
+        // QEMU may send a job's next events before the reply of the command that started it (an active commit
+        // reaching READY under load): then they sit in that command's step. See reconcileLateReplies.
+        const previous = transcript[transcript.length - 1];
+        if (previous?.send !== undefined && earlyEvents(previous, step) >= step.count) end = cursor - 1;
       }
       const stop = end === undefined ? inbox.messages.length : end + 1;
       entry.recv = inbox.messages.slice(cursor, stop);
