@@ -47,8 +47,10 @@ const isChild = (p: QomProperty) => p.type.startsWith("child<");
 
 // Made on first use: building a collator costs ~1 ms, and every command's start-up evaluates this module.
 let natural: Intl.Collator | undefined;
-const naturalCompare = (a: string, b: string): number =>
-  (natural ??= new Intl.Collator("en", { numeric: true })).compare(a, b);
+function naturalCompare(a: string, b: string): number {
+  if (natural === undefined) natural = new Intl.Collator("en", { numeric: true });
+  return natural.compare(a, b);
+}
 
 /** `qom-list` output as one name per line, children marked with a trailing '/'. */
 export function renderQomList(properties: readonly QomProperty[], long: boolean): string {
