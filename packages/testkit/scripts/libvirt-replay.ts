@@ -5,10 +5,13 @@
  * per try where the whole virsh scenario takes a minute, and it names the exact command that differs: the loop
  * for making the fake start libvirt's domains. A report, not a test: it exits 0 whatever it finds.
  *
- *   bun packages/testkit/scripts/libvirt-replay.ts [--monitor 2] [--qemu-version 7.2] [--max 20] [--all]
+ *   bun packages/testkit/scripts/libvirt-replay.ts [--monitor 2] [--domain qmpkit-lv] [--start 1]
+ *     [--qemu-version 7.2] [--max 20] [--all]
  *
  * The monitor's inherited fd becomes a socket path; `$DIR` is a fresh temp dir holding the disk images the
- * scenario creates. Commands that carried an fd (getfd, add-fd) are sent without one.
+ * scenario creates. A command that carried a descriptor (getfd) gets one (/dev/null) the way libvirt sends it.
+ * Commands go one after another without waiting for the events libvirt waits for, so replies that depend on
+ * time (a block job's progress, a migration's status) differ here and are for the full scenario to judge.
  */
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
