@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { createFakeQemu, type FakeQemu } from "../fake-server.ts";
 import type { QemuRelease } from "../qemu-10.ts";
+import { errnoText } from "../strerror.ts";
 import { loadRecordedCli } from "./catalogue.ts";
 import { listenIdle, openPty } from "./chardevs.ts";
 import { type EmulatorConfig, EmulatorExit, parseCommandLine } from "./command-line.ts";
@@ -281,18 +282,4 @@ function stamp(config: EmulatorConfig): string {
     .toString()
     .padStart(6, "0");
   return `${new Date(now).toISOString().slice(0, 19)}.${micros}Z `;
-}
-
-/** `strerror()` for the errno codes a bind or a file creation meets. */
-export function errnoText(error: unknown): string {
-  const code = (error as { code?: string }).code;
-  const texts: Record<string, string> = {
-    ENOENT: "No such file or directory",
-    EACCES: "Permission denied",
-    EADDRINUSE: "Address already in use",
-    ENOTDIR: "Not a directory",
-    EEXIST: "File exists",
-    EROFS: "Read-only file system",
-  };
-  return texts[code ?? ""] ?? (error instanceof Error ? error.message : String(error));
 }

@@ -7,6 +7,7 @@
 import { closeSync, existsSync, openSync } from "node:fs";
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
 import { QAPISchema } from "../dispatch/schema-args.ts";
+import { errnoText } from "../strerror.ts";
 import { MODELLED_DRIVE_KEYS } from "../vm/block/drives.ts";
 import { type EmulatorConfig, EmulatorExit, fail, type StartupOperation } from "./command-line.ts";
 import type { CliDialect } from "./dialect.ts";
@@ -126,9 +127,7 @@ function kvmFailure(): string | undefined {
     closeSync(openSync("/dev/kvm", "r+"));
     return undefined;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EACCES" || code === "EPERM") return "Permission denied";
-    return "No such file or directory";
+    return errnoText(error);
   }
 }
 

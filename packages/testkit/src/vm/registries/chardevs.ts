@@ -15,6 +15,7 @@ import { closeSync, openSync, unlinkSync } from "node:fs";
 import type { UnixSocketListener } from "bun";
 import { QMPCommandError } from "../../errors.ts";
 import { ghashOrder, inQdictOrder } from "../../qjson.ts";
+import { errnoText } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
 
@@ -27,13 +28,6 @@ export interface Chardev {
   filename(): string;
   close(): void;
 }
-
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: "No such file or directory",
-  EACCES: "Permission denied",
-  EADDRINUSE: "Address already in use",
-  ENOTDIR: "Not a directory",
-};
 
 /** The chardev registry. */
 export class Chardevs {
@@ -172,9 +166,4 @@ function describe(backend: { type: string; data: JsonObject }): string {
   if (backend.type !== "socket") return backend.type;
   const addr = backend.data.addr as { type?: string } | undefined;
   return `${addr?.type ?? "?"} ${backend.data.server === true ? "server" : "client"} socket`;
-}
-
-function errnoText(error: unknown): string {
-  const code = (error as { code?: string }).code;
-  return (code !== undefined && ERRNO_TEXT[code]) || String((error as Error).message ?? error);
 }

@@ -9,6 +9,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { QMPCommandError } from "../../errors.ts";
+import { strerror } from "../../strerror.ts";
 import { Runstate } from "../runstate.ts";
 import type { VmApi } from "../types.ts";
 
@@ -31,8 +32,7 @@ export class Display {
       try {
         writeFileSync(path, image);
       } catch (error) {
-        const code = (error as { code?: string }).code;
-        const reason = code === "ENOENT" ? "No such file or directory" : String(error);
+        const reason = strerror(error) ?? String(error);
         throw new QMPCommandError("GenericError", `Unable to open ${path}: ${reason}`);
       }
     });

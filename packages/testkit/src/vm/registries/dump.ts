@@ -17,6 +17,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { QMPCommandError } from "../../errors.ts";
 import { inQdictOrder } from "../../qjson.ts";
+import { strerror } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";
 import { Runstate } from "../runstate.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
@@ -124,13 +125,7 @@ function writeCore(path: string, ramBytes: number): void {
   try {
     fd = openSync(path, "w", 0o400);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const reason =
-      code === "ENOENT"
-        ? "No such file or directory"
-        : code === "EACCES"
-          ? "Permission denied"
-          : String(error);
+    const reason = strerror(error) ?? String(error);
     throw new QMPCommandError("GenericError", `Could not open '${path}': ${reason}`);
   }
   try {

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { QMPCommandError } from "../../errors.ts";
+import { errnoText } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";
 import { ObjectCompletionError, Objects } from "../objects.ts";
 import type { VmApi } from "../types.ts";
@@ -19,8 +20,14 @@ export class Secrets {
 
   constructor(vm: VmApi) {
     vm.get(Objects).defineType("secret", {
-      add: (id, args) => this.#lengths.set(id, this.#load(args)) && undefined,
-      remove: (id) => this.#lengths.delete(id) || true,
+      add: (id, args) => {
+        this.#lengths.set(id, this.#load(args));
+      },
+      // Nothing holds a secret open, so it can always go.
+      remove: (id) => {
+        this.#lengths.delete(id);
+        return true;
+      },
     });
   }
 
@@ -51,11 +58,9 @@ function readSecretFile(path: string): number {
   try {
     return readFileSync(path).length;
   } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code === "ENOENT" ? "No such file or directory" : "Permission denied";
     throw new ObjectCompletionError(
       "GenericError",
-      `Unable to read ${path}: Failed to open file “${path}”: ${reason}`,
+      `Unable to read ${path}: Failed to open file “${path}”: ${errnoText(error)}`,
     );
   }
 }
