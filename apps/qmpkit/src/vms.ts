@@ -128,27 +128,11 @@ export function parseQemuCommandLine(
   return { name: name === "" ? undefined : name, qmp };
 }
 
-/** Unix socket paths by inode, from /proc/net/unix (listening sockets have their path there). */
-async function unixSocketPaths(): Promise<Map<string, string>> {
-  const paths = new Map<string, string>();
-  try {
-    const text = await Bun.file("/proc/net/unix").text();
-    for (const line of text.split("\n").slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      const inode = fields[6];
-      const path = fields[7];
-      if (inode !== undefined && path?.startsWith("/")) paths.set(inode, path);
-    }
-  } catch {
-    // No /proc/net/unix: fd= monitors stay unknown.
-  }
-  return paths;
-}
-
 /** Every QEMU on this host that this user can see, by pid. */
 export async function findQemus(): Promise<QemuInstance[]> {
-  const { readdirSync, readlinkSync } = await import("node:fs");
-  const sockets = await unixSocketPaths();
+  const { readdirSync } = await import("node:fs");
+  const { socketInode, unixSocketPaths } = await import("@qmpkit/protocol-core");
+  const sockets = unixSocketPaths();
   const found: QemuInstance[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -164,12 +148,8 @@ export async function findQemus(): Promise<QemuInstance[]> {
     const base = binary.slice(binary.lastIndexOf("/") + 1);
     if (!base.startsWith("qemu-system-") && base !== "qemu-kvm") continue;
     const resolveFd = (fd: number) => {
-      try {
-        const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${entry}/fd/${fd}`))?.[1];
-        return inode === undefined ? undefined : sockets.get(inode);
-      } catch {
-        return undefined;
-      }
+      const inode = socketInode(Number(entry), fd);
+      return inode === undefined ? undefined : sockets.get(inode);
     };
     const { name, qmp } = parseQemuCommandLine(argv, resolveFd);
     found.push({ pid: Number(entry), name, qmp, binary });

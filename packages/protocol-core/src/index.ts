@@ -22,5 +22,6 @@ export { createLogger, silentLogger } from "./logger.ts";
 export type { ConnectOptions, ProtocolOptions } from "./protocol.ts";
 export { AsyncProtocol, DEFAULT_MAX_BUFFERED_WRITE_BYTES } from "./protocol.ts";
 export { RUNSTATE_TRANSITIONS, Runstate } from "./runstate.ts";
+export { socketInode, unixSocketPaths } from "./unix-sockets.ts";
 export type { SocketWriterOptions } from "./writer.ts";
 export { SocketWriter } from "./writer.ts";

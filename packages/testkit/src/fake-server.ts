@@ -4,14 +4,13 @@
  * QEMU's request checks, negotiation, the command table with `fake.handle()` overrides, argument checks) and
  * the VM model (`vm/`: runstate, identity, … one subsystem per file, on a clock the test may drive).
  */
-import { Deadline, raceAbort, TimeoutError } from "@qmpkit/protocol-core";
+import { Deadline, raceAbort, socketInode, TimeoutError, unixSocketPaths } from "@qmpkit/protocol-core";
 import type { HandlerContext } from "./dispatch/context.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { QAPISchema } from "./dispatch/schema-args.ts";
 import { FakeQemuError } from "./errors.ts";
 import { MonitorServer, type MonitorServerHooks, type MonitorServerOptions } from "./monitor/server.ts";
 import type { MonitorService } from "./monitor/session.ts";
-import { unixSocketPath } from "./monitor/socket-path.ts";
 import type {
   CommandContextBase,
   FakeClientInfo,
@@ -411,7 +410,8 @@ function monitorFilename(address: string): string {
   if (address.startsWith("unix:")) return `unix:${address.slice(5)},server=on`;
   if (address.startsWith("fd:")) {
     // QEMU names an inherited socket by the address it is bound to, as getsockname() tells.
-    const path = unixSocketPath(Number(address.slice(3)));
+    const inode = socketInode("self", Number(address.slice(3)));
+    const path = inode === undefined ? undefined : unixSocketPaths().get(inode);
     if (path !== undefined) return `unix:${path},server=on`;
   }
   if (address.startsWith("tcp:")) return `tcp:${address.slice(4)},server=on`;
