@@ -20,6 +20,7 @@ import { FIXTURE_DIR, libvirtFixtures } from "../test/libvirt/fixture-paths.ts";
 import {
   commandSet,
   commandsSent,
+  exchangesOn,
   parseMonitorLog,
   type TraceEntry,
   traceFromJsonl,
@@ -91,19 +92,11 @@ try {
 
 /** Each command the monitor was sent, with its reply (ids dropped: they are compared by position). */
 function exchanges(trace: readonly TraceEntry[], monitor: number): { send: string; reply: string }[] {
-  const replies = new Map<unknown, string>();
-  const sends: { id: unknown; send: string }[] = [];
-  for (const entry of trace) {
-    if (!("monitor" in entry) || entry.monitor !== monitor) continue;
-    if ("send" in entry) {
-      const { id, ...send } = entry.send as { id?: unknown };
-      sends.push({ id, send: JSON.stringify(send) });
-    } else if ("recv" in entry) {
-      const { id, ...reply } = entry.recv as { id?: unknown };
-      if (id !== undefined) replies.set(id, JSON.stringify(reply));
-    }
-  }
-  return sends.map(({ id, send }) => ({ send, reply: replies.get(id) ?? "(no reply)" }));
+  const withoutId = ({ id: _id, ...rest }: Record<string, unknown>) => JSON.stringify(rest);
+  return exchangesOn(trace, monitor).map(({ send, reply }) => ({
+    send: withoutId(send),
+    reply: reply === undefined ? "(no reply)" : withoutId(reply),
+  }));
 }
 
 function firstDifference(

@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 // The client's own SCM_RIGHTS sender (a dev script may reach into the sibling package's source).
 import { sendFdOverSocket } from "../../qmp/src/fd-passing.ts";
 import { FIXTURE_DIR, libvirtFixtures } from "../test/libvirt/fixture-paths.ts";
-import { type TraceEntry, traceFromJsonl } from "../test/libvirt/monitor-trace.ts";
+import { type Exchange, exchangesOn, traceFromJsonl } from "../test/libvirt/monitor-trace.ts";
 import { LOG_STEP, stepsFromText } from "../test/libvirt/normalise.ts";
 import { DOMAIN } from "../test/libvirt/scenario.ts";
 
@@ -81,30 +81,6 @@ async function prepareDir(domain: string): Promise<void> {
   else Bun.spawnSync(["qemu-img", "create", "-q", "-f", "qcow2", join(dir, "copy.qcow2"), "64M"]);
 }
 
-interface Exchange {
-  readonly send: Record<string, unknown>;
-  /** libvirt passed a descriptor with it (getfd, add-fd). */
-  readonly withFd: boolean;
-  readonly recv: unknown;
-}
-
-function exchanges(trace: readonly TraceEntry[], number: number): Exchange[] {
-  const sent = new Map<string, { message: Record<string, unknown>; withFd: boolean }>();
-  const out: Exchange[] = [];
-  for (const entry of trace) {
-    if (!("monitor" in entry) || entry.monitor !== number) continue;
-    if ("send" in entry) {
-      const message = entry.send as Record<string, unknown>;
-      sent.set(String(message.id), { message, withFd: "withFd" in entry && entry.withFd === true });
-    } else if ("recv" in entry) {
-      const reply = entry.recv as Record<string, unknown>;
-      const send = sent.get(String(reply.id));
-      if (send !== undefined) out.push({ send: send.message, withFd: send.withFd, recv: reply });
-    }
-  }
-  return out;
-}
-
 const stepsText = await Bun.file(join(FIXTURE_DIR, fixtures.steps)).text();
 const trace = traceFromJsonl(await Bun.file(join(FIXTURE_DIR, fixtures.trace)).text());
 await prepareDir(values.domain);
@@ -144,7 +120,7 @@ try {
     console.log(await new Response(emulator.stderr).text());
     console.log(`arguments:\n${fixedArgs.join("\n")}`);
   } else {
-    await replay(exchanges(trace, monitor));
+    await replay(exchangesOn(trace, monitor).filter((e) => e.reply !== undefined));
   }
 } finally {
   if (emulator.exitCode === null) emulator.kill();
@@ -188,7 +164,7 @@ async function replay(list: readonly Exchange[]): Promise<void> {
     });
   };
   let differing = 0;
-  for (const { send: message, withFd, recv } of list) {
+  for (const { send: message, withFd, reply: recv } of list) {
     let reply: unknown;
     try {
       reply = await send(message, withFd);

@@ -4,8 +4,10 @@ import {
   commandCounts,
   commandSet,
   commandsSent,
+  exchangesOn,
   MAX_REPLY_CHARS,
   parseMonitorLog,
+  type TraceEntry,
 } from "./monitor-trace.ts";
 import { differingSteps, normaliseOutput, stepsFromText, stepsToText } from "./normalise.ts";
 import { splitSteps, virshScript } from "./scenario.ts";
@@ -134,6 +136,33 @@ describe("parseMonitorLog", () => {
       ["getfd", 1],
       ["human-monitor-command", 1],
       ["stop", 1],
+    ]);
+  });
+});
+
+describe("exchangesOn", () => {
+  test("pairs each command sent on one monitor with its reply by id, in sending order, marking passed fds", () => {
+    const trace: TraceEntry[] = [
+      { monitor: 1, send: { execute: "getfd", arguments: { fdname: "m" }, id: "libvirt-2" }, withFd: true },
+      { monitor: 2, send: { execute: "stop", id: "libvirt-2" } },
+      { monitor: 1, send: { execute: "query-status", id: "libvirt-3" } },
+      { monitor: 1, event: "STOP" },
+      { monitor: 1, recv: { return: { status: "paused" }, id: "libvirt-3" } },
+      { monitor: 1, recv: { return: {}, id: "libvirt-2" } },
+      { monitor: 1, send: { execute: "quit", id: "libvirt-4" } },
+    ];
+    expect(exchangesOn(trace, 1)).toEqual([
+      {
+        send: { execute: "getfd", arguments: { fdname: "m" }, id: "libvirt-2" },
+        withFd: true,
+        reply: { return: {}, id: "libvirt-2" },
+      },
+      {
+        send: { execute: "query-status", id: "libvirt-3" },
+        withFd: false,
+        reply: { return: { status: "paused" }, id: "libvirt-3" },
+      },
+      { send: { execute: "quit", id: "libvirt-4" }, withFd: false, reply: undefined },
     ]);
   });
 });

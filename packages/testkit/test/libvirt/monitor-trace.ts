@@ -159,3 +159,27 @@ export function commandCounts(entries: readonly TraceEntry[]): [string, number][
   }
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 }
+
+/** One command libvirt sent on a monitor, with the reply that came back (undefined when none came). */
+export interface Exchange {
+  readonly send: Record<string, unknown>;
+  /** A descriptor went with it (getfd, add-fd). */
+  readonly withFd: boolean;
+  readonly reply: Record<string, unknown> | undefined;
+}
+
+/** The commands sent on `monitor`, in order, each with its reply (matched by id). */
+export function exchangesOn(entries: readonly TraceEntry[], monitor: number): Exchange[] {
+  const sends: { send: Record<string, unknown>; withFd: boolean }[] = [];
+  const replies = new Map<string, Record<string, unknown>>();
+  for (const entry of entries) {
+    if (!("monitor" in entry) || entry.monitor !== monitor) continue;
+    if ("send" in entry) {
+      sends.push({ send: entry.send as Record<string, unknown>, withFd: entry.withFd === true });
+    } else if ("recv" in entry) {
+      const reply = entry.recv as Record<string, unknown>;
+      if (reply.id !== undefined) replies.set(JSON.stringify(reply.id), reply);
+    }
+  }
+  return sends.map(({ send, withFd }) => ({ send, withFd, reply: replies.get(JSON.stringify(send.id)) }));
+}
