@@ -45,10 +45,9 @@ const linkDir = mkdtempSync(join(tmpdir(), "qmpkit-fake-emulator-"));
 try {
   const emulator =
     values.emulator ??
-    // libvirt scrubs the emulator's environment: the generation is baked into the link like the script.
     emulatorLink(linkDir, {
-      ...(values.script === undefined ? {} : { QMPKIT_FAKE_QEMU_SCRIPT: values.script }),
-      ...(qemuVersion === "7.2" ? {} : { QMPKIT_FAKE_QEMU_VERSION: qemuVersion }),
+      qemuVersion,
+      env: values.script === undefined ? {} : { QMPKIT_FAKE_QEMU_SCRIPT: values.script },
     });
   const run = await runScenario(emulator, { timeoutMs: Number(values["timeout-ms"]) });
   const expected = stepsFromText(await Bun.file(join(FIXTURE_DIR, STEPS_FIXTURE)).text());

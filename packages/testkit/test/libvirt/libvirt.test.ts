@@ -103,11 +103,7 @@ describe.each(["7.2", "10.0"] as const)(
         requireVirsh();
         const linkDir = mkdtempSync(join(tmpdir(), "qmpkit-fake-emulator-"));
         try {
-          // libvirt scrubs the emulator's environment: the generation is baked into the link.
-          const emulator = emulatorLink(
-            linkDir,
-            qemuVersion === "7.2" ? {} : { QMPKIT_FAKE_QEMU_VERSION: qemuVersion },
-          );
+          const emulator = emulatorLink(linkDir, { qemuVersion });
           await expectAsRecorded(
             await runScenario(emulator, { timeoutMs: SCENARIO_TIMEOUT_MS }),
             qemuVersion,
@@ -134,10 +130,7 @@ describe.each(["7.2", "10.0"] as const)(
         const linkDir = mkdtempSync(join(tmpdir(), "qmpkit-fake-emulator-"));
         try {
           const script = JSON.stringify({ version: 1, guest: { acknowledgeUnplugs: true } });
-          const emulator = emulatorLink(linkDir, {
-            QMPKIT_FAKE_QEMU_SCRIPT: script,
-            ...(qemuVersion === "7.2" ? {} : { QMPKIT_FAKE_QEMU_VERSION: qemuVersion }),
-          });
+          const emulator = emulatorLink(linkDir, { qemuVersion, env: { QMPKIT_FAKE_QEMU_SCRIPT: script } });
           const byName = new Map(SCENARIO.map((s) => [s.name, s]));
           const named = (name: string) => byName.get(name) as (typeof SCENARIO)[number];
           const steps = [
