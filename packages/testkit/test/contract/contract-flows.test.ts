@@ -13,14 +13,11 @@ import {
   skipWithoutQemu,
   skipWithoutQemu10,
 } from "../../src/index.ts";
-import { FAKE_PENDING, FAKE_PENDING_10 } from "./fake-pending.ts";
+import { FAKE_PENDING, FAKE_PENDING_10, pendingOnFake } from "./fake-pending.ts";
 import { fixturePath, readFixture, reconcileLateReplies, runNormalised } from "./flow-session.ts";
 import type { Flow } from "./flows/flow.ts";
 import { FLOWS } from "./flows/index.ts";
 import { stepLine } from "./normalise.ts";
-
-// Kept in their own module so other suites (the emulator's flows) can read them without registering these tests.
-export { FAKE_PENDING, FAKE_PENDING_10 } from "./fake-pending.ts";
 
 const FLOW_BOUND_MS = 120_000;
 
@@ -65,8 +62,7 @@ describe.skipIf(skipWithoutQemu10())("flows on real QEMU 10.0 q35 equal the reco
 for (const qemuVersion of ["7.2", "10.0"] as const) {
   describe(`flows on the fake equal real QEMU ${qemuVersion} q35`, () => {
     for (const flow of FLOWS) {
-      const pending =
-        FAKE_PENDING[flow.name] ?? (qemuVersion === "10.0" ? FAKE_PENDING_10[flow.name] : undefined);
+      const pending = pendingOnFake(flow.name, qemuVersion);
       if (pending !== undefined) {
         test.todo(`${flow.name}: pending in the fake (${pending})`);
         continue;

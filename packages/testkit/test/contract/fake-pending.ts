@@ -11,3 +11,8 @@ export const FAKE_PENDING: Readonly<Record<string, string>> = {};
  * fixtures), with what differs. A flow pending on 7.2 is pending on 10.0 too.
  */
 export const FAKE_PENDING_10: Readonly<Record<string, string>> = {};
+
+/** Why the fake is excused from `flow` as QEMU `qemuVersion`, or undefined when it must pass it. */
+export function pendingOnFake(flow: string, qemuVersion: "7.2" | "10.0"): string | undefined {
+  return FAKE_PENDING[flow] ?? (qemuVersion === "10.0" ? FAKE_PENDING_10[flow] : undefined);
+}

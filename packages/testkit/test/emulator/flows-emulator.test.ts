@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import type { QemuRelease } from "../../src/index.ts";
-import { FAKE_PENDING, FAKE_PENDING_10 } from "../contract/fake-pending.ts";
+import { pendingOnFake } from "../contract/fake-pending.ts";
 import { readFixture, runNormalised } from "../contract/flow-session.ts";
 import { FLOWS } from "../contract/flows/index.ts";
 import { stepLine } from "../contract/normalise.ts";
@@ -20,8 +20,7 @@ for (const qemuVersion of ["7.2", "10.0"] as const satisfies readonly QemuReleas
 
   describe(`flows on the emulator launched as qemu-system-x86_64 equal real QEMU ${qemuVersion} q35`, () => {
     for (const flow of FLOWS) {
-      const pending =
-        FAKE_PENDING[flow.name] ?? (qemuVersion === "10.0" ? FAKE_PENDING_10[flow.name] : undefined);
+      const pending = pendingOnFake(flow.name, qemuVersion);
       if (pending !== undefined) {
         test.todo(`${flow.name}: pending in the fake (${pending})`);
         continue;
