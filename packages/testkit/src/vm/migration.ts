@@ -55,6 +55,12 @@ const ACTIVE_STATES = new Set(["setup", "active", "device", "cancelling", "pre-s
 
 type Phase = "none" | "setup" | "active" | "device" | "cancelling" | "cancelled" | "completed" | "failed";
 
+/** An incoming migration: where it reads from, and how far it got. */
+interface IncomingMigration {
+  readonly uri: string;
+  status: "setup" | "active" | "completed";
+}
+
 /** Migration state and commands. */
 export class Migration {
   readonly #vm: VmApi;
@@ -69,7 +75,7 @@ export class Migration {
   #timer: ClockTimer | undefined;
   /** Whether the migration stopped the guest (then a cancel restarts it). */
   #stoppedGuest = false;
-  #incoming: { uri: string; status: "setup" | "active" | "completed" } | undefined;
+  #incoming: IncomingMigration | undefined;
   #warnedFdFile = false;
   #failure: { percent: number; left: number } | undefined;
   /** The byte count at which the running migration fails, if it is to fail. */
@@ -359,7 +365,7 @@ export class Migration {
     }
     const known = this.#knows(uri);
     const protocol = uri.split(":")[0] ?? "";
-    const incoming: { uri: string; status: "setup" | "active" | "completed" } = { uri, status: "setup" };
+    const incoming: IncomingMigration = { uri, status: "setup" };
     if (known && protocol === "file") {
       // 10.0 opens the file first: a missing one is refused before `setup` is announced, and the incoming side
       // stays in `setup` for good (the fake reads nothing from a file that is there).
