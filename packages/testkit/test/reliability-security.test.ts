@@ -174,7 +174,8 @@ describe("wire data is never code, a path or a command line", () => {
     // connect path (a busy socket is retried, a missing one is not): never a path from the wire.
     'protocol-core/src/protocol.ts:import { lstatSync, rmSync } from "node:fs";': "caller's path",
     // /proc/net/unix, and /proc/PID/fd/FD built from two numbers the caller gives: reads only, never a wire path.
-    'protocol-core/src/unix-sockets.ts:import { readFileSync, readlinkSync } from "node:fs";': "fixed /proc paths",
+    'protocol-core/src/unix-sockets.ts:import { readFileSync, readlinkSync } from "node:fs";':
+      "fixed /proc paths",
     // bun:ffi for SCM_RIGHTS: a literal module name, libc by its literal name, the fd from the caller.
     'qmp/src/fd-passing.ts:let ffi: typeof import("bun:ffi");': "literal",
     'qmp/src/fd-passing.ts:ffi = await import("bun:ffi");': "literal",
