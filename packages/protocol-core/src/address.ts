@@ -2,12 +2,16 @@ import type { TLSOptions } from "bun";
 
 /**
  * Where to connect or listen: a unix socket path (`/run/qemu.sock`, `unix:/run/qemu.sock`), a TCP endpoint
- * (`tcp:127.0.0.1:4444`, `{ host, port }`), or an explicit `{ path }`.
+ * (`tcp:127.0.0.1:4444`, `{ host, port }`), an explicit `{ path }`, or `inproc:NAME`, a listener in this same
+ * process (see `listenInProcess`).
  */
 export type SocketAddress = string | { path: string } | { host: string; port: number };
 
 /** A {@link SocketAddress} after parsing. */
-export type ResolvedAddress = { kind: "unix"; path: string } | { kind: "tcp"; host: string; port: number };
+export type ResolvedAddress =
+  | { kind: "unix"; path: string }
+  | { kind: "tcp"; host: string; port: number }
+  | { kind: "inproc"; name: string };
 
 /** TLS settings for TCP addresses; `true` means "TLS with the system's trust store". */
 export type TlsSetting = boolean | TLSOptions;
@@ -27,6 +31,11 @@ export function resolveAddress(address: SocketAddress): ResolvedAddress {
     return { kind: "tcp", host: address.host, port: parsePort(String(address.port), `${address.host}`) };
   }
   if (address.startsWith("unix:")) return { kind: "unix", path: address.slice("unix:".length) };
+  if (address.startsWith("inproc:")) {
+    const name = address.slice("inproc:".length);
+    if (name.length === 0) throw new TypeError(`Invalid address "${address}": expected inproc:NAME`);
+    return { kind: "inproc", name };
+  }
   if (address.startsWith("tcp:")) {
     const rest = address.slice("tcp:".length);
     const colon = rest.lastIndexOf(":");
@@ -40,5 +49,12 @@ export function resolveAddress(address: SocketAddress): ResolvedAddress {
 
 /** A human-readable form, for messages and logs. */
 export function formatAddress(address: ResolvedAddress): string {
-  return address.kind === "unix" ? `unix:${address.path}` : `tcp:${address.host}:${address.port}`;
+  switch (address.kind) {
+    case "unix":
+      return `unix:${address.path}`;
+    case "tcp":
+      return `tcp:${address.host}:${address.port}`;
+    case "inproc":
+      return `inproc:${address.name}`;
+  }
 }

@@ -17,6 +17,8 @@ export {
 } from "./errors.ts";
 export type { LineDecoderOptions } from "./framing.ts";
 export { DEFAULT_MAX_MESSAGE_BYTES, LineDecoder } from "./framing.ts";
+export type { InProcessListener, InProcessListenOptions } from "./in-process.ts";
+export { connectInProcess, listenInProcess } from "./in-process.ts";
 export type { Logger } from "./logger.ts";
 export { createLogger, silentLogger } from "./logger.ts";
 export type { ConnectOptions, ProtocolOptions } from "./protocol.ts";

@@ -12,6 +12,7 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, LineDecoder } from "./framing.ts";
+import { connectInProcess, listenInProcess } from "./in-process.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { RUNSTATE_TRANSITIONS, Runstate } from "./runstate.ts";
 import { SocketWriter } from "./writer.ts";
@@ -103,7 +104,7 @@ export abstract class AsyncProtocol<T> {
   #socket: Socket<unknown> | undefined;
   #writer: SocketWriter | undefined;
   #socketClosed: Deferred<void> | undefined;
-  #server: SocketListener<unknown> | undefined;
+  #server: Pick<SocketListener<unknown>, "stop"> | undefined;
   #serverPath: string | undefined;
   #listeningAddress: ResolvedAddress | undefined;
   #peerArrived: Deferred<Socket<unknown>> | undefined;
@@ -569,12 +570,14 @@ export abstract class AsyncProtocol<T> {
       const connecting =
         address.kind === "unix"
           ? Bun.connect({ unix: address.path, socket: handlers })
-          : Bun.connect({
-              hostname: address.host,
-              port: address.port,
-              socket: handlers,
-              ...(tls ? { tls: clientTls(tls) } : {}),
-            });
+          : address.kind === "inproc"
+            ? connectInProcess(address.name, handlers)
+            : Bun.connect({
+                hostname: address.host,
+                port: address.port,
+                socket: handlers,
+                ...(tls ? { tls: clientTls(tls) } : {}),
+              });
       connecting.then(
         (socket) => {
           if (signal.aborted) socket.terminate();
@@ -615,6 +618,10 @@ export abstract class AsyncProtocol<T> {
     if (address.kind === "unix") {
       this.#server = Bun.listen({ unix: address.path, socket: handlers, ...tlsOption });
       this.#serverPath = address.path.startsWith("\0") ? undefined : address.path;
+      this.#listeningAddress = address;
+    } else if (address.kind === "inproc") {
+      if (tls) throw new TypeError("TLS needs a tcp: address");
+      this.#server = listenInProcess({ name: address.name, socket: handlers });
       this.#listeningAddress = address;
     } else {
       const server = Bun.listen({

@@ -65,6 +65,11 @@ const textDecoder = new TextDecoder();
  */
 export async function recordTranscript(options: RecordTranscriptOptions): Promise<TranscriptRecorder> {
   const target = resolveAddress(options.target);
+  const listenAt = options.listen === undefined ? undefined : resolveAddress(options.listen);
+  // The recorder is a proxy between two kernel sockets; an in-process fake has a socket mode for this.
+  if (target.kind === "inproc" || listenAt?.kind === "inproc") {
+    throw new TypeError("recordTranscript needs unix or tcp addresses, not inproc:");
+  }
   const sink = Bun.file(options.file).writer();
   const started = performance.now();
   let entries = 0;
@@ -125,7 +130,6 @@ export async function recordTranscript(options: RecordTranscriptOptions): Promis
 
   let dir: string | undefined;
   let address: string;
-  const listenAt = options.listen === undefined ? undefined : resolveAddress(options.listen);
   const clientHandlers = {
     ...handlers,
     open: (client: Socket<ProxySocket>) => {

@@ -2,8 +2,29 @@
  * Test helpers: a bounded wait, and a raw QMP peer on `Bun.connect` that keeps the exact bytes it receives, for
  * checking the fake's wire format without trusting the client library.
  */
-import { resolveAddress } from "@qmpkit/protocol-core";
-import type { Socket } from "bun";
+import { connectInProcess, resolveAddress } from "@qmpkit/protocol-core";
+import type { Socket, SocketHandler } from "bun";
+
+/**
+ * A raw socket to any address a fake listens on (`unix:`, `tcp:` or `inproc:`), for tests that write bytes
+ * themselves. `allowHalfOpen` keeps reading after `shutdown`; an in-process peer has no half-open state.
+ */
+export function connectRaw<T = undefined>(
+  address: string,
+  socket: SocketHandler<T>,
+  options: { allowHalfOpen?: boolean } = {},
+): Promise<Socket<T>> {
+  const resolved = resolveAddress(address);
+  const allowHalfOpen = options.allowHalfOpen === true;
+  switch (resolved.kind) {
+    case "unix":
+      return Bun.connect({ unix: resolved.path, allowHalfOpen, socket });
+    case "tcp":
+      return Bun.connect({ hostname: resolved.host, port: resolved.port, allowHalfOpen, socket });
+    case "inproc":
+      return connectInProcess(resolved.name, socket);
+  }
+}
 
 /** Rejects if `promise` does not settle within `ms`: a bound on waits, never a synchronisation. */
 export function within<T>(promise: Promise<T>, ms = 5000, what = "operation"): Promise<T> {
@@ -28,16 +49,11 @@ export class RawPeer {
 
   static async connect(address: string): Promise<RawPeer> {
     const peer = new RawPeer();
-    const resolved = resolveAddress(address);
-    const handlers = {
-      data: (_s: Socket<undefined>, chunk: Buffer) => peer.#onData(chunk),
+    peer.#socket = await connectRaw(address, {
+      data: (_s, chunk) => peer.#onData(chunk),
       close: () => peer.#onClose(),
       error: () => peer.#onClose(),
-    };
-    peer.#socket =
-      resolved.kind === "unix"
-        ? await Bun.connect({ unix: resolved.path, socket: handlers })
-        : await Bun.connect({ hostname: resolved.host, port: resolved.port, socket: handlers });
+    });
     return peer;
   }
 

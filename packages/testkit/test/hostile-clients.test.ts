@@ -4,12 +4,11 @@
  * `@qmpkit/qmp` client and never throws (an exception in one of its socket handlers would fail this file).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { resolveAddress } from "@qmpkit/protocol-core";
 import { connect, type QMPClient, Runstate } from "@qmpkit/qmp";
 import type { Socket } from "bun";
 import fc from "fast-check";
 import { createFakeQemu, type FakeQemu, type FakeQemuOptions, faults } from "../src/index.ts";
-import { within } from "./helpers.ts";
+import { connectRaw, within } from "./helpers.ts";
 
 const BOUND = 10_000;
 const runs = Number(process.env.QMPKIT_PROPERTY_RUNS ?? (process.env.CI === "true" ? 100 : 30));
@@ -43,19 +42,14 @@ async function expectServing(fake: FakeQemu, client: QMPClient): Promise<void> {
 
 /** A raw client socket; `paused` never reads (the kernel buffers fill, then the fake's queue grows). */
 async function rawSocket(address: string, options: { paused?: boolean } = {}): Promise<Socket<undefined>> {
-  const resolved = resolveAddress(address);
-  const handlers = {
-    open(socket: Socket<undefined>) {
+  const socket = await connectRaw(address, {
+    open(socket) {
       if (options.paused) socket.pause();
     },
     data() {},
     close() {},
     error() {},
-  };
-  const socket =
-    resolved.kind === "unix"
-      ? await Bun.connect({ unix: resolved.path, socket: handlers })
-      : await Bun.connect({ hostname: resolved.host, port: resolved.port, socket: handlers });
+  });
   cleanups.push(() => socket.terminate());
   return socket;
 }

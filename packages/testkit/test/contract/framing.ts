@@ -5,10 +5,9 @@
  * clients, 2026-12-06) before the fake was made to match.
  */
 import { expect, test } from "bun:test";
-import { resolveAddress } from "@qmpkit/protocol-core";
 import type { Socket } from "bun";
 import type { QemuRelease } from "../../src/index.ts";
-import { within } from "../helpers.ts";
+import { connectRaw, within } from "../helpers.ts";
 import type { ConnectTarget } from "./scenarios.ts";
 
 const BOUND_MS = 10_000;
@@ -32,7 +31,6 @@ async function exchange(
   input: string,
   options: { halfClose?: boolean; until: (text: string, closed: boolean) => boolean },
 ): Promise<Exchange> {
-  const resolved = resolveAddress(address);
   let received = "";
   let closed = false;
   let wake: () => void = () => {};
@@ -51,15 +49,7 @@ async function exchange(
     },
   };
   // allowHalfOpen: after shutdown() the socket keeps reading until the server closes.
-  const socket =
-    resolved.kind === "unix"
-      ? await Bun.connect({ unix: resolved.path, allowHalfOpen: true, socket: handlers })
-      : await Bun.connect({
-          hostname: resolved.host,
-          port: resolved.port,
-          allowHalfOpen: true,
-          socket: handlers,
-        });
+  const socket = await connectRaw(address, handlers, { allowHalfOpen: true });
   const waitFor = (done: () => boolean, what: string) =>
     within(
       (async () => {
