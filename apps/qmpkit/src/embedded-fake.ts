@@ -20,11 +20,11 @@ export function addEmbeddedAnswers(fake: FakeQemu): void {
 }
 
 /**
- * Starts the embedded fake on a unix socket in a fresh private temp dir (removed by `close()`).
+ * Starts the embedded fake, reachable only from this process (`inproc:` address).
  * @example const fake = await startEmbeddedFake(); const client = await connect(fake.address);
  */
 export async function startEmbeddedFake(): Promise<FakeQemu> {
-  const fake = await createFakeQemu();
+  const fake = await createFakeQemu({ inProcess: true });
   addEmbeddedAnswers(fake);
   return fake;
 }

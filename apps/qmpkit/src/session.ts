@@ -108,28 +108,9 @@ export async function openClient(requested: Target, options: ConnectionOptions):
   let target = requested;
   let fake: { address: string; close(): Promise<void> } | undefined;
   let address: SocketAddress;
-  let forget: (() => void) | undefined;
   if (target.kind === "fake") {
-    const [{ startEmbeddedFake }, { cleanUpOnExit }, { rmSync }, { dirname }] = await Promise.all([
-      import("./embedded-fake.ts"),
-      import("./cleanup.ts"),
-      import("node:fs"),
-      import("node:path"),
-    ]);
-    const started = await startEmbeddedFake();
-    const socketPath = started.path;
-    // Its socket lives in a private temp dir: removed by close(), or here if a signal ends us first.
-    forget =
-      socketPath === undefined
-        ? undefined
-        : cleanUpOnExit(() => rmSync(dirname(socketPath), { recursive: true, force: true }));
-    fake = {
-      address: started.address,
-      close: async () => {
-        await started.close();
-        forget?.();
-      },
-    };
+    // In this process, over an inproc: connection: nothing on disk to create or to clean up after a signal.
+    fake = await (await import("./embedded-fake.ts")).startEmbeddedFake();
     address = fake.address;
   } else {
     const resolved = await resolveVmName(target);

@@ -233,7 +233,7 @@ export class FakeQemu implements AsyncDisposable {
   addMonitor(
     options: Pick<
       MonitorServerOptions,
-      "path" | "tcp" | "hostname" | "port" | "fd" | "multiClient" | "monitorLabel"
+      "path" | "tcp" | "inProcess" | "hostname" | "port" | "fd" | "multiClient" | "monitorLabel"
     >,
   ): string {
     const server = new MonitorServer(

@@ -12,6 +12,12 @@ export interface FakeQemuOptions {
   /** Listen on TCP `127.0.0.1:0` instead of a unix socket. @default false */
   tcp?: boolean;
   /**
+   * Listen on `inproc:NAME` instead of a socket: only a client in this same process can connect (`@qmpkit/qmp`'s
+   * `connect(fake.address)`), and nothing is created on disk. Bytes still go through the fake's parser and write
+   * queue as they would on a socket. `true` picks a fresh name. @default false
+   */
+  inProcess?: boolean | string;
+  /**
    * Listen on this unix socket path instead of one in a fresh private temp dir. A stale socket at the path is
    * replaced (as QEMU does); any other existing file is an error. @default a path in a new 0700 temp dir
    */

@@ -6,6 +6,7 @@
 import { chmodSync, lstatSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { listenInProcess } from "@qmpkit/protocol-core";
 import type { Socket, SocketListener } from "bun";
 import { FakeQemuError } from "../errors.ts";
 import type { Fault, JsonObject, ReceivedMessage } from "../types.ts";
@@ -14,6 +15,7 @@ import { type MonitorService, MonitorSession, type SessionOwner } from "./sessio
 /** Where and how a {@link MonitorServer} listens. */
 export interface MonitorServerOptions {
   tcp?: boolean;
+  inProcess?: boolean | string;
   path?: string;
   port?: number;
   hostname?: string;
@@ -44,7 +46,7 @@ export class MonitorServer implements SessionOwner {
   readonly port: number | undefined;
   readonly maxLineBytes: number;
   readonly label: string | undefined;
-  readonly #server: SocketListener<MonitorSession | undefined>;
+  readonly #server: Pick<SocketListener<MonitorSession | undefined>, "stop">;
   readonly #dir: string | undefined;
   readonly #sessions: MonitorSession[] = [];
   readonly #hooks: MonitorServerHooks;
@@ -83,6 +85,18 @@ export class MonitorServer implements SessionOwner {
       this.path = undefined;
       this.#dir = undefined;
       this.address = `fd:${options.fd}`;
+      return;
+    }
+    if (options.inProcess !== undefined && options.inProcess !== false) {
+      const listener = listenInProcess({
+        ...(typeof options.inProcess === "string" ? { name: options.inProcess } : {}),
+        socket: handlers,
+      });
+      this.#server = listener;
+      this.port = undefined;
+      this.path = undefined;
+      this.#dir = undefined;
+      this.address = listener.address;
       return;
     }
     if (options.tcp) {
