@@ -58,7 +58,10 @@ interface Waiter {
 
 /** @internal How a fake is put together: the machine, and optionally another service than QMP dispatch. */
 export interface FakeQemuParts {
-  /** The machine profile; its schema is used unless the options say otherwise. */
+  /**
+   * The machine profile; its schema is used unless the options say otherwise (read from its recording's text
+   * when it has one, which is what `schema` holds parsed).
+   */
   readonly profile: Machine;
   /** Serves the sessions instead of the QMP dispatcher (transcript replay). */
   readonly service?: (fake: FakeQemu) => MonitorService;
@@ -140,8 +143,12 @@ export class FakeQemu implements AsyncDisposable {
     });
     const { schema } = options;
     this.#dispatcher = new Dispatcher({
-      // On the first command, not before the greeting: the recorded schema is parsed and indexed on first use.
-      schema: schema === false ? () => undefined : () => new QAPISchema(schema ?? parts.profile.schema),
+      // On the first command, not before the greeting. The recorded schema stays QEMU's text, whose entries are
+      // parsed as commands reach them: a session that runs one command never parses the rest.
+      schema:
+        schema === false
+          ? () => undefined
+          : () => new QAPISchema(schema ?? parts.profile.profile?.schemaText() ?? parts.profile.schema),
       recordedCommands: parts.profile.commands,
       vm: this.#vm,
       offered: options.capabilities ?? ["oob"],

@@ -95,7 +95,7 @@ export class Dispatcher implements MonitorService {
 
   /** `query-qmp-schema`'s reply, encoded once. */
   schemaJson(): RawJson {
-    this.#schemaJson ??= new RawJson(encodeQemuJson(this.#schema?.entries ?? []));
+    this.#schemaJson ??= new RawJson(this.#schema?.json() ?? "[]");
     return this.#schemaJson;
   }
 

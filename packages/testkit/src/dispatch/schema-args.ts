@@ -14,7 +14,8 @@ import {
   type SchemaIndex,
   type TypeEntry,
 } from "@qmpkit/qmp/qapi";
-import { ghashOrder, qdictOrder } from "../qjson.ts";
+import { encodeQemuJson, ghashOrder, qdictOrder } from "../qjson.ts";
+import { SchemaText } from "./schema-text.ts";
 
 /** One entry of QEMU's introspection schema: `@qmpkit/qmp`'s model, shared with its argument validator. */
 export type { SchemaEntry } from "@qmpkit/qmp/qapi";
@@ -27,29 +28,50 @@ const JSON_TYPE_NAMES: Record<string, string> = {
   null: "null",
 };
 
-/** QEMU's argument checks over an introspection schema, indexed once with `@qmpkit/qmp`'s model. */
+/**
+ * QEMU's argument checks over an introspection schema: given as entries (indexed at once with `@qmpkit/qmp`'s
+ * model), or as QEMU's text, whose entries are parsed as the checks reach them (see {@link SchemaText}).
+ */
 export class QAPISchema {
-  readonly entries: readonly SchemaEntry[];
-  readonly #index: SchemaIndex;
+  readonly #source: readonly SchemaEntry[] | SchemaText;
+  #index: SchemaIndex | undefined;
 
-  constructor(entries: readonly SchemaEntry[]) {
-    this.entries = entries;
-    this.#index = indexSchema(entries);
+  constructor(source: readonly SchemaEntry[] | SchemaText) {
+    this.#source = source;
+    // Entries are indexed now, as before: a duplicate name throws here rather than on the first command.
+    if (!(source instanceof SchemaText)) this.#index = indexSchema(source);
+  }
+
+  /** Every entry, in the schema's order (from a text: parses all of it). */
+  get entries(): readonly SchemaEntry[] {
+    return this.#source instanceof SchemaText ? this.#source.entries() : this.#source;
+  }
+
+  /** `query-qmp-schema`'s return as QEMU writes it: the recorded text itself when there is one. */
+  json(): string {
+    return this.#source instanceof SchemaText ? this.#source.text : encodeQemuJson(this.#source);
   }
 
   /** The command's entry, if the schema has it. */
   command(name: string): (SchemaEntry & { "meta-type": "command" }) | undefined {
-    return this.#index.commands.get(name);
+    const entry = this.#entry(name);
+    return entry?.["meta-type"] === "command" ? entry : undefined;
   }
 
   /** Every command name the schema lists. */
   commandNames(): string[] {
+    this.#index ??= indexSchema(this.entries);
     return [...this.#index.commands.keys()];
+  }
+
+  #entry(name: string): SchemaEntry | undefined {
+    if (this.#index !== undefined) return this.#index.entries.get(name);
+    return (this.#source as SchemaText).entry(name);
   }
 
   /** Checks `args` against `command`'s argument type; returns QEMU's error text, or undefined when they pass. */
   checkArguments(command: string, args: Record<string, unknown>): string | undefined {
-    const entry = this.#index.commands.get(command);
+    const entry = this.command(command);
     if (entry === undefined) return undefined;
     try {
       // device_add and its kin take members the schema does not list; QEMU checks those itself.
@@ -63,7 +85,7 @@ export class QAPISchema {
 
   /** A type entry by name (an unknown name, or a command's or event's, is no type: nothing to check). */
   #type(name: string): TypeEntry | undefined {
-    const entry = this.#index.entries.get(name);
+    const entry = this.#entry(name);
     if (entry === undefined || entry["meta-type"] === "command" || entry["meta-type"] === "event")
       return undefined;
     return entry;

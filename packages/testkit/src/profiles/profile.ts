@@ -6,6 +6,7 @@
  */
 
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
+import { SchemaText } from "../dispatch/schema-text.ts";
 import type { QemuRelease } from "../qemu-10.ts";
 import { RawJson } from "../qjson.ts";
 import { MACHINES, type MachineName, PROFILE_FILES, PROFILE_VERSIONS } from "./files.ts";
@@ -50,8 +51,8 @@ export interface ObjectTypeInfo {
   parent?: string;
 }
 
-/** Parsed `query-qmp-schema` returns by their text, shared by the profiles of one QEMU. */
-const schemas = new Map<string, SchemaEntry[]>();
+/** `query-qmp-schema` returns by their text, shared by the profiles of one QEMU. */
+const schemas = new Map<string, SchemaText>();
 
 /** A recorded machine profile. Obtain one with {@link loadProfile}. */
 export class MachineProfile {
@@ -164,17 +165,25 @@ export class MachineProfile {
     return reply.value() as T;
   }
 
-  /** `query-qmp-schema`. */
+  /** `query-qmp-schema`, parsed whole (one array shared by the profiles of one QEMU). */
   schema(): SchemaEntry[] {
+    return this.schemaText().entries();
+  }
+
+  /**
+   * @internal `query-qmp-schema` as QEMU's text, whose entries are parsed one by one as they are asked for: what
+   * a fake checks arguments against without paying for the whole schema.
+   */
+  schemaText(): SchemaText {
     const reply = this.reply("query-qmp-schema");
-    if (reply?.kind !== "return") return this.returnOf<SchemaEntry[]>("query-qmp-schema");
-    // Every machine of one QEMU binary has the same schema text: parse it once for all of them.
-    let entries = schemas.get(reply.text);
-    if (entries === undefined) {
-      entries = reply.value() as SchemaEntry[];
-      schemas.set(reply.text, entries);
+    if (reply?.kind !== "return") return this.returnOf<never>("query-qmp-schema");
+    // Every machine of one QEMU binary has the same schema text: read it once for all of them.
+    let schema = schemas.get(reply.text);
+    if (schema === undefined) {
+      schema = new SchemaText(reply.text);
+      schemas.set(reply.text, schema);
     }
-    return entries;
+    return schema;
   }
 
   /** The names in `query-commands`, in QEMU's order. */

@@ -1,0 +1,126 @@
+/**
+ * The recorded schema read entry by entry (`SchemaText`) must answer exactly as the whole schema parsed and
+ * indexed does: for every entry of both recorded QEMUs, for names that are only member or enum-value names, and
+ * through `QAPISchema`'s argument checks, whose error texts are what clients see.
+ */
+import { describe, expect, test } from "bun:test";
+import { QAPISchema, type SchemaEntry } from "../src/dispatch/schema-args.ts";
+import { SchemaText } from "../src/dispatch/schema-text.ts";
+import { loadProfile, PROFILE_VERSIONS } from "../src/index.ts";
+import { encodeQemuJson } from "../src/qjson.ts";
+
+/** A SchemaText that counts whole-schema parses. */
+class CountingText extends SchemaText {
+  wholeParses = 0;
+  override entries(): SchemaEntry[] {
+    this.wholeParses++;
+    return super.entries();
+  }
+}
+
+async function recordedText(qemuVersion: (typeof PROFILE_VERSIONS)[number]): Promise<string> {
+  return (await loadProfile({ qemuVersion, machine: "none" })).schemaText().text;
+}
+
+/** Every `name` of an object nested in an entry (members, enum members), not the entries' own names. */
+function nestedNames(entries: readonly SchemaEntry[]): Set<string> {
+  const names = new Set<string>();
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) for (const item of value) walk(item);
+    else if (typeof value === "object" && value !== null) {
+      const name = (value as { name?: unknown }).name;
+      if (typeof name === "string") names.add(name);
+      for (const member of Object.values(value)) walk(member);
+    }
+  };
+  for (const entry of entries) for (const member of Object.values(entry)) walk(member);
+  return names;
+}
+
+/** Argument shapes that reach every kind of check: missing, unexpected, wrong type, bad enum value, nesting. */
+function argumentShapes(schema: QAPISchema, command: string): Record<string, unknown>[] {
+  const entry = schema.command(command);
+  const argType = schema.entries.find((e) => e.name === entry?.["arg-type"]) as
+    | { members?: { name: string }[] }
+    | undefined;
+  const values: unknown[] = [1, 1.5, "x", true, null, [], ["x"], [1], [{}], {}, { bogus: 1 }];
+  const shapes: Record<string, unknown>[] = [{}, { "qmpkit-bogus": 1 }];
+  for (const member of argType?.members ?? []) {
+    for (const value of values) shapes.push({ [member.name]: value });
+  }
+  return shapes;
+}
+
+for (const qemuVersion of PROFILE_VERSIONS) {
+  describe(`QEMU ${qemuVersion}'s recorded schema read entry by entry`, () => {
+    test("every entry is found by its name and equals the full parse's", async () => {
+      const text = await recordedText(qemuVersion);
+      const entries = JSON.parse(text) as SchemaEntry[];
+      const lazy = new CountingText(text);
+      for (const entry of entries) expect(lazy.entry(entry.name)).toEqual(entry);
+      expect(lazy.wholeParses).toBe(0);
+    });
+
+    test("a name only members, enum values or variants have, a prefix, or an odd spelling finds nothing", async () => {
+      const text = await recordedText(qemuVersion);
+      const entries = JSON.parse(text) as SchemaEntry[];
+      const top = new Set(entries.map((e) => e.name));
+      const onlyNested = [...nestedNames(entries)].filter((name) => !top.has(name));
+      expect(onlyNested.length).toBeGreaterThan(100);
+      const lazy = new CountingText(text);
+      const odd = ["", "query-statu", "query-status ", 'query-status", "x', "query\\status", "bench-events"];
+      for (const name of [...onlyNested, ...odd]) expect(lazy.entry(name)).toBeUndefined();
+      // Asked again, from what the first look-up found.
+      expect(lazy.entry("query-status")).toEqual(entries.find((e) => e.name === "query-status"));
+      expect(lazy.entry("query-statu")).toBeUndefined();
+      expect(lazy.wholeParses).toBe(0);
+    });
+
+    test("QAPISchema over the text checks arguments with the same errors as over the parsed entries", async () => {
+      const text = await recordedText(qemuVersion);
+      const whole = new QAPISchema(JSON.parse(text) as SchemaEntry[]);
+      const counting = new CountingText(text);
+      const lazy = new QAPISchema(counting);
+      let checks = 0;
+      for (const command of whole.commandNames()) {
+        expect(lazy.command(command)).toEqual(whole.command(command));
+        for (const args of argumentShapes(whole, command)) {
+          expect([command, lazy.checkArguments(command, args)]).toEqual([
+            command,
+            whole.checkArguments(command, args),
+          ]);
+          checks++;
+        }
+      }
+      expect(checks).toBeGreaterThan(2000);
+      expect(lazy.command("query-qmp-schema-no-such")).toBeUndefined();
+      // A type's name is not a command's.
+      expect(lazy.command("str")).toBeUndefined();
+      expect(counting.wholeParses).toBe(0);
+      // What needs the whole schema still has it.
+      expect(lazy.commandNames()).toEqual(whole.commandNames());
+      expect(lazy.entries).toEqual(whole.entries);
+    });
+
+    test("query-qmp-schema's reply is QEMU's text, byte for byte, without parsing it", async () => {
+      const text = await recordedText(qemuVersion);
+      const counting = new CountingText(text);
+      expect(new QAPISchema(counting).json()).toBe(text);
+      expect(counting.wholeParses).toBe(0);
+      // The same bytes as the reply encoded from the parsed entries, as the fake served it before.
+      expect(encodeQemuJson(JSON.parse(text))).toBe(text);
+      expect(new QAPISchema(JSON.parse(text) as SchemaEntry[]).json()).toBe(text);
+    });
+  });
+}
+
+test("the first commands of a session parse only the entries they reach", async () => {
+  const counting = new CountingText(await recordedText("7.2"));
+  const schema = new QAPISchema(counting);
+  expect(schema.checkArguments("qmp_capabilities", {})).toBeUndefined();
+  expect(schema.checkArguments("qmp_capabilities", { enable: ["bogus"] })).toBe(
+    "Parameter 'null' does not accept value 'bogus'",
+  );
+  expect(schema.checkArguments("query-status", { foo: 1 })).toBe("Parameter 'foo' is unexpected");
+  expect(counting.wholeParses).toBe(0);
+});
