@@ -190,6 +190,19 @@ describe("scripting", () => {
     expect(refused).toBe("The command x-slow does not support OOB");
   });
 
+  // handle() leaves the schema unread; what it says of the command is read when the command is first called.
+  test("handle() on a schema command: allow-oob and the argument checks come from the schema unless told", async () => {
+    const fake = await fakeQemu();
+    fake.handle("query-yank", () => []);
+    fake.handle("query-status", () => ({ status: "running", singlestep: false, running: true }));
+    fake.handle("query-name", (args) => ({ name: JSON.stringify(args) }), { validate: false });
+    const c = await client(fake.address);
+    expect(await c.executeUntyped("query-yank", undefined, { oob: true })).toEqual([]);
+    const unexpected = await c.executeUntyped("query-status", { foo: 1 }).catch((e: ExecuteError) => e.desc);
+    expect(unexpected).toBe("Parameter 'foo' is unexpected");
+    expect(await c.executeUntyped("query-name", { foo: 1 })).toEqual({ name: '{"foo":1}' });
+  });
+
   test("a schema command the fake does not emulate: QEMU's argument checks, then a loud error", async () => {
     const fake = await fakeQemu();
     const c = await client(fake.address);

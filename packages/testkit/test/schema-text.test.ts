@@ -4,6 +4,7 @@
  * through `QAPISchema`'s argument checks, whose error texts are what clients see.
  */
 import { describe, expect, test } from "bun:test";
+import { Dispatcher } from "../src/dispatch/dispatcher.ts";
 import { QAPISchema, type SchemaEntry } from "../src/dispatch/schema-args.ts";
 import { SchemaText } from "../src/dispatch/schema-text.ts";
 import { loadProfile, PROFILE_VERSIONS } from "../src/index.ts";
@@ -123,4 +124,27 @@ test("the first commands of a session parse only the entries they reach", async 
   );
   expect(schema.checkArguments("query-status", { foo: 1 })).toBe("Parameter 'foo' is unexpected");
   expect(counting.wholeParses).toBe(0);
+});
+
+test("fake.handle() does not make the schema; the first command that needs it does", () => {
+  let made = 0;
+  const dispatcher = new Dispatcher({
+    schema: () => {
+      made++;
+      return undefined;
+    },
+    recordedCommands: [],
+    vm: { commandHandler: () => undefined, commandNames: () => [] },
+    offered: ["oob"],
+    version: { qemu: { major: 7, minor: 2, micro: 22 }, package: "" },
+    benchCommands: false,
+    fake: undefined,
+    emit: () => {},
+    reportError: () => {},
+  });
+  dispatcher.handle("query-jobs", () => []);
+  dispatcher.handle("query-migrate", () => ({}), { allowOob: true });
+  expect(made).toBe(0);
+  dispatcher.commandList();
+  expect(made).toBe(1);
 });

@@ -55,7 +55,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** Serves QMP on every session of a fake. */
 export class Dispatcher implements MonitorService {
   readonly #options: DispatcherOptions;
-  readonly #overrides = new Map<string, Resolved>();
+  readonly #overrides = new Map<string, { handler: Handler; options: HandleOptions }>();
   readonly #monitorCommands: Map<string, Handler>;
   #schemaJson: RawJson | undefined;
   #schemaMade = false;
@@ -80,12 +80,9 @@ export class Dispatcher implements MonitorService {
 
   /** Adds or overrides a command (`fake.handle()`). */
   handle(command: string, handler: Handler, options: HandleOptions = {}): void {
-    const known = this.#schema?.command(command);
-    this.#overrides.set(command, {
-      handler,
-      allowOob: options.allowOob ?? known?.["allow-oob"] === true,
-      validate: options.validate ?? known !== undefined,
-    });
+    // What the schema says of the command is read when it is first called: a fake set up with handlers before
+    // its one command (the CLI's) must not parse the schema for commands nobody calls.
+    this.#overrides.set(command, { handler, options });
   }
 
   greeting(): string {
@@ -175,8 +172,14 @@ export class Dispatcher implements MonitorService {
 
   #resolve(command: string): Resolved | undefined {
     const custom = this.#overrides.get(command);
-    if (custom !== undefined) return custom;
     const known = this.#schema?.command(command);
+    if (custom !== undefined) {
+      return {
+        handler: custom.handler,
+        allowOob: custom.options.allowOob ?? known?.["allow-oob"] === true,
+        validate: custom.options.validate ?? known !== undefined,
+      };
+    }
     const builtin =
       this.#monitorCommands.get(command) ??
       this.#options.vm.commandHandler(command) ??
