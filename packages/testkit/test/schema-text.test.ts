@@ -115,6 +115,20 @@ for (const qemuVersion of PROFILE_VERSIONS) {
   });
 }
 
+test("an entry's end is found past brackets, braces and escaped quotes inside strings", () => {
+  const entries: SchemaEntry[] = [
+    { name: "[a]", "meta-type": "array", "element-type": "a" },
+    { name: "s", "meta-type": "object", members: [{ name: 'x"}]', type: "[a]", features: ["{", "\\"] }] },
+    { name: "a", "meta-type": "enum", values: ['\\"', "}"], members: [{ name: "c" }] },
+    { name: "c", "meta-type": "command", "arg-type": "s", "ret-type": "[a]" },
+  ];
+  const text = encodeQemuJson(entries);
+  const lazy = new CountingText(text);
+  for (const entry of entries) expect(lazy.entry(entry.name)).toEqual(entry);
+  expect(lazy.entry('x"}]')).toBeUndefined();
+  expect(lazy.wholeParses).toBe(0);
+});
+
 test("the first commands of a session parse only the entries they reach", async () => {
   const counting = new CountingText(await recordedText("7.2"));
   const schema = new QAPISchema(counting);

@@ -11,13 +11,10 @@
  */
 import type { SchemaEntry } from "@qmpkit/qmp/qapi";
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 
 /** A `query-qmp-schema` return text whose entries are parsed when asked for by name. */
 export class SchemaText {
@@ -68,34 +65,22 @@ export class SchemaText {
   }
 }
 
+/**
+ * Up to and including the next bracket or brace outside a string. One native match per bracket, instead of a
+ * JavaScript loop per character: a short session looks up a handful of entries and never warms such a loop up
+ * (a per-character loop cost 0.15 ms of tier-up on the fifth look-up in the compiled CLI).
+ */
+const TO_NEXT_BRACKET = /[^"{}[\]]*(?:"(?:[^"\\]|\\[\s\S])*"[^"{}[\]]*)*[{}[\]]/y;
+
 /** Where the JSON object starting at `start` ends (one past its closing brace). */
 function objectEnd(text: string, start: number): number {
   let depth = 0;
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === QUOTE) {
-      i = stringEnd(text, i);
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      depth++;
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      depth--;
-      if (depth === 0) return i + 1;
-    }
+  TO_NEXT_BRACKET.lastIndex = start;
+  while (TO_NEXT_BRACKET.test(text)) {
+    const bracket = text.charCodeAt(TO_NEXT_BRACKET.lastIndex - 1);
+    if (bracket === OPEN_BRACE || bracket === OPEN_BRACKET) depth++;
+    else if (--depth === 0) return TO_NEXT_BRACKET.lastIndex;
   }
   // Unbalanced: hand JSON.parse the rest, so it reports the syntax error.
   return text.length;
-}
-
-/** The index of the quote that closes the string opening at `open`. */
-function stringEnd(text: string, open: number): number {
-  let close = text.indexOf('"', open + 1);
-  while (close !== -1 && escaped(text, close)) close = text.indexOf('"', close + 1);
-  return close === -1 ? text.length : close;
-}
-
-/** Whether the character at `index` follows an odd number of backslashes. */
-function escaped(text: string, index: number): boolean {
-  let count = 0;
-  for (let i = index - 1; i >= 0 && text.charCodeAt(i) === BACKSLASH; i--) count++;
-  return count % 2 === 1;
 }
