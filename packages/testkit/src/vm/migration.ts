@@ -352,7 +352,7 @@ export class Migration {
     };
     // Which counters `ram` has is the schema's to say: 10.0 dropped `skipped`. Read when first asked, not at
     // start-up: the schema is parsed on first use.
-    this.#ramMembers ??= returnMembers(this.#vm.machine.schema, "query-migrate", "ram");
+    this.#ramMembers ??= returnMembers(this.#vm.machine, "query-migrate", "ram");
     return Object.fromEntries(this.#ramMembers.filter((m) => m in values).map((m) => [m, values[m]]));
   }
 

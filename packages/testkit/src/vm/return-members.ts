@@ -4,12 +4,18 @@
  * migration `ram` has no `skipped`), so the difference stays data.
  */
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
+import type { Machine } from "./machine.ts";
 
 type ObjectEntry = SchemaEntry & { members?: { name: string; type: string }[]; "ret-type"?: string };
 
+/** Finds an entry by name: a recorded schema's `SchemaText`, or an index of a parsed array. */
+interface EntryLookup {
+  entry(name: string): ObjectEntry | SchemaEntry | undefined;
+}
+
 interface SchemaIndex {
-  readonly types: Map<string, ObjectEntry>;
-  readonly commands: Map<string, ObjectEntry>;
+  readonly types: EntryLookup;
+  readonly commands: EntryLookup;
 }
 
 // Several subsystems ask at every VM's start: index a schema's ~1,000 entries once, not once per question.
@@ -18,13 +24,18 @@ const indexes = new WeakMap<readonly SchemaEntry[], SchemaIndex>();
 function indexOf(schema: readonly SchemaEntry[]): SchemaIndex {
   let index = indexes.get(schema);
   if (index === undefined) {
-    index = { types: new Map(), commands: new Map() };
+    const types = new Map<string, ObjectEntry>();
+    const commands = new Map<string, ObjectEntry>();
     for (const entry of schema) {
       // Later entries win by name, as a Map built from the whole array would have it; commands keep the first.
-      index.types.set(entry.name, entry as ObjectEntry);
-      if (entry["meta-type"] === "command" && !index.commands.has(entry.name))
-        index.commands.set(entry.name, entry as ObjectEntry);
+      types.set(entry.name, entry as ObjectEntry);
+      if (entry["meta-type"] === "command" && !commands.has(entry.name))
+        commands.set(entry.name, entry as ObjectEntry);
     }
+    index = {
+      types: { entry: (name) => types.get(name) },
+      commands: { entry: (name) => commands.get(name) },
+    };
     indexes.set(schema, index);
   }
   return index;
@@ -32,11 +43,21 @@ function indexOf(schema: readonly SchemaEntry[]): SchemaIndex {
 
 /**
  * The member names of what `command` returns or, given `path`, of the object reached through those members
- * (`returnMembers(schema, "query-migrate", "ram")`); [] where there is no such object.
+ * (`returnMembers(machine, "query-migrate", "ram")`); [] where there is no such object.
  */
-export function returnMembers(schema: readonly SchemaEntry[], command: string, ...path: string[]): string[] {
-  const { types, commands } = indexOf(schema);
-  let type = types.get(String(commands.get(command)?.["ret-type"]));
-  for (const member of path) type = types.get(String(type?.members?.find((m) => m.name === member)?.type));
+export function returnMembers(machine: Machine, command: string, ...path: string[]): string[] {
+  // A recorded schema is read entry by entry (the command and the few types on the path), never indexed whole:
+  // the CLI's one-command fake asks this at its first query-status.
+  const text = machine.profile?.schemaText();
+  const { types, commands } = text === undefined ? indexOf(machine.schema) : { types: text, commands: text };
+  const ret = commands.entry(command);
+  let type = types.entry(String(ret?.["meta-type"] === "command" ? ret["ret-type"] : undefined)) as
+    | ObjectEntry
+    | undefined;
+  for (const member of path) {
+    type = types.entry(String(type?.members?.find((m) => m.name === member)?.type)) as
+      | ObjectEntry
+      | undefined;
+  }
   return type?.members?.map((m) => m.name) ?? [];
 }

@@ -56,7 +56,7 @@ export class Runstate {
     // first query-status, not at start-up: the schema is parsed on first use.
     let singlestep: boolean | undefined;
     vm.command("query-status", () => {
-      singlestep ??= returnMembers(vm.machine.schema, "query-status").includes("singlestep");
+      singlestep ??= returnMembers(vm.machine, "query-status").includes("singlestep");
       return {
         status: this.status,
         ...(singlestep ? { singlestep: false } : {}),
