@@ -6,30 +6,26 @@
 
 // A static JSON import is bundled by `bun build --compile`, so --version works in the binary.
 import pkg from "../package.json" with { type: "json" };
-// Only what every run needs is imported here: the commands (and through them node:util, the client, the
-// testkit) load after the global flags, so `--version` starts about as fast as a hello-world.
-import type { CliIO, CommandSpec } from "./cli.ts";
+// Only what every run needs is imported here: a command's module (and through it the client, the testkit) loads
+// after the global flags, and only the one that runs, so `--version` starts about as fast as a hello-world.
+import type { CliIO } from "./cli.ts";
+import { COMMAND_TABLE } from "./commands/table.ts";
 import { CliUsageError, ExitCode, exitCodeFor, isExecuteError } from "./errors.ts";
 import { colorEnabled, formatCliError, formatQMPError } from "./format.ts";
 import { type CliOutput, OutputClosedError, standardOutputs } from "./output.ts";
 
 export const VERSION: string = pkg.version;
 
-/** Every subcommand's spec, loaded on first use. */
-async function loadCommands(): Promise<readonly CommandSpec[]> {
-  return (await import("./commands/index.ts")).COMMANDS;
-}
-
 /** `qmpkit --help`. */
-export function renderMainHelp(COMMANDS: readonly CommandSpec[]): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+export function renderMainHelp(): string {
+  const width = Math.max(...COMMAND_TABLE.map((c) => c.name.length)) + 2;
   return [
     `qmpkit ${VERSION}: a toolkit for QEMU's machine protocol (QMP)`,
     "",
     "Usage: qmpkit [--debug] COMMAND [options] [ADDRESS] [ARGS...]",
     "",
     "Commands:",
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    ...COMMAND_TABLE.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     "",
     "Addresses:",
     "  unix:PATH, or a PATH       a unix socket (QEMU: -qmp unix:PATH,server=on,wait=off)",
@@ -81,7 +77,7 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   for (; i < argv.length && argv[i]?.startsWith("-"); i++) {
     const flag = argv[i];
     if (flag === "-h" || flag === "--help") {
-      await writeOnce(io, renderMainHelp(await loadCommands()));
+      await writeOnce(io, renderMainHelp());
       return ExitCode.ok;
     }
     if (flag === "-V" || flag === "--version") {
@@ -93,13 +89,13 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   let name = argv[i];
   let rest = argv.slice(i + 1);
   if (name === undefined) {
-    io.stderr.write(renderMainHelp(await loadCommands()));
+    io.stderr.write(renderMainHelp());
     return ExitCode.usage;
   }
   // `qmpkit help exec` is `qmpkit exec --help`.
   if (name === "help") {
     if (rest[0] === undefined) {
-      io.stdout.write(renderMainHelp(await loadCommands()));
+      io.stdout.write(renderMainHelp());
       return ExitCode.ok;
     }
     [name, rest] = [rest[0], ["--help"]];
@@ -107,16 +103,16 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   // QEMU's arguments, not qmpkit's: handed over unparsed (only a lone `--help` is qmpkit's; `-help` is QEMU's).
   if (name === "fake-qemu" && !(rest.length === 1 && rest[0] === "--help"))
     return await (await import("./commands/fake-qemu.ts")).runFakeQemu(rest, io);
-  const [COMMANDS, { parseCommandArgs, renderCommandHelp }] = await Promise.all([
-    loadCommands(),
-    import("./cli.ts"),
-  ]);
-  const spec = COMMANDS.find((c) => c.name === name);
-  if (!spec) {
-    const near = COMMANDS.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
+  const entry = COMMAND_TABLE.find((c) => c.name === name);
+  if (!entry) {
+    const near = COMMAND_TABLE.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
     const hint = near.length > 0 ? `; did you mean ${near.join(" or ")}?` : "";
     throw new CliUsageError(`unknown command '${name}'${hint} (see 'qmpkit --help')`);
   }
+  const [spec, { parseCommandArgs, renderCommandHelp }] = await Promise.all([
+    entry.load(),
+    import("./cli.ts"),
+  ]);
   const input = parseCommandArgs(spec, rest);
   if (input.values.help) {
     io.stdout.write(renderCommandHelp(spec));

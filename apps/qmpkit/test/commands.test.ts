@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { renderCommandHelp } from "../src/cli.ts";
+import { type CommandSpec, renderCommandHelp } from "../src/cli.ts";
 import { COMMANDS } from "../src/commands/index.ts";
+import { COMMAND_TABLE } from "../src/commands/table.ts";
 import { CliUsageError } from "../src/errors.ts";
 import { main } from "../src/main.ts";
 import { captureIO, FakeExecuteError, stubSession } from "./harness.ts";
@@ -31,6 +32,33 @@ describe("help", () => {
       expect(stdout).toMatch(/\nExamples:\n {2}qmpkit /);
     },
   );
+
+  test("the table main() dispatches through names every spec, in order, with its summary and loader", async () => {
+    expect(COMMAND_TABLE.map((c) => [c.name, c.summary])).toEqual(COMMANDS.map((c) => [c.name, c.summary]));
+    for (const [i, entry] of COMMAND_TABLE.entries())
+      expect(await entry.load()).toBe(COMMANDS[i] as CommandSpec);
+  });
+
+  test("qmpkit --help lists every command with its summary, in the table's order", async () => {
+    const { exitCode, stdout } = await run(["--help"]);
+    expect(exitCode).toBe(0);
+    const listed = stdout.slice(stdout.indexOf("Commands:\n") + 10, stdout.indexOf("\n\nAddresses:"));
+    expect(listed.split("\n").map((line) => line.trim().split(/\s+/, 1)[0])).toEqual(
+      COMMANDS.map((c) => c.name),
+    );
+    for (const c of COMMANDS)
+      expect(listed).toMatch(new RegExp(`\n? {2}${c.name} +${RegExp.escape(c.summary)}`));
+  });
+
+  test.each([
+    ["exe", "qmpkit: unknown command 'exe'; did you mean exec? (see 'qmpkit --help')\n"],
+    ["q", "qmpkit: unknown command 'q'; did you mean qom or qemu? (see 'qmpkit --help')\n"],
+    ["fak", "qmpkit: unknown command 'fak'; did you mean fake or fake-qemu? (see 'qmpkit --help')\n"],
+    ["zzz", "qmpkit: unknown command 'zzz' (see 'qmpkit --help')\n"],
+  ])("an unknown command %s is a usage error with suggestions", async (name, message) => {
+    expect(await run([name, "query-status"])).toMatchObject({ exitCode: 2, stdout: "", stderr: message });
+    expect(await run(["help", name])).toMatchObject({ exitCode: 2, stdout: "", stderr: message });
+  });
 
   test("qmpkit help NAME is NAME --help", async () => {
     expect((await run(["help", "qom"])).stdout).toBe((await run(["qom", "--help"])).stdout);
