@@ -1,12 +1,12 @@
 /**
  * The small framework every subcommand uses: a declarative spec (flags with descriptions,
- * usage, examples) from which both `util.parseArgs`' config and the `--help` text are derived,
- * so the help can never list a flag the parser does not know, or miss one.
+ * usage, examples) from which both the parser's config (`util.parseArgs`' form) and the `--help` text are
+ * derived, so the help can never list a flag the parser does not know, or miss one.
  */
 
-import type { ParseArgsConfig } from "node:util";
 import { CliUsageError } from "./errors.ts";
 import type { Env, OutputStream } from "./format.ts";
+import { type FlagOption, parseFlags } from "./parse-flags.ts";
 import type { ConnectionOptions, Session, Target } from "./session.ts";
 
 /** A flag: parseArgs' fields plus what `--help` shows. */
@@ -103,7 +103,7 @@ export function parseCommandArgs<F extends FlagSpecs>(
   const split = argv.indexOf("--");
   const own = joinNegativeValues(spec, split < 0 ? argv : argv.slice(0, split));
   const rest = split < 0 ? [] : argv.slice(split + 1);
-  const options: NonNullable<ParseArgsConfig["options"]> = {};
+  const options: Record<string, FlagOption> = {};
   for (const [name, flag] of Object.entries<FlagSpec>({ ...COMMON_FLAGS, ...spec.flags })) {
     options[name] = {
       type: flag.type,
@@ -112,14 +112,7 @@ export function parseCommandArgs<F extends FlagSpecs>(
     };
   }
   try {
-    // node:util costs start-up time; only commands that take flags need it.
-    const { parseArgs } = require("node:util") as typeof import("node:util");
-    const { values, positionals } = parseArgs({
-      args: [...own],
-      options,
-      allowPositionals: true,
-      strict: true,
-    });
+    const { values, positionals } = parseFlags(own, options);
     return { values: values as CommandInput<F>["values"], positionals, rest };
   } catch (error) {
     // `qmpkit exec S -H info block -v`, `qmpkit qemu -m 1G`: words meant for someone else, with no `--`.
@@ -156,7 +149,7 @@ function joinNegativeValues(spec: CommandSpec<FlagSpecs>, args: readonly string[
   return out;
 }
 
-/** Rewrites util.parseArgs' messages, which are long and mention JavaScript. */
+/** Rewrites util.parseArgs' messages (parseFlags' are the same), which are long and mention JavaScript. */
 export function parseArgsMessage(error: unknown, args: readonly string[] = []): string {
   const code = (error as { code?: string }).code;
   const message = error instanceof Error ? error.message : String(error);

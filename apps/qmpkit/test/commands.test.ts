@@ -352,6 +352,29 @@ describe("exec", () => {
       ["exec", "--fake", "--timeout"],
       "qmpkit: option '--timeout' needs a value (see 'qmpkit exec --help')\n",
     ],
+    // The parser's corners: groups of short flags, `=` in odd places, a flag where a value should be.
+    [
+      ["exec", "-pz", "--fake", "x"],
+      "qmpkit: unknown option '-z' (in '-pz') (see 'qmpkit exec --help'; words meant for QEMU or the command go after '--')\n",
+    ],
+    [
+      ["exec", "--fake", "-p=1", "x"],
+      "qmpkit: unknown option '-=' (in '-p=1') (see 'qmpkit exec --help'; words meant for QEMU or the command go after '--')\n",
+    ],
+    [
+      ["exec", "--fake", "-Hp-", "x"],
+      "qmpkit: unknown option '-' (see 'qmpkit exec --help'; words meant for QEMU or the command go after '--')\n",
+    ],
+    [["exec", "--fake", "--nope=1", "x"], "qmpkit: unknown option '--nope' (see 'qmpkit exec --help')\n"],
+    [["exec", "--fake", "--=x", "x"], "qmpkit: unknown option '--=x' (see 'qmpkit exec --help')\n"],
+    [
+      ["exec", "--fake", "--timeout", "--pretty", "x"],
+      "qmpkit: option '--timeout' needs a value (see 'qmpkit exec --help')\n",
+    ],
+    [
+      ["exec", "--fake", "--fake=", "x"],
+      "qmpkit: option '--fake' takes no value (see 'qmpkit exec --help')\n",
+    ],
   ])("usage error %j", async (argv, stderr) => {
     expect(await run(argv, { session: stubSession({}) })).toMatchObject({ exitCode: 2, stdout: "", stderr });
   });
