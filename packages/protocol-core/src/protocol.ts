@@ -1,4 +1,3 @@
-import { lstatSync, rmSync } from "node:fs";
 import type { Socket, SocketHandler, SocketListener, TLSOptions } from "bun";
 import { type ResolvedAddress, resolveAddress, type SocketAddress, type TlsSetting } from "./address.ts";
 import { Deadline, raceAbort, settlesWithin, sleep } from "./cancel.ts";
@@ -13,6 +12,7 @@ import {
 } from "./errors.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, LineDecoder } from "./framing.ts";
 import { connectInProcess, listenInProcess } from "./in-process.ts";
+import { lstatSync, rmSync } from "./lazy-fs.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { RUNSTATE_TRANSITIONS, Runstate } from "./runstate.ts";
 import { SocketWriter } from "./writer.ts";

@@ -3,7 +3,7 @@
  * (`socket:[123]`) and /proc/net/unix lists the bound ones with their paths. What getsockname() would say, for
  * sockets Bun gives no address for (a listener made from an inherited fd) or that belong to another process.
  */
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync } from "./lazy-fs.ts";
 
 /** Bound unix socket paths by inode (abstract names left out); empty where /proc/net/unix cannot be read. */
 export function unixSocketPaths(): Map<string, string> {

@@ -3,12 +3,10 @@
  * one-client-at-a-time admission, and the set of live sessions. It knows nothing of commands: each session is
  * served by the {@link MonitorService} it was given.
  */
-import { chmodSync, lstatSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { listenInProcess } from "@qmpkit/protocol-core";
 import type { Socket, SocketListener } from "bun";
 import { FakeQemuError } from "../errors.ts";
+import { chmodSync, join, lstatSync, mkdtempSync, rmSync, tmpdir, unlinkSync } from "../lazy-node.ts";
 import type { Fault, JsonObject, ReceivedMessage } from "../types.ts";
 import { type MonitorService, MonitorSession, type SessionOwner } from "./session.ts";
 

@@ -25,8 +25,8 @@
  *   `error-desc`, 7.2 none at all;
  * - either way a new `migrate` is accepted at once.
  */
-import { existsSync, fstatSync } from "node:fs";
 import { QMPCommandError } from "../errors.ts";
+import { existsSync, fstatSync } from "../lazy-node.ts";
 import { inQdictOrder } from "../qjson.ts";
 import type { JsonObject } from "../types.ts";
 import type { ClockTimer } from "./clock.ts";

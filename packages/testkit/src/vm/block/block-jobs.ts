@@ -3,9 +3,8 @@
  * blockdev-create, each checking its nodes as QEMU 7.2 does, blocking them while it runs, and changing the graph
  * when it completes (a mirror's or commit's pivot moves the device to the new node).
  */
-import { existsSync, truncateSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import { QMPCommandError } from "../../errors.ts";
+import { dirname, existsSync, truncateSync, writeFileSync } from "../../lazy-node.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
 import { Block } from "./block.ts";

@@ -4,9 +4,18 @@
  * attach their drives through {@link Block.attach} and jobs block nodes through the node's own counters, so this
  * file imports neither.
  */
-import { closeSync, existsSync, openSync, readSync, truncateSync, writeSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
 import { QMPCommandError } from "../../errors.ts";
+import {
+  closeSync,
+  dirname,
+  existsSync,
+  isAbsolute,
+  join,
+  openSync,
+  readSync,
+  truncateSync,
+  writeSync,
+} from "../../lazy-node.ts";
 import type { JsonObject } from "../../types.ts";
 import type { VmApi, VmCommandContext } from "../types.ts";
 import { type BlockAttachment, type BlockDriverName, BlockNode, NULL_CO_DEFAULT_SIZE } from "./node.ts";

@@ -2,8 +2,7 @@
  * One block node (BlockDriverState): its driver, children, the file it stands for on the host, and what
  * `query-named-block-nodes` and `query-block` say about it, member for member in QEMU 7.2's order.
  */
-import { statSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join, statSync } from "../../lazy-node.ts";
 import type { JsonObject } from "../../types.ts";
 import type { Qcow2Header } from "./qcow2.ts";
 

@@ -3,9 +3,9 @@
  * QEMU shows of one cold-plugged and one hotplugged instance of each, turned into the view of a device with any
  * id, path and bus. Read on first use, once per QEMU version.
  */
-import { readFileSync } from "node:fs";
 import devices72 from "../../../profiles/qemu-7.2/devices.json.gz" with { type: "file" };
 import devices100 from "../../../profiles/qemu-10.0/devices.json.gz" with { type: "file" };
+import { readFileSync } from "../../lazy-node.ts";
 import type { QemuRelease } from "../../qemu-10.ts";
 import { DEVICES_FORMAT, type DeviceRecording, type DevicesData, type InstanceRecording } from "./format.ts";
 

@@ -11,9 +11,9 @@
  * so a client can connect; nothing is ever sent), and a pty the emulator opened. The others (a connecting
  * socket, inet, stdio, serial, spice, …) are refused loudly as not implemented.
  */
-import { closeSync, openSync, unlinkSync } from "node:fs";
 import type { UnixSocketListener } from "bun";
 import { QMPCommandError } from "../../errors.ts";
+import { closeSync, openSync, unlinkSync } from "../../lazy-node.ts";
 import { ghashOrder, inQdictOrder } from "../../qjson.ts";
 import { errnoText } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";

@@ -7,8 +7,8 @@
  * The picture is black: the fake draws no firmware text. The devices model says when a display exists with
  * {@link Display.attach}/{@link Display.detach}.
  */
-import { writeFileSync } from "node:fs";
 import { QMPCommandError } from "../../errors.ts";
+import { writeFileSync } from "../../lazy-node.ts";
 import { strerror } from "../../strerror.ts";
 import { Runstate } from "../runstate.ts";
 import type { VmApi } from "../types.ts";

@@ -14,8 +14,8 @@
  * The file written is a small valid ELF core (header, an empty PT_NOTE, one PT_LOAD for the RAM with no bytes in
  * the file): a reader sees a dump, not the guest's memory. Created read-only for the owner, as QEMU does.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
 import { QMPCommandError } from "../../errors.ts";
+import { closeSync, openSync, writeSync } from "../../lazy-node.ts";
 import { inQdictOrder } from "../../qjson.ts";
 import { strerror } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";

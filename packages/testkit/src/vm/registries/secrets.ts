@@ -4,8 +4,8 @@
  * block layer's encrypted images are not modelled; a secret encrypted with another (`keyid` with a good key and
  * `iv`) is refused as not implemented, since the fake does not decrypt.
  */
-import { readFileSync } from "node:fs";
 import { QMPCommandError } from "../../errors.ts";
+import { readFileSync } from "../../lazy-node.ts";
 import { errnoText } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";
 import { ObjectCompletionError, Objects } from "../objects.ts";
