@@ -144,6 +144,10 @@ function describeForDebug(error: unknown): string {
 }
 
 if (import.meta.main) {
+  // The binary starts with the JIT held back (`--compile-jit-policy` in package.json's build): start-up code runs
+  // once, and compiling it on this 2-core machine's other core cost `exec --fake` more than it saved. A command
+  // still running after its start-up (a shell, an event tail, a fake serving a test suite) gets the normal JIT.
+  setTimeout(() => Bun.unsafe.setJITPolicy(1), 200).unref();
   const { stdout, stderr } = standardOutputs();
   const io: CliIO = {
     stdout,

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import pkg from "../package.json" with { type: "json" };
 import { within } from "./harness.ts";
 
 /** The repository root. */
@@ -43,19 +44,7 @@ export function builtBinary(): Promise<string> {
     mkdirSync(dir, { mode: 0o700 });
     const outfile = join(dir, "qmpkit");
     const proc = Bun.spawn(
-      [
-        process.execPath,
-        "build",
-        "--compile",
-        // As package.json's build script: split chunks, parsed ahead of time (start-up).
-        "--splitting",
-        "--format=esm",
-        "--bytecode",
-        "--target=bun-linux-x64",
-        "./src/main.ts",
-        "--outfile",
-        outfile,
-      ],
+      [process.execPath, ...buildArguments(outfile)],
       // From the app's dir, so the binary holds only relative paths. A build killed midway leaves a temp file
       // here (*.bun-build, ignored by git).
       { cwd: APP, stdout: "pipe", stderr: "pipe" },
@@ -67,6 +56,16 @@ export function builtBinary(): Promise<string> {
     return outfile;
   })();
   return building;
+}
+
+/** package.json's build script, word for word, writing to `outfile`: the tests run the binary users get. */
+export function buildArguments(outfile: string): string[] {
+  const words = pkg.scripts.build.split(/\s+/);
+  const at = words.indexOf("--outfile");
+  if (words[0] !== "bun" || words[1] !== "build" || at < 0 || at !== words.length - 2) {
+    throw new Error(`package.json's build script is not 'bun build … --outfile FILE': ${pkg.scripts.build}`);
+  }
+  return [...words.slice(1, at + 1), outfile];
 }
 
 function removeStaleBinaries(): void {

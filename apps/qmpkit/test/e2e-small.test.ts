@@ -25,6 +25,20 @@ function silentSocket(): string {
 }
 
 describe("the binary", () => {
+  // Bun's compiled executables read bunfig.toml (running its `preload` scripts) and .env from the directory they
+  // are started in unless built not to: qmpkit run inside someone else's checkout would run their code.
+  test("ignores a bunfig.toml and a .env in the directory it runs in", async () => {
+    const dir = scratchDir();
+    await Bun.write(join(dir, "bunfig.toml"), 'preload = ["./preload.ts"]\n');
+    await Bun.write(join(dir, "preload.ts"), 'console.error("preload ran");\n');
+    await Bun.write(join(dir, ".env"), "QMPKIT_DEBUG=1\n");
+    expect(await qmpkit(["exec", "--fake", "no-such-command"], { cwd: dir })).toEqual({
+      exitCode: 1,
+      stdout: "",
+      stderr: "CommandNotFound: The command no-such-command has not been found\n",
+    });
+  });
+
   test("QMPKIT_DEBUG='*' logs each message as one line of JSON", async () => {
     const { exitCode, stderr } = await qmpkit(["exec", "--fake", "query-status"], {
       env: cleanEnv({ QMPKIT_DEBUG: "*" }),
