@@ -12,7 +12,7 @@ import type { CliIO } from "./cli.ts";
 import { COMMAND_TABLE } from "./commands/table.ts";
 import { CliUsageError, ExitCode, exitCodeFor, isExecuteError } from "./errors.ts";
 import { colorEnabled, formatCliError, formatQMPError } from "./format.ts";
-import { type CliOutput, OutputClosedError, standardOutputs } from "./output.ts";
+import { OutputClosedError, standardOutputs, writeWhole } from "./output.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -77,11 +77,11 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   for (; i < argv.length && argv[i]?.startsWith("-"); i++) {
     const flag = argv[i];
     if (flag === "-h" || flag === "--help") {
-      await writeOnce(io, renderMainHelp());
+      await writeWhole(io.stdout, renderMainHelp());
       return ExitCode.ok;
     }
     if (flag === "-V" || flag === "--version") {
-      await writeOnce(io, `qmpkit ${VERSION}\n`);
+      await writeWhole(io.stdout, `qmpkit ${VERSION}\n`);
       return ExitCode.ok;
     }
     if (flag !== "--debug") throw new CliUsageError(`unknown option '${flag}' (see 'qmpkit --help')`);
@@ -119,13 +119,6 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
     return ExitCode.ok;
   }
   return await spec.run(input, io);
-}
-
-/** The whole output of a run that prints one text: through the cheap native path when the stream has one. */
-async function writeOnce(io: CliIO, text: string): Promise<void> {
-  const stream = io.stdout as Partial<CliOutput>;
-  if (stream.writeOnce) await stream.writeOnce(text);
-  else io.stdout.write(text);
 }
 
 /** Stack and `cause` chain, for --debug. */

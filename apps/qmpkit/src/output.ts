@@ -31,8 +31,9 @@ export interface CliOutput extends OutputStream {
   /** Resolves when everything written so far has reached the file descriptor. */
   flush(): Promise<void>;
   /**
-   * Writes one piece of text through Bun's native file writer, without loading `node:fs`: for `--version` and
-   * `--help`, whose start-up that module would dominate. Rejects with {@link OutputClosedError} on EPIPE.
+   * Writes one piece of text through Bun's native file writer, without loading `node:fs`: for `--version`,
+   * `--help` and `exec`, whose start-up that module would dominate. Rejects with {@link OutputClosedError} on
+   * EPIPE. Call it through {@link writeWhole}, which keeps long texts away from it.
    */
   writeOnce(text: string): Promise<void>;
 }
@@ -146,6 +147,24 @@ class FdOutput implements CliOutput {
   #closedError(): OutputClosedError {
     return new OutputClosedError(`${this.#fd === 1 ? "stdout" : "stderr"} was closed`);
   }
+}
+
+/**
+ * Up to this many bytes a pipe takes a write whole or not at all (POSIX PIPE_BUF on Linux). Bun 1.4.4's
+ * `Bun.write` mishandles a partial write to a non-blocking pipe: it starts over from the first byte (an
+ * `exec --fake query-qmp-schema` of 186 093 bytes arrived as 251 629), so only texts this short may take it.
+ */
+const PIPE_BUF = 4096;
+
+/**
+ * Writes the whole output of a command that prints one text (`--version`, `--help`, `exec`'s reply) through the
+ * stream's {@link CliOutput.writeOnce} when it has one and the text is short, so that run never loads `node:fs`
+ * (~1 ms of a compiled binary's start-up); resolves once the text has reached the descriptor.
+ */
+export async function writeWhole(stream: OutputStream, text: string): Promise<void> {
+  const { writeOnce } = stream as Partial<CliOutput>;
+  if (writeOnce && Buffer.byteLength(text) <= PIPE_BUF) await writeOnce.call(stream, text);
+  else stream.write(text);
 }
 
 /** The process's stdout (fd 1) and stderr (fd 2). */

@@ -1,6 +1,7 @@
 // The compiled binary writing into a pipe whose reader goes away (`| head -1`): no stack trace, no process
 // left behind holding QEMU's one monitor connection.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { closeSync, constants, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { createFakeQemu, type FakeQemu } from "@qmpkit/testkit";
 import { builtBinary, cleanEnv, removeScratch, run, scratchDir } from "./e2e-helpers.ts";
@@ -25,6 +26,64 @@ async function piped(args: readonly string[], reader: string): Promise<{ status:
   });
   return { status: result.exitCode, stderr: await Bun.file(errFile).text() };
 }
+
+describe("a non-blocking pipe", () => {
+  // perl stands in for a parent that leaves stdout non-blocking: it opens the FIFO, sets O_NONBLOCK and execs
+  // qmpkit. The reader takes its time, so a long text meets a full pipe (a partial write, then EAGAIN).
+  const NON_BLOCKING =
+    'open(STDOUT, ">", shift) or die "open: $!"; fcntl(STDOUT, F_SETFL, fcntl(STDOUT, F_GETFL, 0) | O_NONBLOCK) or die "fcntl: $!"; exec @ARGV or die "exec: $!"';
+
+  async function throughNonBlockingPipe(
+    args: readonly string[],
+  ): Promise<{ stdout: string; exitCode: number }> {
+    const fifo = join(scratchDir(), "stdout");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const proc = Bun.spawn(["perl", "-MFcntl", "-e", NON_BLOCKING, fifo, await builtBinary(), ...args], {
+        env: cleanEnv(),
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "inherit",
+      });
+      const chunks: Buffer[] = [];
+      const buffer = Buffer.alloc(65536);
+      const drain = async (): Promise<void> => {
+        for (;;) {
+          let n = -1;
+          try {
+            n = readSync(reader, buffer);
+          } catch (error) {
+            if ((error as { code?: unknown }).code !== "EAGAIN") throw error;
+          }
+          if (n > 0) chunks.push(Buffer.from(buffer.subarray(0, n)));
+          // 0 bytes: no writer (not yet opened, or gone); once qmpkit has exited, everything it wrote was read.
+          else if (n === 0 && proc.exitCode !== null) return;
+          await Bun.sleep(10);
+        }
+      };
+      await within(drain(), 20_000, "qmpkit's output");
+      return { stdout: Buffer.concat(chunks).toString(), exitCode: await proc.exited };
+    } finally {
+      closeSync(reader);
+    }
+  }
+
+  for (const command of ["query-status", "query-qmp-schema"]) {
+    test.skipIf(Bun.which("perl") === null)(
+      `exec --fake ${command}: the reply arrives once and whole`,
+      async () => {
+        const expected = await run([await builtBinary(), "exec", "--fake", command]);
+        expect(expected.exitCode).toBe(0);
+        expect(await throughNonBlockingPipe(["exec", "--fake", command])).toEqual({
+          stdout: expected.stdout,
+          exitCode: 0,
+        });
+      },
+      30_000,
+    );
+  }
+});
 
 describe("a closed pipe", () => {
   for (const [args, reader] of [

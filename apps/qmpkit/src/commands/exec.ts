@@ -1,6 +1,7 @@
 import { CONNECTION_FLAGS, defineCommand, parseSeconds } from "../cli.ts";
 import { CliError, CliUsageError, ExitCode } from "../errors.ts";
 import { detectStyle, formatJson } from "../format.ts";
+import { writeWhole } from "../output.ts";
 import { connectionOptions, DEFAULT_CONNECT_TIMEOUT_MS, open, type Session, takeTarget } from "../session.ts";
 import { readJson } from "../shell/json-value.ts";
 import { type CommandMessage, parseArgumentWords, toHmp } from "../shell/parse.ts";
@@ -98,7 +99,7 @@ export const execCommand = defineCommand({
     const pretty = values.pretty ? true : values.compact ? false : undefined;
     const style = detectStyle(io.stdout, io.env, pretty);
     if (values["dry-run"]) {
-      io.stdout.write(`${formatJson(message, style)}\n`);
+      await writeWhole(io.stdout, `${formatJson(message, style)}\n`);
       return 0;
     }
     const timeout = parseSeconds("timeout", values.timeout);
@@ -142,7 +143,10 @@ export const execCommand = defineCommand({
           )
         : await session.sendRaw(message);
       // HMP answers are text meant for a terminal, not JSON.
-      io.stdout.write(values.hmp && typeof result === "string" ? result : `${formatJson(result, style)}\n`);
+      await writeWhole(
+        io.stdout,
+        values.hmp && typeof result === "string" ? result : `${formatJson(result, style)}\n`,
+      );
       // A raw message prints the whole reply; an error reply is still a failed command.
       const failed = !isCommand && typeof result === "object" && result !== null && "error" in result;
       return failed ? 1 : 0;
