@@ -149,7 +149,10 @@ export class FakeQemu implements AsyncDisposable {
         schema === false
           ? () => undefined
           : () => new QAPISchema(schema ?? parts.profile.profile?.schemaText() ?? parts.profile.schema),
-      recordedCommands: parts.profile.commands,
+      // Read when a client asks for query-commands, not before the greeting (the list is parsed on first read).
+      get recordedCommands() {
+        return parts.profile.commands;
+      },
       vm: this.#vm,
       offered: options.capabilities ?? ["oob"],
       version,
@@ -320,7 +323,7 @@ export class FakeQemu implements AsyncDisposable {
 
   /** Stops listening, closes every connection, removes the socket and its temp dir. Idempotent. */
   async close(): Promise<void> {
-    this.#vm.get(Chardevs).closeAll();
+    this.#vm.built(Chardevs)?.closeAll();
     // Jobs and migrations still scheduled on the clock stop with the VM.
     this.clock.stop();
     await Promise.all(this.#servers().map((server) => server.close()));

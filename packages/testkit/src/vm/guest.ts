@@ -16,7 +16,7 @@
 import { type Device, Devices } from "./devices/devices.ts";
 import { Balloon } from "./registries/balloon.ts";
 import { Runstate } from "./runstate.ts";
-import type { VmApi } from "./types.ts";
+import type { SubsystemProvides, VmApi } from "./types.ts";
 
 // How long a guest OS takes to shut down after the power button, when a test asks it to answer the button.
 const POWERDOWN_SHUTDOWN_DELAY_MS = 50;
@@ -25,6 +25,11 @@ const UNPLUG_ACK_DELAY_MS = 100;
 
 /** What a test can make the guest do (`fake.guest`). */
 export class Guest {
+  static readonly provides: SubsystemProvides = {
+    // It must hear of every unplug request; the powerdown listener does nothing until a test asks it to answer.
+    hooks: [Devices],
+  };
+
   readonly #vm: VmApi;
   #answersPowerdown = false;
   #acksUnplugs = false;

@@ -10,7 +10,7 @@
 import { QMPCommandError } from "../errors.ts";
 import type { MachineProfile } from "../profiles/profile.ts";
 import type { JsonObject } from "../types.ts";
-import type { HmpCommand, HmpContext, VmApi, VmCommandContext } from "./types.ts";
+import type { HmpCommand, HmpContext, SubsystemProvides, VmApi, VmCommandContext } from "./types.ts";
 
 /** One QEMU's HMP help, parsed: what `help`, `help CMD` and `info` print, and which words it knows. */
 interface HmpHelp {
@@ -63,6 +63,11 @@ function recordedHelp(profile: MachineProfile | undefined): HmpHelp {
 
 /** The HMP command registry and `human-monitor-command`. */
 export class Hmp {
+  static readonly provides: SubsystemProvides = {
+    commands: ["human-monitor-command"],
+    hmp: ["help", "info history"],
+  };
+
   readonly #vm: VmApi;
   readonly #commands = new Map<string, HmpCommand>();
   #parsedHelp: HmpHelp | undefined;
@@ -101,6 +106,7 @@ export class Hmp {
   }
 
   #handler(name: string): HmpCommand | undefined {
+    this.#vm.provideHmp(name);
     const handler = this.#commands.get(name);
     if (handler !== undefined) return handler;
     for (const lookup of this.#fallbacks) {

@@ -1,13 +1,18 @@
 /**
  * Who the VM is: QEMU's version, the VM's name and UUID, the accelerator, as QMP and HMP report them.
  */
-import type { VmApi } from "./types.ts";
+import type { SubsystemProvides, VmApi } from "./types.ts";
 
 // QEMU reports the all-zero UUID when none was given with -uuid.
 const NO_UUID = "00000000-0000-0000-0000-000000000000";
 
 /** Version, name, UUID and accelerator. */
 export class Identity {
+  static readonly provides: SubsystemProvides = {
+    commands: ["query-version", "query-name", "query-uuid", "query-kvm"],
+    hmp: ["info version", "info name", "info kvm", "info uuid", "info cpus"],
+  };
+
   constructor(vm: VmApi) {
     const { version, name } = vm.config;
     const uuid = vm.config.uuid ?? NO_UUID;

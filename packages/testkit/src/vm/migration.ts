@@ -32,7 +32,7 @@ import type { JsonObject } from "../types.ts";
 import type { ClockTimer } from "./clock.ts";
 import { returnMembers } from "./return-members.ts";
 import { Runstate } from "./runstate.ts";
-import type { VmApi } from "./types.ts";
+import type { SubsystemProvides, VmApi } from "./types.ts";
 
 // What an idle q35 guest with 256 MiB sends, measured on QEMU 7.2: most pages are zero and cost nothing.
 const PRECOPY_BYTES = 108_735;
@@ -63,6 +63,21 @@ interface IncomingMigration {
 
 /** Migration state and commands. */
 export class Migration {
+  static readonly provides: SubsystemProvides = {
+    commands: [
+      "query-migrate-capabilities",
+      "migrate-set-capabilities",
+      "query-migrate-parameters",
+      "migrate-set-parameters",
+      "query-migrate",
+      "migrate",
+      "migrate_cancel",
+      "migrate-incoming",
+      "migrate-pause",
+      "migrate-recover",
+    ],
+  };
+
   readonly #vm: VmApi;
   readonly #capabilities: { capability: string; state: boolean }[];
   readonly #parameters: JsonObject;

@@ -6,7 +6,7 @@
  */
 import { QMPCommandError } from "../errors.ts";
 import type { JsonObject } from "../types.ts";
-import type { VmApi } from "./types.ts";
+import type { SubsystemProvides, VmApi } from "./types.ts";
 
 /** What a subsystem does for objects of one QOM type. */
 export interface ObjectType {
@@ -25,6 +25,8 @@ export class ObjectCompletionError extends QMPCommandError {}
 const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 
 export class Objects {
+  static readonly provides: SubsystemProvides = { commands: ["object-add", "object-del"] };
+
   readonly #types = new Map<string, ObjectType>();
   /** id → qom-type, in creation order. */
   readonly #objects = new Map<string, string>();

@@ -12,7 +12,7 @@ import type { MachineProfile, ProfileReply } from "../profiles/profile.ts";
 import { RawJson } from "../qjson.ts";
 import type { JsonObject } from "../types.ts";
 import { Hmp } from "./hmp.ts";
-import type { VmApi, VmCommandContext } from "./types.ts";
+import type { SubsystemProvides, VmApi, VmCommandContext } from "./types.ts";
 
 /**
  * Commands whose replies are constant for a binary, machine and accelerator. Only those the recorded QEMU has are
@@ -95,6 +95,8 @@ const QXL = new Set(["qxl", "qxl-vga"]);
 
 /** Serves the recorded capability probe. */
 export class Probe {
+  static readonly provides: SubsystemProvides = { commands: PROBE_COMMANDS, hmp: PROBE_HMP };
+
   readonly #vm: VmApi;
   /** Names QEMU knows, per argument kind: a name outside these gets the recorded "not found" error. */
   #knownNames: { types: Set<string>; options: Set<string>; cpuModels: Set<string> } | undefined;

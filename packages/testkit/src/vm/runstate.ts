@@ -14,7 +14,7 @@
 import { QMPCommandError } from "../errors.ts";
 import type { ClockTimer } from "./clock.ts";
 import { returnMembers } from "./return-members.ts";
-import type { VmApi } from "./types.ts";
+import type { SubsystemProvides, VmApi } from "./types.ts";
 
 // QEMU's runstate_needs_reset(): states only a reset leaves.
 const NEEDS_RESET = new Set(["internal-error", "shutdown", "guest-panicked"]);
@@ -36,6 +36,11 @@ export type ShutdownReason =
 
 /** QEMU's RunState and its transitions. */
 export class Runstate {
+  static readonly provides: SubsystemProvides = {
+    commands: ["query-status", "stop", "cont", "system_reset", "system_powerdown", "system_wakeup", "quit"],
+    hmp: ["stop", "cont", "system_reset", "system_powerdown", "info status"],
+  };
+
   /** QEMU's RunState (`running`, `paused`, `shutdown`, …); a test may set it directly (`fake.status`). */
   status: string;
   readonly #vm: VmApi;

@@ -1,6 +1,8 @@
 /**
- * The VM's subsystems, built in this order when a fake starts. Add yours here (see README.md); a subsystem that
- * needs a sibling gets it with `vm.get(Sibling)` whatever the order.
+ * The VM's subsystems. Each is built on first use (see `SubsystemProvides`); this order is the one a full build
+ * makes them in: where two register the same command the later one wins, and without a schema `query-commands`
+ * lists in it. Add yours here (see README.md); a subsystem that needs a sibling gets it with `vm.get(Sibling)`
+ * whatever the order.
  */
 import { Bitmaps } from "./block/bitmaps.ts";
 import { Block } from "./block/block.ts";
@@ -37,6 +39,9 @@ export const SUBSYSTEMS: readonly SubsystemClass[] = [
   Identity,
   Yank,
   Migration,
+  Qom,
+  Cpus,
+  Devices,
   Guest,
   Objects,
   Secrets,
@@ -47,9 +52,6 @@ export const SUBSYSTEMS: readonly SubsystemClass[] = [
   Bitmaps,
   BlockStats,
   Drives,
-  Qom,
-  Cpus,
-  Devices,
   Iothreads,
   Netdevs,
   Chardevs,

@@ -46,8 +46,29 @@ export interface HmpContext extends VmCommandContext {
 /** Implements one HMP command (`human-monitor-command`): returns the text QEMU prints, CRLF line ends included. */
 export type HmpCommand = (words: readonly string[], ctx: HmpContext) => string;
 
+/**
+ * What a subsystem registers, declared on its class (`static readonly provides`) so the VM builds it on first use
+ * rather than when the fake starts: when one of its commands is first looked up, when a sibling `get`s it, or when
+ * a sibling it hooks into is built. A class that declares nothing is built with the VM.
+ */
+export interface SubsystemProvides {
+  /** The QMP commands its constructor may register (one the recording lacks may be left out at run time). */
+  readonly commands?: readonly string[];
+  /** The HMP commands it may register or answer through `Hmp.fallback`. */
+  readonly hmp?: readonly string[];
+  /**
+   * Siblings it installs something into when built (a listener, an object type): it is built right after any of
+   * them, so they never run without it. A hook that changes nothing until a test asks this subsystem for
+   * something need not be listed.
+   */
+  readonly hooks?: readonly SubsystemClass[];
+}
+
 /** A subsystem class: constructed once per VM, with the VM's API. */
-export type SubsystemClass<T = object> = new (vm: VmApi) => T;
+export interface SubsystemClass<T = object> {
+  new (vm: VmApi): T;
+  readonly provides?: SubsystemProvides;
+}
 
 /** What the VM needs from the fake around it. */
 export interface VmHost {
@@ -104,7 +125,12 @@ export interface VmApi {
   command(name: string, handler: VmCommand): void;
   /** Registers an HMP command: `"stop"`, or `"info status"` for an `info` subcommand. */
   hmp(name: string, handler: HmpCommand): void;
-  /** The sibling subsystem of that class (constructed on first use if it comes later in the list). */
+  /**
+   * Builds the subsystems that declare the HMP command `name` (see {@link SubsystemProvides}) if they are not built
+   * yet, so that what they register for it is there: the HMP registry asks before it looks a command up.
+   */
+  provideHmp(name: string): void;
+  /** The sibling subsystem of that class (built on first use). */
   get<T extends object>(subsystem: SubsystemClass<T>): T;
   /** QEMU exits after the current reply (see {@link VmHost.quit}). */
   quit(client: number): void;

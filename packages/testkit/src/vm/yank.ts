@@ -2,10 +2,12 @@
  * The yank feature: the instances QEMU can yank. With no chardev, netdev or migration of its own, QEMU 7.2 lists
  * only the monitor's chardev.
  */
-import type { VmApi } from "./types.ts";
+import type { SubsystemProvides, VmApi } from "./types.ts";
 
 /** `query-yank` and `yank`. */
 export class Yank {
+  static readonly provides: SubsystemProvides = { commands: ["query-yank", "yank"] };
+
   constructor(vm: VmApi) {
     vm.command("query-yank", () => [{ type: "chardev", id: "compat_monitor0" }]);
     vm.command("yank", () => ({}));

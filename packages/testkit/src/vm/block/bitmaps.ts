@@ -6,7 +6,7 @@
  */
 import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
-import type { VmApi, VmCommandContext } from "../types.ts";
+import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import { Block } from "./block.ts";
 import { Jobs } from "./jobs.ts";
 import type { BlockNode } from "./node.ts";
@@ -16,6 +16,16 @@ const DEFAULT_GRANULARITY = 65536;
 type Action = () => void;
 
 export class Bitmaps {
+  static readonly provides: SubsystemProvides = {
+    commands: [
+      "block-dirty-bitmap-add",
+      "block-dirty-bitmap-remove",
+      "block-dirty-bitmap-enable",
+      "block-dirty-bitmap-disable",
+      "transaction",
+    ],
+  };
+
   readonly #vm: VmApi;
 
   constructor(vm: VmApi) {

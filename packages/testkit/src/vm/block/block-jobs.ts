@@ -6,7 +6,7 @@
 import { QMPCommandError } from "../../errors.ts";
 import { dirname, existsSync, truncateSync, writeFileSync } from "../../lazy-node.ts";
 import type { JsonObject } from "../../types.ts";
-import type { VmApi, VmCommandContext } from "../types.ts";
+import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import { Block } from "./block.ts";
 import type { JobBehaviour, JobType } from "./job.ts";
 import { Jobs } from "./jobs.ts";
@@ -43,6 +43,10 @@ function block(
 }
 
 export class BlockJobs {
+  static readonly provides: SubsystemProvides = {
+    commands: ["blockdev-mirror", "blockdev-backup", "block-stream", "block-commit", "blockdev-create"],
+  };
+
   readonly #vm: VmApi;
 
   constructor(vm: VmApi) {

@@ -5,7 +5,7 @@
  * are on for a device's BlockBackend and off for a node.
  */
 import type { JsonObject } from "../../types.ts";
-import type { VmApi } from "../types.ts";
+import type { SubsystemProvides, VmApi } from "../types.ts";
 import { Block } from "./block.ts";
 import type { BlockNode } from "./node.ts";
 
@@ -58,6 +58,8 @@ function nodeStats(node: BlockNode, backend: boolean): JsonObject {
 }
 
 export class BlockStats {
+  static readonly provides: SubsystemProvides = { commands: ["query-blockstats"] };
+
   constructor(vm: VmApi) {
     vm.command("query-blockstats", (args) => {
       const block = vm.get(Block);

@@ -5,7 +5,7 @@
  */
 import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
-import type { VmApi } from "../types.ts";
+import type { SubsystemProvides, VmApi } from "../types.ts";
 import { Block } from "./block.ts";
 
 // QEMU's BlockInterfaceType numbers, which its refusal prints (`if=` defaults to ide for drive_add).
@@ -35,6 +35,8 @@ export interface CommandLineDrive {
 }
 
 export class Drives {
+  static readonly provides: SubsystemProvides = { hmp: ["drive_add", "drive_del"] };
+
   readonly #vm: VmApi;
   /** Per interface, the next unit QEMU numbers a drive with no id (`virtio0`, `none1`). */
   readonly #units = new Map<string, number>();

@@ -5,12 +5,14 @@
 import { QMPCommandError } from "../../errors.ts";
 import { RawJson } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
-import type { VmApi } from "../types.ts";
+import type { SubsystemProvides, VmApi } from "../types.ts";
 
 /** The topology `-smp 1` gives: every id ranges over 0:0. */
 const MAX_ID = { "socket-id": 0, "core-id": 0, "thread-id": 0 } as const;
 
 export class Cpus {
+  static readonly provides: SubsystemProvides = { commands: ["query-hotpluggable-cpus", "query-cpus-fast"] };
+
   constructor(vm: VmApi) {
     const recorded = vm.machine.profile;
     if (recorded === undefined) return;

@@ -17,7 +17,7 @@ import { Balloon } from "../registries/balloon.ts";
 import { type Chardev, Chardevs } from "../registries/chardevs.ts";
 import { Display } from "../registries/display.ts";
 import { Runstate } from "../runstate.ts";
-import type { VmApi, VmCommandContext } from "../types.ts";
+import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import { type Bus, type BusKind, ownBus, type Plugged, placePci } from "./buses.ts";
 import { type RecordedType, recordedTypes } from "./catalogue.ts";
 import { Cpus } from "./cpus.ts";
@@ -60,6 +60,11 @@ export interface NetdevLookup {
 const DISPLAY_DRIVERS = new Set(["VGA", "virtio-vga", "qxl-vga", "cirrus-vga", "bochs-display", "ramfb"]);
 
 export class Devices {
+  static readonly provides: SubsystemProvides = {
+    commands: ["device_add", "device_del", "query-pci", "query-memory-devices"],
+    hmp: ["device_add", "device_del"],
+  };
+
   readonly #vm: VmApi;
   // Read on the first device_add: decompressing the recordings is most of a fake's start-up, and few sessions
   // add a device.
@@ -77,8 +82,6 @@ export class Devices {
 
   constructor(vm: VmApi) {
     this.#vm = vm;
-    vm.get(Qom);
-    vm.get(Cpus);
     const root: Bus = {
       name: "pcie.0",
       path: "/machine/q35/pcie.0",

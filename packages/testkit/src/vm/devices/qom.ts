@@ -8,7 +8,7 @@ import { QMPCommandError } from "../../errors.ts";
 import type { QomNode } from "../../profiles/profile.ts";
 import { RawJson } from "../../qjson.ts";
 import { Objects } from "../objects.ts";
-import type { VmApi, VmCommandContext } from "../types.ts";
+import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import type { DeviceNode } from "./catalogue.ts";
 import { GHashOrder } from "./ghash.ts";
 
@@ -30,6 +30,11 @@ class Container {
 }
 
 export class Qom {
+  static readonly provides: SubsystemProvides = {
+    commands: ["qom-list", "qom-get", "qom-set"],
+    hmp: ["qom-list", "qom-get"],
+  };
+
   readonly #vm: VmApi;
   readonly #static: ReadonlyMap<string, QomNode>;
   readonly #containers = new Map<string, Container>([

@@ -11,13 +11,18 @@
  * Balloon.detach}; this file depends on no device model.
  */
 import { QMPCommandError } from "../../errors.ts";
-import type { VmApi } from "../types.ts";
+import type { SubsystemProvides, VmApi } from "../types.ts";
 
 // The flows' guest RAM (-m 256); the fake models no other size yet.
 export const GUEST_RAM_BYTES = 256 * 1024 * 1024;
 
 /** The balloon's state. */
 export class Balloon {
+  static readonly provides: SubsystemProvides = {
+    commands: ["query-balloon", "balloon"],
+    hmp: ["info balloon"],
+  };
+
   readonly #vm: VmApi;
   /** The virtio-balloon device's id ("" for one without an id), undefined when there is none. */
   #device: string | undefined;

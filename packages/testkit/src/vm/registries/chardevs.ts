@@ -17,7 +17,7 @@ import { closeSync, openSync, unlinkSync } from "../../lazy-node.ts";
 import { ghashOrder, inQdictOrder } from "../../qjson.ts";
 import { errnoText } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";
-import type { VmApi, VmCommandContext } from "../types.ts";
+import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 
 /** One chardev a client (or the command line) created. */
 export interface Chardev {
@@ -31,6 +31,10 @@ export interface Chardev {
 
 /** The chardev registry. */
 export class Chardevs {
+  static readonly provides: SubsystemProvides = {
+    commands: ["chardev-add", "chardev-remove", "query-chardev", "query-chardev-backends"],
+  };
+
   readonly #vm: VmApi;
   readonly #chardevs = new Map<string, Chardev>();
 

@@ -11,10 +11,12 @@ import { QMPCommandError } from "../../errors.ts";
 import { writeFileSync } from "../../lazy-node.ts";
 import { strerror } from "../../strerror.ts";
 import { Runstate } from "../runstate.ts";
-import type { VmApi } from "../types.ts";
+import type { SubsystemProvides, VmApi } from "../types.ts";
 
 /** The display devices (their consoles), in creation order. */
 export class Display {
+  static readonly provides: SubsystemProvides = { commands: ["screendump"] };
+
   readonly #vm: VmApi;
   readonly #consoles: string[] = [];
 

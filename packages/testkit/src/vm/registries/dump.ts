@@ -20,7 +20,7 @@ import { inQdictOrder } from "../../qjson.ts";
 import { strerror } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";
 import { Runstate } from "../runstate.ts";
-import type { VmApi, VmCommandContext } from "../types.ts";
+import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import { GUEST_RAM_BYTES } from "./balloon.ts";
 import { Fds } from "./fds.ts";
 
@@ -32,6 +32,8 @@ type DumpStatus = "none" | "active" | "completed" | "failed";
 
 /** The dump state (one dump at a time, as in QEMU). */
 export class Dump {
+  static readonly provides: SubsystemProvides = { commands: ["dump-guest-memory", "query-dump"] };
+
   readonly #vm: VmApi;
   #status: DumpStatus = "none";
   #total = 0;

@@ -15,7 +15,7 @@
 import { QMPCommandError } from "../../errors.ts";
 import { inQdictOrder } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
-import type { VmApi, VmCommandContext } from "../types.ts";
+import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 
 interface SetFd {
   readonly fd: number;
@@ -28,6 +28,10 @@ const FIRST_FD = 30;
 
 /** Named descriptors and fd sets. */
 export class Fds {
+  static readonly provides: SubsystemProvides = {
+    commands: ["getfd", "closefd", "add-fd", "remove-fd", "query-fdsets"],
+  };
+
   readonly #vm: VmApi;
   readonly #named = new Map<string, number>();
   readonly #sets = new Map<number, SetFd[]>();

@@ -9,7 +9,7 @@ import { QMPCommandError } from "../../errors.ts";
 import { ghashOrder, inQdictOrder } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
 import { Objects } from "../objects.ts";
-import type { VmApi } from "../types.ts";
+import type { SubsystemProvides, VmApi } from "../types.ts";
 
 const IOTHREAD_DEFAULTS = { "poll-max-ns": 32768, "poll-grow": 0, "poll-shrink": 0, "aio-max-batch": 0 };
 const MEMORY_BACKENDS = ["memory-backend-ram", "memory-backend-file", "memory-backend-memfd"];
@@ -19,6 +19,8 @@ let nextThreadId = 40_000;
 
 /** Iothreads and memory backends. */
 export class Iothreads {
+  static readonly provides: SubsystemProvides = { commands: ["query-iothreads"], hooks: [Objects] };
+
   readonly #vm: VmApi;
   readonly #iothreads = new Map<string, { threadId: number; props: JsonObject }>();
   readonly #users = new Map<string, number>();

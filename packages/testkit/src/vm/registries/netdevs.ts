@@ -10,7 +10,7 @@
  */
 import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
-import type { VmApi } from "../types.ts";
+import type { SubsystemProvides, VmApi } from "../types.ts";
 
 /** One netdev. */
 export interface Netdev {
@@ -24,6 +24,8 @@ export interface Netdev {
 
 /** The netdev registry. */
 export class Netdevs {
+  static readonly provides: SubsystemProvides = { commands: ["netdev_add", "netdev_del"] };
+
   readonly #netdevs = new Map<string, Netdev>();
 
   constructor(vm: VmApi) {
