@@ -3,13 +3,16 @@
  * it uses. A whole profile is ~2 MB of JSON whose reply texts are JSON inside JSON strings: gunzip + decode +
  * `JSON.parse` of all of it cost more than real QEMU's whole start-up. Instead the file is:
  *
- *   u32 LE header length | gzip(header JSON) | gzip(chunk 0) | gzip(chunk 1) | …
+ *   u32 LE header length | header JSON | slots: u32 LE × 3 per reply text | gzip(chunk 0) | gzip(chunk 1) | …
  *
- * The header holds the small parts (greeting, arguments, crashes, volatile keys), the chunk lengths, and where
- * each reply text lives: `slots[3i..3i+2]` = chunk, start, end (UTF-16 offsets into the chunk's decoded text).
- * Request keys are chunks too, one per command (`commands[name]`), since q35's 3,800 keys alone are 280 KB of
- * JSON. Reply texts are grouped by command (split past {@link CHUNK_CHARS}), so `query-qmp-schema` costs its own
- * chunk and never the 3 MB of `device-list-properties`. Each chunk is inflated on first use.
+ * The header holds the small parts (greeting, arguments, crashes, volatile keys, chunk lengths, the chunk of each
+ * command's keys), a few KB of plain JSON: a fake reads it when it loads the machine and inflates nothing else
+ * until a reply is asked for. The slots say where each reply text lives: chunk, start, end (UTF-16 offsets into
+ * the chunk's decoded text), read in place, since parsing thousands of numbers cost a one-command fake more than
+ * the reply it serves. Request keys are chunks too, one per command (`commands[name]`), since q35's 3,800 keys
+ * alone are 280 KB of JSON. Reply texts are grouped by command (split past {@link CHUNK_CHARS}), so
+ * `query-qmp-schema` costs its own chunk and never the 3 MB of `device-list-properties`. Each chunk is inflated
+ * on first use.
  */
 import { PROFILE_FORMAT, type ProfileData } from "./format.ts";
 
@@ -20,8 +23,8 @@ const CHUNK_CHARS = 64 * 1024;
 export interface PackedHeader extends Omit<ProfileData, "pool" | "replies"> {
   /** Compressed byte length of each chunk, in file order. */
   chunks: number[];
-  /** Flat triples per pool index: chunk, start, end. */
-  slots: number[];
+  /** How many reply texts the pool holds (the slots that follow the header). */
+  texts: number;
   /** Command name → the chunk holding its {@link KeyChunk}. */
   commands: Record<string, number>;
 }
@@ -42,7 +45,7 @@ function commandOfKey(key: string): string {
 }
 
 /** Packs `data` (as the recorder builds it) into the `.qprof` layout; deterministic for the same data. */
-export function packProfile(data: ProfileData): Uint8Array {
+export function packProfile(data: ProfileData): Uint8Array<ArrayBuffer> {
   // Group pool texts by the command of the first key that refers to them, in recording order.
   const commandOf = new Map<number, string>();
   const keyChunks = new Map<string, KeyChunk>();
@@ -91,47 +94,54 @@ export function packProfile(data: ProfileData): Uint8Array {
     chunkTexts.push(JSON.stringify(keyChunk));
   }
   const chunks = chunkTexts.map((text) => Bun.gzipSync(text, { level: 9 }));
-  const { pool: _pool, replies: _replies, ...rest } = data;
-  const header: PackedHeader = { ...rest, chunks: chunks.map((c) => c.length), slots, commands };
-  const headerGz = Bun.gzipSync(JSON.stringify(header), { level: 9 });
-  const out = new Uint8Array(4 + headerGz.length + chunks.reduce((sum, c) => sum + c.length, 0));
-  new DataView(out.buffer).setUint32(0, headerGz.length, true);
-  out.set(headerGz, 4);
-  let offset = 4 + headerGz.length;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
+  const { pool, replies: _replies, ...rest } = data;
+  const header: PackedHeader = { ...rest, chunks: chunks.map((c) => c.length), texts: pool.length, commands };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const slotBytes = new Uint8Array(slots.length * 4);
+  const slotView = new DataView(slotBytes.buffer);
+  for (let i = 0; i < slots.length; i++) slotView.setUint32(i * 4, slots[i] as number, true);
+  const parts = [headerBytes, slotBytes, ...chunks];
+  const out = new Uint8Array(4 + parts.reduce((sum, part) => sum + part.length, 0));
+  new DataView(out.buffer).setUint32(0, headerBytes.length, true);
+  let offset = 4;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
   }
   return out;
+}
+
+/** The little-endian u32 at `at` (a DataView's first use alone costs more on a compiled binary's start-up). */
+function u32le(bytes: Uint8Array, at: number): number {
+  return (
+    ((bytes[at] as number) | ((bytes[at + 1] as number) << 8) | ((bytes[at + 2] as number) << 16)) +
+    (bytes[at + 3] as number) * 0x1000000
+  );
 }
 
 /** A packed profile read from bytes: the header at once, each chunk of reply texts when first asked for. */
 export class PackedProfile {
   readonly header: PackedHeader;
   readonly #bytes: Uint8Array<ArrayBuffer>;
-  readonly #offsets: number[] = [];
+  /** Where the slots start. */
+  readonly #slotsAt: number;
+  #offsets: number[] | undefined;
   readonly #texts: (string | undefined)[] = [];
   readonly #keys = new Map<string, Map<string, number>>();
 
   constructor(bytes: Uint8Array<ArrayBuffer>) {
-    const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
-    const header = JSON.parse(
-      new TextDecoder().decode(Bun.gunzipSync(bytes.subarray(4, 4 + headerLength))),
-    ) as PackedHeader;
+    const headerLength = u32le(bytes, 0);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength))) as PackedHeader;
     if (header.format !== PROFILE_FORMAT)
       throw new Error(`unsupported profile format ${String(header.format)}`);
     this.header = header;
     this.#bytes = bytes;
-    let offset = 4 + headerLength;
-    for (const length of header.chunks) {
-      this.#offsets.push(offset);
-      offset += length;
-    }
+    this.#slotsAt = 4 + headerLength;
   }
 
   /** How many reply texts the pool holds. */
   get size(): number {
-    return this.header.slots.length / 3;
+    return this.header.texts;
   }
 
   /** The pool index of the reply to request `key`, or undefined when that request was not recorded. */
@@ -155,9 +165,12 @@ export class PackedProfile {
     let keys = this.#keys.get(command);
     if (keys === undefined) {
       // hasOwn: a key like `constructor …` must not find Object.prototype's members.
-      if (!Object.hasOwn(this.header.commands, command)) return undefined;
-      const parsed = JSON.parse(this.#chunkText(this.header.commands[command] as number)) as KeyChunk;
-      keys = new Map(parsed.keys.map((key, i) => [key, parsed.pool[i] as number]));
+      const { commands } = this.header;
+      if (!Object.hasOwn(commands, command)) return undefined;
+      const parsed = JSON.parse(this.#chunkText(commands[command] as number)) as KeyChunk;
+      keys = new Map();
+      for (let i = 0; i < parsed.keys.length; i++)
+        keys.set(parsed.keys[i] as string, parsed.pool[i] as number);
       this.#keys.set(command, keys);
     }
     return keys;
@@ -165,18 +178,33 @@ export class PackedProfile {
 
   /** The reply text at pool index `index`. */
   text(index: number): string {
-    const { slots } = this.header;
-    return this.#chunkText(slots[index * 3] as number).slice(slots[index * 3 + 1], slots[index * 3 + 2]);
+    const at = this.#slotsAt + index * 12;
+    return this.#chunkText(u32le(this.#bytes, at)).slice(
+      u32le(this.#bytes, at + 4),
+      u32le(this.#bytes, at + 8),
+    );
   }
 
   #chunkText(chunk: number): string {
     let text = this.#texts[chunk];
     if (text === undefined) {
-      const start = this.#offsets[chunk] as number;
       const length = this.header.chunks[chunk] as number;
+      const start = this.#chunkOffsets()[chunk] as number;
       text = new TextDecoder().decode(Bun.gunzipSync(this.#bytes.subarray(start, start + length)));
       this.#texts[chunk] = text;
     }
     return text;
+  }
+
+  #chunkOffsets(): number[] {
+    if (this.#offsets !== undefined) return this.#offsets;
+    const offsets: number[] = [];
+    let offset = this.#slotsAt + this.header.texts * 12;
+    for (const length of this.header.chunks) {
+      offsets.push(offset);
+      offset += length;
+    }
+    this.#offsets = offsets;
+    return offsets;
   }
 }

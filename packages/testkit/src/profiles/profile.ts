@@ -59,14 +59,13 @@ export class MachineProfile {
   readonly #packed: PackedProfile;
   readonly #data: PackedHeader;
   readonly #parsed = new Map<number, ProfileReply>();
-  readonly #volatile: ReadonlySet<string>;
+  #volatile: ReadonlySet<string> | undefined;
   #tree: Map<string, QomNode> | undefined;
 
   /** @internal Use {@link loadProfile}. */
   constructor(packed: PackedProfile) {
     this.#packed = packed;
     this.#data = packed.header;
-    this.#volatile = new Set(packed.header.volatile);
   }
 
   /** The machine this profile stands for. */
@@ -116,6 +115,7 @@ export class MachineProfile {
 
   /** Whether the reply to this key varied between two fresh QEMUs (thread ids, clocks, hash order). */
   isVolatile(key: string): boolean {
+    this.#volatile ??= new Set(this.#data.volatile);
     return this.#volatile.has(key);
   }
 

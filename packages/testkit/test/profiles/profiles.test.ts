@@ -1,8 +1,11 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { STATEFUL_COMMANDS } from "../../scripts/lib/profile-requests.ts";
 import { loadProfile, MACHINES, PROFILE_VERSIONS, requestKey } from "../../src/index.ts";
+import { PROFILE_FORMAT, type ProfileData } from "../../src/profiles/format.ts";
+import { PackedProfile, packProfile } from "../../src/profiles/pack.ts";
+import { MachineProfile } from "../../src/profiles/profile.ts";
 
 const LIBVIRT = JSON.parse(
   readFileSync(join(import.meta.dir, "..", "..", "profiles", "requests", "libvirt-9.0.json"), "utf8"),
@@ -92,6 +95,43 @@ describe("recorded machine profiles", () => {
     expect(q35.returnOf("query-status")).toEqual({ status: "prelaunch", running: false });
     expect(q35.versionText).toStartWith("QEMU emulator version 10.0.");
     expect(q35.commands()).not.toEqual((await loadProfile({ machine: "q35" })).commands());
+  });
+
+  test("a packed profile reads its header at once and inflates nothing before a reply is asked for", () => {
+    const data: ProfileData = {
+      format: PROFILE_FORMAT,
+      qemu: {
+        version: "7.2.22",
+        versionText: "QEMU emulator version 7.2.22 (Dèbian)",
+        greeting: '{"QMP": {}}',
+      },
+      machine: "none",
+      args: ["-machine", "none"],
+      startPaused: false,
+      pool: ['{"return": {"arch": "x86_64"}}', '{"return": {}}'],
+      replies: { "query-target": 0, stop: 1, 'qom-get {"path":"/"}': 1 },
+      crashes: { 'qom-list-properties {"typename":"x"}': "abort" },
+      volatile: ["query-target"],
+    };
+    const gunzip = spyOn(Bun, "gunzipSync");
+    try {
+      const profile = new MachineProfile(new PackedProfile(packProfile(data)));
+      expect([profile.versionText, profile.greetingText, profile.args, profile.startPaused]).toEqual([
+        data.qemu.versionText,
+        data.qemu.greeting,
+        data.args,
+        false,
+      ]);
+      expect(gunzip).not.toHaveBeenCalled();
+      expect(profile.returnOf("query-target")).toEqual({ arch: "x86_64" });
+      expect(gunzip).toHaveBeenCalled();
+      expect(profile.keys()).toEqual(Object.keys(data.replies));
+      expect(profile.replyTextByKey('qom-get {"path":"/"}')).toBe('{"return": {}}');
+      expect(profile.crashKeys()).toEqual(Object.keys(data.crashes));
+      expect(profile.isVolatile("query-target")).toBe(true);
+    } finally {
+      gunzip.mockRestore();
+    }
   });
 
   test("loading is cached and an unknown version is refused with the recorded ones named", async () => {
