@@ -23,7 +23,7 @@ export interface Machine {
    * Parsed on first read (187 KB of JSON: a fake that only greets never needs it).
    */
   readonly schema: readonly SchemaEntry[];
-  /** `query-commands`' names in QEMU's order. */
+  /** `query-commands`' names in QEMU's order (parsed on first read: a fake asked one command never needs them). */
   readonly commands: readonly string[];
   /**
    * Constant replies for commands no subsystem models: command name → its `return` value, served as-is (a
@@ -45,6 +45,7 @@ export async function loadMachine(name: MachineName, qemuVersion: QemuRelease = 
   }
   const profile = await loadProfile({ qemuVersion, machine: name });
   const greeting = JSON.parse(profile.greetingText) as { QMP: { version: NonNullable<Machine["version"]> } };
+  let commands: readonly string[] | undefined;
   return {
     name,
     qemuVersion,
@@ -52,7 +53,10 @@ export async function loadMachine(name: MachineName, qemuVersion: QemuRelease = 
     get schema() {
       return profile.schema();
     },
-    commands: profile.commands(),
+    get commands() {
+      commands ??= profile.commands();
+      return commands;
+    },
     replies: new Map(),
     profile,
   };
