@@ -3,7 +3,7 @@
  * it uses. A whole profile is ~2 MB of JSON whose reply texts are JSON inside JSON strings: gunzip + decode +
  * `JSON.parse` of all of it cost more than real QEMU's whole start-up. Instead the file is:
  *
- *   u32 LE header length | header JSON | slots: u32 LE × 3 per reply text | gzip(chunk 0) | gzip(chunk 1) | …
+ *   u32 LE header length | header JSON | slots: u32 LE × 3 per reply text | chunk 0 | chunk 1 | …
  *
  * The header holds the small parts (greeting, arguments, crashes, volatile keys, chunk lengths, the chunk of each
  * command's keys), a few KB of plain JSON: a fake reads it when it loads the machine and inflates nothing else
@@ -11,18 +11,27 @@
  * the chunk's decoded text), read in place, since parsing thousands of numbers cost a one-command fake more than
  * the reply it serves. Request keys are chunks too, one per command (`commands[name]`), since q35's 3,800 keys
  * alone are 280 KB of JSON. Reply texts are grouped by command (split past {@link CHUNK_CHARS}), so
- * `query-qmp-schema` costs its own chunk and never the 3 MB of `device-list-properties`. Each chunk is inflated
- * on first use.
+ * `query-qmp-schema` costs its own chunk and never the 3 MB of `device-list-properties`. Each chunk is gzipped and
+ * inflated on first use, except those of {@link STORED_PLAIN}: UTF-8 as is, listed in the header's `plain`.
  */
 import { PROFILE_FORMAT, type ProfileData } from "./format.ts";
 
 /** A chunk grows past this many characters only when a single reply is larger. */
 const CHUNK_CHARS = 64 * 1024;
 
+/**
+ * Commands whose chunks (reply texts and keys) are stored without gzip. A fake's first command reads the schema
+ * to check its arguments, and inflating those 207 KB was ~0.5 ms of the CLI's one-command `--fake`; stored plain,
+ * each profile grows by ~190 KB.
+ */
+const STORED_PLAIN: ReadonlySet<string> = new Set(["query-qmp-schema"]);
+
 /** The header of a packed profile: {@link ProfileData} with the pool and the keys replaced by where they are. */
 export interface PackedHeader extends Omit<ProfileData, "pool" | "replies"> {
-  /** Compressed byte length of each chunk, in file order. */
+  /** Byte length of each chunk as stored, in file order. */
   chunks: number[];
+  /** The chunks stored as plain UTF-8 (the others are gzipped), ascending. */
+  plain: number[];
   /** How many reply texts the pool holds (the slots that follow the header). */
   texts: number;
   /** Command name → the chunk holding its {@link KeyChunk}. */
@@ -73,13 +82,16 @@ export function packProfile(data: ProfileData): Uint8Array<ArrayBuffer> {
   }
   const slots = new Array<number>(data.pool.length * 3).fill(0);
   const chunkTexts: string[] = [];
-  for (const indices of groups.values()) {
+  const plain: number[] = [];
+  for (const [command, indices] of groups) {
+    if (STORED_PLAIN.has(command)) plain.push(chunkTexts.length);
     let text = "";
     for (const index of indices) {
       const reply = data.pool[index] as string;
       if (text.length > 0 && text.length + reply.length > CHUNK_CHARS) {
         chunkTexts.push(text);
         text = "";
+        if (STORED_PLAIN.has(command)) plain.push(chunkTexts.length);
       }
       slots[index * 3] = chunkTexts.length;
       slots[index * 3 + 1] = text.length;
@@ -90,13 +102,23 @@ export function packProfile(data: ProfileData): Uint8Array<ArrayBuffer> {
   }
   const commands: Record<string, number> = {};
   for (const [command, keyChunk] of keyChunks) {
+    if (STORED_PLAIN.has(command)) plain.push(chunkTexts.length);
     commands[command] = chunkTexts.length;
     chunkTexts.push(JSON.stringify(keyChunk));
   }
-  const chunks = chunkTexts.map((text) => Bun.gzipSync(text, { level: 9 }));
+  const encoder = new TextEncoder();
+  const chunks = chunkTexts.map((text, chunk) =>
+    plain.includes(chunk) ? encoder.encode(text) : Bun.gzipSync(text, { level: 9 }),
+  );
   const { pool, replies: _replies, ...rest } = data;
-  const header: PackedHeader = { ...rest, chunks: chunks.map((c) => c.length), texts: pool.length, commands };
-  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const header: PackedHeader = {
+    ...rest,
+    chunks: chunks.map((c) => c.length),
+    plain,
+    texts: pool.length,
+    commands,
+  };
+  const headerBytes = encoder.encode(JSON.stringify(header));
   const slotBytes = new Uint8Array(slots.length * 4);
   const slotView = new DataView(slotBytes.buffer);
   for (let i = 0; i < slots.length; i++) slotView.setUint32(i * 4, slots[i] as number, true);
@@ -190,7 +212,8 @@ export class PackedProfile {
     if (text === undefined) {
       const length = this.header.chunks[chunk] as number;
       const start = this.#chunkOffsets()[chunk] as number;
-      text = new TextDecoder().decode(Bun.gunzipSync(this.#bytes.subarray(start, start + length)));
+      const stored = this.#bytes.subarray(start, start + length);
+      text = new TextDecoder().decode(this.header.plain.includes(chunk) ? stored : Bun.gunzipSync(stored));
       this.#texts[chunk] = text;
     }
     return text;

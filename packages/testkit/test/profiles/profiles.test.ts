@@ -134,6 +134,26 @@ describe("recorded machine profiles", () => {
     }
   });
 
+  for (const qemuVersion of PROFILE_VERSIONS) {
+    test(`${qemuVersion}: the schema, which a fake's first command reads, is stored plain: nothing is inflated`, async () => {
+      const path = join(import.meta.dir, "..", "..", "profiles", `qemu-${qemuVersion}`, "none.qprof");
+      const bytes = new Uint8Array(await Bun.file(path).arrayBuffer());
+      const gunzip = spyOn(Bun, "gunzipSync");
+      try {
+        const profile = new MachineProfile(new PackedProfile(bytes));
+        const entry = profile.schemaText().entry("query-status");
+        expect(entry).toMatchObject({ name: "query-status", "meta-type": "command" });
+        expect(profile.replyTextByKey("query-qmp-schema")).toStartWith('{"return": [{"name": ');
+        expect(gunzip).not.toHaveBeenCalled();
+        // Everything else is still gzipped.
+        profile.returnOf("query-commands");
+        expect(gunzip).toHaveBeenCalled();
+      } finally {
+        gunzip.mockRestore();
+      }
+    });
+  }
+
   test("loading is cached and an unknown version is refused with the recorded ones named", async () => {
     expect(await loadProfile({ machine: "q35" })).toBe(
       await loadProfile({ qemuVersion: "7.2", machine: "q35" }),
