@@ -8,6 +8,8 @@ import { Dispatcher } from "../src/dispatch/dispatcher.ts";
 import { QAPISchema, type SchemaEntry } from "../src/dispatch/schema-args.ts";
 import { SchemaText } from "../src/dispatch/schema-text.ts";
 import { loadProfile, PROFILE_VERSIONS } from "../src/index.ts";
+import { MACHINES, PROFILE_FILES } from "../src/profiles/files.ts";
+import { PackedProfile } from "../src/profiles/pack.ts";
 import { encodeQemuJson } from "../src/qjson.ts";
 
 /** A SchemaText that counts whole-schema parses. */
@@ -21,6 +23,19 @@ class CountingText extends SchemaText {
 
 async function recordedText(qemuVersion: (typeof PROFILE_VERSIONS)[number]): Promise<string> {
   return (await loadProfile({ qemuVersion, machine: "none" })).schemaText().text;
+}
+
+/** The recorded schema read from its text, or through the packed profile's entry index (as a fake reads it). */
+async function lazyText(
+  qemuVersion: (typeof PROFILE_VERSIONS)[number],
+  source: "text" | "index",
+): Promise<CountingText> {
+  const text = await recordedText(qemuVersion);
+  if (source === "text") return new CountingText(text);
+  const path = PROFILE_FILES[qemuVersion]?.none as string;
+  const layout = new PackedProfile(await Bun.file(path).bytes()).schemaLayout();
+  if (layout === undefined) throw new Error(`${path} has no schema index`);
+  return new CountingText({ text: () => text, entryText: (name) => layout.entryText(name) });
 }
 
 /** Every `name` of an object nested in an entry (members, enum members), not the entries' own names. */
@@ -62,46 +77,89 @@ for (const qemuVersion of PROFILE_VERSIONS) {
       expect(lazy.wholeParses).toBe(0);
     });
 
-    test("a name only members, enum values or variants have, a prefix, or an odd spelling finds nothing", async () => {
+    test("the packed profile's entry index finds every entry, from its own bytes, without the whole text", async () => {
       const text = await recordedText(qemuVersion);
       const entries = JSON.parse(text) as SchemaEntry[];
-      const top = new Set(entries.map((e) => e.name));
-      const onlyNested = [...nestedNames(entries)].filter((name) => !top.has(name));
-      expect(onlyNested.length).toBeGreaterThan(100);
-      const lazy = new CountingText(text);
-      const odd = ["", "query-statu", "query-status ", 'query-status", "x', "query\\status", "bench-events"];
-      for (const name of [...onlyNested, ...odd]) expect(lazy.entry(name)).toBeUndefined();
-      // Asked again, from what the first look-up found.
-      expect(lazy.entry("query-status")).toEqual(entries.find((e) => e.name === "query-status"));
-      expect(lazy.entry("query-statu")).toBeUndefined();
-      expect(lazy.wholeParses).toBe(0);
+      for (const machine of MACHINES) {
+        const path = PROFILE_FILES[qemuVersion]?.[machine] as string;
+        const packed = new PackedProfile(await Bun.file(path).bytes());
+        const layout = packed.schemaLayout();
+        expect(layout).toBeDefined();
+        let wholeTexts = 0;
+        const indexed = new CountingText({
+          text: () => {
+            wholeTexts++;
+            return text;
+          },
+          entryText: (name) => layout?.entryText(name),
+        });
+        for (const entry of entries) expect(indexed.entry(entry.name)).toEqual(entry);
+        expect([indexed.wholeParses, wholeTexts]).toEqual([0, 0]);
+        expect(indexed.text).toBe(text);
+      }
     });
 
-    test("QAPISchema over the text checks arguments with the same errors as over the parsed entries", async () => {
-      const text = await recordedText(qemuVersion);
-      const whole = new QAPISchema(JSON.parse(text) as SchemaEntry[]);
-      const counting = new CountingText(text);
-      const lazy = new QAPISchema(counting);
-      let checks = 0;
-      for (const command of whole.commandNames()) {
-        expect(lazy.command(command)).toEqual(whole.command(command));
-        for (const args of argumentShapes(whole, command)) {
-          expect([command, lazy.checkArguments(command, args)]).toEqual([
-            command,
-            whole.checkArguments(command, args),
-          ]);
-          checks++;
+    for (const source of ["text", "index"] as const) {
+      test(`a name only members, enum values or variants have, a prefix, or an odd spelling finds nothing (${source})`, async () => {
+        const text = await recordedText(qemuVersion);
+        const entries = JSON.parse(text) as SchemaEntry[];
+        const top = new Set(entries.map((e) => e.name));
+        const onlyNested = [...nestedNames(entries)].filter((name) => !top.has(name));
+        expect(onlyNested.length).toBeGreaterThan(100);
+        const lazy = await lazyText(qemuVersion, source);
+        const odd = [
+          "",
+          "query-statu",
+          "query-status ",
+          'query-status", "x',
+          "query\\status",
+          "bench-events",
+          "query-status\t1",
+          "0\t0",
+          "\nquery-status",
+          "query-status\n",
+          // Before the first and after the last name in byte order, and past a name's end.
+          "!",
+          "~",
+          "\u00ff",
+          "\u0100query-status",
+          "query-status-x",
+        ];
+        for (const name of [...onlyNested, ...odd]) expect(lazy.entry(name)).toBeUndefined();
+        // Asked again, from what the first look-up found.
+        expect(lazy.entry("query-status")).toEqual(entries.find((e) => e.name === "query-status"));
+        expect(lazy.entry("query-statu")).toBeUndefined();
+        expect(lazy.wholeParses).toBe(0);
+      });
+    }
+
+    for (const source of ["text", "index"] as const) {
+      test(`QAPISchema over the ${source} checks arguments with the same errors as over the parsed entries`, async () => {
+        const text = await recordedText(qemuVersion);
+        const whole = new QAPISchema(JSON.parse(text) as SchemaEntry[]);
+        const counting = await lazyText(qemuVersion, source);
+        const lazy = new QAPISchema(counting);
+        let checks = 0;
+        for (const command of whole.commandNames()) {
+          expect(lazy.command(command)).toEqual(whole.command(command));
+          for (const args of argumentShapes(whole, command)) {
+            expect([command, lazy.checkArguments(command, args)]).toEqual([
+              command,
+              whole.checkArguments(command, args),
+            ]);
+            checks++;
+          }
         }
-      }
-      expect(checks).toBeGreaterThan(2000);
-      expect(lazy.command("query-qmp-schema-no-such")).toBeUndefined();
-      // A type's name is not a command's.
-      expect(lazy.command("str")).toBeUndefined();
-      expect(counting.wholeParses).toBe(0);
-      // What needs the whole schema still has it.
-      expect(lazy.commandNames()).toEqual(whole.commandNames());
-      expect(lazy.entries).toEqual(whole.entries);
-    });
+        expect(checks).toBeGreaterThan(2000);
+        expect(lazy.command("query-qmp-schema-no-such")).toBeUndefined();
+        // A type's name is not a command's.
+        expect(lazy.command("str")).toBeUndefined();
+        expect(counting.wholeParses).toBe(0);
+        // What needs the whole schema still has it.
+        expect(lazy.commandNames()).toEqual(whole.commandNames());
+        expect(lazy.entries).toEqual(whole.entries);
+      });
+    }
 
     test("query-qmp-schema's reply is QEMU's text, byte for byte, without parsing it", async () => {
       const text = await recordedText(qemuVersion);
@@ -130,7 +188,7 @@ test("an entry's end is found past brackets, braces and escaped quotes inside st
 });
 
 test("the first commands of a session parse only the entries they reach", async () => {
-  const counting = new CountingText(await recordedText("7.2"));
+  const counting = await lazyText("7.2", "index");
   const schema = new QAPISchema(counting);
   expect(schema.checkArguments("qmp_capabilities", {})).toBeUndefined();
   expect(schema.checkArguments("qmp_capabilities", { enable: ["bogus"] })).toBe(

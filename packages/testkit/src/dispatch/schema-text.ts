@@ -8,8 +8,18 @@
  * This relies on the shape of QEMU's output: every entry is an object whose first member is `"name"`, written
  * with QEMU's `": "` separator. Nested objects (object and enum members, variants) can start the same way, but
  * only an entry has a `meta-type`. A test checks every entry of each recorded schema against the full parse.
+ * A recorded profile does better: it was packed with each entry's place (a {@link SchemaEntries}), so an entry is
+ * decoded from its own bytes and the text as a whole only when `query-qmp-schema` or all entries are asked for.
  */
 import type { SchemaEntry } from "@qmpkit/qmp/qapi";
+
+/** A schema whose entries can be read one by one without its whole text (a packed profile's). */
+export interface SchemaEntries {
+  /** The whole return text. */
+  text(): string;
+  /** The text of the entry named `name`, or undefined when the schema has no entry of that name. */
+  entryText(name: string): string | undefined;
+}
 
 const COMMA = 0x2c;
 const OPEN_BRACE = 0x7b;
@@ -18,15 +28,22 @@ const OPEN_BRACKET = 0x5b;
 
 /** A `query-qmp-schema` return text whose entries are parsed when asked for by name. */
 export class SchemaText {
-  /** The return value exactly as QEMU wrote it (a JSON array). */
-  readonly text: string;
+  #text: string | undefined;
+  readonly #entries: SchemaEntries | undefined;
   /** Entries looked up so far; null for a name the schema lacks. */
   readonly #found = new Map<string, SchemaEntry | null>();
   #all: SchemaEntry[] | undefined;
   #byName: Map<string, SchemaEntry> | undefined;
 
-  constructor(text: string) {
-    this.text = text;
+  constructor(source: string | SchemaEntries) {
+    if (typeof source === "string") this.#text = source;
+    else this.#entries = source;
+  }
+
+  /** The return value exactly as QEMU wrote it (a JSON array). */
+  get text(): string {
+    this.#text ??= (this.#entries as SchemaEntries).text();
+    return this.#text;
   }
 
   /** Every entry, in QEMU's order (parses the whole text, once; the array is shared: do not change it). */
@@ -50,6 +67,11 @@ export class SchemaText {
   }
 
   #find(name: string): SchemaEntry | null {
+    if (this.#entries !== undefined) {
+      // Only entries are indexed, so what is found is one (it has a meta-type).
+      const entryText = this.#entries.entryText(name);
+      return entryText === undefined ? null : (JSON.parse(entryText) as SchemaEntry);
+    }
     const { text } = this;
     // JSON.stringify spells a QAPI name as QEMU does; a name needing escapes matches nothing, as in the schema.
     const needle = `{"name": ${JSON.stringify(name)}`;
@@ -73,7 +95,7 @@ export class SchemaText {
 const TO_NEXT_BRACKET = /[^"{}[\]]*(?:"(?:[^"\\]|\\[\s\S])*"[^"{}[\]]*)*[{}[\]]/y;
 
 /** Where the JSON object starting at `start` ends (one past its closing brace). */
-function objectEnd(text: string, start: number): number {
+export function objectEnd(text: string, start: number): number {
   let depth = 0;
   TO_NEXT_BRACKET.lastIndex = start;
   while (TO_NEXT_BRACKET.test(text)) {

@@ -7,7 +7,7 @@
  */
 
 /** The format tag; bumped when the layout changes incompatibly. */
-export const PROFILE_FORMAT = "qmpkit-profile/4";
+export const PROFILE_FORMAT = "qmpkit-profile/5";
 
 /** Stands for the QMP socket path of the recording session in reply texts (`query-chardev`, `info chardev`). */
 export const SOCKET_PLACEHOLDER = "@QMP_SOCKET@";

@@ -13,7 +13,10 @@
  * alone are 280 KB of JSON. Reply texts are grouped by command (split past {@link CHUNK_CHARS}), so
  * `query-qmp-schema` costs its own chunk and never the 3 MB of `device-list-properties`. Each chunk is gzipped and
  * inflated on first use, except those of {@link STORED_PLAIN}: UTF-8 as is, listed in the header's `plain`.
+ * One more plain chunk (the header's `schemaIndex`) says where each entry of `query-qmp-schema`'s return lies in
+ * its chunk, so a fake's first commands decode the few entries they check instead of the schema's 207 KB.
  */
+import { objectEnd } from "../dispatch/schema-text.ts";
 import { PROFILE_FORMAT, type ProfileData } from "./format.ts";
 
 /** A chunk grows past this many characters only when a single reply is larger. */
@@ -36,6 +39,63 @@ export interface PackedHeader extends Omit<ProfileData, "pool" | "replies"> {
   texts: number;
   /** Command name → the chunk holding its {@link KeyChunk}. */
   commands: Record<string, number>;
+  /** The chunk holding the schema's {@link SchemaLayout} text; absent when no schema was recorded. */
+  schemaIndex?: number;
+}
+
+/** The key whose reply is the schema. */
+const SCHEMA_KEY = "query-qmp-schema";
+const RETURN_ARRAY = '{"return": [';
+
+/**
+ * Where each entry of a recorded schema lies, in the bytes of the (plain) chunk holding it. The index is ASCII
+ * text: a first line `<chunk> <id>`, then a line `<name>\t<start>\t<end>` per entry, sorted by name, so a name is
+ * found by a binary search over the stored bytes, with nothing decoded or parsed but the entry itself. `<id>` is
+ * a hash of the schema's text: profiles of one QEMU share what was read of it.
+ */
+export interface SchemaLayout {
+  /** Equal for equal schema texts. */
+  readonly id: string;
+  /** The text of the entry named `name` (exactly as in the schema), or undefined when the schema has none. */
+  entryText(name: string): string | undefined;
+}
+
+/**
+ * The schema index's text for the schema return `text`, found at byte `base` of its chunk. Each entry's span is
+ * checked against the full parse, so the index never disagrees with the schema.
+ */
+function schemaIndexText(text: string, chunk: number, base: number): string {
+  if (!text.startsWith(RETURN_ARRAY)) throw new Error("query-qmp-schema's reply is not a return array");
+  const entries = (JSON.parse(text) as { return: { name: string }[] }).return;
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  // Offsets are in UTF-8 bytes, counted as the walk goes (QEMU writes the schema in ASCII, but need not).
+  let at = RETURN_ARRAY.length;
+  let bytes = base + Buffer.byteLength(text.slice(0, at));
+  for (const entry of entries) {
+    const start = text.indexOf("{", at);
+    const end = objectEnd(text, start);
+    const entryText = text.slice(start, end);
+    if (JSON.stringify(JSON.parse(entryText)) !== JSON.stringify(entry))
+      throw new Error(`query-qmp-schema: entry ${JSON.stringify(entry.name)} is not where the walk found it`);
+    if (!/^[\x20-\x7e]+$/.test(entry.name) || seen.has(entry.name))
+      throw new Error(
+        `query-qmp-schema: entry name ${JSON.stringify(entry.name)} cannot be indexed (not unique ASCII)`,
+      );
+    seen.add(entry.name);
+    bytes += Buffer.byteLength(text.slice(at, start));
+    const length = Buffer.byteLength(entryText);
+    lines.push(`${entry.name}\t${bytes}\t${bytes + length}`);
+    bytes += length;
+    at = end;
+  }
+  // Code-unit order, the same as byte order for these ASCII names: what findLine's binary search expects.
+  lines.sort((a, b) => {
+    const nameA = a.slice(0, a.indexOf("\t"));
+    const nameB = b.slice(0, b.indexOf("\t"));
+    return nameA < nameB ? -1 : nameA > nameB ? 1 : 0;
+  });
+  return [`${chunk} ${Bun.hash(text).toString(16)}`, ...lines].join("\n");
 }
 
 /** The request keys of one command, as a chunk holds them (JSON). */
@@ -106,6 +166,16 @@ export function packProfile(data: ProfileData): Uint8Array<ArrayBuffer> {
     commands[command] = chunkTexts.length;
     chunkTexts.push(JSON.stringify(keyChunk));
   }
+  let schemaIndex: number | undefined;
+  const schemaPool = data.replies[SCHEMA_KEY];
+  if (schemaPool !== undefined && (data.pool[schemaPool] as string).startsWith(RETURN_ARRAY)) {
+    const chunk = slots[schemaPool * 3] as number;
+    const start = slots[schemaPool * 3 + 1] as number;
+    const base = Buffer.byteLength((chunkTexts[chunk] as string).slice(0, start));
+    schemaIndex = chunkTexts.length;
+    plain.push(schemaIndex);
+    chunkTexts.push(schemaIndexText(data.pool[schemaPool] as string, chunk, base));
+  }
   const encoder = new TextEncoder();
   const chunks = chunkTexts.map((text, chunk) =>
     plain.includes(chunk) ? encoder.encode(text) : Bun.gzipSync(text, { level: 9 }),
@@ -117,6 +187,7 @@ export function packProfile(data: ProfileData): Uint8Array<ArrayBuffer> {
     plain,
     texts: pool.length,
     commands,
+    ...(schemaIndex === undefined ? {} : { schemaIndex }),
   };
   const headerBytes = encoder.encode(JSON.stringify(header));
   const slotBytes = new Uint8Array(slots.length * 4);
@@ -131,6 +202,52 @@ export function packProfile(data: ProfileData): Uint8Array<ArrayBuffer> {
     offset += part.length;
   }
   return out;
+}
+
+const decoder = new TextDecoder();
+
+const LF = 0x0a;
+const TAB = 0x09;
+
+/**
+ * Where the schema index's line for `name` starts in `bytes[lo, hi)`, or -1: a binary search over its lines,
+ * which are sorted by name (ASCII, so byte order is string order). A search through the text instead costs a
+ * few µs per KB in JavaScriptCore, whatever the needle.
+ */
+function findLine(bytes: Uint8Array, lo: number, hi: number, name: string): number {
+  while (lo < hi) {
+    // lo starts a line, so the byte before it is a line feed: the search back stops there at the latest.
+    const line = bytes.lastIndexOf(LF, ((lo + hi) >>> 1) - 1) + 1;
+    // The line's name against `name`; a tab ends the line's name, so a prefix sorts first.
+    let order = 0;
+    for (let i = 0; ; i++) {
+      const byte = bytes[line + i] as number;
+      if (byte === TAB || i === name.length) {
+        order = byte === TAB ? (i === name.length ? 0 : -1) : 1;
+        break;
+      }
+      order = byte - name.charCodeAt(i);
+      if (order !== 0) break;
+    }
+    if (order === 0) return line;
+    if (order > 0) hi = line;
+    else {
+      const next = bytes.indexOf(LF, line);
+      lo = next === -1 || next >= hi ? hi : next + 1;
+    }
+  }
+  return -1;
+}
+
+/** The decimal number written at `at` (up to the next non-digit). */
+function readNumber(bytes: Uint8Array, at: number): number {
+  let value = 0;
+  for (let i = at; i < bytes.length; i++) {
+    const digit = (bytes[i] as number) - 0x30;
+    if (digit < 0 || digit > 9) break;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 /** The little-endian u32 at `at` (a DataView's first use alone costs more on a compiled binary's start-up). */
@@ -153,7 +270,7 @@ export class PackedProfile {
 
   constructor(bytes: Uint8Array<ArrayBuffer>) {
     const headerLength = u32le(bytes, 0);
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength))) as PackedHeader;
+    const header = JSON.parse(decoder.decode(bytes.subarray(4, 4 + headerLength))) as PackedHeader;
     if (header.format !== PROFILE_FORMAT)
       throw new Error(`unsupported profile format ${String(header.format)}`);
     this.header = header;
@@ -207,13 +324,37 @@ export class PackedProfile {
     );
   }
 
+  /** Where the recorded schema's entries lie, or undefined when the profile has no schema. */
+  schemaLayout(): SchemaLayout | undefined {
+    const { schemaIndex } = this.header;
+    if (schemaIndex === undefined || !this.header.plain.includes(schemaIndex)) return undefined;
+    // Read in place: decoding the index alone cost as much as the look-ups a session makes in it.
+    const offsets = this.#chunkOffsets();
+    const from = offsets[schemaIndex] as number;
+    const to = from + (this.header.chunks[schemaIndex] as number);
+    const bytes = this.#bytes;
+    const linesAt = bytes.indexOf(LF, from) + 1;
+    const [chunk = "", id = ""] = decoder.decode(bytes.subarray(from, linesAt - 1)).split(" ");
+    const base = offsets[Number(chunk)] as number;
+    return {
+      id,
+      entryText(name) {
+        const at = findLine(bytes, linesAt, to, name);
+        if (at === -1) return undefined;
+        const start = readNumber(bytes, at + name.length + 1);
+        const end = readNumber(bytes, at + name.length + 1 + String(start).length + 1);
+        return decoder.decode(bytes.subarray(base + start, base + end));
+      },
+    };
+  }
+
   #chunkText(chunk: number): string {
     let text = this.#texts[chunk];
     if (text === undefined) {
       const length = this.header.chunks[chunk] as number;
       const start = this.#chunkOffsets()[chunk] as number;
       const stored = this.#bytes.subarray(start, start + length);
-      text = new TextDecoder().decode(this.header.plain.includes(chunk) ? stored : Bun.gunzipSync(stored));
+      text = decoder.decode(this.header.plain.includes(chunk) ? stored : Bun.gunzipSync(stored));
       this.#texts[chunk] = text;
     }
     return text;

@@ -53,6 +53,8 @@ export interface ObjectTypeInfo {
 
 /** `query-qmp-schema` returns by their text, shared by the profiles of one QEMU. */
 const schemas = new Map<string, SchemaText>();
+/** The same, for profiles packed with an index of the schema's entries: by the index's id (see `pack.ts`). */
+const indexedSchemas = new Map<string, SchemaText>();
 
 /** A recorded machine profile. Obtain one with {@link loadProfile}. */
 export class MachineProfile {
@@ -175,6 +177,22 @@ export class MachineProfile {
    * a fake checks arguments against without paying for the whole schema.
    */
   schemaText(): SchemaText {
+    const layout = this.#packed.schemaLayout();
+    if (layout !== undefined) {
+      // Every machine of one QEMU binary has the same schema: what was read of it serves them all.
+      let schema = indexedSchemas.get(layout.id);
+      if (schema === undefined) {
+        schema = new SchemaText({
+          text: () => {
+            const reply = this.reply("query-qmp-schema");
+            return reply?.kind === "return" ? reply.text : this.returnOf<never>("query-qmp-schema");
+          },
+          entryText: (name) => layout.entryText(name),
+        });
+        indexedSchemas.set(layout.id, schema);
+      }
+      return schema;
+    }
     const reply = this.reply("query-qmp-schema");
     if (reply?.kind !== "return") return this.returnOf<never>("query-qmp-schema");
     // Every machine of one QEMU binary has the same schema text: read it once for all of them.

@@ -134,6 +134,33 @@ describe("recorded machine profiles", () => {
     }
   });
 
+  test("a packed schema's entries are read from their own bytes, past non-ASCII text and other replies", () => {
+    const schema = [
+      { name: "q", "meta-type": "command", "arg-type": "0", "ret-type": "0" },
+      { name: "0", "meta-type": "object", members: [{ name: "é\u2028", type: "str" }] },
+      { name: "e", "meta-type": "enum", values: ["ü", "x"] },
+    ];
+    const schemaText = `{"return": [${schema.map((entry) => JSON.stringify(entry)).join(", ")}]}`;
+    const data: ProfileData = {
+      format: PROFILE_FORMAT,
+      qemu: { version: "7.2.22", versionText: "", greeting: "{}" },
+      machine: "none",
+      args: [],
+      startPaused: false,
+      pool: ['{"return": "ä"}', schemaText],
+      replies: { "query-target": 0, "query-qmp-schema": 1 },
+      crashes: {},
+      volatile: [],
+    };
+    const profile = new MachineProfile(new PackedProfile(packProfile(data)));
+    const text = profile.schemaText();
+    for (const entry of schema) expect(text.entry(entry.name)).toEqual(entry as never);
+    expect(text.entry("é\u2028")).toBeUndefined();
+    expect(text.text).toBe(schemaText.slice('{"return": '.length, -1));
+    const none = new PackedProfile(packProfile({ ...data, pool: ["{}"], replies: { "query-target": 0 } }));
+    expect(none.schemaLayout()).toBeUndefined();
+  });
+
   for (const qemuVersion of PROFILE_VERSIONS) {
     test(`${qemuVersion}: the schema, which a fake's first command reads, is stored plain: nothing is inflated`, async () => {
       const path = join(import.meta.dir, "..", "..", "profiles", `qemu-${qemuVersion}`, "none.qprof");
