@@ -164,20 +164,31 @@ export function parseGreeting(message: QMPMessage): Greeting {
   const version = qmp.version;
   if (!isObject(version)) return fail('no "version" object');
   const qemu = version.qemu;
-  if (!isObject(qemu) || !["major", "minor", "micro"].every((k) => typeof qemu[k] === "number"))
+  // Plain tests and a loop, not `every`: every session reads a greeting, and a builtin's first call costs a
+  // compiled CLI ~0.05 ms to set up.
+  if (
+    !isObject(qemu) ||
+    typeof qemu.major !== "number" ||
+    typeof qemu.minor !== "number" ||
+    typeof qemu.micro !== "number"
+  )
     return fail('"version.qemu" is not {major, minor, micro}');
   if (version.package !== undefined && typeof version.package !== "string")
     return fail('"version.package" is not a string');
   const capabilities = qmp.capabilities;
-  if (!Array.isArray(capabilities) || !capabilities.every((c) => typeof c === "string"))
-    return fail('"capabilities" is not a list of strings');
+  if (!Array.isArray(capabilities)) return fail('"capabilities" is not a list of strings');
+  const names: string[] = [];
+  for (const c of capabilities as unknown[]) {
+    if (typeof c !== "string") return fail('"capabilities" is not a list of strings');
+    names.push(c);
+  }
   return {
     QMP: {
       version: {
         qemu: { major: qemu.major as number, minor: qemu.minor as number, micro: qemu.micro as number },
         package: (version.package as string | undefined) ?? "",
       },
-      capabilities: [...(capabilities as string[])],
+      capabilities: names,
     },
   };
 }

@@ -233,7 +233,10 @@ export class PendingTable {
 
   /** Removes and returns every pending command; forgets abandoned ones (a new session owes them nothing). */
   drain(): Pending[] {
-    const all = [...this.#bySeq.values(), ...this.#byCallerId.values()];
+    // Built by hand, not spread: a one-shot CLI ends every session here, and the first spread of a Map iterator
+    // costs a compiled binary ~0.05 ms of builtin set-up.
+    const all = this.#bySeq.size === 0 ? [] : this.#bySeq.values();
+    if (this.#byCallerId.size > 0) for (const pending of this.#byCallerId.values()) all.push(pending);
     if (this.#idless !== undefined) all.push(this.#idless);
     this.#bySeq.clear();
     this.#byCallerId.clear();
