@@ -175,11 +175,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * itself; its rejection is handled). Used for grace periods, where running out is an outcome, not an error.
  */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  using deadline = new Deadline({ timeoutMs: ms });
+  // finally rather than `using`: the same release, without the first `using`'s builtin set-up (~0.05 ms), which a
+  // one-shot CLI would pay on its way out.
+  const deadline = new Deadline({ timeoutMs: ms });
   try {
     await raceAbort(promise, deadline.signal);
     return true;
   } catch {
     return !deadline.timedOut;
+  } finally {
+    deadline.clear();
   }
 }

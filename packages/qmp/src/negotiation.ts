@@ -36,7 +36,9 @@ export async function establish(
 ): Promise<Established> {
   const result: Established = { greeting: undefined, capabilities: [] };
   if (session.awaitGreeting) {
-    using deadline = new Deadline({
+    // try/finally rather than `using`: the same release, without the ~0.05 ms a compiled CLI pays for the first
+    // `using` (a builtin's set-up) on its one connection.
+    const deadline = new Deadline({
       timeoutMs: session.greetingTimeoutMs,
       signal,
       onTimeout: () =>
@@ -45,14 +47,18 @@ export async function establish(
           "QMP_ERR_GREETING_TIMEOUT",
         ),
     });
-    let first = await raceAbort(wire.recv(), deadline.signal);
-    // QEMU 7.2 queues an event raised before any client connected (RESUME as the VM starts) and hands it to the
-    // first client ahead of the greeting. It is a real event: deliver it, and keep waiting for the greeting.
-    while (typeof first.event === "string" && first.QMP === undefined) {
-      wire.onEvent(first);
-      first = await raceAbort(wire.recv(), deadline.signal);
+    try {
+      let first = await raceAbort(wire.recv(), deadline.signal);
+      // QEMU 7.2 queues an event raised before any client connected (RESUME as the VM starts) and hands it to the
+      // first client ahead of the greeting. It is a real event: deliver it, and keep waiting for the greeting.
+      while (typeof first.event === "string" && first.QMP === undefined) {
+        wire.onEvent(first);
+        first = await raceAbort(wire.recv(), deadline.signal);
+      }
+      result.greeting = parseGreeting(first);
+    } finally {
+      deadline.clear();
     }
-    result.greeting = parseGreeting(first);
   }
   if (session.negotiate) await negotiate(wire, session, signal, result);
   return result;
@@ -70,7 +76,7 @@ async function negotiate(
       ? { execute: "qmp_capabilities" }
       : { execute: "qmp_capabilities", arguments: { enable } },
   );
-  using deadline = new Deadline({
+  const deadline = new Deadline({
     timeoutMs: session.negotiationTimeoutMs,
     signal,
     onTimeout: () =>
@@ -79,33 +85,37 @@ async function negotiate(
         "QMP_ERR_NEGOTIATION_TIMEOUT",
       ),
   });
-  while (true) {
-    const reply = await raceAbort(wire.recv(), deadline.signal);
-    if (typeof reply.event === "string") {
-      wire.onEvent(reply);
-      continue;
+  try {
+    while (true) {
+      const reply = await raceAbort(wire.recv(), deadline.signal);
+      if (typeof reply.event === "string") {
+        wire.onEvent(reply);
+        continue;
+      }
+      if (reply.QMP !== undefined) {
+        // A session that skipped awaitGreeting gets the greeting here. A second one is QEMU's too: a client that
+        // connects right after another left (a readiness probe) can get the greeting meant for that one as well.
+        if (result.greeting === undefined) result.greeting = parseGreeting(reply);
+        else if (wire.logger.enabled) wire.logger.debug("Dropped a second greeting");
+        continue;
+      }
+      if (reply.id !== undefined) {
+        if (wire.logger.enabled)
+          wire.logger.warn("Dropped a reply with an id during negotiation (none was sent)");
+        continue;
+      }
+      if ("return" in reply) {
+        result.capabilities = enable;
+        return;
+      }
+      throw new NegotiationError(
+        isErrorBody(reply.error)
+          ? `QMP negotiation failed: ${reply.error.desc}`
+          : `QMP negotiation failed: the reply has neither "return" nor "error": ${previewJson(reply)}`,
+        isErrorBody(reply.error) ? { errorClass: reply.error.class } : {},
+      );
     }
-    if (reply.QMP !== undefined) {
-      // A session that skipped awaitGreeting gets the greeting here. A second one is QEMU's too: a client that
-      // connects right after another left (a readiness probe) can get the greeting meant for that one as well.
-      if (result.greeting === undefined) result.greeting = parseGreeting(reply);
-      else if (wire.logger.enabled) wire.logger.debug("Dropped a second greeting");
-      continue;
-    }
-    if (reply.id !== undefined) {
-      if (wire.logger.enabled)
-        wire.logger.warn("Dropped a reply with an id during negotiation (none was sent)");
-      continue;
-    }
-    if ("return" in reply) {
-      result.capabilities = enable;
-      return;
-    }
-    throw new NegotiationError(
-      isErrorBody(reply.error)
-        ? `QMP negotiation failed: ${reply.error.desc}`
-        : `QMP negotiation failed: the reply has neither "return" nor "error": ${previewJson(reply)}`,
-      isErrorBody(reply.error) ? { errorClass: reply.error.class } : {},
-    );
+  } finally {
+    deadline.clear();
   }
 }
