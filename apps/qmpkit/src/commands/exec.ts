@@ -132,9 +132,7 @@ export const execCommand = defineCommand({
     try {
       const left = deadline === undefined ? undefined : Math.max(1, deadline - performance.now());
       const signal = left === undefined ? undefined : AbortSignal.timeout(left);
-      const isCommand =
-        typeof message.execute === "string" &&
-        Object.keys(message).every((k) => k === "execute" || k === "arguments");
+      const isCommand = typeof message.execute === "string" && onlyExecuteAndArguments(message);
       const result = isCommand
         ? await session.execute(
             message.execute as string,
@@ -159,3 +157,12 @@ export const execCommand = defineCommand({
     }
   },
 });
+
+/**
+ * True when `message` has no member but `execute` and `arguments`. A loop, not `Object.keys().every()`: this runs
+ * once per `exec`, where `every`'s first call would cost the binary ~0.05 ms of builtin set-up.
+ */
+function onlyExecuteAndArguments(message: object): boolean {
+  for (const key of Object.keys(message)) if (key !== "execute" && key !== "arguments") return false;
+  return true;
+}
