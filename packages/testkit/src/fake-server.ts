@@ -24,7 +24,7 @@ import type {
 import { type CommandLineDrive, Drives } from "./vm/block/drives.ts";
 import { type FakeClock, ManualClock, RealClock } from "./vm/clock.ts";
 import { Guest } from "./vm/guest.ts";
-import { loadMachine, type Machine } from "./vm/machine.ts";
+import { loadMachine, type Machine, schemaSource } from "./vm/machine.ts";
 import { Migration } from "./vm/migration.ts";
 import { Chardevs } from "./vm/registries/chardevs.ts";
 import { Runstate } from "./vm/runstate.ts";
@@ -146,9 +146,7 @@ export class FakeQemu implements AsyncDisposable {
       // On the first command, not before the greeting. The recorded schema stays QEMU's text, whose entries are
       // parsed as commands reach them: a session that runs one command never parses the rest.
       schema:
-        schema === false
-          ? () => undefined
-          : () => new QAPISchema(schema ?? parts.profile.profile?.schemaText() ?? parts.profile.schema),
+        schema === false ? () => undefined : () => new QAPISchema(schema ?? schemaSource(parts.profile)),
       // Read when a client asks for query-commands, not before the greeting (the list is parsed on first read).
       get recordedCommands() {
         return parts.profile.commands;

@@ -54,7 +54,7 @@ export class QAPISchema {
 
   /** The command's entry, if the schema has it. */
   command(name: string): (SchemaEntry & { "meta-type": "command" }) | undefined {
-    const entry = this.#entry(name);
+    const entry = this.entry(name);
     return entry?.["meta-type"] === "command" ? entry : undefined;
   }
 
@@ -64,7 +64,8 @@ export class QAPISchema {
     return [...this.#index.commands.keys()];
   }
 
-  #entry(name: string): SchemaEntry | undefined {
+  /** The entry named `name` (a command, a type, an event), if the schema has it. */
+  entry(name: string): SchemaEntry | undefined {
     if (this.#index !== undefined) return this.#index.entries.get(name);
     return (this.#source as SchemaText).entry(name);
   }
@@ -85,7 +86,7 @@ export class QAPISchema {
 
   /** A type entry by name (an unknown name, or a command's or event's, is no type: nothing to check). */
   #type(name: string): TypeEntry | undefined {
-    const entry = this.#entry(name);
+    const entry = this.entry(name);
     if (entry === undefined || entry["meta-type"] === "command" || entry["meta-type"] === "event")
       return undefined;
     return entry;

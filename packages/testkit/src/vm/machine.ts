@@ -4,6 +4,7 @@
  * arguments). {@link loadMachine} is what `createFakeQemu({ machine })` calls.
  */
 import type { SchemaEntry } from "../dispatch/schema-args.ts";
+import type { SchemaText } from "../dispatch/schema-text.ts";
 import type { MachineName } from "../profiles/files.ts";
 import { loadProfile, type MachineProfile } from "../profiles/profile.ts";
 import type { QemuRelease } from "../qemu-10.ts";
@@ -35,6 +36,14 @@ export interface Machine {
    * command and arguments, the QOM tree with every property value, the start-up state to seed a model from.
    */
   readonly profile: MachineProfile | undefined;
+}
+
+/**
+ * The schema as the fake reads it: a recording's text, whose entries are parsed as they are asked for (a
+ * one-command session reads a few of ~1,100), or, for a machine without a recording, its entries.
+ */
+export function schemaSource(machine: Machine): readonly SchemaEntry[] | SchemaText {
+  return machine.profile?.schemaText() ?? machine.schema;
 }
 
 /** Loads the machine `name` with its profile recorded from QEMU `qemuVersion`. */
