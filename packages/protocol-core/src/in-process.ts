@@ -123,10 +123,9 @@ class InProcessEndpoint {
 
   write(data: string | ArrayBufferView | ArrayBuffer, byteOffset = 0, byteLength?: number): number {
     if (this.#closed) return -1;
-    const bytes = toBytes(data, byteOffset, byteLength);
-    // The caller may reuse its buffer at once (the kernel would have copied it), so the peer gets a copy.
+    const bytes = ownBytes(data, byteOffset, byteLength);
     const peer = this.#peer;
-    if (peer !== undefined && bytes.length > 0) peer.#receive(bytes.slice());
+    if (peer !== undefined && bytes.length > 0) peer.#receive(bytes);
     return bytes.length;
   }
 
@@ -178,11 +177,15 @@ class InProcessEndpoint {
   }
 }
 
-function toBytes(data: string | ArrayBufferView | ArrayBuffer, byteOffset: number, byteLength?: number) {
+/**
+ * The bytes of a write, in an array of their own: the caller may reuse its buffer at once (the kernel would have
+ * copied it), while a string's encoding is fresh already.
+ */
+function ownBytes(data: string | ArrayBufferView | ArrayBuffer, byteOffset: number, byteLength?: number) {
   if (typeof data === "string") return encoder.encode(data);
   const view =
     data instanceof ArrayBuffer
       ? new Uint8Array(data)
       : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return view.subarray(byteOffset, byteLength === undefined ? undefined : byteOffset + byteLength);
+  return view.slice(byteOffset, byteLength === undefined ? undefined : byteOffset + byteLength);
 }
