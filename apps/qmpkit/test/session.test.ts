@@ -3,7 +3,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "@qmpkit/qmp";
 import { createFakeQemu, type FakeQemu } from "@qmpkit/testkit";
+import { ClientSession } from "../src/client-session.ts";
 import {
   ConnectionFailedError,
   ConnectionLostError,
@@ -104,6 +106,30 @@ describe("openClient over a unix socket", () => {
     const closing = await session.close().catch((e: unknown) => e);
     expect(closing).toBeInstanceOf(ConnectionLostError);
     expect(exitCodeFor(closing)).toBe(2);
+  });
+
+  // The end-of-session signal is made by events(): a one-shot command must not pay for watching the runstate.
+  test("a session that never reads events never watches the runstate; one that reads them late still ends", async () => {
+    const fake = await createFakeQemu();
+    cleanups.push(() => fake.close());
+    const client = await connect(fake.path as string);
+    let watches = 0;
+    const runstateChanges = client.runstateChanges.bind(client);
+    client.runstateChanges = () => {
+      watches++;
+      return runstateChanges();
+    };
+    const oneShot = new ClientSession(client, "the fake");
+    await oneShot.execute("query-status");
+    await oneShot.close();
+    expect(watches).toBe(0);
+    // events() first asked for after the session ended: the stream ends at once instead of waiting forever.
+    expect(await within(collect(oneShot.events()), 2000, "the end of a late event stream")).toEqual([]);
+
+    const { session } = await fakeAndSession();
+    await session.execute("quit");
+    const late = await within(collect(session.events()), 2000, "the end of the event stream after quit");
+    expect(late.map((e) => e.event)).toEqual(["SHUTDOWN"]); // buffered before the end, so still delivered
   });
 
   test("nothing listening: ConnectionFailedError naming the address and the cause, exit 2", async () => {
