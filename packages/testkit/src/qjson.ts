@@ -14,14 +14,28 @@ const hashCache = new Map<string, number>();
 export function qdictBucket(key: string): number {
   const cached = hashCache.get(key);
   if (cached !== undefined) return cached;
-  const bytes = Buffer.from(key, "utf8");
-  let value = Math.imul(0x238f13af, bytes.length) >>> 0;
-  for (let i = 0; i < bytes.length; i++) {
-    value = (value + (((bytes[i] as number) << ((i * 5) % 24)) >>> 0)) >>> 0;
-  }
-  const bucket = ((Math.imul(1103515243, value) + 12345) >>> 0) % QDICT_BUCKETS;
+  const bucket = tdbHash(key) % QDICT_BUCKETS;
   if (hashCache.size < 10_000) hashCache.set(key, bucket);
   return bucket;
+}
+
+function tdbHash(key: string): number {
+  // Keys are nearly always ASCII, whose UTF-8 bytes are their char codes: no encoded copy of the key needed.
+  const bytes = isAscii(key) ? undefined : Buffer.from(key, "utf8");
+  const length = bytes === undefined ? key.length : bytes.length;
+  let value = Math.imul(0x238f13af, length) >>> 0;
+  for (let i = 0; i < length; i++) {
+    const byte = bytes === undefined ? key.charCodeAt(i) : (bytes[i] as number);
+    value = (value + ((byte << ((i * 5) % 24)) >>> 0)) >>> 0;
+  }
+  return (Math.imul(1103515243, value) + 12345) >>> 0;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the whole ASCII range is the point.
+const ASCII = /^[\u0000-\u007f]*$/;
+
+function isAscii(text: string): boolean {
+  return ASCII.test(text);
 }
 
 /** `keys` (in insertion order) reordered the way QEMU iterates a `QDict` built by inserting them in that order. */
@@ -29,14 +43,30 @@ const orderCache = new Map<string, readonly string[]>();
 
 export function qdictOrder(keys: readonly string[]): readonly string[] {
   if (keys.length < 2) return keys;
-  // Messages repeat the same few key lists ({execute, id}, {execute, arguments, id}): remember their order.
+  if (keys.length === 2) {
+    // The usual request ({execute, arguments}, {execute, id}): one comparison, nothing to cache.
+    const [first, second] = keys as [string, string];
+    return qdictBucket(second) <= qdictBucket(first) ? [second, first] : keys;
+  }
+  // Messages repeat the same few key lists ({execute, arguments, id}): remember their order.
   const cacheKey = keys.join("\u0000");
   const cached = orderCache.get(cacheKey);
   if (cached !== undefined) return cached;
-  const decorated = keys.map((key, index) => ({ key, index, bucket: qdictBucket(key) }));
-  // Same bucket: later insertion first (head insertion).
-  decorated.sort((a, b) => a.bucket - b.bucket || b.index - a.index);
-  const ordered = decorated.map((d) => d.key);
+  // An insertion sort by bucket, in insertion order: a key goes before every key of its bucket already placed
+  // (head insertion). Plain loops: a sort with a comparator runs three more functions on a short session's path.
+  const ordered: string[] = [];
+  const buckets: number[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const bucket = qdictBucket(key);
+    let at = i;
+    for (; at > 0 && (buckets[at - 1] as number) >= bucket; at--) {
+      ordered[at] = ordered[at - 1] as string;
+      buckets[at] = buckets[at - 1] as number;
+    }
+    ordered[at] = key;
+    buckets[at] = bucket;
+  }
   if (orderCache.size < 1000) orderCache.set(cacheKey, ordered);
   return ordered;
 }
@@ -70,20 +100,14 @@ function formatNumber(value: number): string {
  */
 export function ghashOrder(keys: readonly string[]): readonly string[] {
   if (keys.length < 2) return keys;
-  // GLib's table sizes (powers of two) and the prime it reduces hashes with for each.
-  const primes = [1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191];
   let shift = 3;
   while (1 << shift <= keys.length + Math.floor(keys.length / 16)) shift++;
   const size = 1 << shift;
-  const mod = primes[shift] ?? 8191;
+  const mod = GHASH_PRIMES[shift] ?? 8191;
   const slots: (string | undefined)[] = new Array(size);
-  for (const key of keys) {
-    let hash = 5381;
-    // g_str_hash reads the bytes as signed char.
-    for (const byte of Buffer.from(key, "utf8"))
-      hash = (Math.imul(hash, 33) + (byte > 127 ? byte - 256 : byte)) >>> 0;
-    if (hash < 2) hash = 2;
-    let index = Math.imul(hash, 11) >>> 0;
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k] as string;
+    let index = Math.imul(gStrHash(key), 11) >>> 0;
     index %= mod;
     let step = 0;
     while (slots[index] !== undefined) {
@@ -92,7 +116,27 @@ export function ghashOrder(keys: readonly string[]): readonly string[] {
     }
     slots[index] = key;
   }
-  return slots.filter((k): k is string => k !== undefined);
+  const ordered: string[] = [];
+  for (let i = 0; i < size; i++) {
+    const key = slots[i];
+    if (key !== undefined) ordered.push(key);
+  }
+  return ordered;
+}
+
+// GLib's table sizes (powers of two) and the prime it reduces hashes with for each.
+const GHASH_PRIMES = [1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191];
+
+/** GLib's `g_str_hash` (djb2 over the UTF-8 bytes read as signed char), never below 2 as GHashTable keeps it. */
+function gStrHash(key: string): number {
+  const bytes = isAscii(key) ? undefined : Buffer.from(key, "utf8");
+  const length = bytes === undefined ? key.length : bytes.length;
+  let hash = 5381;
+  for (let i = 0; i < length; i++) {
+    const byte = bytes === undefined ? key.charCodeAt(i) : (bytes[i] as number);
+    hash = (Math.imul(hash, 33) + (byte > 127 ? byte - 256 : byte)) >>> 0;
+  }
+  return Math.max(hash, 2);
 }
 
 // Characters QEMU escapes: quote, backslash, C0 controls, DEL and everything beyond ASCII.
@@ -183,16 +227,18 @@ export function encodeQemuJson(value: unknown, qdict = false): string {
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === "function") return encodeQemuJson(toJSON.call(value), qdict);
       const record = value as Record<string, unknown>;
-      let keys: readonly string[] = Object.keys(record).filter((k) => record[k] !== undefined);
-      if (qdict) keys = qdictOrder(keys);
-      if (keys.length === 0) return "{}";
-      let out = "{";
+      // Undefined members are skipped after ordering: a key's place in QDict order depends only on its own
+      // bucket and insertion rank, so leaving some out does not move the others.
+      const all = Object.keys(record);
+      const keys = qdict ? qdictOrder(all) : all;
+      let out = "";
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i] as string;
-        if (i > 0) out += ", ";
-        out += `${quoteString(key)}: ${encodeQemuJson(record[key], qdict)}`;
+        const member = record[key];
+        if (member === undefined) continue;
+        out += `${out === "" ? "{" : ", "}${quoteString(key)}: ${encodeQemuJson(member, qdict)}`;
       }
-      return `${out}}`;
+      return out === "" ? "{}" : `${out}}`;
     }
     default:
       throw new TypeError(`Cannot serialise a ${typeof value} as QMP JSON`);

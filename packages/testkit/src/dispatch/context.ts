@@ -18,7 +18,7 @@ export class HandlerContext implements CommandContextBase {
   readonly message: JsonObject;
   readonly fake: unknown;
   /** Run after the reply is written. */
-  readonly #afterReply: (() => void)[] = [];
+  #afterReply: (() => void)[] | undefined;
   readonly #session: MonitorSession;
   readonly #emit: (event: string, data?: JsonObject) => void;
 
@@ -83,12 +83,14 @@ export class HandlerContext implements CommandContextBase {
   }
 
   afterReply(callback: () => void): void {
+    this.#afterReply ??= [];
     this.#afterReply.push(callback);
   }
 
   /** Runs the `afterReply` callbacks; the dispatcher calls it once the reply is written. */
   replied(): void {
-    for (const callback of this.#afterReply) callback();
+    const callbacks = this.#afterReply;
+    if (callbacks !== undefined) for (const callback of callbacks) callback();
   }
 }
 

@@ -52,6 +52,30 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
+/**
+ * QEMU's checks of a request's members, in the order of `keys`: the member naming the command (`execute`, or
+ * `exec-oob` once enabled), "" when none does, or else the text of the first problem.
+ */
+function checkRequest(msg: JsonObject, keys: readonly string[], oob: boolean): string {
+  let execKey = "";
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const value = msg[key];
+    let problem: string | undefined;
+    if (key === "execute" || (key === "exec-oob" && oob)) {
+      if (typeof value !== "string") problem = `QMP input member '${key}' must be a string`;
+      else if (execKey !== "") problem = `QMP input member '${key}' clashes with '${execKey}'`;
+      else execKey = key;
+    } else if (key === "arguments") {
+      if (!isObject(value)) problem = "QMP input member 'arguments' must be an object";
+    } else if (key !== "id") {
+      problem = `QMP input member '${key}' is unexpected`;
+    }
+    if (problem !== undefined) return problem;
+  }
+  return execKey;
+}
+
 /** Serves QMP on every session of a fake. */
 export class Dispatcher implements MonitorService {
   readonly #options: DispatcherOptions;
@@ -126,21 +150,14 @@ export class Dispatcher implements MonitorService {
     const id = msg.id;
     const fail = (desc: string) => session.reply({ command: "", hasId, id, body: genericError(desc) });
 
-    // QEMU checks the members in its hash-table order, so with several problems it reports the same one.
-    let execKey: string | undefined;
-    for (const key of qdictOrder(Object.keys(msg))) {
-      const value = msg[key];
-      if (key === "execute" || (key === "exec-oob" && session.oob)) {
-        if (typeof value !== "string") return fail(`QMP input member '${key}' must be a string`);
-        if (execKey !== undefined) return fail(`QMP input member '${key}' clashes with '${execKey}'`);
-        execKey = key;
-      } else if (key === "arguments") {
-        if (!isObject(value)) return fail("QMP input member 'arguments' must be an object");
-      } else if (key !== "id") {
-        return fail(`QMP input member '${key}' is unexpected`);
-      }
-    }
-    if (execKey === undefined) return fail("QMP input lacks member 'execute'");
+    // Whether a request has a problem does not depend on the order its members are checked in; which problem QEMU
+    // reports does. So the members are checked as they come, and only a request that fails is checked again in
+    // QEMU's hash-table order, for the same error text.
+    const keys = Object.keys(msg);
+    const execKey = checkRequest(msg, keys, session.oob);
+    if (execKey !== "execute" && execKey !== "exec-oob" && execKey !== "")
+      return fail(checkRequest(msg, qdictOrder(keys), session.oob));
+    if (execKey === "") return fail("QMP input lacks member 'execute'");
     const command = msg[execKey] as string;
     const oob = execKey === "exec-oob";
     const args = (msg.arguments ?? {}) as JsonObject;
@@ -164,10 +181,11 @@ export class Dispatcher implements MonitorService {
       this.#options.emit,
       this.#options.fake,
     );
-    const run = () => this.#run(session, resolved.handler, args, context, negotiating);
     const waiting = session.beforeCommand(command);
-    if (waiting === undefined) return run();
-    return waiting.then(() => (session.ended ? undefined : run()));
+    if (waiting === undefined) return this.#run(session, resolved.handler, args, context, negotiating);
+    return waiting.then(() =>
+      session.ended ? undefined : this.#run(session, resolved.handler, args, context, negotiating),
+    );
   }
 
   #resolve(command: string): Resolved | undefined {
@@ -253,15 +271,15 @@ export class Dispatcher implements MonitorService {
     const { command, hasId, id } = context;
     const negotiated = command === "qmp_capabilities" && negotiating && "return" in body;
     if (negotiated) session.enterCommandMode(Array.isArray(args.enable) && args.enable.includes("oob"));
-    const after = (): void => {
-      context.replied();
-      if (negotiated) session.negotiated();
-    };
     const written = session.reply({ command, hasId, id, body });
     if (written === undefined) {
-      after();
+      context.replied();
+      if (negotiated) session.negotiated();
       return undefined;
     }
-    return written.then(after);
+    return written.then(() => {
+      context.replied();
+      if (negotiated) session.negotiated();
+    });
   }
 }

@@ -27,7 +27,9 @@ export function monitorCommands(state: MonitorState): Map<string, Handler> {
           );
         }
         const wanted = Array.isArray(args.enable) ? (args.enable as string[]) : [];
-        const unavailable = wanted.filter((cap) => !state.offered.includes(cap));
+        const unavailable: string[] = [];
+        for (let i = 0; i < wanted.length; i++)
+          if (!state.offered.includes(wanted[i] as string)) unavailable.push(wanted[i] as string);
         if (unavailable.length > 0) {
           throw new QMPCommandError("GenericError", `Capability ${unavailable.join(", ")} not available`);
         }

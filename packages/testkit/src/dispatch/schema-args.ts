@@ -54,7 +54,8 @@ export class QAPISchema {
 
   /** The command's entry, if the schema has it. */
   command(name: string): (SchemaEntry & { "meta-type": "command" }) | undefined {
-    const entry = this.entry(name);
+    const entry =
+      this.#index !== undefined ? this.#index.entries.get(name) : (this.#source as SchemaText).entry(name);
     return entry?.["meta-type"] === "command" ? entry : undefined;
   }
 
@@ -119,9 +120,8 @@ export class QAPISchema {
       case "array": {
         if (!Array.isArray(value)) throw typeError(path, "array");
         const element = type["element-type"];
-        value.forEach((item, index) => {
-          this.#visit(element, item, `${path ?? ""}[${index}]`, undefined);
-        });
+        for (let index = 0; index < value.length; index++)
+          this.#visit(element, value[index], `${path ?? ""}[${index}]`, undefined);
         return;
       }
       case "object":
@@ -144,8 +144,12 @@ export class QAPISchema {
     const visited = new Set<string>();
     this.#visitMembers(typeName, value, path, visited);
     if (allowUnlisted) return;
-    // The visitor copies the members into a GHashTable in QDict order and reports the first one left over.
-    const leftover = ghashOrder(qdictOrder(Object.keys(value))).find((key) => !visited.has(key));
+    // Every visited name is an own member, so when the counts match nothing is left over; and a lone leftover is
+    // the first whatever the order. Most requests end here, without hashing their keys.
+    const keys = Object.keys(value);
+    if (keys.length === visited.size) return;
+    const leftover =
+      keys.length - visited.size === 1 ? unvisited(keys, visited) : firstLeftover(keys, visited);
     if (leftover !== undefined) {
       throw new VisitError(`Parameter '${join(path, leftover)}' is unexpected`);
     }
@@ -176,6 +180,16 @@ export class QAPISchema {
 }
 
 class VisitError extends Error {}
+
+function unvisited(keys: readonly string[], visited: ReadonlySet<string>): string | undefined {
+  for (let i = 0; i < keys.length; i++) if (!visited.has(keys[i] as string)) return keys[i];
+  return undefined;
+}
+
+/** The leftover QEMU reports: its visitor copies the members into a GHashTable in QDict order. */
+function firstLeftover(keys: readonly string[], visited: ReadonlySet<string>): string | undefined {
+  return unvisited(ghashOrder(qdictOrder(keys)), visited);
+}
 
 function join(path: string | undefined, name: string): string {
   return path === undefined ? name : `${path}.${name}`;

@@ -58,20 +58,20 @@ export class SchemaText {
       this.#byName ??= new Map(this.#all.map((entry) => [entry.name, entry]));
       return this.#byName.get(name);
     }
-    let entry = this.#found.get(name);
-    if (entry === undefined) {
-      entry = this.#find(name);
-      this.#found.set(name, entry);
-    }
+    const found = this.#found.get(name);
+    if (found !== undefined) return found ?? undefined;
+    let entry: SchemaEntry | null;
+    if (this.#entries !== undefined) {
+      // Only entries are indexed, so what is found is one (it has a meta-type). Read here rather than through a
+      // helper: a short session's few look-ups all take this path, and each function first run costs.
+      const entryText = this.#entries.entryText(name);
+      entry = entryText === undefined ? null : (JSON.parse(entryText) as SchemaEntry);
+    } else entry = this.#search(name);
+    this.#found.set(name, entry);
     return entry ?? undefined;
   }
 
-  #find(name: string): SchemaEntry | null {
-    if (this.#entries !== undefined) {
-      // Only entries are indexed, so what is found is one (it has a meta-type).
-      const entryText = this.#entries.entryText(name);
-      return entryText === undefined ? null : (JSON.parse(entryText) as SchemaEntry);
-    }
+  #search(name: string): SchemaEntry | null {
     const { text } = this;
     // JSON.stringify spells a QAPI name as QEMU does; a name needing escapes matches nothing, as in the schema.
     const needle = `{"name": ${JSON.stringify(name)}`;

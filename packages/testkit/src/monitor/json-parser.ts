@@ -45,16 +45,8 @@ export class TokenParser {
     return undefined;
   }
 
-  #peek(): Token | undefined {
-    return this.#tokens[this.#pos];
-  }
-
-  #pop(): Token | undefined {
-    return this.#tokens[this.#pos++];
-  }
-
   #value(): unknown {
-    const token = this.#peek();
+    const token = this.#tokens[this.#pos];
     if (token === undefined) return this.#fail("premature EOI");
     switch (token.type) {
       case Tok.LCurly:
@@ -86,26 +78,26 @@ export class TokenParser {
   #object(): unknown {
     this.#pos++;
     const result: Record<string, unknown> = {};
-    let token = this.#peek();
+    let token = this.#tokens[this.#pos];
     if (token === undefined) return this.#fail("premature EOI");
     if (token.type === Tok.RCurly) {
       this.#pos++;
       return result;
     }
     if (!this.#pair(result)) return undefined;
-    token = this.#pop();
+    token = this.#tokens[this.#pos++];
     if (token === undefined) return this.#fail("premature EOI");
     while (token.type !== Tok.RCurly) {
       if (token.type !== Tok.Comma) return this.#fail("expected separator in dict");
       if (!this.#pair(result)) return undefined;
-      token = this.#pop();
+      token = this.#tokens[this.#pos++];
       if (token === undefined) return this.#fail("premature EOI");
     }
     return result;
   }
 
   #pair(into: Record<string, unknown>): boolean {
-    const peek = this.#peek();
+    const peek = this.#tokens[this.#pos];
     if (peek === undefined) {
       this.#fail("premature EOI");
       return false;
@@ -116,7 +108,7 @@ export class TokenParser {
       this.#fail("key is not a string in object");
       return false;
     }
-    const colon = this.#pop();
+    const colon = this.#tokens[this.#pos++];
     if (colon === undefined) {
       this.#fail("premature EOI");
       return false;
@@ -139,7 +131,7 @@ export class TokenParser {
   #array(): unknown {
     this.#pos++;
     const result: unknown[] = [];
-    let token = this.#peek();
+    let token = this.#tokens[this.#pos];
     if (token === undefined) return this.#fail("premature EOI");
     if (token.type === Tok.RSquare) {
       this.#pos++;
@@ -147,13 +139,13 @@ export class TokenParser {
     }
     result.push(this.#value());
     if (this.error !== undefined) return undefined;
-    token = this.#pop();
+    token = this.#tokens[this.#pos++];
     if (token === undefined) return this.#fail("premature EOI");
     while (token.type !== Tok.RSquare) {
       if (token.type !== Tok.Comma) return this.#fail("expected separator in list");
       result.push(this.#value());
       if (this.error !== undefined) return undefined;
-      token = this.#pop();
+      token = this.#tokens[this.#pos++];
       if (token === undefined) return this.#fail("premature EOI");
     }
     return result;

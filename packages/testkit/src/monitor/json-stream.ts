@@ -324,7 +324,12 @@ export class QMPInputParser {
   }
 
   #takeRaw(buf: Buffer, start: number, end: number): string {
-    this.#keepRaw(buf.subarray(Math.max(0, start), Math.min(end, buf.length)));
+    const from = Math.max(0, start);
+    if (this.#rawHeadBytes === 0) {
+      // The whole message came in this chunk (the usual case): decode it in place, no copies to join.
+      return buf.toString("utf8", from, Math.min(end, buf.length, from + this.#maxBytes));
+    }
+    this.#keepRaw(buf.subarray(from, Math.min(end, buf.length)));
     const raw = Buffer.concat(this.#rawHead).toString("utf8");
     this.#rawHead = [];
     this.#rawHeadBytes = 0;

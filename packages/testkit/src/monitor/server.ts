@@ -163,10 +163,13 @@ export class MonitorServer implements SessionOwner {
   closed(session: MonitorSession): void {
     const index = this.#sessions.indexOf(session);
     if (index >= 0) this.#sessions.splice(index, 1);
-    if (this.#multiClient || this.#stopped) return;
-    if (this.#sessions.some((s) => s.phase !== "waiting")) return;
-    const next = this.#sessions.find((s) => s.phase === "waiting" && !s.ended);
-    if (next !== undefined) void next.activate();
+    if (this.#multiClient || this.#stopped || this.#serving(undefined)) return;
+    for (const next of this.#sessions) {
+      if (next.phase === "waiting" && !next.ended) {
+        void next.activate();
+        return;
+      }
+    }
   }
 
   /** Stops accepting; open sessions are left alone (QEMU exiting closes them next). Idempotent. */
@@ -217,8 +220,17 @@ export class MonitorServer implements SessionOwner {
     session.opened();
     if (session.ended) return;
     // One client at a time, like QEMU's monitor: later ones are accepted but wait, ungreeted, for their turn.
-    const served = this.#sessions.filter((s) => s.phase !== "waiting" && s !== session);
-    if (this.#multiClient || served.length === 0) void session.activate();
+    if (this.#multiClient || !this.#serving(session)) void session.activate();
+  }
+
+  /** Whether a session other than `except` is being served (greeted). A loop: no callback on every accept. */
+  #serving(except: MonitorSession | undefined): boolean {
+    const sessions = this.#sessions;
+    for (let i = 0; i < sessions.length; i++) {
+      const s = sessions[i] as MonitorSession;
+      if (s.phase !== "waiting" && s !== except) return true;
+    }
+    return false;
   }
 }
 

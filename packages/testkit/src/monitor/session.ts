@@ -43,8 +43,11 @@ const CLOSE_CRLF = Uint8Array.of(0x7d, 0x0d, 0x0a);
 function endsWith(chunk: Uint8Array, tail: Uint8Array): boolean {
   if (chunk.length < tail.length) return false;
   const offset = chunk.length - tail.length;
-  return tail.every((byte, index) => chunk[offset + index] === byte);
+  for (let i = 0; i < tail.length; i++) if (chunk[offset + i] !== tail[i]) return false;
+  return true;
 }
+
+const NO_FAULTS: readonly Fault[] = [];
 
 function isExecOob(input: ParsedInput): boolean {
   const value = input.ok ? input.value : undefined;
@@ -65,19 +68,21 @@ export class MonitorSession {
   #fdPassed = false;
   /** Whether the client enabled out-of-band execution in `qmp_capabilities`. */
   oob = false;
-  /** The fault hooks as a fault sees this connection. */
-  readonly faultConnection: FaultConnection;
   readonly #owner: SessionOwner;
   readonly #service: MonitorService;
   readonly #socket: Socket<unknown>;
   readonly #writer: SocketWriter;
   readonly #parser: QMPInputParser;
   readonly #faults: Fault[];
-  readonly #beforeCommand: Fault[];
-  readonly #replyHooks: Fault[];
-  readonly #abort = new AbortController();
+  readonly #beforeCommand: readonly Fault[];
+  readonly #replyHooks: readonly Fault[];
+  // The signal, the never-settling race partner and the fault hooks' view are made when first asked for: a
+  // session whose handlers use none of them (most) never pays for them, nor for an AbortError when it ends.
+  #abort: AbortController | undefined;
+  #isEnded = false;
   readonly #ended = Promise.withResolvers<void>();
-  readonly #endedNever: Promise<never>;
+  #endedNever: Promise<never> | undefined;
+  #faultConnection: FaultConnection | undefined;
   #inband: ParsedInput[] = [];
   #pumping = false;
   #ready = false;
@@ -98,15 +103,17 @@ export class MonitorSession {
     this.#socket = socket;
     this.id = id;
     this.#faults = faults;
-    this.#beforeCommand = faults.filter((f) => f.beforeCommand !== undefined);
-    this.#replyHooks = faults.filter((f) => f.reply !== undefined);
-    // Rejects once the connection ends. Chaining on a shared never-settling promise would leave one reaction per
-    // connection on that immortal promise: a leak of a Promise per connection, for the life of the process.
-    this.#endedNever = this.#ended.promise.then(() => Promise.reject(CONNECTION_ENDED));
-    this.#endedNever.catch(() => {});
+    this.#beforeCommand =
+      faults.length === 0 ? NO_FAULTS : faults.filter((f) => f.beforeCommand !== undefined);
+    this.#replyHooks = faults.length === 0 ? NO_FAULTS : faults.filter((f) => f.reply !== undefined);
     this.#writer = new SocketWriter(socket, { onLimit: () => this.#terminate() });
     this.#parser = new QMPInputParser((input) => this.#onInput(input), owner.maxLineBytes);
-    this.faultConnection = this.#makeFaultConnection();
+  }
+
+  /** The fault hooks as a fault sees this connection. */
+  get faultConnection(): FaultConnection {
+    this.#faultConnection ??= this.#makeFaultConnection();
+    return this.#faultConnection;
   }
 
   /** Runs the faults' `opened` hooks; called once the server has registered the session. */
@@ -116,28 +123,50 @@ export class MonitorSession {
 
   /** Aborted when the connection ends. */
   get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.#isEnded) this.#abort.abort();
+    }
     return this.#abort.signal;
   }
 
   get ended(): boolean {
-    return this.#abort.signal.aborted;
+    return this.#isEnded;
   }
 
   /** Rejects when the connection ends: race a handler that may never settle against it. */
   get endedNever(): Promise<never> {
+    if (this.#endedNever === undefined) {
+      // Chaining on a shared never-settling promise would leave one reaction per connection on that immortal
+      // promise: a leak of a Promise per connection, for the life of the process.
+      this.#endedNever = this.#ended.promise.then(() => Promise.reject(CONNECTION_ENDED));
+      this.#endedNever.catch(() => {});
+    }
     return this.#endedNever;
   }
 
   /** Starts serving: greeting (through the fault hooks), then input. */
-  async activate(): Promise<void> {
-    if (this.ended) return;
+  activate(): Promise<void> | undefined {
+    if (this.ended) return undefined;
     this.phase = "negotiation";
-    let greeting = this.#service.greeting(this);
+    const greeting = this.#service.greeting(this);
+    // Without a greeting hook nothing here waits: no async function to run, no promise per session.
+    for (const fault of this.#faults) if (fault.greeting) return this.#greetThroughFaults(greeting);
+    if (!this.ended) this.#serve(greeting);
+    return undefined;
+  }
+
+  async #greetThroughFaults(first: string | null): Promise<void> {
+    let greeting = first;
     for (const fault of this.#faults) {
       if (greeting === null || this.ended) break;
       if (fault.greeting) greeting = await fault.greeting(greeting, this.faultConnection);
     }
     if (this.ended) return;
+    this.#serve(greeting);
+  }
+
+  #serve(greeting: string | null): void {
     if (greeting !== null) this.#writer.write(greeting);
     for (const fault of this.#faults) fault.afterGreeting?.(this.faultConnection);
     this.#ready = true;
@@ -198,7 +227,8 @@ export class MonitorSession {
   onClosed(): void {
     if (this.ended) return;
     this.#writer.drop();
-    this.#abort.abort();
+    this.#isEnded = true;
+    this.#abort?.abort();
     this.#ended.resolve();
     this.#owner.closed(this);
   }
@@ -349,7 +379,7 @@ export class MonitorSession {
     const session = this;
     return {
       client: this.id,
-      signal: this.#abort.signal,
+      signal: this.signal,
       write: (data) => this.#writer.write(data),
       emit: (event, data) => this.#writer.write(eventText(event, data)),
       close: () => void this.close(),
