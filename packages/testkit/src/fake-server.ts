@@ -21,13 +21,13 @@ import type {
   JsonObject,
   ReceivedMessage,
 } from "./types.ts";
-import { type CommandLineDrive, Drives } from "./vm/block/drives.ts";
+import type { CommandLineDrive } from "./vm/block/drives.ts";
 import { type FakeClock, ManualClock, RealClock } from "./vm/clock.ts";
-import { Guest } from "./vm/guest.ts";
+import type { Guest } from "./vm/guest.ts";
 import { loadMachine, type Machine, schemaSource } from "./vm/machine.ts";
-import { Migration } from "./vm/migration.ts";
-import { Chardevs } from "./vm/registries/chardevs.ts";
+import type { Migration } from "./vm/migration.ts";
 import { Runstate } from "./vm/runstate.ts";
+import { CHARDEVS, DRIVES, GUEST, MIGRATION } from "./vm/subsystems.ts";
 import { Vm } from "./vm/vm.ts";
 
 /** QEMU 7.2 as recorded (the version CI installs). */
@@ -188,7 +188,7 @@ export class FakeQemu implements AsyncDisposable {
    * Real QEMU with no guest OS does none of these by itself.
    */
   get guest(): Guest {
-    return this.#vm.get(Guest);
+    return this.#vm.subsystem(GUEST);
   }
 
   /**
@@ -196,7 +196,7 @@ export class FakeQemu implements AsyncDisposable {
    * QEMU's do when the destination stops reading. `.status` is the migration's state (`none` before any).
    */
   get migration(): Migration {
-    return this.#vm.get(Migration);
+    return this.#vm.subsystem(MIGRATION);
   }
 
   /** The clients connected now. */
@@ -278,7 +278,7 @@ export class FakeQemu implements AsyncDisposable {
    * {@link QMPCommandError}s, as {@link runAtStart}'s commands throw them.
    */
   addDriveAtStart(options: Readonly<Record<string, string>>): CommandLineDrive {
-    return this.#vm.get(Drives).fromCommandLine(options);
+    return this.#vm.subsystem(DRIVES).fromCommandLine(options);
   }
 
   #servers(): MonitorServer[] {
@@ -321,7 +321,7 @@ export class FakeQemu implements AsyncDisposable {
 
   /** Stops listening, closes every connection, removes the socket and its temp dir. Idempotent. */
   async close(): Promise<void> {
-    this.#vm.built(Chardevs)?.closeAll();
+    this.#vm.built(CHARDEVS)?.closeAll();
     // Jobs and migrations still scheduled on the clock stop with the VM.
     this.clock.stop();
     await Promise.all(this.#servers().map((server) => server.close()));

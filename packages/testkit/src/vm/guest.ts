@@ -14,6 +14,7 @@
  * - balloon: BALLOON_CHANGE {actual} when the driver's figure changes (QEMU sends none for an unchanged one).
  */
 import { type Device, Devices } from "./devices/devices.ts";
+import { PROVIDES } from "./provides.ts";
 import { Balloon } from "./registries/balloon.ts";
 import { Runstate } from "./runstate.ts";
 import type { SubsystemProvides, VmApi } from "./types.ts";
@@ -25,10 +26,7 @@ const UNPLUG_ACK_DELAY_MS = 100;
 
 /** What a test can make the guest do (`fake.guest`). */
 export class Guest {
-  static readonly provides: SubsystemProvides = {
-    // It must hear of every unplug request; the powerdown listener does nothing until a test asks it to answer.
-    hooks: [Devices],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.guest;
 
   readonly #vm: VmApi;
   #answersPowerdown = false;

@@ -10,6 +10,7 @@
 import { QMPCommandError } from "../errors.ts";
 import type { MachineProfile } from "../profiles/profile.ts";
 import type { JsonObject } from "../types.ts";
+import { PROVIDES } from "./provides.ts";
 import type { HmpCommand, HmpContext, SubsystemProvides, VmApi, VmCommandContext } from "./types.ts";
 
 /** One QEMU's HMP help, parsed: what `help`, `help CMD` and `info` print, and which words it knows. */
@@ -63,10 +64,7 @@ function recordedHelp(profile: MachineProfile | undefined): HmpHelp {
 
 /** The HMP command registry and `human-monitor-command`. */
 export class Hmp {
-  static readonly provides: SubsystemProvides = {
-    commands: ["human-monitor-command"],
-    hmp: ["help", "info history"],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.hmp;
 
   readonly #vm: VmApi;
   readonly #commands = new Map<string, HmpCommand>();

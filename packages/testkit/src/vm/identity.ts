@@ -1,6 +1,8 @@
 /**
  * Who the VM is: QEMU's version, the VM's name and UUID, the accelerator, as QMP and HMP report them.
  */
+
+import { PROVIDES } from "./provides.ts";
 import type { SubsystemProvides, VmApi } from "./types.ts";
 
 // QEMU reports the all-zero UUID when none was given with -uuid.
@@ -8,10 +10,7 @@ const NO_UUID = "00000000-0000-0000-0000-000000000000";
 
 /** Version, name, UUID and accelerator. */
 export class Identity {
-  static readonly provides: SubsystemProvides = {
-    commands: ["query-version", "query-name", "query-uuid", "query-kvm"],
-    hmp: ["info version", "info name", "info kvm", "info uuid", "info cpus"],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.identity;
 
   constructor(vm: VmApi) {
     const { version, name } = vm.config;

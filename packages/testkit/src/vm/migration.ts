@@ -30,6 +30,7 @@ import { existsSync, fstatSync } from "../lazy-node.ts";
 import { inQdictOrder } from "../qjson.ts";
 import type { JsonObject } from "../types.ts";
 import type { ClockTimer } from "./clock.ts";
+import { PROVIDES } from "./provides.ts";
 import { returnMembers } from "./return-members.ts";
 import { Runstate } from "./runstate.ts";
 import type { SubsystemProvides, VmApi } from "./types.ts";
@@ -63,20 +64,7 @@ interface IncomingMigration {
 
 /** Migration state and commands. */
 export class Migration {
-  static readonly provides: SubsystemProvides = {
-    commands: [
-      "query-migrate-capabilities",
-      "migrate-set-capabilities",
-      "query-migrate-parameters",
-      "migrate-set-parameters",
-      "query-migrate",
-      "migrate",
-      "migrate_cancel",
-      "migrate-incoming",
-      "migrate-pause",
-      "migrate-recover",
-    ],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.migration;
 
   readonly #vm: VmApi;
   readonly #capabilities: { capability: string; state: boolean }[];

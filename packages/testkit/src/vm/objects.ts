@@ -6,6 +6,7 @@
  */
 import { QMPCommandError } from "../errors.ts";
 import type { JsonObject } from "../types.ts";
+import { PROVIDES } from "./provides.ts";
 import type { SubsystemProvides, VmApi } from "./types.ts";
 
 /** What a subsystem does for objects of one QOM type. */
@@ -25,7 +26,7 @@ export class ObjectCompletionError extends QMPCommandError {}
 const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 
 export class Objects {
-  static readonly provides: SubsystemProvides = { commands: ["object-add", "object-del"] };
+  static readonly provides: SubsystemProvides = PROVIDES.objects;
 
   readonly #types = new Map<string, ObjectType>();
   /** id → qom-type, in creation order. */

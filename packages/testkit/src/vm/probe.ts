@@ -12,53 +12,8 @@ import type { MachineProfile, ProfileReply } from "../profiles/profile.ts";
 import { RawJson } from "../qjson.ts";
 import type { JsonObject } from "../types.ts";
 import { Hmp } from "./hmp.ts";
+import { PROBE_COMMANDS, PROBE_HMP, PROVIDES } from "./provides.ts";
 import type { SubsystemProvides, VmApi, VmCommandContext } from "./types.ts";
-
-/**
- * Commands whose replies are constant for a binary, machine and accelerator. Only those the recorded QEMU has are
- * registered (`query-gic-capabilities` is Arm's; `query-sgx` is x86's).
- */
-export const PROBE_COMMANDS: readonly string[] = [
-  "query-machines",
-  "query-current-machine",
-  "query-cpu-definitions",
-  "query-cpu-model-expansion",
-  "query-target",
-  "query-command-line-options",
-  "qom-list-types",
-  "device-list-properties",
-  "qom-list-properties",
-  "query-tpm-models",
-  "query-tpm-types",
-  "query-tpm",
-  "query-sev-capabilities",
-  "query-sev",
-  "query-sgx-capabilities",
-  "query-sgx",
-  "query-gic-capabilities",
-  "query-dump-guest-memory-capability",
-  "query-display-options",
-  "query-replay",
-  "query-colo-status",
-  "query-xen-replication-status",
-  "query-vm-generation-id",
-  "query-stats-schemas",
-];
-
-/** HMP `info` texts that are as constant as the commands above. */
-export const PROBE_HMP: readonly string[] = [
-  "info tpm",
-  "info sev",
-  "info sgx",
-  "info qdm",
-  "info replay",
-  "info spice",
-  "info vnc",
-  "info opcount",
-  "info profile",
-  "info rdma",
-  "info usbhost",
-];
 
 /**
  * For a name QEMU does not know, the recording holds the error for a made-up name: the same text with the
@@ -95,7 +50,7 @@ const QXL = new Set(["qxl", "qxl-vga"]);
 
 /** Serves the recorded capability probe. */
 export class Probe {
-  static readonly provides: SubsystemProvides = { commands: PROBE_COMMANDS, hmp: PROBE_HMP };
+  static readonly provides: SubsystemProvides = PROVIDES.probe;
 
   readonly #vm: VmApi;
   /** Names QEMU knows, per argument kind: a name outside these gets the recorded "not found" error. */

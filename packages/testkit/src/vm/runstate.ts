@@ -13,6 +13,7 @@
  */
 import { QMPCommandError } from "../errors.ts";
 import type { ClockTimer } from "./clock.ts";
+import { PROVIDES } from "./provides.ts";
 import { returnMembers } from "./return-members.ts";
 import type { SubsystemProvides, VmApi } from "./types.ts";
 
@@ -36,10 +37,7 @@ export type ShutdownReason =
 
 /** QEMU's RunState and its transitions. */
 export class Runstate {
-  static readonly provides: SubsystemProvides = {
-    commands: ["query-status", "stop", "cont", "system_reset", "system_powerdown", "system_wakeup", "quit"],
-    hmp: ["stop", "cont", "system_reset", "system_powerdown", "info status"],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.runstate;
 
   /** QEMU's RunState (`running`, `paused`, `shutdown`, …); a test may set it directly (`fake.status`). */
   status: string;

@@ -49,7 +49,8 @@ export type HmpCommand = (words: readonly string[], ctx: HmpContext) => string;
 /**
  * What a subsystem registers, declared on its class (`static readonly provides`) so the VM builds it on first use
  * rather than when the fake starts: when one of its commands is first looked up, when a sibling `get`s it, or when
- * a sibling it hooks into is built. A class that declares nothing is built with the VM.
+ * a sibling it hooks into is built. A class that declares nothing is built with the VM. The VM's own subsystems
+ * keep theirs in `provides.ts`, where the VM reads them without evaluating the subsystems' modules.
  */
 export interface SubsystemProvides {
   /** The QMP commands its constructor may register (one the recording lacks may be left out at run time). */
@@ -57,17 +58,29 @@ export interface SubsystemProvides {
   /** The HMP commands it may register or answer through `Hmp.fallback`. */
   readonly hmp?: readonly string[];
   /**
-   * Siblings it installs something into when built (a listener, an object type): it is built right after any of
-   * them, so they never run without it. A hook that changes nothing until a test asks this subsystem for
-   * something need not be listed.
+   * The declarations of the siblings it installs something into when built (a listener, an object type): it is
+   * built right after any of them, so they never run without it. A hook that changes nothing until a test asks
+   * this subsystem for something need not be listed. Each must be in the VM's list.
    */
-  readonly hooks?: readonly SubsystemClass[];
+  readonly hooks?: readonly SubsystemProvides[];
 }
 
 /** A subsystem class: constructed once per VM, with the VM's API. */
 export interface SubsystemClass<T = object> {
   new (vm: VmApi): T;
   readonly provides?: SubsystemProvides;
+}
+
+/**
+ * A subsystem as the VM's list names it: its class's declaration, known before the class's module is evaluated,
+ * and the class (the module is evaluated on the first call).
+ */
+export interface SubsystemEntry<T extends object = object> {
+  /** The class's name in the source (a bundler may rename the class). */
+  readonly name: string;
+  /** The class's `provides`: the same object. */
+  readonly provides: SubsystemProvides;
+  load(): SubsystemClass<T>;
 }
 
 /** What the VM needs from the fake around it. */

@@ -7,6 +7,7 @@
  * with the recorded data they read. Every answer is the one building them all at start would give: a command's
  * declaring subsystems are built before it is looked up, each registration ranks by its subsystem's place in the
  * list (a later one replaces an earlier one, whichever was built first), and `commandNames()` lists in that order.
+ * The list's entries carry the declarations, so that a subsystem's module is evaluated only when it is built.
  */
 import { QMPCommandError } from "../errors.ts";
 import type { JsonObject } from "../types.ts";
@@ -18,6 +19,8 @@ import type {
   HmpCommand,
   MonitorChardev,
   SubsystemClass,
+  SubsystemEntry,
+  SubsystemProvides,
   VmApi,
   VmCommand,
   VmCommandContext,
@@ -33,20 +36,44 @@ export interface VmOptions {
   readonly host: VmHost;
   /**
    * The subsystems, in the order a full build makes them (a later one's registration of a command replaces an
-   * earlier one's). Those that declare `provides` are built on first use, the others at once. @default SUBSYSTEMS
+   * earlier one's): entries, or classes that declare on themselves. Entries and classes that declare `provides`
+   * are built on first use, other classes at once. @default SUBSYSTEMS
    */
-  readonly subsystems?: readonly SubsystemClass[];
+  readonly subsystems?: readonly (SubsystemEntry | SubsystemClass)[];
+}
+
+/** The list with each class as an entry (its `provides` read off it), and the classes that declare nothing. */
+function entriesOf(list: readonly (SubsystemEntry | SubsystemClass)[]): {
+  entries: readonly SubsystemEntry[];
+  eager: readonly SubsystemEntry[];
+} {
+  const eager: SubsystemEntry[] = [];
+  const entries = list.map((item): SubsystemEntry => {
+    if (typeof item !== "function") return item;
+    const entry = { name: item.name, provides: item.provides ?? {}, load: () => item };
+    if (item.provides === undefined) eager.push(entry);
+    return entry;
+  });
+  return { entries, eager };
 }
 
 /**
  * The list's subsystems in the order a full build makes them: the list's, with a sibling that one hooks into (and so
  * gets in its constructor) just before it.
  */
-function buildOrder(list: readonly SubsystemClass[]): SubsystemClass[] {
-  const order: SubsystemClass[] = [];
-  const visit = (subsystem: SubsystemClass): void => {
+function buildOrder(
+  list: readonly SubsystemEntry[],
+  byProvides: ReadonlyMap<SubsystemProvides, SubsystemEntry>,
+): SubsystemEntry[] {
+  const order: SubsystemEntry[] = [];
+  const visit = (subsystem: SubsystemEntry): void => {
     if (order.includes(subsystem)) return;
-    for (const sibling of subsystem.provides?.hooks ?? []) visit(sibling);
+    for (const provides of subsystem.provides.hooks ?? []) {
+      const sibling = byProvides.get(provides);
+      if (sibling === undefined)
+        throw new Error(`${subsystem.name} hooks into a subsystem the VM does not know`);
+      visit(sibling);
+    }
     if (!order.includes(subsystem)) order.push(subsystem);
   };
   for (const subsystem of list) visit(subsystem);
@@ -71,12 +98,18 @@ export class Vm implements VmApi {
   readonly clock: FakeClock;
   readonly config: VmConfig;
   readonly #host: VmHost;
-  readonly #order: readonly SubsystemClass[];
+  readonly #order: readonly SubsystemEntry[];
+  /** Each entry by its declaration, which its class shares. */
+  readonly #byProvides = new Map<SubsystemProvides, SubsystemEntry>();
+  /** The entry of each class met so far. */
+  readonly #entries = new Map<SubsystemClass, SubsystemEntry>();
   readonly #commands = new Map<string, Registration>();
   readonly #hmpRanks = new Map<string, number>();
   #sequence = 0;
   readonly #recorded = new Map<string, VmCommand>();
   readonly #subsystems = new Map<SubsystemClass, object>();
+  /** The built subsystems of the list, by entry: looked up on every command without asking for the class. */
+  readonly #builtEntries = new Map<SubsystemEntry, object>();
   /** The subsystems under construction, innermost last. */
   readonly #building: SubsystemClass[] = [];
 
@@ -85,22 +118,40 @@ export class Vm implements VmApi {
     this.clock = options.clock;
     this.config = options.config;
     this.#host = options.host;
-    this.#order = buildOrder(options.subsystems ?? SUBSYSTEMS);
-    for (const subsystem of this.#order) if (subsystem.provides === undefined) this.get(subsystem);
+    const list = options.subsystems ?? SUBSYSTEMS;
+    const { entries, eager } = list === SUBSYSTEMS ? { entries: SUBSYSTEMS, eager: [] } : entriesOf(list);
+    // A sibling the list hooks into and lacks is the VM's own (a test's list of a few subsystems).
+    const known = new Map<SubsystemProvides, SubsystemEntry>();
+    if (list !== SUBSYSTEMS) for (const entry of SUBSYSTEMS) known.set(entry.provides, entry);
+    for (const entry of entries) known.set(entry.provides, entry);
+    this.#order = buildOrder(entries, known);
+    for (const entry of this.#order) this.#byProvides.set(entry.provides, entry);
+    for (const entry of this.#order) if (eager.includes(entry)) this.subsystem(entry);
+  }
+
+  /**
+   * The list's entry of a class, found by the declaration they share: a class a sibling imported is met before its
+   * entry's `load()` ever ran, and asking every entry would evaluate every module.
+   */
+  #entryOf(subsystem: SubsystemClass): SubsystemEntry | undefined {
+    let entry = this.#entries.get(subsystem);
+    if (entry === undefined && subsystem.provides !== undefined) {
+      entry = this.#byProvides.get(subsystem.provides);
+      if (entry !== undefined) this.#entries.set(subsystem, entry);
+    }
+    return entry;
   }
 
   /** The handler of a QMP command the VM implements. */
   commandHandler(name: string): VmCommand | undefined {
     // A scan of the declarations: cheaper than an index of them on a compiled binary's start-up (interpreted code).
-    for (const subsystem of this.#order) {
-      if (subsystem.provides?.commands?.includes(name)) this.get(subsystem);
-    }
+    for (const entry of this.#order) if (entry.provides.commands?.includes(name)) this.subsystem(entry);
     return this.#commands.get(name)?.handler ?? this.#recordedReply(name);
   }
 
   /** The names of every QMP command the VM implements. */
   commandNames(): IterableIterator<string> {
-    for (const subsystem of this.#order) this.get(subsystem);
+    for (const entry of this.#order) this.subsystem(entry);
     const listed = new Map([...this.#commands].map(([name, { listedAt }]) => [name, listedAt]));
     // What the profile recorded and no subsystem models comes after every subsystem's commands (a full build adds
     // it once they are built), before what was registered outside them.
@@ -159,7 +210,7 @@ export class Vm implements VmApi {
   }
 
   provideHmp(name: string): void {
-    for (const subsystem of this.#order) if (subsystem.provides?.hmp?.includes(name)) this.get(subsystem);
+    for (const entry of this.#order) if (entry.provides.hmp?.includes(name)) this.subsystem(entry);
   }
 
   /**
@@ -168,7 +219,8 @@ export class Vm implements VmApi {
    */
   #rank(): number {
     for (let i = this.#building.length - 1; i >= 0; i--) {
-      const rank = this.#order.indexOf(this.#building[i] as SubsystemClass);
+      const entry = this.#entries.get(this.#building[i] as SubsystemClass);
+      const rank = entry === undefined ? -1 : this.#order.indexOf(entry);
       if (rank >= 0) return rank;
     }
     return Number.POSITIVE_INFINITY;
@@ -180,6 +232,7 @@ export class Vm implements VmApi {
     if (this.#building.includes(subsystem)) {
       throw new Error(`${subsystem.name} needs itself while it is being built: look siblings up later`);
     }
+    const entry = this.#entryOf(subsystem);
     this.#building.push(subsystem);
     let instance: T;
     try {
@@ -188,17 +241,31 @@ export class Vm implements VmApi {
     } finally {
       this.#building.pop();
     }
+    if (entry === undefined) return instance;
+    this.#builtEntries.set(entry, instance);
     for (const hooking of this.#order) {
+      if (hooking.provides.hooks?.includes(entry.provides) !== true) continue;
       // One under construction (it got this sibling in its constructor) installs its hook itself.
-      const hooks = hooking.provides?.hooks?.includes(subsystem) === true;
-      if (hooks && !this.#building.includes(hooking)) this.get(hooking);
+      const underConstruction = this.#building.some((building) => this.#entries.get(building) === hooking);
+      if (!underConstruction) this.subsystem(hooking);
     }
     return instance;
   }
 
   /** The subsystem of that class if it has been built (closing the fake need not build what was never used). */
-  built<T extends object>(subsystem: SubsystemClass<T>): T | undefined {
-    return this.#subsystems.get(subsystem) as T | undefined;
+  built<T extends object>(subsystem: SubsystemClass<T> | SubsystemEntry<T>): T | undefined {
+    const built =
+      typeof subsystem === "function" ? this.#subsystems.get(subsystem) : this.#builtEntries.get(subsystem);
+    return built as T | undefined;
+  }
+
+  /** The subsystem of that entry, built on first use (its module is evaluated then). */
+  subsystem<T extends object>(entry: SubsystemEntry<T>): T {
+    const built = this.#builtEntries.get(entry);
+    if (built !== undefined) return built as T;
+    const subsystem = entry.load();
+    this.#entries.set(subsystem, entry);
+    return this.get(subsystem);
   }
 
   quit(client: number): void {

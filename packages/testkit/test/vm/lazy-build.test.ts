@@ -4,7 +4,9 @@
  * hooks installed before the sibling they hook into is used.
  */
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { connect } from "@qmpkit/qmp";
+import { runFixture } from "../../../qmp/test/reliability-helpers.ts";
 import { createFakeQemu } from "../../src/index.ts";
 import { ManualClock } from "../../src/vm/clock.ts";
 import { Devices } from "../../src/vm/devices/devices.ts";
@@ -17,12 +19,17 @@ import { Runstate } from "../../src/vm/runstate.ts";
 import { SUBSYSTEMS } from "../../src/vm/subsystems.ts";
 import type {
   SubsystemClass,
+  SubsystemEntry,
   SubsystemProvides,
   VmApi,
   VmCommandContext,
   VmConfig,
 } from "../../src/vm/types.ts";
 import { Vm } from "../../src/vm/vm.ts";
+
+const FIXTURE = join(import.meta.dir, "lazy-modules-fixture.ts");
+/** Far above the child's run (~0.2 s): a bound on the wait, not a timing assertion. */
+const CHILD_BOUND_MS = 30_000;
 
 const CONFIG: VmConfig = {
   status: "running",
@@ -36,7 +43,7 @@ const CTX: VmCommandContext = {
   afterReply() {},
 };
 
-function makeVm(machine: Machine, subsystems?: readonly SubsystemClass[]): Vm {
+function makeVm(machine: Machine, subsystems?: readonly (SubsystemClass | SubsystemEntry)[]): Vm {
   return new Vm({
     machine,
     clock: new ManualClock(),
@@ -85,11 +92,23 @@ function fullBuild(machine: Machine): { kind: "qmp" | "hmp"; name: string; by: S
     }
     return instance as T;
   }
-  for (const subsystem of SUBSYSTEMS) get(subsystem);
+  for (const entry of SUBSYSTEMS) get(entry.load());
   return registrations;
 }
 
+/** The names of the list's subsystems that `vm` has built. */
+function builtNames(vm: Vm): string[] {
+  return SUBSYSTEMS.filter((entry) => vm.built(entry) !== undefined).map((entry) => entry.name);
+}
+
 describe("a VM built on first use answers as a full build", () => {
+  test("each entry of the list is its class's, with the declaration the class carries", () => {
+    expect(SUBSYSTEMS.map((entry) => entry.load().name)).toEqual(SUBSYSTEMS.map((entry) => entry.name));
+    // The VM finds a class's entry by this object (a class a sibling imports is met before its entry loads it).
+    expect(SUBSYSTEMS.filter((entry) => entry.load().provides !== entry.provides)).toEqual([]);
+    expect(new Set(SUBSYSTEMS.map((entry) => entry.provides)).size).toBe(SUBSYSTEMS.length);
+  });
+
   for (const [name, qemuVersion] of [
     ["none", "7.2"],
     ["q35", "7.2"],
@@ -116,11 +135,41 @@ describe("a VM built on first use answers as a full build", () => {
 
   test("a fresh VM has built nothing; query-status builds the run state and the HMP registry only", async () => {
     const vm = makeVm(await loadMachine("none"));
-    expect(SUBSYSTEMS.filter((subsystem) => vm.built(subsystem) !== undefined)).toEqual([]);
+    expect(builtNames(vm)).toEqual([]);
     expect(vm.commandHandler("query-status")).toBeFunction();
-    expect(SUBSYSTEMS.filter((subsystem) => vm.built(subsystem) !== undefined)).toEqual([Hmp, Runstate]);
+    expect(builtNames(vm)).toEqual(["Hmp", "Runstate"]);
+    expect(vm.built(Runstate)).toBeDefined();
     expect(vm.commandHandler("query-frobnicate")).toBeUndefined();
-    expect(SUBSYSTEMS.filter((subsystem) => vm.built(subsystem) !== undefined)).toEqual([Hmp, Runstate]);
+    expect(builtNames(vm)).toEqual(["Hmp", "Runstate"]);
+  });
+
+  test("query-status evaluates the modules of the run state and the HMP registry only; a command loads its own", async () => {
+    const { exitCode, stderr, report } = await runFixture(FIXTURE, [], CHILD_BOUND_MS);
+    expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
+    // What every fake evaluates: the VM, its list of subsystems, and the two every session meets.
+    const always = [
+      "clock.ts",
+      "hmp.ts",
+      "machine.ts",
+      "provides.ts",
+      "return-members.ts",
+      "runstate.ts",
+      "subsystems.ts",
+      "vm.ts",
+    ];
+    expect(report?.started).toEqual(always);
+    expect(report?.["query-status"]).toEqual(always);
+    // query-block's subsystem and what its module imports, nothing else.
+    expect(report?.["query-block"]).toEqual(
+      [
+        ...always,
+        "block/block.ts",
+        "block/node.ts",
+        "block/qcow2.ts",
+        "block/throttle-groups.ts",
+        "objects.ts",
+      ].sort(),
+    );
   });
 
   test("a subsystem that hooks into a sibling is built with it: the guest hears of unplugs requested first", async () => {
@@ -180,7 +229,7 @@ describe("registration order", () => {
     }
   }
   class Hooking {
-    static readonly provides: SubsystemProvides = { hooks: [Late] };
+    static readonly provides: SubsystemProvides = { hooks: [Late.provides] };
     constructor(vm: VmApi) {
       log.push("Hooking");
       vm.get(Late);

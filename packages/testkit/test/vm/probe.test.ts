@@ -22,7 +22,7 @@ import {
   spawnQemu,
 } from "../../src/index.ts";
 import { loadMachine } from "../../src/vm/machine.ts";
-import { PROBE_COMMANDS, PROBE_HMP } from "../../src/vm/probe.ts";
+import { PROBE_COMMANDS, PROBE_HMP } from "../../src/vm/provides.ts";
 
 const LIBVIRT = (await Bun.file(join(REQUESTS_DIR, "libvirt-9.0.json")).json()) as {
   requests: { machine: string; command: string; args?: unknown }[];

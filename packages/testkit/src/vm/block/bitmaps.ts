@@ -6,6 +6,7 @@
  */
 import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import { Block } from "./block.ts";
 import { Jobs } from "./jobs.ts";
@@ -16,15 +17,7 @@ const DEFAULT_GRANULARITY = 65536;
 type Action = () => void;
 
 export class Bitmaps {
-  static readonly provides: SubsystemProvides = {
-    commands: [
-      "block-dirty-bitmap-add",
-      "block-dirty-bitmap-remove",
-      "block-dirty-bitmap-enable",
-      "block-dirty-bitmap-disable",
-      "transaction",
-    ],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.bitmaps;
 
   readonly #vm: VmApi;
 

@@ -6,6 +6,7 @@
 import { QMPCommandError } from "../../errors.ts";
 import { dirname, existsSync, truncateSync, writeFileSync } from "../../lazy-node.ts";
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import { Block } from "./block.ts";
 import type { JobBehaviour, JobType } from "./job.ts";
@@ -43,9 +44,7 @@ function block(
 }
 
 export class BlockJobs {
-  static readonly provides: SubsystemProvides = {
-    commands: ["blockdev-mirror", "blockdev-backup", "block-stream", "block-commit", "blockdev-create"],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.blockJobs;
 
   readonly #vm: VmApi;
 

@@ -17,6 +17,7 @@ import {
   writeSync,
 } from "../../lazy-node.ts";
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import { type BlockAttachment, type BlockDriverName, BlockNode, NULL_CO_DEFAULT_SIZE } from "./node.ts";
 import { l1EntriesFor, parseQcow2Header } from "./qcow2.ts";
@@ -31,9 +32,7 @@ function generic(desc: string): QMPCommandError {
 }
 
 export class Block {
-  static readonly provides: SubsystemProvides = {
-    commands: ["blockdev-add", "blockdev-del", "query-named-block-nodes", "query-block", "block_resize"],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.block;
 
   /** Every node, oldest first (QEMU lists them newest first). */
   readonly #nodes = new Map<string, BlockNode>();

@@ -5,6 +5,7 @@
  * are on for a device's BlockBackend and off for a node.
  */
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi } from "../types.ts";
 import { Block } from "./block.ts";
 import type { BlockNode } from "./node.ts";
@@ -58,7 +59,7 @@ function nodeStats(node: BlockNode, backend: boolean): JsonObject {
 }
 
 export class BlockStats {
-  static readonly provides: SubsystemProvides = { commands: ["query-blockstats"] };
+  static readonly provides: SubsystemProvides = PROVIDES.blockStats;
 
   constructor(vm: VmApi) {
     vm.command("query-blockstats", (args) => {

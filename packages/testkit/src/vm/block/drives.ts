@@ -5,6 +5,7 @@
  */
 import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi } from "../types.ts";
 import { Block } from "./block.ts";
 
@@ -35,7 +36,7 @@ export interface CommandLineDrive {
 }
 
 export class Drives {
-  static readonly provides: SubsystemProvides = { hmp: ["drive_add", "drive_del"] };
+  static readonly provides: SubsystemProvides = PROVIDES.drives;
 
   readonly #vm: VmApi;
   /** Per interface, the next unit QEMU numbers a drive with no id (`virtio0`, `none1`). */

@@ -5,31 +5,14 @@
  */
 import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import { Job } from "./job.ts";
 
 const JOB_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 
 export class Jobs {
-  static readonly provides: SubsystemProvides = {
-    commands: [
-      "query-jobs",
-      "query-block-jobs",
-      "job-pause",
-      "job-resume",
-      "job-cancel",
-      "job-complete",
-      "job-finalize",
-      "job-dismiss",
-      "block-job-pause",
-      "block-job-resume",
-      "block-job-cancel",
-      "block-job-complete",
-      "block-job-set-speed",
-      "block-job-finalize",
-      "block-job-dismiss",
-    ],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.jobs;
 
   readonly #jobs = new Map<string, Job>();
   readonly #vm: VmApi;

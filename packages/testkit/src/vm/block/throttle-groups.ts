@@ -6,13 +6,14 @@
 import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import { Objects } from "../objects.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi } from "../types.ts";
 
 // QEMU's THROTTLE_VALUE_MAX: every bps/iops limit lies in [0, 1e15].
 const LIMIT_MAX = 1e15;
 
 export class ThrottleGroups {
-  static readonly provides: SubsystemProvides = { hooks: [Objects] };
+  static readonly provides: SubsystemProvides = PROVIDES.throttleGroups;
 
   readonly #groups = new Map<string, { limits: JsonObject; users: number }>();
 

@@ -5,13 +5,14 @@
 import { QMPCommandError } from "../../errors.ts";
 import { RawJson } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi } from "../types.ts";
 
 /** The topology `-smp 1` gives: every id ranges over 0:0. */
 const MAX_ID = { "socket-id": 0, "core-id": 0, "thread-id": 0 } as const;
 
 export class Cpus {
-  static readonly provides: SubsystemProvides = { commands: ["query-hotpluggable-cpus", "query-cpus-fast"] };
+  static readonly provides: SubsystemProvides = PROVIDES.cpus;
 
   constructor(vm: VmApi) {
     const recorded = vm.machine.profile;

@@ -13,6 +13,7 @@ import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
 import { Block } from "../block/block.ts";
 import { Migration } from "../migration.ts";
+import { PROVIDES } from "../provides.ts";
 import { Balloon } from "../registries/balloon.ts";
 import { type Chardev, Chardevs } from "../registries/chardevs.ts";
 import { Display } from "../registries/display.ts";
@@ -60,10 +61,7 @@ export interface NetdevLookup {
 const DISPLAY_DRIVERS = new Set(["VGA", "virtio-vga", "qxl-vga", "cirrus-vga", "bochs-display", "ramfb"]);
 
 export class Devices {
-  static readonly provides: SubsystemProvides = {
-    commands: ["device_add", "device_del", "query-pci", "query-memory-devices"],
-    hmp: ["device_add", "device_del"],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.devices;
 
   readonly #vm: VmApi;
   // Read on the first device_add: decompressing the recordings is most of a fake's start-up, and few sessions

@@ -8,6 +8,7 @@ import { QMPCommandError } from "../../errors.ts";
 import type { QomNode } from "../../profiles/profile.ts";
 import { RawJson } from "../../qjson.ts";
 import { Objects } from "../objects.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import type { DeviceNode } from "./catalogue.ts";
 import { GHashOrder } from "./ghash.ts";
@@ -30,10 +31,7 @@ class Container {
 }
 
 export class Qom {
-  static readonly provides: SubsystemProvides = {
-    commands: ["qom-list", "qom-get", "qom-set"],
-    hmp: ["qom-list", "qom-get"],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.qom;
 
   readonly #vm: VmApi;
   readonly #static: ReadonlyMap<string, QomNode>;

@@ -11,6 +11,7 @@
  * Balloon.detach}; this file depends on no device model.
  */
 import { QMPCommandError } from "../../errors.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi } from "../types.ts";
 
 // The flows' guest RAM (-m 256); the fake models no other size yet.
@@ -18,10 +19,7 @@ export const GUEST_RAM_BYTES = 256 * 1024 * 1024;
 
 /** The balloon's state. */
 export class Balloon {
-  static readonly provides: SubsystemProvides = {
-    commands: ["query-balloon", "balloon"],
-    hmp: ["info balloon"],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.balloon;
 
   readonly #vm: VmApi;
   /** The virtio-balloon device's id ("" for one without an id), undefined when there is none. */

@@ -17,6 +17,7 @@ import { closeSync, openSync, unlinkSync } from "../../lazy-node.ts";
 import { ghashOrder, inQdictOrder } from "../../qjson.ts";
 import { errnoText } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 
 /** One chardev a client (or the command line) created. */
@@ -31,9 +32,7 @@ export interface Chardev {
 
 /** The chardev registry. */
 export class Chardevs {
-  static readonly provides: SubsystemProvides = {
-    commands: ["chardev-add", "chardev-remove", "query-chardev", "query-chardev-backends"],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.chardevs;
 
   readonly #vm: VmApi;
   readonly #chardevs = new Map<string, Chardev>();

@@ -10,12 +10,13 @@
 import { QMPCommandError } from "../../errors.ts";
 import { writeFileSync } from "../../lazy-node.ts";
 import { strerror } from "../../strerror.ts";
+import { PROVIDES } from "../provides.ts";
 import { Runstate } from "../runstate.ts";
 import type { SubsystemProvides, VmApi } from "../types.ts";
 
 /** The display devices (their consoles), in creation order. */
 export class Display {
-  static readonly provides: SubsystemProvides = { commands: ["screendump"] };
+  static readonly provides: SubsystemProvides = PROVIDES.display;
 
   readonly #vm: VmApi;
   readonly #consoles: string[] = [];

@@ -19,6 +19,7 @@ import { closeSync, openSync, writeSync } from "../../lazy-node.ts";
 import { inQdictOrder } from "../../qjson.ts";
 import { strerror } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import { Runstate } from "../runstate.ts";
 import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 import { GUEST_RAM_BYTES } from "./balloon.ts";
@@ -32,7 +33,7 @@ type DumpStatus = "none" | "active" | "completed" | "failed";
 
 /** The dump state (one dump at a time, as in QEMU). */
 export class Dump {
-  static readonly provides: SubsystemProvides = { commands: ["dump-guest-memory", "query-dump"] };
+  static readonly provides: SubsystemProvides = PROVIDES.dump;
 
   readonly #vm: VmApi;
   #status: DumpStatus = "none";

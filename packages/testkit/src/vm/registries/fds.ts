@@ -15,6 +15,7 @@
 import { QMPCommandError } from "../../errors.ts";
 import { inQdictOrder } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi, VmCommandContext } from "../types.ts";
 
 interface SetFd {
@@ -28,9 +29,7 @@ const FIRST_FD = 30;
 
 /** Named descriptors and fd sets. */
 export class Fds {
-  static readonly provides: SubsystemProvides = {
-    commands: ["getfd", "closefd", "add-fd", "remove-fd", "query-fdsets"],
-  };
+  static readonly provides: SubsystemProvides = PROVIDES.fds;
 
   readonly #vm: VmApi;
   readonly #named = new Map<string, number>();

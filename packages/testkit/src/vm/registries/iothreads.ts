@@ -9,6 +9,7 @@ import { QMPCommandError } from "../../errors.ts";
 import { ghashOrder, inQdictOrder } from "../../qjson.ts";
 import type { JsonObject } from "../../types.ts";
 import { Objects } from "../objects.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi } from "../types.ts";
 
 const IOTHREAD_DEFAULTS = { "poll-max-ns": 32768, "poll-grow": 0, "poll-shrink": 0, "aio-max-batch": 0 };
@@ -19,7 +20,7 @@ let nextThreadId = 40_000;
 
 /** Iothreads and memory backends. */
 export class Iothreads {
-  static readonly provides: SubsystemProvides = { commands: ["query-iothreads"], hooks: [Objects] };
+  static readonly provides: SubsystemProvides = PROVIDES.iothreads;
 
   readonly #vm: VmApi;
   readonly #iothreads = new Map<string, { threadId: number; props: JsonObject }>();

@@ -10,6 +10,7 @@
  */
 import { QMPCommandError } from "../../errors.ts";
 import type { JsonObject } from "../../types.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi } from "../types.ts";
 
 /** One netdev. */
@@ -24,7 +25,7 @@ export interface Netdev {
 
 /** The netdev registry. */
 export class Netdevs {
-  static readonly provides: SubsystemProvides = { commands: ["netdev_add", "netdev_del"] };
+  static readonly provides: SubsystemProvides = PROVIDES.netdevs;
 
   readonly #netdevs = new Map<string, Netdev>();
 

@@ -9,13 +9,14 @@ import { readFileSync } from "../../lazy-node.ts";
 import { errnoText } from "../../strerror.ts";
 import type { JsonObject } from "../../types.ts";
 import { ObjectCompletionError, Objects } from "../objects.ts";
+import { PROVIDES } from "../provides.ts";
 import type { SubsystemProvides, VmApi } from "../types.ts";
 
 // An AES-256 key: what QEMU wants a `keyid` secret to hold.
 const KEY_BYTES = 32;
 
 export class Secrets {
-  static readonly provides: SubsystemProvides = { hooks: [Objects] };
+  static readonly provides: SubsystemProvides = PROVIDES.secrets;
 
   /** id → the secret's length in bytes. */
   readonly #lengths = new Map<string, number>();
