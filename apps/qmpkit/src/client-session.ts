@@ -16,6 +16,12 @@ import { ConnectionLostError, isExecuteError, MessageRefusedError } from "./erro
 import type { QMPEventLike, Session } from "./session.ts";
 
 /**
+ * The client's `connect`, for session.ts's one import() of this module: importing `@qmpkit/qmp` there as well
+ * would load a chunk of its own (a stub re-exporting the package from the chunks this module already loads).
+ */
+export { connect } from "@qmpkit/qmp";
+
+/**
  * A live connection as a {@link Session}. Events are read from the client's default listener, which
  * buffers every event from the start of the session (1024 at most, oldest dropped first), so an event
  * that arrives in the same read as the negotiation reply is not lost before anyone iterates.

@@ -164,6 +164,9 @@ if (import.meta.main) {
   // exitCode, not exit(): let queued output drain. No top-level await: `--bytecode` refuses it.
   void run.then(async (code) => {
     process.exitCode = code;
-    await Promise.all([stdout.flush(), stderr.flush()]);
+    // One after the other, not Promise.all(): neither waits (see FdOutput.flush), and a builtin's first call costs
+    // a compiled binary its set-up.
+    await stdout.flush();
+    await stderr.flush();
   });
 }

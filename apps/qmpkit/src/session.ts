@@ -118,11 +118,9 @@ export async function openClient(requested: Target, options: ConnectionOptions):
     address = toSocketAddress(resolved.address);
   }
   const label = describeTarget(target);
-  // Loaded on first use, so --help, --version and --dry-run start without the client.
-  const [{ connect }, { ClientSession }] = await Promise.all([
-    import("@qmpkit/qmp"),
-    import("./client-session.ts"),
-  ]);
+  // Loaded on first use, so --help, --version and --dry-run start without the client; `connect` comes through
+  // client-session.ts, as one import() loads fewer chunks than two (see there).
+  const { connect, ClientSession } = await import("./client-session.ts");
   try {
     const client = await connect(address, {
       timeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,

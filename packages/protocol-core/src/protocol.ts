@@ -58,6 +58,8 @@ interface Attempt {
   readonly signal: AbortSignal;
   /** Rejected when the connection fails underneath the set-up (peer closed, garbage arrived). */
   readonly failure: Deferred<never>;
+  /** The error `failure` was rejected with, once it was: recv() reads it without racing the promise. */
+  failedWith?: { readonly error: unknown };
 }
 
 const INSPECT = Symbol.for("nodejs.util.inspect.custom");
@@ -294,10 +296,17 @@ export abstract class AsyncProtocol<T> {
    * first error is thrown here, once. Concurrent calls share one operation.
    */
   disconnect(): Promise<void> {
-    this.#disconnecting ??= this.#disconnect().finally(() => {
-      this.#disconnecting = undefined;
-    });
+    this.#disconnecting ??= this.#disconnectOnce();
     return this.#disconnecting;
+  }
+
+  /** try/finally, not `.finally()`: the same, without that builtin's first-call set-up on a one-shot's way out. */
+  async #disconnectOnce(): Promise<void> {
+    try {
+      await this.#disconnect();
+    } finally {
+      this.#disconnecting = undefined;
+    }
   }
 
   /**
@@ -390,10 +399,12 @@ export abstract class AsyncProtocol<T> {
     }
     const queued = this.#preSessionMessages.shift();
     if (queued !== undefined) return Promise.resolve(queued);
-    const failure = this.#attempt?.failure;
+    // A failure before this call rejects at once; a later one rejects the waiter (#fail). No Promise.race() with
+    // `failure`: its first call costs a compiled CLI a builtin's set-up on every connect.
+    const failed = this.#attempt?.failedWith;
+    if (failed !== undefined) return Promise.reject(failed.error);
     this.#recvWaiter = Promise.withResolvers<T>();
-    const received = this.#recvWaiter.promise;
-    return failure ? Promise.race([received, failure.promise]) : received;
+    return this.#recvWaiter.promise;
   }
 
   /** Ends a running session with `error`, as if the transport had failed; `disconnect()` will rethrow it. */
@@ -716,7 +727,11 @@ export abstract class AsyncProtocol<T> {
   /** The session broke. While connecting, the set-up fails; while running, the session ends on the error path. */
   #fail(error: unknown): void {
     if (this.#state === Runstate.CONNECTING) {
-      this.#attempt?.failure.reject(error);
+      const attempt = this.#attempt;
+      if (attempt !== undefined) {
+        attempt.failedWith ??= { error };
+        attempt.failure.reject(error);
+      }
       this.#recvWaiter?.reject(error);
       this.#recvWaiter = undefined;
       return;

@@ -36,7 +36,7 @@ export function buildExecMessage(
     return parsed.value as Record<string, unknown>;
   }
   // A quoted `'x a=1'` is one word: it would go out as a command literally named "x a=1".
-  if (/\s/.test(first.trim())) {
+  if (hasSpace(first.trim())) {
     throw new CliUsageError(
       `'${first}' is not a command name; give the command and each KEY=VALUE as separate words: ${first.trim()}`,
     );
@@ -157,6 +157,16 @@ export const execCommand = defineCommand({
     }
   },
 });
+
+/**
+ * `/\s/.test(text)` without a regular expression: trim() removes exactly what `\s` matches, so a character is one
+ * when trimming leaves nothing. A compiled binary compiles a regular expression on its first use (this one took
+ * ~0.03 ms, and the process's first ~0.06 ms); exec runs this once.
+ */
+function hasSpace(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if ((text[i] as string).trim() === "") return true;
+  return false;
+}
 
 /**
  * True when `message` has no member but `execute` and `arguments`. A loop, not `Object.keys().every()`: this runs

@@ -4,7 +4,6 @@ import { type CliIO, defineCommand, parseSeconds } from "../cli.ts";
 import { CliUsageError, ConnectionFailedError } from "../errors.ts";
 import { detectStyle, formatJson } from "../format.ts";
 import { describeTarget, toSocketAddress } from "../session.ts";
-import { buildExecMessage } from "./exec.ts";
 
 /** @default 10 s for one agent command; `exec` waits for its program without a limit unless --timeout. */
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
@@ -61,7 +60,10 @@ export const gaCommand = defineCommand({
     if (program !== undefined && program.length === 0) {
       throw new CliUsageError("exec needs a program, as in: qmpkit ga ADDRESS exec -- /bin/uname -r");
     }
-    const message = program === undefined ? buildExecMessage(words, false) : undefined;
+    // exec's module through the import() the command table uses: a static import would make it a chunk that both
+    // commands share, and every `exec` would load one chunk more (a re-export stub) to reach it.
+    const message =
+      program === undefined ? (await import("./exec.ts")).buildExecMessage(words, false) : undefined;
     if (values["dry-run"]) {
       const shown = message ?? {
         execute: "guest-exec",

@@ -130,7 +130,10 @@ export function parseArgumentWords(
   words: readonly string[],
 ): { ok: true; arguments: Record<string, unknown> } | { ok: false; error: SyntaxProblem } {
   const args = new ArgumentBuilder();
-  for (const [index, word] of words.entries()) {
+  // An index loop, not `words.entries()`: exec runs this once, and an array iterator's first use costs the
+  // compiled CLI a builtin's set-up.
+  for (let index = 0; index < words.length; index++) {
+    const word = words[index] as string;
     const eq = word.indexOf("=");
     try {
       if (eq < 0) throw new LineError(`expected key=value, got '${word}'`, index + 1);
