@@ -87,12 +87,6 @@ export function formatG17(value: number): string {
   return fixed.includes(".") ? fixed.replace(/0+$/, "").replace(/\.$/, "") : fixed;
 }
 
-function formatNumber(value: number): string {
-  // QEMU keeps integers as int64/uint64 and prints them in full; everything else went through strtod. The input
-  // parser turns an integer -0 into 0, so a -0 here was a float, which %.17g prints as "-0".
-  return Number.isSafeInteger(value) && !Object.is(value, -0) ? String(value) : formatG17(value);
-}
-
 /**
  * The iteration order of a GLib `GHashTable` of strings after inserting `keys` in order: QEMU's input visitor
  * keeps the members it has not visited yet in one, and reports the first leftover as unexpected. Exact for
@@ -206,7 +200,9 @@ export function encodeQemuJson(value: unknown, qdict = false): string {
     case "string":
       return quoteString(value);
     case "number":
-      return formatNumber(value);
+      // QEMU keeps integers as int64/uint64 and prints them in full; everything else went through strtod. The
+      // input parser turns an integer -0 into 0, so a -0 here was a float, which %.17g prints as "-0".
+      return Number.isSafeInteger(value) && !Object.is(value, -0) ? String(value) : formatG17(value);
     case "boolean":
       return value ? "true" : "false";
     case "bigint":

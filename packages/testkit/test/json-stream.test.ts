@@ -170,3 +170,37 @@ describe("a byte stream, not lines", () => {
     expect(parser.pending).toBe(false);
   });
 });
+
+// Plain messages are read with JSON.parse and only the rest with QEMU's own parser (see #parse): these are the
+// inputs where the two would differ, each of which must come out as QEMU's parser reads it.
+describe("plain JSON read natively, with QEMU's meaning", () => {
+  test("a duplicate key is QEMU's error, at any depth, not JSON.parse's last value", () => {
+    expect(feed('{"a": 1, "a": 2}')).toMatchObject([{ ok: false, error: "JSON parse error, duplicate key" }]);
+    expect(feed('{"x": [{"b": 1, "b": 1}]}')).toMatchObject([
+      { ok: false, error: "JSON parse error, duplicate key" },
+    ]);
+  });
+
+  test("tokens are not glued together: [1 2] is a missing separator, not 12", () => {
+    expect(feed("[1 2]")).toMatchObject([
+      { ok: false, error: "JSON parse error, expected separator in list" },
+    ]);
+    expect(feed('{"a" "b"}')).toMatchObject([
+      { ok: false, error: "JSON parse error, missing : in object pair" },
+    ]);
+  });
+
+  test("an integer -0 is QEMU's integer 0; a float -0.0 stays -0", () => {
+    const [int, float] = feed('{"id": -0}', '{"id": -0.0}') as { value: { id: number } }[];
+    expect(Object.is(int?.value.id, 0)).toBe(true);
+    expect(Object.is(float?.value.id, -0)).toBe(true);
+  });
+
+  test("escaped and non-ASCII strings are QEMU's decoding, an unknown keyword QEMU's error", () => {
+    expect(feed('{"a": "\\u00e9\\/"}')).toMatchObject([{ ok: true, value: { a: "é/" } }]);
+    expect(feed('["\\x"]')).toMatchObject([
+      { ok: false, error: "JSON parse error, invalid escape sequence in string" },
+    ]);
+    expect(feed("[nul]")).toMatchObject([{ ok: false, error: "JSON parse error, invalid keyword 'nul'" }]);
+  });
+});

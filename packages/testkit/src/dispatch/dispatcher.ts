@@ -48,10 +48,6 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
 /**
  * QEMU's checks of a request's members, in the order of `keys`: the member naming the command (`execute`, or
  * `exec-oob` once enabled), "" when none does, or else the text of the first problem.
@@ -231,7 +227,7 @@ export class Dispatcher implements MonitorService {
     } catch (error) {
       return this.#finish(session, context, this.#errorBody(context, error), args, negotiating);
     }
-    if (!isThenable(result)) {
+    if (typeof (result as { then?: unknown } | null)?.then !== "function") {
       const body = { return: result === undefined ? {} : result };
       return this.#finish(session, context, body, args, negotiating);
     }
