@@ -6,7 +6,13 @@ import { QMPCommandError } from "../errors.ts";
 import type { MonitorSession } from "../monitor/session.ts";
 import type { CommandContextBase, JsonObject } from "../types.ts";
 
-const NEVER = new Promise<never>(() => {});
+// Made on the first hang, disconnect or reset, not when the module loads: most processes never need it.
+let never: Promise<never> | undefined;
+
+function neverSettles(): Promise<never> {
+  never ??= new Promise<never>(() => {});
+  return never;
+}
 
 /** The `ctx` a command handler gets. `fake` is whatever the fake around the dispatcher put there. */
 export class HandlerContext implements CommandContextBase {
@@ -61,17 +67,17 @@ export class HandlerContext implements CommandContextBase {
   }
 
   hang(): Promise<never> {
-    return NEVER;
+    return neverSettles();
   }
 
   disconnect(): Promise<never> {
     void this.#session.close();
-    return NEVER;
+    return neverSettles();
   }
 
   reset(): Promise<never> {
     this.#session.resetNow();
-    return NEVER;
+    return neverSettles();
   }
 
   sendRaw(data: string | Uint8Array): void {

@@ -160,7 +160,8 @@ export class TokenParser {
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** Made on the first string that needs decoding, not when the module loads. */
+let utf8: TextDecoder | undefined;
 
 /**
  * Decodes a string token (Latin-1 view of its bytes, opening quote removed, closing quote kept) with QEMU's
@@ -181,6 +182,7 @@ function decodeQMPString(tail: string, fail: (message: string) => undefined): st
       } else bytes.push(run[k] as number);
     }
     try {
+      utf8 ??= new TextDecoder("utf-8", { fatal: true });
       out += utf8.decode(Uint8Array.from(bytes));
     } catch {
       return false;

@@ -187,7 +187,9 @@ export class MonitorServer implements SessionOwner {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.stopListening();
-      await Promise.all(this.#sessions.map((s) => s.close(500)));
+      const closing: Promise<void>[] = [];
+      for (const session of this.#sessions) closing.push(session.close(500));
+      await Promise.all(closing);
       for (const session of [...this.#sessions]) session.resetNow();
       this.#server.stop(true);
       if (this.#dir !== undefined) rmSync(this.#dir, { recursive: true, force: true });

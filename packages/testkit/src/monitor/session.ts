@@ -35,7 +35,8 @@ export interface SessionOwner {
 /** `waiting`: accepted but not served yet (QEMU serves one client at a time); then negotiation, then commands. */
 export type SessionPhase = "waiting" | "negotiation" | "command";
 
-const CONNECTION_ENDED = new Error("the client connection ended");
+/** What endedNever rejects with; one for all sessions, made when first needed (an Error captures a stack). */
+let connectionEnded: Error | undefined;
 /** Stands for the client's half-close among the bytes kept for a client not served yet. */
 const END_OF_INPUT = new Uint8Array(0);
 const NO_FAULTS: readonly Fault[] = [];
@@ -119,7 +120,9 @@ export class MonitorSession {
     if (this.#endedNever === undefined) {
       // Chaining on a shared never-settling promise would leave one reaction per connection on that immortal
       // promise: a leak of a Promise per connection, for the life of the process.
-      this.#endedNever = this.#ended.promise.then(() => Promise.reject(CONNECTION_ENDED));
+      connectionEnded ??= new Error("the client connection ended");
+      const reason = connectionEnded;
+      this.#endedNever = this.#ended.promise.then(() => Promise.reject(reason));
       this.#endedNever.catch(() => {});
     }
     return this.#endedNever;
