@@ -87,9 +87,29 @@ export const CONNECTION_FLAGS = {
   },
 } as const satisfies FlagSpecs;
 
-/** Declares a command; the identity function, there to infer the flag types. */
-export function defineCommand<F extends FlagSpecs>(spec: CommandSpec<F>): CommandSpec<F> {
-  return spec;
+/** A command as {@link defineCommand} returns it: its spec, with this module's parser and help bound to it. */
+export interface DefinedCommand<F extends FlagSpecs = FlagSpecs> extends CommandSpec<F> {
+  /** {@link parseCommandArgs} for this command. */
+  parseArgs(argv: readonly string[]): CommandInput<F>;
+  /** {@link renderCommandHelp} for this command. */
+  help(): string;
+}
+
+/**
+ * Declares a command (the flag types are inferred from `spec`). The parser and the help travel with the spec, so
+ * main.ts reaches them through the command's own import(): an import() of this module as well loaded one chunk
+ * more on every run (a stub re-exporting it from the chunk the commands share).
+ */
+export function defineCommand<F extends FlagSpecs>(spec: CommandSpec<F>): DefinedCommand<F> {
+  return Object.assign(spec, { parseArgs, help });
+}
+
+function parseArgs<F extends FlagSpecs>(this: CommandSpec<F>, argv: readonly string[]): CommandInput<F> {
+  return parseCommandArgs(this, argv);
+}
+
+function help(this: CommandSpec): string {
+  return renderCommandHelp(this);
 }
 
 /**

@@ -109,13 +109,10 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
     const hint = near.length > 0 ? `; did you mean ${near.join(" or ")}?` : "";
     throw new CliUsageError(`unknown command '${name}'${hint} (see 'qmpkit --help')`);
   }
-  const [spec, { parseCommandArgs, renderCommandHelp }] = await Promise.all([
-    entry.load(),
-    import("./cli.ts"),
-  ]);
-  const input = parseCommandArgs(spec, rest);
+  const spec = await entry.load();
+  const input = spec.parseArgs(rest);
   if (input.values.help) {
-    io.stdout.write(renderCommandHelp(spec));
+    io.stdout.write(spec.help());
     return ExitCode.ok;
   }
   return await spec.run(input, io);

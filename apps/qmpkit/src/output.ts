@@ -97,7 +97,11 @@ function terminalColumns(fd: 1 | 2): number | undefined {
 
 class FdOutput implements CliOutput {
   readonly #fd: 1 | 2;
-  readonly #closed = new AbortController();
+  /**
+   * Aborted once the reader went away. Made when someone asks for `closed` or the pipe breaks: most runs do neither,
+   * and every run (--version too) makes both streams before anything else.
+   */
+  #closed: AbortController | undefined;
   #tty: boolean | undefined;
 
   constructor(fd: 1 | 2) {
@@ -114,16 +118,17 @@ class FdOutput implements CliOutput {
   }
 
   get closed(): AbortSignal {
+    this.#closed ??= new AbortController();
     return this.#closed.signal;
   }
 
   write(data: string | Uint8Array): boolean {
-    if (this.#closed.signal.aborted) throw this.#closedError();
+    if (this.#closed?.signal.aborted) throw this.#closedError();
     try {
       writeAll(this.#fd, data);
     } catch (error) {
       if (!isPipeClosed(error)) throw error;
-      this.#closed.abort();
+      this.#markClosed();
       throw this.#closedError();
     }
     return true;
@@ -134,14 +139,19 @@ class FdOutput implements CliOutput {
   }
 
   async writeOnce(text: string): Promise<void> {
-    if (this.#closed.signal.aborted) throw this.#closedError();
+    if (this.#closed?.signal.aborted) throw this.#closedError();
     try {
       await Bun.write(this.#fd === 1 ? Bun.stdout : Bun.stderr, text);
     } catch (error) {
       if (!isPipeClosed(error)) throw error;
-      this.#closed.abort();
+      this.#markClosed();
       throw this.#closedError();
     }
+  }
+
+  #markClosed(): void {
+    this.#closed ??= new AbortController();
+    this.#closed.abort();
   }
 
   #closedError(): OutputClosedError {

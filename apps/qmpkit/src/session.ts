@@ -127,7 +127,7 @@ export async function openClient(requested: Target, options: ConnectionOptions):
       // People read sizes and counters: a uint64 printed rounded (18446744073709552000) would be wrong.
       bigints: true,
       ...(options.skipNegotiation ? { negotiate: false } : {}),
-      ...(await tlsSetting(target, options)),
+      ...(options.tls === undefined ? {} : await tlsSetting(target, options)),
     });
     return new ClientSession(client, label, fake ? () => fake.close() : undefined, fake !== undefined);
   } catch (error) {
@@ -166,7 +166,7 @@ async function tlsSetting(
   options: ConnectionOptions,
 ): Promise<Pick<ConnectFunctionOptions, "tls">> {
   const tls = options.tls;
-  if (tls === undefined) return {};
+  if (tls === undefined) return {}; // openClient skips the call then: no async function run for nothing
   if (target.kind !== "address" || target.address.kind !== "tcp") {
     throw new CliUsageError("--tls and --tls-ca need a tcp: address");
   }

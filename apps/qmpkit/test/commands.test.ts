@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { type CommandSpec, renderCommandHelp } from "../src/cli.ts";
+import { type DefinedCommand, renderCommandHelp } from "../src/cli.ts";
 import { COMMANDS } from "../src/commands/index.ts";
 import { COMMAND_TABLE } from "../src/commands/table.ts";
 import { CliUsageError } from "../src/errors.ts";
@@ -36,7 +36,7 @@ describe("help", () => {
   test("the table main() dispatches through names every spec, in order, with its summary and loader", async () => {
     expect(COMMAND_TABLE.map((c) => [c.name, c.summary])).toEqual(COMMANDS.map((c) => [c.name, c.summary]));
     for (const [i, entry] of COMMAND_TABLE.entries())
-      expect(await entry.load()).toBe(COMMANDS[i] as CommandSpec);
+      expect(await entry.load()).toBe(COMMANDS[i] as DefinedCommand);
   });
 
   test("qmpkit --help lists every command with its summary, in the table's order", async () => {

@@ -65,31 +65,28 @@ export class QMPClient<
   readonly #defaults: SessionOptions;
   #session: ResolvedSession;
   readonly #hub = new EventHub();
-  readonly #schema: SchemaCache;
   readonly #dispatch: Dispatch;
   readonly #bigints: boolean;
   #greeting: Greeting | undefined;
   #capabilities: readonly string[] = [];
-  /** Whether the current transport is a unix socket (the only kind that can carry descriptors). */
-  #unixTransport = false;
+  /** The address of the current (or last) transport: sendFd() needs a unix socket. */
+  #address: SocketAddress | undefined;
 
   constructor(options: QMPClientOptions = {}) {
     super(options);
     this.#defaults = pickSession(options);
     this.#session = resolveSession(this.#defaults, {});
     this.#bigints = options.bigints === true;
-    this.#schema = new SchemaCache(options.validate === true);
     const client = this;
-    this.#dispatch = new Dispatch(
-      {
-        send: (message) => void this.sendInSession(message),
-        get capabilities() {
-          return client.#capabilities;
-        },
-        logger: this.logger,
+    this.#dispatch = new Dispatch({
+      send: (message) => void this.sendInSession(message),
+      get capabilities() {
+        return client.#capabilities;
       },
-      this.#schema,
-    );
+      logger: this.logger,
+    });
+    // Made when validation is first asked for (here, or by validateWith()): most clients never validate.
+    if (options.validate === true) this.#dispatch.schema = new SchemaCache();
     this.events = new EventListener<QMPEvent>();
     this.addListener(this.events);
   }
@@ -124,7 +121,7 @@ export class QMPClient<
    */
   override async connect(address: SocketAddress, options: QMPConnectOptions = {}): Promise<void> {
     const { retry, ...rest } = options;
-    this.#unixTransport = isUnixAddress(address);
+    this.#address = address;
     this.#session = resolveSession(this.#defaults, rest);
     const core = withoutSession(rest);
     if (retry === undefined) return super.connect(address, core);
@@ -136,7 +133,7 @@ export class QMPClient<
     address: SocketAddress,
     options: Pick<ConnectOptions, "tls" | "maxMessageBytes"> = {},
   ): Promise<void> {
-    this.#unixTransport = isUnixAddress(address);
+    this.#address = address;
     await super.startServer(address, options);
   }
 
@@ -209,7 +206,7 @@ export class QMPClient<
 
   protected override onSessionEnd(error: unknown): void {
     this.#sessionEnded(error);
-    this.#schema.forgetSession();
+    this.#dispatch.schema?.forgetSession();
   }
 
   #sessionEnded(error: unknown): void {
@@ -266,7 +263,10 @@ export class QMPClient<
    * instead of fetching the live schema.
    */
   validateWith(schema: readonly SchemaEntry[] | SchemaIndex | unknown): void {
-    this.#schema.fix(schema);
+    // Kept only once fix() accepted the schema: a rejected one leaves the client validating as before, or not at all.
+    const cache = this.#dispatch.schema ?? new SchemaCache();
+    cache.fix(schema);
+    this.#dispatch.schema = cache;
   }
 
   // ---- events --------------------------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ export class QMPClient<
    */
   async sendFd(fd: number): Promise<void> {
     if (this.runstate !== Runstate.RUNNING) throw this.#notRunning();
-    if (!this.#unixTransport) {
+    if (this.#address === undefined || !isUnixAddress(this.#address)) {
       throw new FdPassingError("sendFd() needs a unix socket: file descriptors cannot travel over TCP");
     }
     // The descriptor travels with a byte of the stream: everything queued before must reach the kernel first.

@@ -45,16 +45,16 @@ export interface DispatchWire {
 }
 
 export class Dispatch {
+  /** The schema commands are validated against; undefined while the client does not validate. */
+  schema: SchemaCache | undefined;
   readonly #wire: DispatchWire;
-  readonly #schema: SchemaCache;
   readonly #table = new PendingTable();
   #seq = 0;
   /** A `quit` was sent and has not failed: the peer's close is then expected. */
   #quitSent = false;
 
-  constructor(wire: DispatchWire, schema: SchemaCache) {
+  constructor(wire: DispatchWire) {
     this.#wire = wire;
-    this.#schema = schema;
   }
 
   /** Commands waiting for a reply. */
@@ -72,8 +72,9 @@ export class Dispatch {
     args: Record<string, unknown> | undefined,
     options?: ExecuteOptions,
   ): Promise<unknown> {
-    if (!this.#schema.enabled) return this.#send(command, args, options, "value", undefined);
-    return this.#validated(command, args, options, "value", undefined);
+    const schema = this.schema;
+    if (schema === undefined) return this.#send(command, args, options, "value", undefined);
+    return this.#validated(schema, command, args, options, "value", undefined);
   }
 
   /** Runs a prebuilt message; `raw` resolves with the whole reply and skips validation. */
@@ -86,18 +87,20 @@ export class Dispatch {
     if (problem !== undefined) return Promise.reject(problem);
     const command = ((message as QMPMessage).execute ?? (message as QMPMessage)["exec-oob"]) as string;
     const args = message.arguments;
-    if (mode === "raw" || !this.#schema.enabled) return this.#send(command, args, options, mode, message);
-    return this.#validated(command, args, options, mode, message);
+    const schema = this.schema;
+    if (mode === "raw" || schema === undefined) return this.#send(command, args, options, mode, message);
+    return this.#validated(schema, command, args, options, mode, message);
   }
 
   async #validated(
+    schema: SchemaCache,
     command: string,
     args: Record<string, unknown> | undefined,
     options: ExecuteOptions | undefined,
     mode: ReplyMode,
     prebuilt: CommandMessage | undefined,
   ): Promise<unknown> {
-    await this.#schema.check(command, args, () =>
+    await schema.check(command, args, () =>
       this.#send("query-qmp-schema", undefined, undefined, "value", undefined),
     );
     return this.#send(command, args, options, mode, prebuilt);

@@ -10,26 +10,16 @@ import { isObject } from "./messages.ts";
 import { indexSchema, parseSchema, type SchemaEntry, type SchemaIndex } from "./qapi/schema.ts";
 import { formatValidationProblems, validateArguments } from "./qapi/validate.ts";
 
+/** A client has one once it validates: made by the `validate` option or the first `validateWith()`. */
 export class SchemaCache {
-  #enabled: boolean;
   #fixed: SchemaIndex | undefined;
   #session: Promise<SchemaIndex> | undefined;
-
-  constructor(enabled: boolean) {
-    this.#enabled = enabled;
-  }
-
-  /** Whether commands are validated at all. */
-  get enabled(): boolean {
-    return this.#enabled;
-  }
 
   /** Validates against `schema` from now on, instead of the live schema. */
   fix(schema: readonly SchemaEntry[] | SchemaIndex | unknown): void {
     const index = isSchemaIndex(schema) ? schema : indexSchema(parseSchema(schema));
     this.#fixed = index;
     this.#session = Promise.resolve(index);
-    this.#enabled = true;
   }
 
   /** The session ended: a live schema is fetched again in the next one (QEMU may have been upgraded). */

@@ -574,6 +574,17 @@ describe("validateWith", () => {
     await client.execute("blockdev-del", { "node-name": "d" });
     expect(peer.received.map((m) => m.execute)).toEqual(["qmp_capabilities", "blockdev-del"]);
   });
+
+  // The client makes its schema cache on first use; a schema validateWith() refuses must not make one that then
+  // fetches the live schema before every command.
+  test("a schema it refuses leaves a client that did not validate still not validating", async () => {
+    const { client, peer } = await setup({
+      onCommand: (m, p) => p.send(`{"return": {}${idMember(m.id)}}\r\n`),
+    });
+    expect(() => client.validateWith({ not: "a schema" })).toThrow();
+    expect(await within(client.executeUntyped("query-stauts"))).toEqual({});
+    expect(peer.received.map((m) => m.execute)).toEqual(["qmp_capabilities", "query-stauts"]);
+  });
 });
 
 describe("integers beyond 2^53", () => {

@@ -1,4 +1,4 @@
-import type { CommandSpec } from "../cli.ts";
+import type { DefinedCommand } from "../cli.ts";
 import { eventsCommand } from "./events.ts";
 import { execCommand } from "./exec.ts";
 import { fakeCommand } from "./fake.ts";
@@ -12,7 +12,7 @@ import { schemaCommand } from "./schema.ts";
 import { shellCommand } from "./shell.ts";
 
 /** Every subcommand, in the order `qmpkit --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [
+export const COMMANDS: readonly DefinedCommand[] = [
   shellCommand,
   execCommand,
   eventsCommand,
@@ -24,4 +24,4 @@ export const COMMANDS: readonly CommandSpec[] = [
   fakeQemuCommand,
   qemuCommand,
   gaCommand,
-] as readonly CommandSpec[];
+] as readonly DefinedCommand[];
