@@ -75,14 +75,8 @@ export class QAPISchema {
   checkArguments(command: string, args: Record<string, unknown>): string | undefined {
     const entry = this.command(command);
     if (entry === undefined) return undefined;
-    try {
-      // device_add and its kin take members the schema does not list; QEMU checks those itself.
-      this.#visitObject(entry["arg-type"], args, undefined, OPEN_ARGUMENT_COMMANDS.has(command));
-      return undefined;
-    } catch (error) {
-      if (error instanceof VisitError) return error.message;
-      throw error;
-    }
+    // device_add and its kin take members the schema does not list; QEMU checks those itself.
+    return this.#visitObject(entry["arg-type"], args, undefined, OPEN_ARGUMENT_COMMANDS.has(command));
   }
 
   /** A type entry by name (an unknown name, or a command's or event's, is no type: nothing to check). */
@@ -94,13 +88,20 @@ export class QAPISchema {
     return entry;
   }
 
-  #visit(typeName: string, value: unknown, path: string | undefined, rawName: string | undefined): void {
+  // The visitors return QEMU's error text for the first problem (undefined: none), as QEMU's visitor stops at it.
+
+  #visit(
+    typeName: string,
+    value: unknown,
+    path: string | undefined,
+    rawName: string | undefined,
+  ): string | undefined {
     const type = this.#type(typeName);
-    if (type === undefined) return;
+    if (type === undefined) return undefined;
     switch (type["meta-type"]) {
       case "builtin": {
         const jsonType = type["json-type"];
-        if (jsonType === "value") return;
+        if (jsonType === "value") return undefined;
         const ok =
           (jsonType === "string" && typeof value === "string") ||
           (jsonType === "int" && typeof value === "number" && Number.isInteger(value)) ||
@@ -108,31 +109,30 @@ export class QAPISchema {
           (jsonType === "boolean" && typeof value === "boolean") ||
           (jsonType === "null" && value === null) ||
           (jsonType === "object" && typeof value === "object" && value !== null && !Array.isArray(value));
-        if (!ok) throw typeError(path, JSON_TYPE_NAMES[jsonType] ?? jsonType);
-        return;
+        return ok ? undefined : typeError(path, JSON_TYPE_NAMES[jsonType] ?? jsonType);
       }
       case "enum":
-        if (typeof value !== "string") throw typeError(path, "string");
-        if (!isEnumValue(type, value)) {
-          // QEMU names the member here without its path, and says 'null' for list elements (sic).
-          throw new VisitError(`Parameter '${rawName ?? "null"}' does not accept value '${value}'`);
-        }
-        return;
+        if (typeof value !== "string") return typeError(path, "string");
+        // QEMU names the member here without its path, and says 'null' for list elements (sic).
+        return isEnumValue(type, value)
+          ? undefined
+          : `Parameter '${rawName ?? "null"}' does not accept value '${value}'`;
       case "array": {
-        if (!Array.isArray(value)) throw typeError(path, "array");
+        if (!Array.isArray(value)) return typeError(path, "array");
         const element = type["element-type"];
-        for (let index = 0; index < value.length; index++)
-          this.#visit(element, value[index], `${path ?? ""}[${index}]`, undefined);
-        return;
+        for (let index = 0; index < value.length; index++) {
+          const problem = this.#visit(element, value[index], `${path ?? ""}[${index}]`, undefined);
+          if (problem !== undefined) return problem;
+        }
+        return undefined;
       }
       case "object":
         if (typeof value !== "object" || value === null || Array.isArray(value))
-          throw typeError(path, "object");
-        this.#visitObject(type.name, value as Record<string, unknown>, path);
-        return;
+          return typeError(path, "object");
+        return this.#visitObject(type.name, value as Record<string, unknown>, path);
       default:
         // Alternates accept several JSON types; QEMU's rules for them are not reproduced.
-        return;
+        return undefined;
     }
   }
 
@@ -141,19 +141,17 @@ export class QAPISchema {
     value: Record<string, unknown>,
     path: string | undefined,
     allowUnlisted = false,
-  ): void {
+  ): string | undefined {
     const visited = new Set<string>();
-    this.#visitMembers(typeName, value, path, visited);
-    if (allowUnlisted) return;
+    const problem = this.#visitMembers(typeName, value, path, visited);
+    if (problem !== undefined || allowUnlisted) return problem;
     // Every visited name is an own member, so when the counts match nothing is left over; and a lone leftover is
     // the first whatever the order. Most requests end here, without hashing their keys.
     const keys = Object.keys(value);
-    if (keys.length === visited.size) return;
+    if (keys.length === visited.size) return undefined;
     const leftover =
       keys.length - visited.size === 1 ? unvisited(keys, visited) : firstLeftover(keys, visited);
-    if (leftover !== undefined) {
-      throw new VisitError(`Parameter '${join(path, leftover)}' is unexpected`);
-    }
+    return leftover === undefined ? undefined : `Parameter '${join(path, leftover)}' is unexpected`;
   }
 
   #visitMembers(
@@ -161,27 +159,27 @@ export class QAPISchema {
     value: Record<string, unknown>,
     path: string | undefined,
     visited: Set<string>,
-  ) {
+  ): string | undefined {
     const type = this.#type(typeName);
-    if (type === undefined || type["meta-type"] !== "object") return;
+    if (type === undefined || type["meta-type"] !== "object") return undefined;
     for (const member of type.members) {
       if (!Object.hasOwn(value, member.name)) {
         if (isOptional(member)) continue;
-        throw new VisitError(`Parameter '${join(path, member.name)}' is missing`);
+        return `Parameter '${join(path, member.name)}' is missing`;
       }
       visited.add(member.name);
       const memberPath = path === undefined ? member.name : `${path}.${member.name}`;
-      this.#visit(member.type, value[member.name], memberPath, member.name);
+      const problem = this.#visit(member.type, value[member.name], memberPath, member.name);
+      if (problem !== undefined) return problem;
     }
     if (type.tag !== undefined && type.variants !== undefined) {
       const tagValue = value[type.tag];
       const variant = type.variants.find((v) => v.case === tagValue);
-      if (variant !== undefined) this.#visitMembers(variant.type, value, path, visited);
+      if (variant !== undefined) return this.#visitMembers(variant.type, value, path, visited);
     }
+    return undefined;
   }
 }
-
-class VisitError extends Error {}
 
 function unvisited(keys: readonly string[], visited: ReadonlySet<string>): string | undefined {
   for (let i = 0; i < keys.length; i++) if (!visited.has(keys[i] as string)) return keys[i];
@@ -205,6 +203,6 @@ function join(path: string | undefined, name: string): string {
   return path === undefined ? name : `${path}.${name}`;
 }
 
-function typeError(path: string | undefined, expected: string): VisitError {
-  return new VisitError(`Invalid parameter type for '${path ?? "null"}', expected: ${expected}`);
+function typeError(path: string | undefined, expected: string): string {
+  return `Invalid parameter type for '${path ?? "null"}', expected: ${expected}`;
 }

@@ -3,9 +3,12 @@
  * QEMU's error texts, where the first error wins, and QEMU's string decoding (escapes, modified UTF-8, the
  * exact text of a bad escape).
  */
+import type { Token, Tok as TokTypes } from "./json-token.ts";
 
-/** Token types the lexer produces. */
-export const Tok = {
+// json-token.ts's table, repeated so that this module (a chunk of its own, loaded on first use) imports no value
+// from the lexer's chunk, which would put that module in a third chunk loaded on every start; `satisfies` keeps
+// the two equal.
+const Tok = {
   LCurly: 0,
   RCurly: 1,
   LSquare: 2,
@@ -16,15 +19,7 @@ export const Tok = {
   Float: 7,
   Keyword: 8,
   String: 9,
-} as const;
-export type Tok = (typeof Tok)[keyof typeof Tok];
-
-/** One token. */
-export interface Token {
-  type: Tok;
-  /** Latin-1 view of the token's bytes (strings include their quotes). */
-  text: string;
-}
+} as const satisfies typeof TokTypes;
 
 /** QEMU's recursive-descent parser over one message's tokens; the first error wins, as in QEMU. */
 export class TokenParser {

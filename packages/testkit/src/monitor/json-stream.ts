@@ -11,7 +11,18 @@
  * kept for `fake.received` is capped at the same size.
  */
 
-import { Tok, type Token, TokenParser } from "./json-parser.ts";
+import type { TokenParser } from "./json-parser.ts";
+import { Tok, type Token } from "./json-token.ts";
+
+/**
+ * QEMU's own parser, for the messages JSON.parse cannot read as QEMU does (see QMPInputParser's #parse). Required
+ * on first use: bun's bundler gives a required module a chunk of its own, loaded then, so a process whose messages
+ * are all plain JSON never evaluates it.
+ */
+function tokenParser(tokens: Token[]): TokenParser {
+  const { TokenParser } = require("./json-parser.ts") as typeof import("./json-parser.ts");
+  return new TokenParser(tokens);
+}
 
 /** The outcome of one QMP input message: a parsed value, or QEMU's parse error. `raw` is the text received. */
 export type ParsedInput =
@@ -335,7 +346,7 @@ export class QMPInputParser {
       }
       if (parsed && countMembers(value) === this.#colons) return { ok: true, value, raw };
     }
-    const parser = new TokenParser(this.#tokens);
+    const parser = tokenParser(this.#tokens);
     const value = parser.parse();
     return parser.error === undefined ? { ok: true, value, raw } : { ok: false, error: parser.error, raw };
   }
