@@ -59,12 +59,14 @@ export class QMPClient<
   C extends CommandMapOf<C> = Qemu72Commands,
   E = Qemu72Events,
 > extends AsyncProtocol<QMPMessage> {
-  /** The default listener: every event, buffered (up to 1024, dropping the oldest). */
-  readonly events: EventListener<QMPEvent>;
-
   readonly #defaults: SessionOptions;
   #session: ResolvedSession;
-  readonly #hub = new EventHub();
+  /**
+   * Made with the first event or listener: a client that runs a command and leaves never needs one. The default
+   * listener it holds is made then too, ahead of any other, so it still buffers every event from the start and is
+   * served first.
+   */
+  #hub: EventHub | undefined;
   readonly #dispatch: Dispatch;
   readonly #bigints: boolean;
   #greeting: Greeting | undefined;
@@ -87,8 +89,16 @@ export class QMPClient<
     });
     // Made when validation is first asked for (here, or by validateWith()): most clients never validate.
     if (options.validate === true) this.#dispatch.schema = new SchemaCache();
-    this.events = new EventListener<QMPEvent>();
-    this.addListener(this.events);
+  }
+
+  /** The default listener: every event, buffered (up to 1024, dropping the oldest). */
+  get events(): EventListener<QMPEvent> {
+    return this.#events().defaultListener;
+  }
+
+  #events(): EventHub {
+    this.#hub ??= new EventHub();
+    return this.#hub;
   }
 
   /** The server's greeting of the current (or last) session; undefined before one was read. */
@@ -166,7 +176,7 @@ export class QMPClient<
     const wire = {
       recv: () => this.recv(),
       send: (message: QMPMessage) => void this.send(message),
-      onEvent: (message: QMPMessage) => this.#hub.deliver(message),
+      onEvent: (message: QMPMessage) => this.#events().deliver(message),
       logger: this.logger,
     };
     const established = await establish(wire, this.#session, signal);
@@ -188,7 +198,7 @@ export class QMPClient<
 
   protected onMessage(message: QMPMessage): void {
     // Events are handed to listeners synchronously, before any later reply resolves its command.
-    if (message.event !== undefined) this.#hub.deliver(message);
+    if (message.event !== undefined) this.#events().deliver(message);
     else if (message.QMP !== undefined) this.#onGreeting(message);
     else this.#dispatch.route(message);
   }
@@ -211,7 +221,7 @@ export class QMPClient<
 
   #sessionEnded(error: unknown): void {
     this.#dispatch.interruptAll(error);
-    this.#hub.endOneShots(error);
+    this.#hub?.endOneShots(error);
   }
 
   // ---- commands ------------------------------------------------------------------------------------------------
@@ -293,12 +303,12 @@ export class QMPClient<
 
   /** Registers an existing listener (re-opening it if it was closed). */
   addListener(listener: EventListener<never> | EventListener<QMPEvent>): void {
-    this.#hub.add(listener as EventListener<never>);
+    this.#events().add(listener as EventListener<never>);
   }
 
   /** Unregisters and closes a listener: its waiting `get()` calls reject and its iteration ends. */
   removeListener(listener: EventListener<never> | EventListener<QMPEvent>): void {
-    this.#hub.removeListener(listener as EventListener<never>);
+    this.#hub?.removeListener(listener as EventListener<never>);
   }
 
   /**
@@ -317,7 +327,7 @@ export class QMPClient<
   ): Promise<TypedEvent<E, K>>;
   waitForEvent(name: string, options?: WaitForEventOptions<QMPEvent>): Promise<QMPEvent>;
   waitForEvent(name: string, options: WaitForEventOptions<never> = {}): Promise<EventLike> {
-    return this.#hub.waitFor(name, options);
+    return this.#events().waitFor(name, options);
   }
 
   // ---- file descriptors ----------------------------------------------------------------------------------------

@@ -9,16 +9,34 @@
 
 import { ConnectionClosedError } from "@qmpkit/protocol-core";
 import { EventListener, kAttach, kDeliver, kDetach, kEnd, type ListenerOwner } from "./events.ts";
-import { type EventLike, type QMPMessage, toEvent } from "./messages.ts";
+import { type EventLike, type QMPEvent, type QMPMessage, toEvent } from "./messages.ts";
 import type { WaitForEventOptions } from "./options.ts";
 
 export class EventHub implements ListenerOwner {
   readonly #listeners = new Set<EventListener<never>>();
   /** waitForEvent() listeners: they fail when the session ends rather than wait forever. */
   readonly #oneShots = new Set<EventListener<never>>();
+  #default: EventListener<QMPEvent> | undefined;
+
+  /**
+   * The client's default listener (every event). It is made when first asked for, or before the first event is
+   * delivered or another listener added, so it buffers every event and is served first, as if made with the hub.
+   */
+  get defaultListener(): EventListener<QMPEvent> {
+    return this.#default ?? this.#makeDefault();
+  }
+
+  #makeDefault(): EventListener<QMPEvent> {
+    const listener = new EventListener<QMPEvent>();
+    this.#default = listener;
+    this.#listeners.add(listener as unknown as EventListener<never>);
+    listener[kAttach](this);
+    return listener;
+  }
 
   /** Registers a listener (re-opening it if it was closed). */
   add(listener: EventListener<never>): void {
+    if (this.#default === undefined) this.#makeDefault();
     this.#listeners.add(listener);
     listener[kAttach](this);
   }
@@ -34,6 +52,7 @@ export class EventHub implements ListenerOwner {
   deliver(message: QMPMessage): void {
     const event = toEvent(message);
     if (event === undefined) return;
+    if (this.#default === undefined) this.#makeDefault();
     for (const listener of this.#listeners) listener[kDeliver](event);
   }
 

@@ -56,6 +56,22 @@ function feed(listener: EventListener, count: number, from = 0): void {
 }
 
 describe("ordering", () => {
+  // The client makes its default listener on first need: it must still hold every event of the session and be
+  // served before listeners added after the client was made.
+  test("the default listener, first read after the events came, has them all and is served first", async () => {
+    const { client } = await setup(eventsThenReply([event("STOP"), event("RESUME")]));
+    using user = client.listen();
+    await client.execute("query-status");
+    expect(client.events.clear().map((e) => e.event)).toEqual(["STOP", "RESUME"]);
+    user.clear();
+    const order: string[] = [];
+    const byUser = user.get().then(() => order.push("user"));
+    const byDefault = client.events.get().then(() => order.push("default"));
+    await client.execute("query-status");
+    await Promise.all([byUser, byDefault]);
+    expect(order).toEqual(["default", "user"]);
+  });
+
   test("events sent before a reply are delivered before execute() resolves", async () => {
     const { client } = await setup(eventsThenReply([event("STOP"), event("RESUME")]));
     using listener = client.listen();
