@@ -28,11 +28,14 @@ const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 export class Objects {
   static readonly provides: SubsystemProvides = PROVIDES.objects;
 
+  readonly #vm: VmApi;
   readonly #types = new Map<string, ObjectType>();
   /** id → qom-type, in creation order. */
   readonly #objects = new Map<string, string>();
+  #rootExists: boolean | undefined;
 
   constructor(vm: VmApi) {
+    this.#vm = vm;
     vm.command("object-add", (args, ctx) => {
       const id = String(args.id);
       const qomType = String(args["qom-type"]);
@@ -40,6 +43,8 @@ export class Objects {
         throw new QMPCommandError("GenericError", "Parameter 'id' expects an identifier");
       const type = this.#types.get(qomType);
       if (type === undefined) vm.unimplemented(ctx, `object-add of qom-type '${qomType}'`);
+      // QEMU adds the object to /objects before completing it: a secret without data still creates the container.
+      this.touchRoot();
       if (this.#objects.has(id)) {
         throw new QMPCommandError(
           "GenericError",
@@ -50,6 +55,7 @@ export class Objects {
       this.#objects.set(id, qomType);
     });
     vm.command("object-del", (args) => {
+      this.touchRoot();
       const id = String(args.id);
       const qomType = this.#objects.get(id);
       if (qomType === undefined) throw new QMPCommandError("GenericError", `object '${id}' not found`);
@@ -57,6 +63,28 @@ export class Objects {
         throw new QMPCommandError("GenericError", `object '${id}' is in use, can not be deleted`);
       this.#objects.delete(id);
     });
+  }
+
+  /**
+   * Whether QOM's /objects container exists. QEMU 10.0 makes it at start. QEMU 7.2 makes it on first use: at start
+   * only for a machine that puts an object there (q35's RAM backend), later for the first object-add past its id
+   * check, any object-del, and the queries that walk it ({@link touchRoot}): query-iothreads, and query-memdev and
+   * query-pr-managers, which the fake does not answer.
+   */
+  rootExists(): boolean {
+    this.#rootExists ??=
+      this.#vm.machine.qemuVersion !== "7.2" ||
+      (this.#vm.machine.profile
+        ?.qomTree()
+        .get("/objects")
+        ?.properties.some((p) => p.type.startsWith("child<")) ??
+        true);
+    return this.#rootExists;
+  }
+
+  /** A command reached QEMU's object_get_objects_root(), which creates /objects when it is missing. */
+  touchRoot(): void {
+    this.#rootExists = true;
   }
 
   /** Models objects of `qomType` (`object-add qom-type=…`). */

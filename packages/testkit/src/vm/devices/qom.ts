@@ -103,14 +103,20 @@ export class Qom {
   }
 
   *#allPaths(): Iterable<string> {
-    yield* this.#static.keys();
+    for (const path of this.#static.keys()) if (!this.#isMissingObjects(path)) yield path;
     for (const [path, device] of this.#devices) {
       for (const relative of device.nodes.keys()) yield relative === "" ? path : `${path}/${relative}`;
     }
   }
 
   #exists(path: string): boolean {
+    if (this.#isMissingObjects(path)) return false;
     return this.#static.has(path) || this.#deviceNode(path) !== undefined;
+  }
+
+  /** A path in /objects while QEMU 7.2 has not made that container yet (see {@link Objects.rootExists}). */
+  #isMissingObjects(path: string): boolean {
+    return (path === "/objects" || path.startsWith("/objects/")) && !this.#vm.get(Objects).rootExists();
   }
 
   #deviceNode(path: string): { device: MountedDevice; node: DeviceNode; own: boolean } | undefined {
@@ -141,6 +147,10 @@ export class Qom {
     }
     const found = this.#deviceNode(resolved);
     if (found) return returnOf(found.node.list);
+    if (resolved === "/" && this.#isMissingObjects("/objects")) {
+      // Removing a member from a GLib hash table leaves the others where they were: the recording minus /objects.
+      return (this.#static.get("/")?.properties ?? []).filter((property) => property.name !== "objects");
+    }
     const reply = this.#vm.machine.profile?.reply("qom-list", { path: resolved });
     return serve(reply?.kind === "return" ? { return: reply.text } : undefined, resolved);
   }

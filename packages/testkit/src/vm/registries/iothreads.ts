@@ -45,7 +45,10 @@ export class Iothreads {
       add: (id, args) => void this.#iothreads.set(id, { threadId: nextThreadId++, props: args }),
       remove: (id) => this.#free(id) && this.#iothreads.delete(id),
     });
-    vm.command("query-iothreads", () => this.#query());
+    vm.command("query-iothreads", () => {
+      objects.touchRoot();
+      return this.#query();
+    });
   }
 
   /** A device starts (+1) or stops (-1) using a backend or an iothread. */
