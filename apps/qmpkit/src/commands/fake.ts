@@ -85,13 +85,11 @@ export const fakeCommand = defineCommand({
     if (values.script !== undefined && json === undefined && !(await Bun.file(values.script).exists())) {
       throw new CliUsageError(`script file '${values.script}' does not exist`);
     }
-    const [{ mkdtempSync, rmSync }, { runFakeCli }, { addEmbeddedAnswers }, { applyFakeScript }] =
-      await Promise.all([
-        import("node:fs"),
-        import("@qmpkit/testkit"),
-        import("../embedded-fake.ts"),
-        import("../fake-script.ts"),
-      ]);
+    const [{ mkdtempSync, rmSync }, { runFakeCli }, { applyFakeScript }] = await Promise.all([
+      import("node:fs"),
+      import("@qmpkit/testkit"),
+      import("../fake-script.ts"),
+    ]);
     const dir = listen === undefined ? mkdtempSync(join(tmpdir(), "qmpkit-fake-")) : undefined;
     const argv = [
       ...(listen?.kind === "tcp"
@@ -116,8 +114,6 @@ export const fakeCommand = defineCommand({
         stderr: (line) => io.stderr.write(`qmpkit fake: ${line}\n`),
         // Runs before any client can connect (the same turn as the listening line).
         onListening: (fake) => {
-          if (values.script !== undefined && json === undefined) return;
-          addEmbeddedAnswers(fake);
           if (json) applyFakeScript(fake, json);
         },
       });
