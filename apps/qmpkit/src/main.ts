@@ -9,7 +9,7 @@ import pkg from "../package.json" with { type: "json" };
 // Only what every run needs is imported here: a command's module (and through it the client, the testkit) loads
 // after the global flags, and only the one that runs, so `--version` starts about as fast as a hello-world.
 import type { CliIO } from "./cli.ts";
-import { COMMAND_TABLE } from "./commands/table.ts";
+import { COMMAND_TABLE, type CommandEntry } from "./commands/table.ts";
 import { CliUsageError, ExitCode, exitCodeFor, isExecuteError } from "./errors.ts";
 import { colorEnabled, formatCliError, formatQMPError } from "./format.ts";
 import { OutputClosedError, standardOutputs, writeWhole } from "./output.ts";
@@ -103,7 +103,7 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
   // QEMU's arguments, not qmpkit's: handed over unparsed (only a lone `--help` is qmpkit's; `-help` is QEMU's).
   if (name === "fake-qemu" && !(rest.length === 1 && rest[0] === "--help"))
     return await (await import("./commands/fake-qemu.ts")).runFakeQemu(rest, io);
-  const entry = COMMAND_TABLE.find((c) => c.name === name);
+  const entry = commandNamed(name);
   if (!entry) {
     const near = COMMAND_TABLE.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
     const hint = near.length > 0 ? `; did you mean ${near.join(" or ")}?` : "";
@@ -116,6 +116,15 @@ async function dispatch(argv: readonly string[], io: CliIO): Promise<number> {
     return ExitCode.ok;
   }
   return await spec.run(input, io);
+}
+
+/**
+ * The table's entry for `name`. A loop, not `Array#find`: nothing else on exec's path calls `find`, and a builtin's
+ * first call costs the compiled binary its set-up.
+ */
+function commandNamed(name: string): CommandEntry | undefined {
+  for (let i = 0; i < COMMAND_TABLE.length; i++) if (COMMAND_TABLE[i]?.name === name) return COMMAND_TABLE[i];
+  return undefined;
 }
 
 /** Stack and `cause` chain, for --debug. */

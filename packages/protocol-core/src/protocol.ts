@@ -106,6 +106,8 @@ export abstract class AsyncProtocol<T> {
   #socket: Socket<unknown> | undefined;
   #writer: SocketWriter | undefined;
   #socketClosed: Deferred<void> | undefined;
+  /** Whether `#socketClosed` was resolved: a wait for it then needs no grace timer (an in-process end() closes at once). */
+  #socketHasClosed = false;
   #server: Pick<SocketListener<unknown>, "stop"> | undefined;
   #serverPath: string | undefined;
   #listeningAddress: ResolvedAddress | undefined;
@@ -660,6 +662,7 @@ export abstract class AsyncProtocol<T> {
     this.#socket = socket;
     this.#writer = new SocketWriter(socket);
     this.#socketClosed = Promise.withResolvers<void>();
+    this.#socketHasClosed = false;
   }
 
   #onData(chunk: Uint8Array): void {
@@ -702,6 +705,7 @@ export abstract class AsyncProtocol<T> {
 
   #onSocketClosed(error: Error | undefined): void {
     this.#socketClosed?.resolve();
+    this.#socketHasClosed = true;
     if (this.#state !== Runstate.RUNNING && this.#state !== Runstate.CONNECTING) return;
     const rest = this.#decoder.end();
     if (rest !== undefined) {
@@ -799,14 +803,25 @@ export abstract class AsyncProtocol<T> {
   async #closeGracefully(): Promise<void> {
     const socket = this.#socket;
     if (!socket) return;
-    const flushed = this.#writer?.flushed() ?? Promise.resolve();
-    const closed = this.#socketClosed?.promise ?? Promise.resolve();
-    if (!(await settlesWithin(flushed, CLOSE_GRACE_MS))) {
+    // A grace period is a timer and a race: wait only for what is not done yet. Most closes have nothing queued,
+    // and an in-process socket has closed by the time end() returns.
+    const writer = this.#writer;
+    if (
+      writer !== undefined &&
+      !writer.isFlushed &&
+      !(await settlesWithin(writer.flushed(), CLOSE_GRACE_MS))
+    ) {
       socket.terminate();
       return;
     }
     socket.end();
-    if (!(await settlesWithin(closed, CLOSE_GRACE_MS))) socket.terminate();
+    const closed = this.#socketClosed;
+    if (
+      closed !== undefined &&
+      !this.#socketHasClosed &&
+      !(await settlesWithin(closed.promise, CLOSE_GRACE_MS))
+    )
+      socket.terminate();
   }
 
   /** Releases every resource and returns to IDLE (through DISCONNECTING if needed). */
@@ -823,8 +838,8 @@ export abstract class AsyncProtocol<T> {
     const socket = this.#socket;
     if (socket) {
       socket.terminate();
-      const closed = this.#socketClosed?.promise;
-      if (closed) await settlesWithin(closed, CLOSE_GRACE_MS);
+      const closed = this.#socketClosed;
+      if (closed !== undefined && !this.#socketHasClosed) await settlesWithin(closed.promise, CLOSE_GRACE_MS);
     }
     this.#socket = undefined;
     this.#writer = undefined;

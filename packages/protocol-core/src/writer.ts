@@ -94,9 +94,14 @@ export class SocketWriter {
     this.#notifyIfEmpty();
   }
 
+  /** True when everything written so far was handed to the kernel, or the writer was dropped: {@link flushed} is. */
+  get isFlushed(): boolean {
+    return this.#closed || (this.bufferedBytes === 0 && !this.#splitPumping);
+  }
+
   /** Resolves once everything written so far was handed to the kernel, or the writer was dropped. */
   flushed(): Promise<void> {
-    if (this.#closed || (this.bufferedBytes === 0 && !this.#splitPumping)) return Promise.resolve();
+    if (this.isFlushed) return Promise.resolve();
     return new Promise((resolve) => this.#flushWaiters.push(resolve));
   }
 
