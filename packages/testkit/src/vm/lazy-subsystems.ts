@@ -1,8 +1,9 @@
 /**
- * The classes of the subsystems a fake does not build at start (all but the HMP registry and the run state), in
- * one module that the list in `subsystems.ts` requires when it first builds one of them. `bun build --splitting`
- * makes it one chunk: a chunk of its own per subsystem cost the compiled CLI more in chunk loads than it saved
- * (`exec --fake query-status` went from -0.8 ms to about nothing, with 27 modules loaded instead of 21).
+ * The classes of the subsystems whose modules a fake does not evaluate at start (all but the HMP registry and the
+ * run state, which every fake imports), in one module that the list in `subsystems.ts` requires when it first
+ * builds one of them. `bun build --splitting` makes it one chunk: a chunk of its own per subsystem cost the
+ * compiled CLI more in chunk loads than it saved (`exec --fake query-status` went from -0.8 ms to about nothing,
+ * with 27 modules loaded instead of 21).
  */
 export { Bitmaps } from "./block/bitmaps.ts";
 export { Block } from "./block/block.ts";

@@ -3,8 +3,8 @@
  * them the {@link VmApi}. The dispatcher looks commands up here; the VM knows nothing of monitors.
  *
  * A subsystem that declares what it registers (`static provides`, see {@link SubsystemProvides}) is built on first
- * use: a fake that answers `query-status` builds the run state and the HMP registry, not the twenty-odd others
- * with the recorded data they read. Every answer is the one building them all at start would give: a command's
+ * use: a fake that answers `query-status` builds the run state, not the twenty-odd others with the recorded data
+ * they read. Every answer is the one building them all at start would give: a command's
  * declaring subsystems are built before it is looked up, each registration ranks by its subsystem's place in the
  * list (a later one replaces an earlier one, whichever was built first), and `commandNames()` lists in that order.
  * The list's entries carry the declarations, so that a subsystem's module is evaluated only when it is built.
@@ -99,12 +99,15 @@ export class Vm implements VmApi {
   readonly config: VmConfig;
   readonly #host: VmHost;
   readonly #order: readonly SubsystemEntry[];
-  /** Each entry by its declaration, which its class shares. */
-  readonly #byProvides = new Map<SubsystemProvides, SubsystemEntry>();
   /** The entry of each class met so far. */
   readonly #entries = new Map<SubsystemClass, SubsystemEntry>();
   readonly #commands = new Map<string, Registration>();
   readonly #hmpRanks = new Map<string, number>();
+  /**
+   * HMP registrations made before the HMP registry was built, which takes them when it is: the run state registers
+   * its HMP commands on every fake, and a session that sends none (exec's query-status) never builds the registry.
+   */
+  #hmpPending: [name: string, handler: HmpCommand][] | undefined;
   #sequence = 0;
   readonly #recorded = new Map<string, VmCommand>();
   readonly #subsystems = new Map<SubsystemClass, object>();
@@ -119,13 +122,17 @@ export class Vm implements VmApi {
     this.config = options.config;
     this.#host = options.host;
     const list = options.subsystems ?? SUBSYSTEMS;
-    const { entries, eager } = list === SUBSYSTEMS ? { entries: SUBSYSTEMS, eager: [] } : entriesOf(list);
+    // The VM's own list is in build order already (lazy-build.test.ts checks it): nothing to sort at start-up.
+    if (list === SUBSYSTEMS) {
+      this.#order = SUBSYSTEMS;
+      return;
+    }
+    const { entries, eager } = entriesOf(list);
     // A sibling the list hooks into and lacks is the VM's own (a test's list of a few subsystems).
     const known = new Map<SubsystemProvides, SubsystemEntry>();
-    if (list !== SUBSYSTEMS) for (const entry of SUBSYSTEMS) known.set(entry.provides, entry);
+    for (const entry of SUBSYSTEMS) known.set(entry.provides, entry);
     for (const entry of entries) known.set(entry.provides, entry);
     this.#order = buildOrder(entries, known);
-    for (const entry of this.#order) this.#byProvides.set(entry.provides, entry);
     for (const entry of this.#order) if (eager.includes(entry)) this.subsystem(entry);
   }
 
@@ -134,12 +141,14 @@ export class Vm implements VmApi {
    * entry's `load()` ever ran, and asking every entry would evaluate every module.
    */
   #entryOf(subsystem: SubsystemClass): SubsystemEntry | undefined {
-    let entry = this.#entries.get(subsystem);
-    if (entry === undefined && subsystem.provides !== undefined) {
-      entry = this.#byProvides.get(subsystem.provides);
-      if (entry !== undefined) this.#entries.set(subsystem, entry);
+    const known = this.#entries.get(subsystem);
+    if (known !== undefined || subsystem.provides === undefined) return known;
+    for (const entry of this.#order) {
+      if (entry.provides !== subsystem.provides) continue;
+      this.#entries.set(subsystem, entry);
+      return entry;
     }
-    return entry;
+    return undefined;
   }
 
   /** The handler of a QMP command the VM implements. */
@@ -206,7 +215,13 @@ export class Vm implements VmApi {
     const rank = this.#rank();
     if ((this.#hmpRanks.get(name) ?? Number.NEGATIVE_INFINITY) > rank) return;
     this.#hmpRanks.set(name, rank);
-    this.get(Hmp).register(name, handler);
+    const registry = this.#subsystems.get(Hmp) as Hmp | undefined;
+    if (registry !== undefined) {
+      registry.register(name, handler);
+      return;
+    }
+    this.#hmpPending ??= [];
+    this.#hmpPending.push([name, handler]);
   }
 
   provideHmp(name: string): void {
@@ -240,6 +255,11 @@ export class Vm implements VmApi {
       this.#subsystems.set(subsystem, instance);
     } finally {
       this.#building.pop();
+    }
+    if (subsystem === Hmp && this.#hmpPending !== undefined) {
+      // After the registry's own commands, as when it was built for the first of these registrations.
+      for (const [name, handler] of this.#hmpPending) (instance as Hmp).register(name, handler);
+      this.#hmpPending = undefined;
     }
     if (entry === undefined) return instance;
     this.#builtEntries.set(entry, instance);
