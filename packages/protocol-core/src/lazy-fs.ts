@@ -3,13 +3,14 @@
  * compiled binary ~1 ms of start-up, and most programs that import the client never touch a file: only a
  * listening socket's path (protocol.ts) and /proc lookups (unix-sockets.ts) do.
  *
- * `require` inside a function stays where it is in `bun build`'s ESM output (it becomes `import.meta.require`
- * at the call), so nothing is hoisted into the importing module's start-up.
+ * `import.meta.require` inside a function stays where it is in `bun build`'s ESM output, so nothing is hoisted into
+ * the importing module's start-up. It is spelled out, not `require`: the bundler rewrites a bare `require` to a
+ * shared `__require` helper, which a compiled CLI may then load as a chunk of its own (apps/qmpkit chunks.test.ts).
  */
 import type * as Fs from "node:fs";
 
 let fs: typeof Fs | undefined;
-const nodeFs = (): typeof Fs => (fs ??= require("node:fs") as typeof Fs);
+const nodeFs = (): typeof Fs => (fs ??= import.meta.require("node:fs") as typeof Fs);
 
 /** `fs[name]`, with its exact type, resolved when first called. */
 function lazy<K extends keyof typeof Fs>(name: K): (typeof Fs)[K] {

@@ -180,7 +180,7 @@ describe("wire data is never code, a path or a command line", () => {
     // The loader itself: node:fs by its literal name, and a type import. Each function it exports forwards its
     // arguments unchanged: what they are is reviewed above, at each importer.
     'protocol-core/src/lazy-fs.ts:import type * as Fs from "node:fs";': "types only",
-    'protocol-core/src/lazy-fs.ts:const nodeFs = (): typeof Fs => (fs ??= require("node:fs") as typeof Fs);':
+    'protocol-core/src/lazy-fs.ts:const nodeFs = (): typeof Fs => (fs ??= import.meta.require("node:fs") as typeof Fs);':
       "literal",
     // bun:ffi for SCM_RIGHTS: a literal module name, libc by its literal name, the fd from the caller.
     'qmp/src/fd-passing.ts:let ffi: typeof import("bun:ffi");': "literal",
