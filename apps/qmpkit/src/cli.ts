@@ -42,6 +42,11 @@ export interface CliIO {
   readonly terminal?: NodeJS.WritableStream;
   /** Replaces `openClient` (tests hand in a scripted session). */
   readonly openClient?: (target: Target, options: ConnectionOptions) => Promise<Session>;
+  /**
+   * The process exits as soon as the command returns (the binary, not a test calling `run`): a connection the
+   * command is done with closes with the process, and need not be closed first.
+   */
+  readonly exitsAfterRun?: boolean;
 }
 
 export interface CommandInput<F extends FlagSpecs> {

@@ -160,6 +160,7 @@ if (import.meta.main) {
       return process.stdout;
     },
     env: process.env,
+    exitsAfterRun: true,
   };
   // Run through a link named qemu-system-x86_64 (a libvirt <emulator>, a harness's QEMU path), qmpkit is the
   // fake QEMU. process.argv0 is the name it was run by (Bun.argv[0] is always "bun" in a compiled binary).
@@ -167,12 +168,13 @@ if (import.meta.main) {
   const run = invokedAs.startsWith("qemu-system-")
     ? import("./commands/fake-qemu.ts").then((m) => m.runFakeQemu(Bun.argv.slice(2), io, invokedAs))
     : main(Bun.argv.slice(2), io);
-  // exitCode, not exit(): let queued output drain. No top-level await: `--bytecode` refuses it.
+  // exit() once the output has drained: a command may leave a connection open for the exit to close (see
+  // CliIO.exitsAfterRun). No top-level await: `--bytecode` refuses it.
   void run.then(async (code) => {
-    process.exitCode = code;
     // One after the other, not Promise.all(): neither waits (see FdOutput.flush), and a builtin's first call costs
     // a compiled binary its set-up.
     await stdout.flush();
     await stderr.flush();
+    process.exit(code);
   });
 }

@@ -249,6 +249,20 @@ describe("exec", () => {
     expect(session.closed).toBe(2);
   });
 
+  test("leaves the connection to the process exit only when the process exits after it (the binary)", async () => {
+    const session = stubSession({ "query-status": STATUS });
+    const exiting = captureIO({ session });
+    const io = { ...exiting.io, exitsAfterRun: true };
+    expect(await main(["exec", "--fake", "query-status"], io)).toBe(0);
+    expect(exiting.stdout()).toBe(`${JSON.stringify(STATUS)}\n`);
+    expect(session.closed).toBe(0);
+    // A failed command too: the error is printed, and the exit closes the connection.
+    expect(await main(["exec", "--fake", "nope"], io)).toBe(1);
+    expect(session.closed).toBe(0);
+    expect((await run(["exec", "--fake", "query-status"], { session })).exitCode).toBe(0);
+    expect(session.closed).toBe(1);
+  });
+
   test("pretty and coloured on a terminal unless NO_COLOR", async () => {
     const session = stubSession({ "query-status": STATUS });
     const tty = await run(["exec", "--fake", "query-status"], { session, tty: true });
