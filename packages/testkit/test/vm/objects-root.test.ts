@@ -33,19 +33,15 @@ async function afterStep(client: QMPClient, [command, args]: Step): Promise<[str
   return [root.map((property) => property.name), objects];
 }
 
-async function onFake(step: Step, qemuVersion: QemuRelease): Promise<[string[], boolean]> {
-  await using fake = await createFakeQemu({ qemuVersion });
-  const client = await connect(fake.address);
-  try {
-    return await afterStep(client, step);
-  } finally {
-    await client.disconnect();
-  }
-}
-
-async function onQemu(step: Step, qemuVersion: QemuRelease): Promise<[string[], boolean]> {
-  await using qemu = await spawnQemu({ qemuVersion });
-  const client = await connect(qemu.address);
+/** Runs `step` on a fresh server (the fake, or a real QEMU) and lists the root. */
+async function on(
+  server: "fake" | "qemu",
+  step: Step,
+  qemuVersion: QemuRelease,
+): Promise<[string[], boolean]> {
+  await using started =
+    server === "fake" ? await createFakeQemu({ qemuVersion }) : await spawnQemu({ qemuVersion });
+  const client = await connect(started.address);
   try {
     return await afterStep(client, step);
   } finally {
@@ -59,7 +55,7 @@ describe("QEMU 7.2 -machine none: /objects appears on first use", () => {
       const expected: [string[], boolean] = creates
         ? [["type", "objects", "machine", "chardevs"], true]
         : [["type", "machine", "chardevs"], false];
-      expect(await onFake(step, "7.2")).toEqual(expected);
+      expect(await on("fake", step, "7.2")).toEqual(expected);
     });
   }
 
@@ -79,19 +75,21 @@ test("QEMU 7.2 q35 and QEMU 10.0 have /objects from the start", async () => {
   const client = await connect(q35.address);
   expect((await afterStep(client, ["query-status", {}]))[1]).toBe(true);
   await client.disconnect();
-  expect((await onFake(["query-status", {}], "10.0"))[1]).toBe(true);
+  expect((await on("fake", ["query-status", {}], "10.0"))[1]).toBe(true);
 });
 
 describe.skipIf(!hasQemu())("the same on a real QEMU 7.2 -machine none", () => {
   for (const { step } of FIRST_COMMANDS) {
     test(`after ${step[0]} ${JSON.stringify(step[1])}: the fake lists / as QEMU does`, async () => {
-      expect(await onFake(step, "7.2")).toEqual(await onQemu(step, "7.2"));
+      expect(await on("fake", step, "7.2")).toEqual(await on("qemu", step, "7.2"));
     });
   }
 });
 
 describe.skipIf(!hasQemu10())("the same on a real QEMU 10.0 -machine none", () => {
   test("query-status first: the fake lists / as QEMU does", async () => {
-    expect(await onFake(["query-status", {}], "10.0")).toEqual(await onQemu(["query-status", {}], "10.0"));
+    expect(await on("fake", ["query-status", {}], "10.0")).toEqual(
+      await on("qemu", ["query-status", {}], "10.0"),
+    );
   });
 });
