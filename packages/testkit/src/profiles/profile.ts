@@ -12,7 +12,7 @@ import { RawJson } from "../qjson.ts";
 import { MACHINES, type MachineName, PROFILE_FILES, PROFILE_VERSIONS } from "./files.ts";
 import { SOCKET_PLACEHOLDER } from "./format.ts";
 import { requestKey } from "./key.ts";
-import { type PackedHeader, PackedProfile } from "./pack.ts";
+import { type PackedHeader, PackedProfile, type ProfileReader } from "./pack.ts";
 
 /** Which profile to load. */
 export interface ProfileSelector {
@@ -312,6 +312,28 @@ export function rawReturn(reply: ProfileReply & { kind: "return" }): RawJson {
 const cache = new Map<string, Promise<MachineProfile>>();
 
 /**
+ * @internal A reader of `file`'s bytes when Bun serves them from memory, as it does for a file that
+ * `bun build --compile` embedded: a read then resolves at once, so a profile reads a part when it first needs it
+ * instead of copying the whole file at start (~0.25 ms and ~100 page faults of the CLI's one-command fake, which
+ * uses ~30 KB of 390). Undefined for a file on disk, whose reads take an event-loop turn: that one is read whole.
+ */
+export function memoryReader(file: Blob): ProfileReader | undefined {
+  const first = file.slice(0, 4).bytes();
+  if (!(Bun.peek(first) instanceof Uint8Array)) {
+    // The whole file is read instead; this read's outcome, an error included, is of no interest.
+    first.catch(() => {});
+    return undefined;
+  }
+  return (start, end) => {
+    const read = file.slice(start, end).bytes();
+    const bytes = Bun.peek(read);
+    if (bytes instanceof Uint8Array) return bytes;
+    read.catch(() => {});
+    throw new Error(`a profile's bytes ${start}-${end} could not be read at once`);
+  };
+}
+
+/**
  * Loads a recorded machine profile (read on first use, then cached; reply texts inflate chunk by chunk).
  *
  * @example
@@ -334,11 +356,19 @@ export function loadProfile(selector: ProfileSelector): Promise<MachineProfile> 
   const cacheKey = `${version}/${selector.machine}`;
   let loading = cache.get(cacheKey);
   if (loading === undefined) {
-    loading = Bun.file(path)
-      .bytes()
-      .then((bytes) => new MachineProfile(new PackedProfile(bytes)));
-    // A failed read must not poison the cache for the next caller.
-    loading.catch(() => cache.delete(cacheKey));
+    const file = Bun.file(path);
+    const reader = memoryReader(file);
+    if (reader === undefined) {
+      loading = file.bytes().then((bytes) => new MachineProfile(new PackedProfile(bytes)));
+      // A failed read must not poison the cache for the next caller.
+      loading.catch(() => cache.delete(cacheKey));
+    } else {
+      try {
+        loading = Promise.resolve(new MachineProfile(new PackedProfile(reader)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     cache.set(cacheKey, loading);
   }
   return loading;

@@ -5,7 +5,7 @@ import { STATEFUL_COMMANDS } from "../../scripts/lib/profile-requests.ts";
 import { loadProfile, MACHINES, PROFILE_VERSIONS, requestKey } from "../../src/index.ts";
 import { PROFILE_FORMAT, type ProfileData } from "../../src/profiles/format.ts";
 import { PackedProfile, packProfile } from "../../src/profiles/pack.ts";
-import { MachineProfile } from "../../src/profiles/profile.ts";
+import { MachineProfile, memoryReader } from "../../src/profiles/profile.ts";
 
 const LIBVIRT = JSON.parse(
   readFileSync(join(import.meta.dir, "..", "..", "profiles", "requests", "libvirt-9.0.json"), "utf8"),
@@ -178,6 +178,42 @@ describe("recorded machine profiles", () => {
       } finally {
         gunzip.mockRestore();
       }
+    });
+  }
+
+  for (const qemuVersion of PROFILE_VERSIONS) {
+    // The compiled CLI's profiles are embedded files, which Bun serves from memory: a one-command fake copies the
+    // header, the schema's index and the entries it checks, not the whole file (see memoryReader).
+    test(`${qemuVersion}: a profile read from memory copies only what a one-command session uses`, async () => {
+      const path = join(import.meta.dir, "..", "..", "profiles", `qemu-${qemuVersion}`, "none.qprof");
+      const bytes = new Uint8Array(await Bun.file(path).arrayBuffer());
+      expect(memoryReader(Bun.file(path))).toBeUndefined();
+      const reader = memoryReader(new Blob([bytes]));
+      if (reader === undefined) throw new Error("an in-memory Blob's reads did not resolve at once");
+      let copied = 0;
+      const packed = new PackedProfile((start, end) => {
+        const part = reader(start, end);
+        expect(part).toEqual(bytes.subarray(start, end));
+        copied += part.length;
+        return part;
+      });
+      const counted = new MachineProfile(packed);
+      const whole = new MachineProfile(new PackedProfile(bytes));
+      expect(counted.greetingText).toBe(whole.greetingText);
+      // The layout itself, not schemaText(): that one is shared by every profile of one QEMU, and read already.
+      const layout = packed.schemaLayout();
+      const entry = (name: string) => JSON.parse(layout?.entryText(name) ?? "null") as Record<string, string>;
+      const command = entry("query-status");
+      expect(command).toEqual(whole.schemaText().entry("query-status") as never);
+      expect(entry(command["ret-type"] as string)).toEqual(
+        whole.schemaText().entry(command["ret-type"] as string) as never,
+      );
+      expect(entry("qmp_capabilities")).toEqual(whole.schemaText().entry("qmp_capabilities") as never);
+      expect(copied).toBeLessThan(bytes.length / 8);
+      // Everything else is read when asked for, and reads the same.
+      expect(counted.keys()).toEqual(whole.keys());
+      expect(counted.returnOf("query-commands")).toEqual(whole.returnOf("query-commands"));
+      expect(counted.replyTextByKey("query-qmp-schema")).toBe(whole.replyTextByKey("query-qmp-schema"));
     });
   }
 
