@@ -187,7 +187,8 @@ export class MachineProfile {
             const reply = this.reply("query-qmp-schema");
             return reply?.kind === "return" ? reply.text : this.returnOf<never>("query-qmp-schema");
           },
-          entryText: (name) => layout.entryText(name),
+          // The layout's own function (it reads no `this`): no wrapper to run on every look-up.
+          entryText: layout.entryText,
         });
         indexedSchemas.set(layout.id, schema);
       }
