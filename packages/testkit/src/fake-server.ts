@@ -164,7 +164,9 @@ export class FakeQemu implements AsyncDisposable {
       record: (entry) => this.#record(entry),
       reportError,
       faultsForNext: () => [...(options.faults ?? []), ...this.#injected.splice(0)],
-      stopped: () => this.#rejectWaiters(),
+      stopped: () => {
+        if (this.#waiters.length > 0) this.#rejectWaiters();
+      },
       // One numbering across all monitors: a client number names one connection to this VM.
       nextClientId: () => this.#nextClientId++,
     };
@@ -320,12 +322,15 @@ export class FakeQemu implements AsyncDisposable {
   }
 
   /** Stops listening, closes every connection, removes the socket and its temp dir. Idempotent. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#vm.built(CHARDEVS)?.closeAll();
     // Jobs and migrations still scheduled on the clock stop with the VM.
     this.clock.stop();
-    await Promise.all(this.#servers().map((server) => server.close()));
-    this.#exited.resolve();
+    const closing =
+      this.#moreServers.length === 0
+        ? this.#server.close()
+        : Promise.all(this.#servers().map((server) => server.close()));
+    return closing.then(() => this.#exited.resolve());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -185,16 +185,31 @@ export class MonitorServer implements SessionOwner {
 
   /** Stops listening, closes every session gracefully, removes the socket and its temp dir. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.stopListening();
-      const closing: Promise<void>[] = [];
-      for (const session of this.#sessions) closing.push(session.close(500));
-      await Promise.all(closing);
-      for (const session of [...this.#sessions]) session.resetNow();
-      this.#server.stop(true);
-      if (this.#dir !== undefined) rmSync(this.#dir, { recursive: true, force: true });
-    })();
+    if (this.#closing !== undefined) return this.#closing;
+    this.stopListening();
+    // A copy: a session that closes at once (nothing unwritten, an in-process socket) leaves the list right away.
+    const waiting: Promise<void>[] = [];
+    for (const session of this.#sessions.slice()) {
+      const closed = session.close(500);
+      if (!session.ended) waiting.push(closed);
+    }
+    // Nothing to wait for, nothing to schedule.
+    if (waiting.length === 0) {
+      try {
+        this.#release();
+        this.#closing = Promise.resolve();
+      } catch (error) {
+        this.#closing = Promise.reject(error);
+      }
+    } else this.#closing = Promise.all(waiting).then(() => this.#release());
     return this.#closing;
+  }
+
+  /** Once the sessions had their grace: cuts what is left, closes the listener, removes the temp dir. */
+  #release(): void {
+    for (const session of [...this.#sessions]) session.resetNow();
+    this.#server.stop(true);
+    if (this.#dir !== undefined) rmSync(this.#dir, { recursive: true, force: true });
   }
 
   /** Cuts every session at once, as a SIGKILLed QEMU would, then cleans up. */

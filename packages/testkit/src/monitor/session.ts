@@ -237,12 +237,24 @@ export class MonitorSession {
   }
 
   /** Flushes, then closes; resets if the peer does not take the data within `graceMs`. */
-  async close(graceMs = 2000): Promise<void> {
+  close(graceMs = 2000): Promise<void> {
     if (this.ended || this.#closing) return this.#ended.promise;
     this.#closing = true;
+    // A grace period is a timer and a race: only for what is not done yet. Most closes have nothing unwritten, and
+    // an in-process socket has closed by the time end() returns.
+    if (!this.#writer.isFlushed) return this.#flushThenEnd(graceMs);
+    this.#socket.end();
+    return this.ended ? this.#ended.promise : this.#endedWithin(graceMs);
+  }
+
+  async #flushThenEnd(graceMs: number): Promise<void> {
     await settlesWithin(this.#writer.flushed(), graceMs);
     if (this.ended) return;
     this.#socket.end();
+    if (!this.ended) await this.#endedWithin(graceMs);
+  }
+
+  async #endedWithin(graceMs: number): Promise<void> {
     await settlesWithin(this.#ended.promise, graceMs);
     if (!this.ended) this.#terminate();
   }

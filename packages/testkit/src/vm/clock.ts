@@ -41,7 +41,8 @@ export interface FakeClock extends Clock {
 export class RealClock implements FakeClock {
   readonly kind = "real";
   readonly #start = performance.now();
-  readonly #pending = new Set<ReturnType<typeof setTimeout>>();
+  /** Made with the first timer: most fakes never schedule one, and stop() then has nothing to walk. */
+  #pending: Set<ReturnType<typeof setTimeout>> | undefined;
   #stopped = false;
 
   now(): number {
@@ -50,21 +51,24 @@ export class RealClock implements FakeClock {
 
   setTimeout(callback: () => void, ms: number): ClockTimer {
     if (this.#stopped) return { cancel: () => {} };
+    this.#pending ??= new Set();
+    const pending = this.#pending;
     const timer = setTimeout(() => {
-      this.#pending.delete(timer);
+      pending.delete(timer);
       callback();
     }, ms);
-    this.#pending.add(timer);
+    pending.add(timer);
     return {
       cancel: () => {
         clearTimeout(timer);
-        this.#pending.delete(timer);
+        pending.delete(timer);
       },
     };
   }
 
   stop(): void {
     this.#stopped = true;
+    if (this.#pending === undefined) return;
     for (const timer of this.#pending) clearTimeout(timer);
     this.#pending.clear();
   }
