@@ -6,11 +6,9 @@ import {
   type SocketAddress,
   StateError,
 } from "@qmpkit/protocol-core";
-import { connectWithRetry } from "./connect-retry.ts";
 import { Dispatch } from "./dispatch.ts";
-import { EventHub } from "./event-hub.ts";
-import { EventListener, type ListenOptions } from "./events.ts";
-import { FdPassingError, sendFdOverSocket } from "./fd-passing.ts";
+import type { EventHub } from "./event-hub.ts";
+import type { EventListener, ListenOptions } from "./events.ts";
 import {
   type CommandMessage,
   decodeQMPMessage,
@@ -38,7 +36,9 @@ import {
 import type { Commands as Qemu72Commands, Events as Qemu72Events } from "./qapi/qemu-7.2.ts";
 import type { SchemaEntry, SchemaIndex } from "./qapi/schema.ts";
 import type { CommandMapOf, ExecuteParams, TypedEvent } from "./qapi/typed.ts";
-import { SchemaCache } from "./schema-cache.ts";
+
+/** Events, retry, fd passing and validation: evaluated on first use (see lazy-client.ts). */
+const lazy = () => require("./lazy-client.ts") as typeof import("./lazy-client.ts");
 
 /**
  * A QMP client: connects to QEMU (or accepts QEMU's connection), negotiates, executes commands with typed
@@ -88,7 +88,7 @@ export class QMPClient<
       logger: this.logger,
     });
     // Made when validation is first asked for (here, or by validateWith()): most clients never validate.
-    if (options.validate === true) this.#dispatch.schema = new SchemaCache();
+    if (options.validate === true) this.#dispatch.schema = new (lazy().SchemaCache)();
   }
 
   /** The default listener: every event, buffered (up to 1024, dropping the oldest). */
@@ -97,7 +97,7 @@ export class QMPClient<
   }
 
   #events(): EventHub {
-    this.#hub ??= new EventHub();
+    this.#hub ??= new (lazy().EventHub)();
     return this.#hub;
   }
 
@@ -135,7 +135,7 @@ export class QMPClient<
     this.#session = resolveSession(this.#defaults, rest);
     const core = withoutSession(rest);
     if (retry === undefined) return super.connect(address, core);
-    await connectWithRetry((once) => super.connect(address, once), core, retry, this.logger);
+    await lazy().connectWithRetry((once) => super.connect(address, once), core, retry, this.logger);
   }
 
   /** Starts listening on `address` for QEMU to connect (QEMU run with `-qmp unix:PATH`); follow with `accept()`. */
@@ -274,7 +274,7 @@ export class QMPClient<
    */
   validateWith(schema: readonly SchemaEntry[] | SchemaIndex | unknown): void {
     // Kept only once fix() accepted the schema: a rejected one leaves the client validating as before, or not at all.
-    const cache = this.#dispatch.schema ?? new SchemaCache();
+    const cache = this.#dispatch.schema ?? new (lazy().SchemaCache)();
     cache.fix(schema);
     this.#dispatch.schema = cache;
   }
@@ -296,7 +296,7 @@ export class QMPClient<
   listen(options?: ListenOptions<QMPEvent>): EventListener<QMPEvent>;
   // biome-ignore lint/suspicious/noExplicitAny: the implementation serves both overloads' event types.
   listen(options: ListenOptions<any> = {}): EventListener<any> {
-    const listener = new EventListener(options);
+    const listener = new (lazy().EventListener)(options);
     this.addListener(listener);
     return listener;
   }
@@ -343,13 +343,15 @@ export class QMPClient<
   async sendFd(fd: number): Promise<void> {
     if (this.runstate !== Runstate.RUNNING) throw this.#notRunning();
     if (this.#address === undefined || !isUnixAddress(this.#address)) {
-      throw new FdPassingError("sendFd() needs a unix socket: file descriptors cannot travel over TCP");
+      throw new (lazy().FdPassingError)(
+        "sendFd() needs a unix socket: file descriptors cannot travel over TCP",
+      );
     }
     // The descriptor travels with a byte of the stream: everything queued before must reach the kernel first.
     await this.writesFlushed();
     const socketFd = this.socketFd;
     if (socketFd === undefined) throw this.#notRunning();
-    await sendFdOverSocket(socketFd, fd, () => this.writesFlushed());
+    await lazy().sendFdOverSocket(socketFd, fd, () => this.writesFlushed());
   }
 
   #notRunning(): StateError {
