@@ -12,10 +12,19 @@
 import { Hmp } from "./hmp.ts";
 import { PROVIDES } from "./provides.ts";
 import { Runstate } from "./runstate.ts";
-import type { SubsystemEntry } from "./types.ts";
+import type { SubsystemClass, SubsystemEntry } from "./types.ts";
 
 /** The other subsystems' classes: their modules are evaluated on the first call. */
 const lazy = () => require("./lazy-subsystems.ts") as typeof import("./lazy-subsystems.ts");
+
+/**
+ * The `load` of every entry below but the two imported ones: the class that lazy-subsystems.ts exports under the
+ * entry's name. One function for them all, called as the entry's method: a closure each was two dozen functions
+ * for every fake to create at start-up, for the few entries it ever builds.
+ */
+function loadLazy<T extends object>(this: SubsystemEntry<T>): SubsystemClass<T> {
+  return lazy()[this.name as keyof ReturnType<typeof lazy>] as unknown as SubsystemClass<T>;
+}
 
 const HMP: SubsystemEntry<Hmp> = {
   name: "Hmp",
@@ -26,7 +35,7 @@ const HMP: SubsystemEntry<Hmp> = {
 const PROBE: SubsystemEntry = {
   name: "Probe",
   provides: PROVIDES.probe,
-  load: () => lazy().Probe,
+  load: loadLazy,
 };
 
 const RUNSTATE: SubsystemEntry<Runstate> = {
@@ -38,143 +47,143 @@ const RUNSTATE: SubsystemEntry<Runstate> = {
 const IDENTITY: SubsystemEntry = {
   name: "Identity",
   provides: PROVIDES.identity,
-  load: () => lazy().Identity,
+  load: loadLazy,
 };
 
 const YANK: SubsystemEntry = {
   name: "Yank",
   provides: PROVIDES.yank,
-  load: () => lazy().Yank,
+  load: loadLazy,
 };
 
 /** The outgoing migration (`fake.migration`). */
 export const MIGRATION: SubsystemEntry<import("./migration.ts").Migration> = {
   name: "Migration",
   provides: PROVIDES.migration,
-  load: () => lazy().Migration,
+  load: loadLazy,
 };
 
 const QOM: SubsystemEntry = {
   name: "Qom",
   provides: PROVIDES.qom,
-  load: () => lazy().Qom,
+  load: loadLazy,
 };
 
 const CPUS: SubsystemEntry = {
   name: "Cpus",
   provides: PROVIDES.cpus,
-  load: () => lazy().Cpus,
+  load: loadLazy,
 };
 
 const DEVICES: SubsystemEntry = {
   name: "Devices",
   provides: PROVIDES.devices,
-  load: () => lazy().Devices,
+  load: loadLazy,
 };
 
 /** The guest OS a test plays (`fake.guest`). */
 export const GUEST: SubsystemEntry<import("./guest.ts").Guest> = {
   name: "Guest",
   provides: PROVIDES.guest,
-  load: () => lazy().Guest,
+  load: loadLazy,
 };
 
 const OBJECTS: SubsystemEntry = {
   name: "Objects",
   provides: PROVIDES.objects,
-  load: () => lazy().Objects,
+  load: loadLazy,
 };
 
 const SECRETS: SubsystemEntry = {
   name: "Secrets",
   provides: PROVIDES.secrets,
-  load: () => lazy().Secrets,
+  load: loadLazy,
 };
 
 const THROTTLE_GROUPS: SubsystemEntry = {
   name: "ThrottleGroups",
   provides: PROVIDES.throttleGroups,
-  load: () => lazy().ThrottleGroups,
+  load: loadLazy,
 };
 
 const BLOCK: SubsystemEntry = {
   name: "Block",
   provides: PROVIDES.block,
-  load: () => lazy().Block,
+  load: loadLazy,
 };
 
 const JOBS: SubsystemEntry = {
   name: "Jobs",
   provides: PROVIDES.jobs,
-  load: () => lazy().Jobs,
+  load: loadLazy,
 };
 
 const BLOCK_JOBS: SubsystemEntry = {
   name: "BlockJobs",
   provides: PROVIDES.blockJobs,
-  load: () => lazy().BlockJobs,
+  load: loadLazy,
 };
 
 const BITMAPS: SubsystemEntry = {
   name: "Bitmaps",
   provides: PROVIDES.bitmaps,
-  load: () => lazy().Bitmaps,
+  load: loadLazy,
 };
 
 const BLOCK_STATS: SubsystemEntry = {
   name: "BlockStats",
   provides: PROVIDES.blockStats,
-  load: () => lazy().BlockStats,
+  load: loadLazy,
 };
 
 /** The command line's `-drive`s (the emulator's start-up). */
 export const DRIVES: SubsystemEntry<import("./block/drives.ts").Drives> = {
   name: "Drives",
   provides: PROVIDES.drives,
-  load: () => lazy().Drives,
+  load: loadLazy,
 };
 
 const IOTHREADS: SubsystemEntry = {
   name: "Iothreads",
   provides: PROVIDES.iothreads,
-  load: () => lazy().Iothreads,
+  load: loadLazy,
 };
 
 const NETDEVS: SubsystemEntry = {
   name: "Netdevs",
   provides: PROVIDES.netdevs,
-  load: () => lazy().Netdevs,
+  load: loadLazy,
 };
 
 /** The chardevs, closed with the fake. */
 export const CHARDEVS: SubsystemEntry<import("./registries/chardevs.ts").Chardevs> = {
   name: "Chardevs",
   provides: PROVIDES.chardevs,
-  load: () => lazy().Chardevs,
+  load: loadLazy,
 };
 
 const FDS: SubsystemEntry = {
   name: "Fds",
   provides: PROVIDES.fds,
-  load: () => lazy().Fds,
+  load: loadLazy,
 };
 
 const BALLOON: SubsystemEntry = {
   name: "Balloon",
   provides: PROVIDES.balloon,
-  load: () => lazy().Balloon,
+  load: loadLazy,
 };
 
 const DUMP: SubsystemEntry = {
   name: "Dump",
   provides: PROVIDES.dump,
-  load: () => lazy().Dump,
+  load: loadLazy,
 };
 
 const DISPLAY: SubsystemEntry = {
   name: "Display",
   provides: PROVIDES.display,
-  load: () => lazy().Display,
+  load: loadLazy,
 };
 
 export const SUBSYSTEMS: readonly SubsystemEntry[] = [

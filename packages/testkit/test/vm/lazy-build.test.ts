@@ -107,6 +107,11 @@ describe("a VM built on first use answers as a full build", () => {
     // The VM finds a class's entry by this object (a class a sibling imports is met before its entry loads it).
     expect(SUBSYSTEMS.filter((entry) => entry.load().provides !== entry.provides)).toEqual([]);
     expect(new Set(SUBSYSTEMS.map((entry) => entry.provides)).size).toBe(SUBSYSTEMS.length);
+    // Every lazily loaded entry shares one load function: a closure each is a function per entry made at start-up.
+    const eager = ["Hmp", "Runstate"];
+    const lazyLoads = SUBSYSTEMS.filter((entry) => !eager.includes(entry.name)).map((entry) => entry.load);
+    expect(lazyLoads.length).toBe(SUBSYSTEMS.length - eager.length);
+    expect(new Set(lazyLoads).size).toBe(1);
   });
 
   test("the list is in build order: each sibling a subsystem hooks into comes before it", () => {
