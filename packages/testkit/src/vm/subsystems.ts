@@ -12,10 +12,11 @@
 import { Hmp } from "./hmp.ts";
 import { PROVIDES } from "./provides.ts";
 import { Runstate } from "./runstate.ts";
-import type { SubsystemClass, SubsystemEntry } from "./types.ts";
+import type { SubsystemClass, SubsystemEntry, SubsystemProvides } from "./types.ts";
 
 /** The other subsystems' classes: their modules are evaluated on the first call. */
 const lazy = () => require("./lazy-subsystems.ts") as typeof import("./lazy-subsystems.ts");
+type LazyName = keyof ReturnType<typeof lazy>;
 
 /**
  * The `load` of every entry below but the two imported ones: the class that lazy-subsystems.ts exports under the
@@ -23,194 +24,58 @@ const lazy = () => require("./lazy-subsystems.ts") as typeof import("./lazy-subs
  * for every fake to create at start-up, for the few entries it ever builds.
  */
 function loadLazy<T extends object>(this: SubsystemEntry<T>): SubsystemClass<T> {
-  return lazy()[this.name as keyof ReturnType<typeof lazy>] as unknown as SubsystemClass<T>;
+  return lazy()[this.name as LazyName] as unknown as SubsystemClass<T>;
 }
 
-const HMP: SubsystemEntry<Hmp> = {
-  name: "Hmp",
-  provides: PROVIDES.hmp,
-  load: () => Hmp,
-};
+/** An entry whose class lazy-subsystems.ts exports under `name`. */
+function lazyEntry<T extends object = object>(
+  name: LazyName,
+  provides: SubsystemProvides,
+): SubsystemEntry<T> {
+  return { name, provides, load: loadLazy };
+}
 
-const PROBE: SubsystemEntry = {
-  name: "Probe",
-  provides: PROVIDES.probe,
-  load: loadLazy,
-};
-
+const HMP: SubsystemEntry<Hmp> = { name: "Hmp", provides: PROVIDES.hmp, load: () => Hmp };
 const RUNSTATE: SubsystemEntry<Runstate> = {
   name: "Runstate",
   provides: PROVIDES.runstate,
   load: () => Runstate,
 };
 
-const IDENTITY: SubsystemEntry = {
-  name: "Identity",
-  provides: PROVIDES.identity,
-  load: loadLazy,
-};
-
-const YANK: SubsystemEntry = {
-  name: "Yank",
-  provides: PROVIDES.yank,
-  load: loadLazy,
-};
-
 /** The outgoing migration (`fake.migration`). */
-export const MIGRATION: SubsystemEntry<import("./migration.ts").Migration> = {
-  name: "Migration",
-  provides: PROVIDES.migration,
-  load: loadLazy,
-};
-
-const QOM: SubsystemEntry = {
-  name: "Qom",
-  provides: PROVIDES.qom,
-  load: loadLazy,
-};
-
-const CPUS: SubsystemEntry = {
-  name: "Cpus",
-  provides: PROVIDES.cpus,
-  load: loadLazy,
-};
-
-const DEVICES: SubsystemEntry = {
-  name: "Devices",
-  provides: PROVIDES.devices,
-  load: loadLazy,
-};
-
+export const MIGRATION = lazyEntry<import("./migration.ts").Migration>("Migration", PROVIDES.migration);
 /** The guest OS a test plays (`fake.guest`). */
-export const GUEST: SubsystemEntry<import("./guest.ts").Guest> = {
-  name: "Guest",
-  provides: PROVIDES.guest,
-  load: loadLazy,
-};
-
-const OBJECTS: SubsystemEntry = {
-  name: "Objects",
-  provides: PROVIDES.objects,
-  load: loadLazy,
-};
-
-const SECRETS: SubsystemEntry = {
-  name: "Secrets",
-  provides: PROVIDES.secrets,
-  load: loadLazy,
-};
-
-const THROTTLE_GROUPS: SubsystemEntry = {
-  name: "ThrottleGroups",
-  provides: PROVIDES.throttleGroups,
-  load: loadLazy,
-};
-
-const BLOCK: SubsystemEntry = {
-  name: "Block",
-  provides: PROVIDES.block,
-  load: loadLazy,
-};
-
-const JOBS: SubsystemEntry = {
-  name: "Jobs",
-  provides: PROVIDES.jobs,
-  load: loadLazy,
-};
-
-const BLOCK_JOBS: SubsystemEntry = {
-  name: "BlockJobs",
-  provides: PROVIDES.blockJobs,
-  load: loadLazy,
-};
-
-const BITMAPS: SubsystemEntry = {
-  name: "Bitmaps",
-  provides: PROVIDES.bitmaps,
-  load: loadLazy,
-};
-
-const BLOCK_STATS: SubsystemEntry = {
-  name: "BlockStats",
-  provides: PROVIDES.blockStats,
-  load: loadLazy,
-};
-
+export const GUEST = lazyEntry<import("./guest.ts").Guest>("Guest", PROVIDES.guest);
 /** The command line's `-drive`s (the emulator's start-up). */
-export const DRIVES: SubsystemEntry<import("./block/drives.ts").Drives> = {
-  name: "Drives",
-  provides: PROVIDES.drives,
-  load: loadLazy,
-};
-
-const IOTHREADS: SubsystemEntry = {
-  name: "Iothreads",
-  provides: PROVIDES.iothreads,
-  load: loadLazy,
-};
-
-const NETDEVS: SubsystemEntry = {
-  name: "Netdevs",
-  provides: PROVIDES.netdevs,
-  load: loadLazy,
-};
-
+export const DRIVES = lazyEntry<import("./block/drives.ts").Drives>("Drives", PROVIDES.drives);
 /** The chardevs, closed with the fake. */
-export const CHARDEVS: SubsystemEntry<import("./registries/chardevs.ts").Chardevs> = {
-  name: "Chardevs",
-  provides: PROVIDES.chardevs,
-  load: loadLazy,
-};
-
-const FDS: SubsystemEntry = {
-  name: "Fds",
-  provides: PROVIDES.fds,
-  load: loadLazy,
-};
-
-const BALLOON: SubsystemEntry = {
-  name: "Balloon",
-  provides: PROVIDES.balloon,
-  load: loadLazy,
-};
-
-const DUMP: SubsystemEntry = {
-  name: "Dump",
-  provides: PROVIDES.dump,
-  load: loadLazy,
-};
-
-const DISPLAY: SubsystemEntry = {
-  name: "Display",
-  provides: PROVIDES.display,
-  load: loadLazy,
-};
+export const CHARDEVS = lazyEntry<import("./registries/chardevs.ts").Chardevs>("Chardevs", PROVIDES.chardevs);
 
 export const SUBSYSTEMS: readonly SubsystemEntry[] = [
   HMP,
-  PROBE,
+  lazyEntry("Probe", PROVIDES.probe),
   RUNSTATE,
-  IDENTITY,
-  YANK,
+  lazyEntry("Identity", PROVIDES.identity),
+  lazyEntry("Yank", PROVIDES.yank),
   MIGRATION,
-  QOM,
-  CPUS,
-  DEVICES,
+  lazyEntry("Qom", PROVIDES.qom),
+  lazyEntry("Cpus", PROVIDES.cpus),
+  lazyEntry("Devices", PROVIDES.devices),
   GUEST,
-  OBJECTS,
-  SECRETS,
-  THROTTLE_GROUPS,
-  BLOCK,
-  JOBS,
-  BLOCK_JOBS,
-  BITMAPS,
-  BLOCK_STATS,
+  lazyEntry("Objects", PROVIDES.objects),
+  lazyEntry("Secrets", PROVIDES.secrets),
+  lazyEntry("ThrottleGroups", PROVIDES.throttleGroups),
+  lazyEntry("Block", PROVIDES.block),
+  lazyEntry("Jobs", PROVIDES.jobs),
+  lazyEntry("BlockJobs", PROVIDES.blockJobs),
+  lazyEntry("Bitmaps", PROVIDES.bitmaps),
+  lazyEntry("BlockStats", PROVIDES.blockStats),
   DRIVES,
-  IOTHREADS,
-  NETDEVS,
+  lazyEntry("Iothreads", PROVIDES.iothreads),
+  lazyEntry("Netdevs", PROVIDES.netdevs),
   CHARDEVS,
-  FDS,
-  BALLOON,
-  DUMP,
-  DISPLAY,
+  lazyEntry("Fds", PROVIDES.fds),
+  lazyEntry("Balloon", PROVIDES.balloon),
+  lazyEntry("Dump", PROVIDES.dump),
+  lazyEntry("Display", PROVIDES.display),
 ];
