@@ -20,12 +20,10 @@ export function qdictBucket(key: string): number {
 }
 
 function tdbHash(key: string): number {
-  // Keys are nearly always ASCII, whose UTF-8 bytes are their char codes: no encoded copy of the key needed.
-  const bytes = isAscii(key) ? undefined : Buffer.from(key, "utf8");
-  const length = bytes === undefined ? key.length : bytes.length;
-  let value = Math.imul(0x238f13af, length) >>> 0;
-  for (let i = 0; i < length; i++) {
-    const byte = bytes === undefined ? key.charCodeAt(i) : (bytes[i] as number);
+  const bytes = utf8(key);
+  let value = Math.imul(0x238f13af, bytes.length) >>> 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = typeof bytes === "string" ? bytes.charCodeAt(i) : (bytes[i] as number);
     value = (value + ((byte << ((i * 5) % 24)) >>> 0)) >>> 0;
   }
   return (Math.imul(1103515243, value) + 12345) >>> 0;
@@ -34,8 +32,12 @@ function tdbHash(key: string): number {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the whole ASCII range is the point.
 const ASCII = /^[\u0000-\u007f]*$/;
 
-function isAscii(text: string): boolean {
-  return ASCII.test(text);
+/**
+ * A key's UTF-8 bytes, for QEMU's and GLib's hashes: keys are nearly always ASCII, whose UTF-8 bytes are their
+ * char codes, so the key itself stands for them; anything else is encoded.
+ */
+function utf8(key: string): string | Uint8Array {
+  return ASCII.test(key) ? key : Buffer.from(key, "utf8");
 }
 
 /** `keys` (in insertion order) reordered the way QEMU iterates a `QDict` built by inserting them in that order. */
@@ -43,12 +45,7 @@ const orderCache = new Map<string, readonly string[]>();
 
 export function qdictOrder(keys: readonly string[]): readonly string[] {
   if (keys.length < 2) return keys;
-  if (keys.length === 2) {
-    // The usual request ({execute, arguments}, {execute, id}): one comparison, nothing to cache.
-    const [first, second] = keys as [string, string];
-    return qdictBucket(second) <= qdictBucket(first) ? [second, first] : keys;
-  }
-  // Messages repeat the same few key lists ({execute, arguments, id}): remember their order.
+  // Messages repeat the same few key lists ({execute, id}, {execute, arguments, id}): remember their order.
   const cacheKey = keys.join("\u0000");
   const cached = orderCache.get(cacheKey);
   if (cached !== undefined) return cached;
@@ -123,11 +120,10 @@ const GHASH_PRIMES = [1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8
 
 /** GLib's `g_str_hash` (djb2 over the UTF-8 bytes read as signed char), never below 2 as GHashTable keeps it. */
 function gStrHash(key: string): number {
-  const bytes = isAscii(key) ? undefined : Buffer.from(key, "utf8");
-  const length = bytes === undefined ? key.length : bytes.length;
+  const bytes = utf8(key);
   let hash = 5381;
-  for (let i = 0; i < length; i++) {
-    const byte = bytes === undefined ? key.charCodeAt(i) : (bytes[i] as number);
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = typeof bytes === "string" ? bytes.charCodeAt(i) : (bytes[i] as number);
     hash = (Math.imul(hash, 33) + (byte > 127 ? byte - 256 : byte)) >>> 0;
   }
   return Math.max(hash, 2);

@@ -48,6 +48,10 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
 /**
  * QEMU's checks of a request's members, in the order of `keys`: the member naming the command (`execute`, or
  * `exec-oob` once enabled), "" when none does, or else the text of the first problem.
@@ -177,11 +181,10 @@ export class Dispatcher implements MonitorService {
       this.#options.emit,
       this.#options.fake,
     );
+    const run = () => this.#run(session, resolved.handler, args, context, negotiating);
     const waiting = session.beforeCommand(command);
-    if (waiting === undefined) return this.#run(session, resolved.handler, args, context, negotiating);
-    return waiting.then(() =>
-      session.ended ? undefined : this.#run(session, resolved.handler, args, context, negotiating),
-    );
+    if (waiting === undefined) return run();
+    return waiting.then(() => (session.ended ? undefined : run()));
   }
 
   #resolve(command: string): Resolved | undefined {
@@ -227,7 +230,7 @@ export class Dispatcher implements MonitorService {
     } catch (error) {
       return this.#finish(session, context, this.#errorBody(context, error), args, negotiating);
     }
-    if (typeof (result as { then?: unknown } | null)?.then !== "function") {
+    if (!isThenable(result)) {
       const body = { return: result === undefined ? {} : result };
       return this.#finish(session, context, body, args, negotiating);
     }
@@ -267,15 +270,15 @@ export class Dispatcher implements MonitorService {
     const { command, hasId, id } = context;
     const negotiated = command === "qmp_capabilities" && negotiating && "return" in body;
     if (negotiated) session.enterCommandMode(Array.isArray(args.enable) && args.enable.includes("oob"));
+    const after = (): void => {
+      context.replied();
+      if (negotiated) session.negotiated();
+    };
     const written = session.reply({ command, hasId, id, body });
     if (written === undefined) {
-      context.replied();
-      if (negotiated) session.negotiated();
+      after();
       return undefined;
     }
-    return written.then(() => {
-      context.replied();
-      if (negotiated) session.negotiated();
-    });
+    return written.then(after);
   }
 }

@@ -6,6 +6,7 @@
  * the order of QEMU's hash tables (`Parameter 'x' is unexpected`).
  */
 import {
+  enumValues,
   indexSchema,
   isOptional,
   OPEN_ARGUMENT_COMMANDS,
@@ -53,9 +54,7 @@ export class QAPISchema {
 
   /** The command's entry, if the schema has it. */
   command(name: string): (SchemaEntry & { "meta-type": "command" }) | undefined {
-    // entry()'s look-up spelled out here and in #type: a short session then runs one function fewer.
-    const entry =
-      this.#index !== undefined ? this.#index.entries.get(name) : (this.#source as SchemaText).entry(name);
+    const entry = this.entry(name);
     return entry?.["meta-type"] === "command" ? entry : undefined;
   }
 
@@ -81,8 +80,7 @@ export class QAPISchema {
 
   /** A type entry by name (an unknown name, or a command's or event's, is no type: nothing to check). */
   #type(name: string): TypeEntry | undefined {
-    const entry =
-      this.#index !== undefined ? this.#index.entries.get(name) : (this.#source as SchemaText).entry(name);
+    const entry = this.entry(name);
     if (entry === undefined || entry["meta-type"] === "command" || entry["meta-type"] === "event")
       return undefined;
     return entry;
@@ -114,7 +112,7 @@ export class QAPISchema {
       case "enum":
         if (typeof value !== "string") return typeError(path, "string");
         // QEMU names the member here without its path, and says 'null' for list elements (sic).
-        return isEnumValue(type, value)
+        return enumValues(type).includes(value)
           ? undefined
           : `Parameter '${rawName ?? "null"}' does not accept value '${value}'`;
       case "array": {
@@ -189,14 +187,6 @@ function unvisited(keys: readonly string[], visited: ReadonlySet<string>): strin
 /** The leftover QEMU reports: its visitor copies the members into a GHashTable in QDict order. */
 function firstLeftover(keys: readonly string[], visited: ReadonlySet<string>): string | undefined {
   return unvisited(ghashOrder(qdictOrder(keys)), visited);
-}
-
-/** `enumValues(type).includes(value)` without building the list (nor running its callback) per check. */
-function isEnumValue(type: Extract<TypeEntry, { "meta-type": "enum" }>, value: string): boolean {
-  const { members } = type;
-  if (members === undefined) return type.values?.includes(value) === true;
-  for (let i = 0; i < members.length; i++) if (members[i]?.name === value) return true;
-  return false;
 }
 
 function join(path: string | undefined, name: string): string {

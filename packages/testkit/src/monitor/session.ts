@@ -7,9 +7,8 @@
  */
 import { SocketWriter, settlesWithin, sleep } from "@qmpkit/protocol-core";
 import type { Socket } from "bun";
-import { encodeQemuJson } from "../qjson.ts";
 import type { Fault, FaultConnection, FaultReplyAction, JsonObject, ReceivedMessage } from "../types.ts";
-import { eventText, type Reply, replyText } from "./format.ts";
+import { eventText, formatReply, type Reply } from "./format.ts";
 import { type ParsedInput, QMPInputParser } from "./json-stream.ts";
 
 /** Answers what a session receives. */
@@ -289,8 +288,7 @@ export class MonitorSession {
   /** Writes a reply; returns a promise only when a fault's reply hook is involved. */
   reply(reply: Reply): Promise<void> | undefined {
     if (this.ended) return undefined;
-    // formatReply's work, spelled out: one function fewer on every session's path.
-    const text = replyText(reply.body, reply.hasId ? encodeQemuJson(reply.id, true) : undefined);
+    const text = formatReply(reply);
     if (this.#replyHooks.length === 0) {
       this.#writer.write(text);
       return undefined;
